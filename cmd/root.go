@@ -1,0 +1,69 @@
+// Package cmd wires the cobra commands; it parses flags and calls pkg/,
+// nothing more.
+package cmd
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"strings"
+
+	"github.com/spf13/cobra"
+
+	"github.com/bestbefore/bestbefore/cmd/cmdutil"
+	cmdRun "github.com/bestbefore/bestbefore/cmd/run"
+	cmdVersion "github.com/bestbefore/bestbefore/cmd/version"
+	"github.com/bestbefore/bestbefore/pkg/iostreams"
+	"github.com/bestbefore/bestbefore/pkg/version"
+)
+
+// NewCmdRoot builds the command tree.
+func NewCmdRoot(f *cmdutil.Factory) *cobra.Command {
+	root := &cobra.Command{
+		Use:   "bestbefore",
+		Short: "Load testing and capacity planning: how much load your service takes, and until when",
+		Long: `bestbefore replays recorded traffic at a ramping, open-loop rate, measures
+latency from each request's intended send time, and finds the best-before QPS:
+the highest load at which the service meets its objectives, with the headroom
+left after losing one node.
+
+Start with:
+  bestbefore demo                       the bundled target, traffic and a report
+  bestbefore run scenario.yaml          your own scenario`,
+		SilenceUsage:  true,
+		SilenceErrors: true,
+		Version:       f.Version,
+	}
+	root.SetOut(f.IOStreams.Out)
+	root.SetErr(f.IOStreams.ErrOut)
+	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error {
+		return cmdutil.BadInput(fmt.Errorf("%w\nRun '%s --help' for usage.", err, c.CommandPath()))
+	})
+	root.AddCommand(cmdRun.NewCmdRun(f, nil))
+	root.AddCommand(cmdVersion.NewCmdVersion(f))
+	return root
+}
+
+// Main runs the command line and returns the process exit code.
+func Main() int {
+	ios := iostreams.System()
+	f := &cmdutil.Factory{IOStreams: ios, Version: version.Version(), Executable: os.Executable}
+	root := NewCmdRoot(f)
+	err := root.ExecuteContext(context.Background())
+	if err == nil {
+		return 0
+	}
+	code := cmdutil.CodeOf(err)
+	if strings.HasPrefix(err.Error(), "unknown command") || strings.HasPrefix(err.Error(), "accepts ") ||
+		strings.Contains(err.Error(), "arg(s)") || strings.HasPrefix(err.Error(), "unknown flag") {
+		code = cmdutil.ExitBadInput
+	}
+	if !errors.Is(err, cmdutil.ErrSilent) {
+		var ee *cmdutil.ExitError
+		if !(errors.As(err, &ee) && ee.Err == nil) {
+			fmt.Fprintln(ios.ErrOut, "bestbefore:", err)
+		}
+	}
+	return code
+}

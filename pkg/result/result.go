@@ -1,0 +1,342 @@
+// Package result owns the versioned result.json artifact that a run writes
+// and that reports, compare, plan and merge read.
+package result
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"time"
+)
+
+// SchemaV1 identifies the result document format.
+const SchemaV1 = "bestbefore.result/v1"
+
+// Run statuses.
+const (
+	StatusCompleted   = "completed"
+	StatusInterrupted = "interrupted"
+	StatusAborted     = "aborted"
+)
+
+// Error classes, as counted in Step.ErrorsByClass.
+const (
+	ClassTimeout       = "timeout"
+	ClassRefused       = "refused"
+	ClassReset         = "reset"
+	ClassHTTP4xx       = "http_4xx"
+	ClassHTTP5xx       = "http_5xx"
+	ClassCheckFailed   = "check_failed"
+	ClassDropped       = "dropped"
+	ClassResponseLarge = "response_too_large"
+	ClassOther         = "other"
+)
+
+// Step phases.
+const (
+	PhaseRamp   = "ramp"
+	PhaseRefine = "refine"
+	PhaseHold   = "hold"
+)
+
+// Result is the whole document written to result.json.
+type Result struct {
+	Schema     string     `json:"schema"`
+	Name       string     `json:"name"`
+	Status     string     `json:"status"`
+	Reason     string     `json:"reason,omitempty"`
+	StartedAt  time.Time  `json:"started_at"`
+	FinishedAt time.Time  `json:"finished_at"`
+	Manifest   Manifest   `json:"manifest"`
+	Objectives Objectives `json:"objectives"`
+	Steps      []Step     `json:"steps"`
+	BestBefore BestBefore `json:"best_before"`
+	Warnings   []string   `json:"warnings,omitempty"`
+	// Shard is set on results written by `run --shard i/n`.
+	Shard *Shard `json:"shard,omitempty"`
+	// NodeLoss is set when capacity.node_loss.verify ran.
+	NodeLoss *NodeLoss `json:"node_loss,omitempty"`
+	// Capacity holds derived models (USL fit, knee) shown beside the
+	// measured best-before; never a replacement for it.
+	Capacity *CapacityModel `json:"capacity,omitempty"`
+	// Sides holds the per-side results of a live A/B run (baseline, candidate).
+	Sides map[string]*Result `json:"sides,omitempty"`
+}
+
+// Manifest records what produced the result, so it can be reproduced.
+type Manifest struct {
+	Tool          string            `json:"tool"`
+	Version       string            `json:"version"`
+	GoVersion     string            `json:"go_version"`
+	OS            string            `json:"os"`
+	Arch          string            `json:"arch"`
+	CPUModel      string            `json:"cpu_model"`
+	CPUs          int               `json:"cpus"`
+	Hostname      string            `json:"hostname,omitempty"`
+	Seed          int64             `json:"seed"`
+	Scenario      string            `json:"scenario"`
+	ScenarioSHA   string            `json:"scenario_sha256"`
+	Traffic       string            `json:"traffic"`
+	TrafficSHA    string            `json:"traffic_sha256"`
+	Overrides     []string          `json:"overrides,omitempty"`
+	Targets       []string          `json:"targets"`
+	Extra         map[string]string `json:"extra,omitempty"`
+	EffectiveYAML string            `json:"effective_scenario,omitempty"`
+}
+
+// Objectives are the SLOs the steps were judged against, in plain units so
+// that report, compare and merge can re-evaluate them without the scenario.
+type Objectives struct {
+	// LatencyMS maps a percentile name (p50, p90, p99, p999, max, mean) to
+	// its bound in milliseconds.
+	LatencyMS map[string]float64 `json:"latency_ms,omitempty"`
+	// ErrorRate is the highest allowed share of failed requests (0.001 = 0.1%).
+	ErrorRate *float64 `json:"error_rate,omitempty"`
+	// TargetCPUPercent bounds the busiest target node's CPU.
+	TargetCPUPercent *float64 `json:"target_cpu_percent,omitempty"`
+	// GCPauseP99MS bounds the target's p99 GC pause.
+	GCPauseP99MS *float64 `json:"gc_pause_p99_ms,omitempty"`
+}
+
+// Latency is a set of percentiles in milliseconds.
+type Latency struct {
+	P50  float64 `json:"p50"`
+	P90  float64 `json:"p90"`
+	P99  float64 `json:"p99"`
+	P999 float64 `json:"p999"`
+	Max  float64 `json:"max"`
+	Mean float64 `json:"mean"`
+}
+
+// Step is one constant-rate interval of the ramp (or a refinement or hold step).
+type Step struct {
+	Index      int       `json:"index"`
+	Phase      string    `json:"phase"`
+	OfferedQPS float64   `json:"offered_qps"`
+	StartedAt  time.Time `json:"started_at"`
+	// DurationS is the measured window (step duration less warmup), seconds.
+	DurationS   float64 `json:"duration_s"`
+	WarmupS     float64 `json:"warmup_s"`
+	AchievedQPS float64 `json:"achieved_qps"`
+	// Requests counts requests due in the measured window, dropped ones included.
+	Requests      int64            `json:"requests"`
+	Successes     int64            `json:"successes"`
+	Errors        int64            `json:"errors"`
+	ErrorRate     float64          `json:"error_rate"`
+	ErrorsByClass map[string]int64 `json:"errors_by_class"`
+	// LatencyMS is measured from each request's intended send time.
+	LatencyMS Latency `json:"latency_ms"`
+	// ServiceTimeMS is measured from the actual send time.
+	ServiceTimeMS Latency `json:"service_time_ms"`
+	// InFlightMean is the mean number of requests in flight, sampled.
+	InFlightMean float64 `json:"in_flight_mean"`
+	InFlightMax  int64   `json:"in_flight_max"`
+	// LittleConcurrency is achieved_qps × mean latency (Little's law).
+	LittleConcurrency float64 `json:"little_concurrency"`
+	SLOPass           bool    `json:"slo_pass"`
+	// Failed names the objectives this step broke (e.g. "latency.p99", "error_rate").
+	Failed    []string  `json:"failed,omitempty"`
+	Generator Generator `json:"generator"`
+	Target    *Target   `json:"target,omitempty"`
+	Host      *Host     `json:"host,omitempty"`
+	Warnings  []string  `json:"warnings,omitempty"`
+	Histogram string    `json:"histogram"`
+	// ServiceHistogram is the service-time histogram, same encoding.
+	ServiceHistogram string `json:"service_histogram,omitempty"`
+	// Intervals are per-second histograms of the measured window, the samples
+	// that compare's statistics work on.
+	Intervals []Interval `json:"intervals,omitempty"`
+}
+
+// Interval is a slice of a step (one second by default).
+type Interval struct {
+	OffsetS   float64 `json:"offset_s"`
+	Requests  int64   `json:"requests"`
+	Errors    int64   `json:"errors"`
+	Histogram string  `json:"histogram"`
+}
+
+// Generator describes the load generator's own health during a step.
+type Generator struct {
+	CPUPercent   float64 `json:"cpu_percent"`
+	RSSMB        float64 `json:"rss_mb"`
+	Goroutines   int     `json:"goroutines,omitempty"`
+	GCPauseP99MS float64 `json:"gc_pause_p99_ms,omitempty"`
+	SendLagP50MS float64 `json:"send_lag_p50_ms"`
+	SendLagP99MS float64 `json:"send_lag_p99_ms"`
+	SendLagMaxMS float64 `json:"send_lag_max_ms"`
+	LateSends    int64   `json:"late_sends"`
+	Saturated    bool    `json:"saturated"`
+	SaturatedWhy string  `json:"saturated_reason,omitempty"`
+}
+
+// Target describes the system under test during a step.
+type Target struct {
+	CPUPercent    float64            `json:"cpu_percent"`
+	MaxCPUPercent float64            `json:"max_node_cpu_percent,omitempty"`
+	RSSMB         float64            `json:"rss_mb"`
+	HeapMB        float64            `json:"heap_mb,omitempty"`
+	GCCyclesPerS  float64            `json:"gc_cycles_per_s,omitempty"`
+	GCPauseP99MS  float64            `json:"gc_pause_p99_ms,omitempty"`
+	Threads       int32              `json:"threads,omitempty"`
+	OpenFiles     int32              `json:"open_files,omitempty"`
+	Metrics       map[string]float64 `json:"metrics,omitempty"`
+}
+
+// Host describes the machine the generator runs on during a step.
+type Host struct {
+	CPUPercent        float64   `json:"cpu_percent"`
+	CPUPerCorePercent []float64 `json:"cpu_per_core_percent,omitempty"`
+	MemUsedMB         float64   `json:"mem_used_mb"`
+	Load1             float64   `json:"load1"`
+}
+
+// BestBefore is the headline: the highest rate that met every objective.
+type BestBefore struct {
+	Found        bool    `json:"found"`
+	QPS          float64 `json:"qps"`
+	NMinus1QPS   float64 `json:"n_minus_1_qps"`
+	Nodes        int     `json:"nodes"`
+	SafetyMargin float64 `json:"safety_margin"`
+	// LimitedBy names the objective that failed first above the best-before
+	// (e.g. "latency.p99"), or "max_qps" when the ramp never failed.
+	LimitedBy string `json:"limited_by"`
+	// Step is the index of the step that set the best-before, -1 if none.
+	Step int `json:"step"`
+	// FirstFailQPS is the lowest rate that failed, 0 if none did.
+	FirstFailQPS float64 `json:"first_fail_qps,omitempty"`
+}
+
+// Shard marks a result written by one of several generators.
+type Shard struct {
+	Index      int       `json:"index"`
+	Count      int       `json:"count"`
+	Plan       string    `json:"plan_fingerprint"`
+	StartAt    time.Time `json:"start_at"`
+	MergedFrom []string  `json:"merged_from,omitempty"`
+}
+
+// NodeLoss records a verified node-loss hold step.
+type NodeLoss struct {
+	QPS            float64         `json:"qps"`
+	Node           string          `json:"node"`
+	LostAtS        float64         `json:"lost_at_s"`
+	Held           bool            `json:"held"`
+	TransitionErrs int64           `json:"transition_errors"`
+	RecoverS       *float64        `json:"time_to_recover_s"`
+	Never          bool            `json:"never_recovered"`
+	Step           int             `json:"step"`
+	Timeline       []TimelinePoint `json:"timeline,omitempty"`
+	Restored       bool            `json:"restored"`
+	Notes          []string        `json:"notes,omitempty"`
+}
+
+// TimelinePoint is one slice of the node-loss timeline.
+type TimelinePoint struct {
+	OffsetS  float64 `json:"offset_s"`
+	P99MS    float64 `json:"p99_ms"`
+	Requests int64   `json:"requests"`
+	Errors   int64   `json:"errors"`
+}
+
+// CapacityModel holds models fitted to the steps.
+type CapacityModel struct {
+	USL  *USL  `json:"usl,omitempty"`
+	Knee *Knee `json:"knee,omitempty"`
+}
+
+// USL is a Universal Scalability Law fit: X(N) = λN / (1 + σ(N−1) + κN(N−1)).
+type USL struct {
+	Sigma           float64  `json:"sigma"`
+	Kappa           float64  `json:"kappa"`
+	Lambda          float64  `json:"lambda"`
+	R2              float64  `json:"r2"`
+	PeakQPS         float64  `json:"peak_qps"`
+	PeakConcurrency float64  `json:"peak_concurrency"`
+	Warnings        []string `json:"warnings,omitempty"`
+}
+
+// Knee is where p99 starts to climb steeply.
+type Knee struct {
+	QPS   float64 `json:"qps"`
+	P99MS float64 `json:"p99_ms"`
+	Step  int     `json:"step"`
+}
+
+// ErrCorrupt is returned by Read for documents that are not valid results.
+var ErrCorrupt = errors.New("result: not a valid bestbefore result")
+
+// Read loads a result.json file.
+func Read(path string) (*Result, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	r, err := Decode(f)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	return r, nil
+}
+
+// Decode reads a result document and checks its schema marker.
+func Decode(rd io.Reader) (*Result, error) {
+	var r Result
+	dec := json.NewDecoder(rd)
+	if err := dec.Decode(&r); err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrCorrupt, err)
+	}
+	if r.Schema != SchemaV1 {
+		return nil, fmt.Errorf("%w: schema %q, want %q", ErrCorrupt, r.Schema, SchemaV1)
+	}
+	return &r, nil
+}
+
+// Write stores r at path atomically: a temporary file in the same
+// directory, synced, then renamed over path. A failed write leaves no
+// partial file behind.
+func Write(path string, r *Result) error {
+	b, err := json.MarshalIndent(r, "", "  ")
+	if err != nil {
+		return err
+	}
+	return WriteFileAtomic(path, append(b, '\n'))
+}
+
+// WriteFileAtomic writes data to path through a temporary file and rename.
+func WriteFileAtomic(path string, data []byte) error {
+	dir := filepath.Dir(path)
+	f, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp-*")
+	if err != nil {
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	tmp := f.Name()
+	fail := func(err error) error {
+		f.Close()
+		os.Remove(tmp)
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	if _, err := f.Write(data); err != nil {
+		return fail(err)
+	}
+	if err := f.Sync(); err != nil {
+		return fail(err)
+	}
+	if err := f.Close(); err != nil {
+		os.Remove(tmp)
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	if err := os.Chmod(tmp, 0o644); err != nil {
+		os.Remove(tmp)
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	if err := os.Rename(tmp, path); err != nil {
+		os.Remove(tmp)
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	return nil
+}

@@ -1,0 +1,81 @@
+package scenario
+
+import (
+	"fmt"
+	"math"
+	"strconv"
+	"strings"
+	"time"
+
+	"go.yaml.in/yaml/v3"
+)
+
+// UnmarshalYAML reads "250ms", "5s", "1m30s"; a bare number is seconds.
+func (d *Duration) UnmarshalYAML(n *yaml.Node) error {
+	if n.Kind != yaml.ScalarNode {
+		return fmt.Errorf("line %d: want a duration such as 250ms or 5s", n.Line)
+	}
+	v, err := ParseDuration(n.Value)
+	if err != nil {
+		return fmt.Errorf("line %d: %v", n.Line, err)
+	}
+	*d = Duration(v)
+	return nil
+}
+
+// MarshalYAML writes the duration as "250ms".
+func (d Duration) MarshalYAML() (any, error) { return time.Duration(d).String(), nil }
+
+// ParseDuration reads a Go duration, a number of seconds, or days ("60d").
+func ParseDuration(s string) (time.Duration, error) {
+	s = strings.TrimSpace(s)
+	if s == "" {
+		return 0, fmt.Errorf("empty duration")
+	}
+	if f, err := strconv.ParseFloat(s, 64); err == nil {
+		return time.Duration(f * float64(time.Second)), nil
+	}
+	if strings.HasSuffix(s, "d") {
+		f, err := strconv.ParseFloat(strings.TrimSuffix(s, "d"), 64)
+		if err == nil {
+			return time.Duration(f * 24 * float64(time.Hour)), nil
+		}
+	}
+	d, err := time.ParseDuration(s)
+	if err != nil {
+		return 0, fmt.Errorf("%q is not a duration (want e.g. 250ms, 5s, 2m)", s)
+	}
+	return d, nil
+}
+
+// UnmarshalYAML reads "0.1%" or a plain fraction such as 0.001.
+func (r *Ratio) UnmarshalYAML(n *yaml.Node) error {
+	if n.Kind != yaml.ScalarNode {
+		return fmt.Errorf("line %d: want a share such as 0.1%% or 0.001", n.Line)
+	}
+	v, err := ParseRatio(n.Value)
+	if err != nil {
+		return fmt.Errorf("line %d: %v", n.Line, err)
+	}
+	*r = Ratio(v)
+	return nil
+}
+
+// MarshalYAML writes the ratio as a percentage.
+func (r Ratio) MarshalYAML() (any, error) {
+	return strconv.FormatFloat(float64(r)*100, 'g', -1, 64) + "%", nil
+}
+
+// ParseRatio reads "0.1%" (= 0.001) or a plain fraction.
+func ParseRatio(s string) (float64, error) {
+	s = strings.TrimSpace(s)
+	pct := strings.HasSuffix(s, "%")
+	f, err := strconv.ParseFloat(strings.TrimSuffix(s, "%"), 64)
+	if err != nil || math.IsNaN(f) || math.IsInf(f, 0) {
+		return 0, fmt.Errorf("%q is not a share (want e.g. 0.1%% or 0.001)", s)
+	}
+	if pct {
+		f /= 100
+	}
+	return f, nil
+}
