@@ -1,0 +1,173 @@
+package h1
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+)
+
+// Std implements Doer on net/http: for https:// targets, and as the
+// baseline the lean Client is measured against. It parses each raw
+// request with http.ReadRequest, which costs allocations the lean client
+// avoids. Redirects are not followed, the body is not decompressed and no
+// proxy from the environment is used: the response is the target's own.
+type Std struct {
+	base   *url.URL
+	o      Options
+	tr     *http.Transport
+	client *http.Client
+}
+
+// NewStd returns a Std sending to the scheme and host of baseURL.
+func NewStd(baseURL string, o Options) (*Std, error) {
+	u, err := parseBase(baseURL)
+	if err != nil {
+		return nil, err
+	}
+	o = o.withDefaults()
+	idle := o.MaxConns
+	if idle <= 0 {
+		idle = 10000
+	}
+	tr := &http.Transport{
+		Proxy:               nil,
+		DialContext:         (&net.Dialer{Timeout: o.DialTimeout}).DialContext,
+		TLSHandshakeTimeout: o.DialTimeout,
+		MaxConnsPerHost:     o.MaxConns,
+		MaxIdleConns:        idle,
+		MaxIdleConnsPerHost: idle,
+		DisableCompression:  true,
+		ReadBufferSize:      o.ReadBufferSize,
+	}
+	return &Std{base: u, o: o, tr: tr, client: &http.Client{
+		Transport:     tr,
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
+	}}, nil
+}
+
+// Do sends raw through net/http; see Client.Do.
+func (s *Std) Do(raw []byte, deadline time.Time, keepBody bool, resp *Response) error {
+	resp.Reset()
+	req, err := http.ReadRequest(bufio.NewReader(bytes.NewReader(raw)))
+	if err != nil {
+		return fmt.Errorf("h1: cannot parse the request to send: %w", err)
+	}
+	req.RequestURI = ""
+	req.URL.Scheme = s.base.Scheme
+	req.URL.Host = s.base.Host
+	ctx := context.Background()
+	if !deadline.IsZero() {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithDeadline(ctx, deadline)
+		defer cancel()
+	}
+	r, err := s.client.Do(req.WithContext(ctx))
+	if err != nil {
+		return stdErr(err)
+	}
+	defer r.Body.Close()
+	resp.Status = r.StatusCode
+	for k, vs := range r.Header {
+		for _, v := range vs {
+			resp.Header = append(append(append(append(resp.Header, k...), ": "...), v...), "\r\n"...)
+		}
+	}
+	body := io.Reader(r.Body)
+	if s.o.MaxResponseBytes > 0 {
+		if r.ContentLength > s.o.MaxResponseBytes {
+			return tooLarge(r.ContentLength, s.o.MaxResponseBytes)
+		}
+		body = io.LimitReader(r.Body, s.o.MaxResponseBytes+1)
+	}
+	if keepBody {
+		resp.Body, err = readAll(body, resp.Body[:0])
+		resp.BodyLen = int64(len(resp.Body))
+	} else {
+		resp.BodyLen, err = io.Copy(io.Discard, body)
+	}
+	if err != nil {
+		return stdErr(err)
+	}
+	if s.o.MaxResponseBytes > 0 && resp.BodyLen > s.o.MaxResponseBytes {
+		return tooLarge(resp.BodyLen, s.o.MaxResponseBytes)
+	}
+	return nil
+}
+
+// readAll appends r to dst, reusing dst's capacity.
+func readAll(r io.Reader, dst []byte) ([]byte, error) {
+	for {
+		if len(dst) == cap(dst) {
+			dst = append(dst, 0)[:len(dst)]
+		}
+		n, err := r.Read(dst[len(dst):cap(dst)])
+		dst = dst[:len(dst)+n]
+		if err == io.EOF {
+			return dst, nil
+		}
+		if err != nil {
+			return dst, err
+		}
+	}
+}
+
+// stdErr maps net/http's errors onto the package's.
+func stdErr(err error) error {
+	if errors.Is(err, context.DeadlineExceeded) {
+		return ErrTimeout
+	}
+	return classify(err)
+}
+
+// CloseIdle closes the connections not carrying a request.
+func (s *Std) CloseIdle() { s.tr.CloseIdleConnections() }
+
+// New returns a Doer for baseURL: the lean Client for http://, Std for
+// https://. Only the scheme and host of baseURL are used; the path of each
+// request comes from the raw request.
+func New(baseURL string, o Options) (Doer, error) {
+	u, err := parseBase(baseURL)
+	if err != nil {
+		return nil, err
+	}
+	if u.Scheme == "https" {
+		return NewStd(baseURL, o)
+	}
+	return NewClient(HostPort(u), o), nil
+}
+
+// HostPort returns the host:port to dial for u, with the scheme's default
+// port when u has none.
+func HostPort(u *url.URL) string {
+	if u.Port() != "" {
+		return u.Host
+	}
+	port := "80"
+	if u.Scheme == "https" {
+		port = "443"
+	}
+	return net.JoinHostPort(u.Hostname(), port)
+}
+
+func parseBase(baseURL string) (*url.URL, error) {
+	u, err := url.Parse(baseURL)
+	if err != nil {
+		return nil, fmt.Errorf("h1: bad target URL %q: %w", baseURL, err)
+	}
+	u.Scheme = strings.ToLower(u.Scheme)
+	if u.Scheme != "http" && u.Scheme != "https" {
+		return nil, fmt.Errorf("h1: bad target URL %q: scheme must be http or https", baseURL)
+	}
+	if u.Host == "" {
+		return nil, fmt.Errorf("h1: bad target URL %q: no host", baseURL)
+	}
+	return u, nil
+}
