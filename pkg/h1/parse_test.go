@@ -36,7 +36,7 @@ var parseCases = []parseCase{
 		status: 201, body: "abc", keep: true},
 	{name: "chunked and content-length: chunked wins, connection closed",
 		response: "HTTP/1.1 200 OK\r\nContent-Length: 99\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nok\r\n0\r\n\r\n",
-		status: 200, body: "ok", keep: false},
+		status:   200, body: "ok", keep: false},
 	{name: "connection close", response: "HTTP/1.1 200 OK\r\nConnection: close\r\nContent-Length: 2\r\n\r\nok",
 		status: 200, body: "ok", keep: false},
 	{name: "connection token list with close", response: "HTTP/1.1 200 OK\r\nConnection: Upgrade, CLOSE\r\nContent-Length: 2\r\n\r\nok",
