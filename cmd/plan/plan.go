@@ -1,0 +1,384 @@
+// Package plan is the `bestbefore plan` command: N-1 headroom, growth
+// projection and the best-before date from a result.
+package plan
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"math"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/bestbefore/bestbefore/cmd/cmdutil"
+	"github.com/bestbefore/bestbefore/pkg/capacity"
+	"github.com/bestbefore/bestbefore/pkg/iostreams"
+	"github.com/bestbefore/bestbefore/pkg/result"
+)
+
+// Options holds the flags of `plan`.
+type Options struct {
+	IO *iostreams.IOStreams
+	// Now is the clock, used when --now is not given.
+	Now func() time.Time
+
+	ResultPath   string
+	CurrentQPS   float64
+	Doubling     string
+	Growth       string
+	PeakFactor   float64
+	Nodes        int
+	SafetyMargin float64
+	Horizon      string
+	Date         string
+	History      string
+	Level        float64
+	JSON         bool
+
+	// Which flags were given, for defaults that come from the result.
+	CurrentSet, PeakFactorSet, NodesSet, MarginSet bool
+}
+
+// NewCmdPlan builds `plan`; runF replaces the action in tests.
+func NewCmdPlan(f *cmdutil.Factory, runF func(*Options) error) *cobra.Command {
+	opts := &Options{IO: f.IOStreams, Now: time.Now}
+	cmd := &cobra.Command{
+		Use:   "plan RESULT.json",
+		Short: "N-1 headroom, growth projection and the best-before date",
+		Long: `plan reads a result and answers: if one node goes down, can the others
+carry today's peak, and on what date will growth make the answer no?
+
+Per-node capacity is best_before.qps / nodes; the N-1 capacity is
+per-node × (nodes − 1) × safety margin. Today's peak is --current-qps ×
+--peak-factor. The best-before date is when the projected peak reaches the
+N-1 capacity (today if it already does; none if not within --horizon).
+
+Growth is one of:
+  --doubling 60d          the load doubles every 60 days (also 8w, 6mo, 1y)
+  --growth 5%/week        compound growth per day, week, month (30d) or year (365d)
+  --history peaks.csv     fitted to a CSV "date,peak_qps" of past peaks, with a
+                          confidence range for the date (--level, default 90%)`,
+		Example: `  bestbefore plan reports/demo/result.json --current-qps 300 --peak-factor 1.8 --doubling 60d
+  bestbefore plan result.json --history peaks.csv --horizon 1y --json`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			opts.ResultPath = args[0]
+			fl := cmd.Flags()
+			opts.CurrentSet = fl.Changed("current-qps")
+			opts.PeakFactorSet = fl.Changed("peak-factor")
+			opts.NodesSet = fl.Changed("nodes")
+			opts.MarginSet = fl.Changed("safety-margin")
+			if runF != nil {
+				return runF(opts)
+			}
+			return Run(opts)
+		},
+	}
+	fl := cmd.Flags()
+	fl.Float64Var(&opts.CurrentQPS, "current-qps", 0, "today's mean load in QPS (required unless --history)")
+	fl.StringVar(&opts.Doubling, "doubling", "", "growth as a doubling time, e.g. 60d, 8w, 1y")
+	fl.StringVar(&opts.Growth, "growth", "", "growth as compound percent per period, e.g. 5%/week, 0.5%/day, 10%/month")
+	fl.Float64Var(&opts.PeakFactor, "peak-factor", 1, "peak load over mean load")
+	fl.IntVar(&opts.Nodes, "nodes", 0, "node count the best-before was measured on (default: the result's best_before.nodes)")
+	fl.Float64Var(&opts.SafetyMargin, "safety-margin", 0, "share of measured capacity to use, in (0, 1] (default: the result's)")
+	fl.StringVar(&opts.Horizon, "horizon", "180d", "how far ahead to look, e.g. 180d, 26w, 1y")
+	fl.StringVar(&opts.Date, "now", "", "planning date, YYYY-MM-DD (default: today)")
+	fl.StringVar(&opts.History, "history", "", "CSV of past peaks (header date,peak_qps) to fit growth from")
+	fl.Float64Var(&opts.Level, "level", 0.9, "confidence level of the --history date range, in (0, 1)")
+	fl.BoolVar(&opts.JSON, "json", false, "print the plan as JSON on stdout")
+	return cmd
+}
+
+// Output is the JSON document `plan --json` prints: the plan's fields,
+// plus where they came from.
+type Output struct {
+	Result string `json:"result"`
+	Name   string `json:"name,omitempty"`
+	*capacity.Plan
+	LimitedBy string                `json:"limited_by,omitempty"`
+	History   *History              `json:"history,omitempty"`
+	Model     *result.CapacityModel `json:"model,omitempty"`
+}
+
+// History describes the growth fitted to --history.
+type History struct {
+	File    string `json:"file"`
+	Samples int    `json:"samples"`
+	First   string `json:"first"`
+	Last    string `json:"last"`
+	// Rates are continuous growth per day; Low and High bound the Level
+	// confidence interval.
+	RatePerDay     float64  `json:"rate_per_day"`
+	RateLow        float64  `json:"rate_low"`
+	RateHigh       float64  `json:"rate_high"`
+	RateStdErr     float64  `json:"rate_std_err"`
+	Level          float64  `json:"level"`
+	PercentPerWeek float64  `json:"percent_per_week"`
+	DoublingDays   *float64 `json:"doubling_days"`
+	R2             float64  `json:"r2"`
+	// FittedPeakQPS is the fitted peak on the planning date.
+	FittedPeakQPS float64 `json:"fitted_peak_qps"`
+}
+
+// Run carries out `plan`.
+func Run(opts *Options) error {
+	r, err := result.Read(opts.ResultPath)
+	if err != nil {
+		if errors.Is(err, fs.ErrNotExist) {
+			return cmdutil.BadInputf("plan: result %s does not exist", opts.ResultPath)
+		}
+		return cmdutil.BadInputf("plan: cannot read result: %v", err)
+	}
+	if !r.BestBefore.Found || !(r.BestBefore.QPS > 0) {
+		return cmdutil.BadInputf("plan: %s: best_before: no best-before QPS was found in this run (no step met the objectives), so there is no capacity to plan against", opts.ResultPath)
+	}
+	now, err := planDate(opts)
+	if err != nil {
+		return err
+	}
+	in := capacity.PlanInput{
+		BestBeforeQPS: r.BestBefore.QPS,
+		Nodes:         r.BestBefore.Nodes,
+		SafetyMargin:  r.BestBefore.SafetyMargin,
+		CurrentQPS:    opts.CurrentQPS,
+		PeakFactor:    opts.PeakFactor,
+		Now:           now,
+	}
+	var notes []string
+	if opts.NodesSet {
+		if opts.Nodes < 1 {
+			return cmdutil.BadInputf("plan: --nodes must be at least 1, got %d", opts.Nodes)
+		}
+		in.Nodes = opts.Nodes
+	} else if in.Nodes < 1 {
+		return cmdutil.BadInputf("plan: %s: best_before.nodes is not set; pass --nodes", opts.ResultPath)
+	}
+	if opts.MarginSet {
+		if !(opts.SafetyMargin > 0 && opts.SafetyMargin <= 1) {
+			return cmdutil.BadInputf("plan: --safety-margin must be in (0, 1], got %g", opts.SafetyMargin)
+		}
+		in.SafetyMargin = opts.SafetyMargin
+	} else if !(in.SafetyMargin > 0 && in.SafetyMargin <= 1) {
+		in.SafetyMargin = 1
+		notes = append(notes, "the result records no safety margin; using 1 (pass --safety-margin)")
+	}
+	if opts.PeakFactorSet && !(opts.PeakFactor > 0) {
+		return cmdutil.BadInputf("plan: --peak-factor must be positive, got %g", opts.PeakFactor)
+	}
+	if opts.CurrentSet && !(opts.CurrentQPS >= 0) {
+		return cmdutil.BadInputf("plan: --current-qps must be zero or more, got %g", opts.CurrentQPS)
+	}
+	horizon, err := capacity.ParseDays(opts.Horizon)
+	if err != nil {
+		return cmdutil.BadInputf("plan: --horizon: %v", err)
+	}
+	in.HorizonDays = horizon
+
+	given := 0
+	for _, s := range []string{opts.Doubling, opts.Growth, opts.History} {
+		if s != "" {
+			given++
+		}
+	}
+	if given != 1 {
+		return cmdutil.BadInputf("plan: give exactly one of --doubling (e.g. 60d), --growth (e.g. 5%%/week) or --history FILE")
+	}
+	source := ""
+	var hist *History
+	switch {
+	case opts.Doubling != "":
+		if in.Growth, err = capacity.ParseDoubling(opts.Doubling); err != nil {
+			return cmdutil.BadInputf("plan: --doubling: %v", err)
+		}
+		source = "--doubling " + opts.Doubling
+	case opts.Growth != "":
+		if in.Growth, err = capacity.ParseGrowth(opts.Growth); err != nil {
+			return cmdutil.BadInputf("plan: --growth: %v", err)
+		}
+		source = "--growth " + opts.Growth
+	default:
+		fit, h, err := fitHistory(opts, now)
+		if err != nil {
+			return err
+		}
+		hist = h
+		in.Growth = fit.Growth
+		rng := fit.Range
+		in.GrowthRange = &rng
+		source = "history " + opts.History
+		if !opts.CurrentSet {
+			if opts.PeakFactorSet {
+				return cmdutil.BadInputf("plan: --peak-factor applies to --current-qps; the history is of peak load already")
+			}
+			in.CurrentQPS, in.PeakFactor = h.FittedPeakQPS, 1
+			notes = append(notes, "today's peak is the fitted history trend on the planning date")
+		}
+	}
+	if !opts.CurrentSet && hist == nil {
+		return cmdutil.BadInputf("plan: --current-qps is required (today's mean load), unless --history gives it")
+	}
+	p, err := capacity.MakePlan(in)
+	if err != nil {
+		return cmdutil.BadInputf("plan: %v", err)
+	}
+	p.Growth.Source = source
+	p.Assumptions = append(p.Assumptions, notes...)
+	out := &Output{Result: opts.ResultPath, Name: r.Name, Plan: p, LimitedBy: r.BestBefore.LimitedBy, History: hist, Model: r.Capacity}
+	if out.Model == nil {
+		out.Model = capacity.ModelFromResult(r)
+	}
+	if opts.JSON {
+		enc := json.NewEncoder(opts.IO.Out)
+		enc.SetIndent("", "  ")
+		return enc.Encode(out)
+	}
+	return writeText(opts.IO.Out, out)
+}
+
+func planDate(opts *Options) (time.Time, error) {
+	if opts.Date == "" {
+		now := time.Now
+		if opts.Now != nil {
+			now = opts.Now
+		}
+		return now().UTC(), nil
+	}
+	if t, err := time.Parse(time.DateOnly, opts.Date); err == nil {
+		return t, nil
+	}
+	if t, err := time.Parse(time.RFC3339, opts.Date); err == nil {
+		return t.UTC(), nil
+	}
+	return time.Time{}, cmdutil.BadInputf("plan: --now: %q is not a date (want YYYY-MM-DD)", opts.Date)
+}
+
+func fitHistory(opts *Options, now time.Time) (*capacity.GrowthFit, *History, error) {
+	if !(opts.Level > 0 && opts.Level < 1) {
+		return nil, nil, cmdutil.BadInputf("plan: --level must be in (0, 1), got %g", opts.Level)
+	}
+	f, err := os.Open(opts.History)
+	if err != nil {
+		return nil, nil, cmdutil.BadInputf("plan: --history: %v", err)
+	}
+	defer f.Close()
+	samples, err := capacity.ReadHistory(f, opts.History)
+	if err != nil {
+		return nil, nil, cmdutil.BadInputf("plan: %v", err)
+	}
+	fit, err := capacity.FitGrowth(samples, opts.Level)
+	if err != nil {
+		return nil, nil, cmdutil.BadInputf("plan: %s: %v", opts.History, err)
+	}
+	h := &History{
+		File: opts.History, Samples: fit.Samples,
+		First: fit.First.Format(time.DateOnly), Last: fit.Last.Format(time.DateOnly),
+		RatePerDay: fit.Growth.RatePerDay, RateLow: fit.Range.Low.RatePerDay, RateHigh: fit.Range.High.RatePerDay,
+		RateStdErr: fit.StdErr, Level: fit.Range.Level, PercentPerWeek: fit.Growth.PercentPer(7), R2: fit.R2,
+		FittedPeakQPS: fit.PeakAt(now),
+	}
+	if d := fit.Growth.DoublingDays(); !math.IsInf(d, 1) {
+		h.DoublingDays = &d
+	}
+	return fit, h, nil
+}
+
+func writeText(w io.Writer, o *Output) error {
+	p := o.Plan
+	var b strings.Builder
+	line := func(label, format string, args ...any) {
+		fmt.Fprintf(&b, "  %-20s %s\n", label, fmt.Sprintf(format, args...))
+	}
+	name := o.Name
+	if name == "" {
+		name = o.Result
+	}
+	fmt.Fprintf(&b, "Capacity plan for %s, as of %s\n\n", name, p.Now)
+	limited := ""
+	if o.LimitedBy != "" {
+		limited = ", limited by " + o.LimitedBy
+	}
+	line("Best-before", "%s QPS on %s (%s QPS per node)%s", qps(p.BestBeforeQPS), nodes(p.Nodes), qps(p.PerNodeQPS), limited)
+	line("Usable capacity", "%s QPS on %s; %s QPS on %d if one is lost (safety margin %g)", qps(p.CapacityNQPS), nodes(p.Nodes), qps(p.CapacityNMinus1QPS), p.Nodes-1, p.SafetyMargin)
+	if p.PeakFactor != 1 {
+		line("Today's peak", "%s QPS (%s QPS mean × %g)", qps(p.PeakQPS), qps(p.CurrentQPS), p.PeakFactor)
+	} else {
+		line("Today's peak", "%s QPS", qps(p.PeakQPS))
+	}
+	line("Headroom", "%s of the N capacity, %s of the N-1 capacity", pct(p.HeadroomNPct), pct(p.HeadroomNMinus1Pct))
+	g := capacity.Growth{RatePerDay: p.Growth.RatePerDay}
+	line("Growth", "%s, from %s", g, p.Growth.Source)
+	if h := o.History; h != nil {
+		line("", "fitted to %d peaks %s..%s, %g%% range %.3g%%..%.3g%%/week, R² %.3f", h.Samples, h.First, h.Last, h.Level*100,
+			capacity.Growth{RatePerDay: h.RateLow}.PercentPer(7), capacity.Growth{RatePerDay: h.RateHigh}.PercentPer(7), h.R2)
+	}
+	switch {
+	case p.OverToday:
+		line("Best-before date", "%s: TODAY's peak already exceeds the N-1 capacity (%s QPS)", *p.BestBeforeDate, qps(p.CapacityNMinus1QPS))
+	case p.BestBeforeDate != nil:
+		line("Best-before date", "%s, in %.0f days: the projected peak reaches the N-1 capacity (%s QPS)", *p.BestBeforeDate, math.Floor(*p.DaysUntilBestBefore+1e-9), qps(p.CapacityNMinus1QPS))
+	default:
+		line("Best-before date", "none before the horizon (%s): the projected peak stays under the N-1 capacity", p.HorizonDate)
+	}
+	if r := p.BestBeforeRange; r != nil && !p.OverToday {
+		line("", "%g%% range: %s to %s (growth-rate uncertainty only)", r.Level*100, orBeyond(r.Earliest, p.HorizonDate), orBeyond(r.Latest, p.HorizonDate))
+	}
+	more := ""
+	if p.NodesNeededAtHorizon > p.Nodes {
+		more = fmt.Sprintf(", %d more than today", p.NodesNeededAtHorizon-p.Nodes)
+	}
+	line("At the horizon", "%s (%g days): peak %s QPS needs %s to survive losing one%s", p.HorizonDate, p.HorizonDays, qps(p.PeakAtHorizonQPS), nodes(p.NodesNeededAtHorizon), more)
+	if m := o.Model; m != nil {
+		if k := m.Knee; k != nil {
+			line("Latency knee", "p99 climbs past %g× its low-load value at %s QPS (p99 %.1f ms, step %d)", capacity.DefaultKneeFactor, qps(k.QPS), k.P99MS, k.Step)
+		}
+		if u := m.USL; u != nil {
+			peak := "no peak predicted"
+			if u.PeakQPS > 0 {
+				peak = fmt.Sprintf("peak %s QPS at concurrency %.1f", qps(u.PeakQPS), u.PeakConcurrency)
+			}
+			line("USL model", "σ %.4g, κ %.4g, λ %.4g, R² %.3f; %s (a model, not a measurement)", u.Sigma, u.Kappa, u.Lambda, u.R2, peak)
+			for _, wn := range u.Warnings {
+				line("", "warning: %s", wn)
+			}
+		}
+	}
+	b.WriteString("\nAssumes:\n")
+	for _, a := range p.Assumptions {
+		fmt.Fprintf(&b, "  - %s\n", a)
+	}
+	_, err := io.WriteString(w, b.String())
+	return err
+}
+
+func qps(v float64) string {
+	if v >= 100 || v == math.Trunc(v) {
+		return fmt.Sprintf("%.0f", v)
+	}
+	return fmt.Sprintf("%.1f", v)
+}
+
+func pct(v *float64) string {
+	if v == nil {
+		return "n/a"
+	}
+	return fmt.Sprintf("%.0f%%", *v)
+}
+
+func nodes(n int) string {
+	if n == 1 {
+		return "1 node"
+	}
+	return fmt.Sprintf("%d nodes", n)
+}
+
+func orBeyond(d *string, horizon string) string {
+	if d == nil {
+		return "after " + horizon
+	}
+	return *d
+}
