@@ -12,6 +12,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/bestbefore/bestbefore/cmd/cmdutil"
+	cmdPlan "github.com/bestbefore/bestbefore/cmd/plan"
 	cmdRun "github.com/bestbefore/bestbefore/cmd/run"
 	cmdVersion "github.com/bestbefore/bestbefore/cmd/version"
 	"github.com/bestbefore/bestbefore/pkg/iostreams"
@@ -40,6 +41,7 @@ Start with:
 	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error {
 		return cmdutil.BadInput(fmt.Errorf("%w\nRun '%s --help' for usage.", err, c.CommandPath()))
 	})
+	root.AddCommand(cmdPlan.NewCmdPlan(f, nil))
 	root.AddCommand(cmdRun.NewCmdRun(f, nil))
 	root.AddCommand(cmdVersion.NewCmdVersion(f))
 	return root
