@@ -1,0 +1,477 @@
+// Package report renders a result.Result for people: Markdown for pull
+// requests and CI job summaries, a self-contained HTML page with charts, an
+// HdrHistogram interval log for other HDR tools, and a one-screen terminal
+// summary.
+//
+// Every renderer is a pure function of the result and the Options; the clock
+// and the tool version are injected so the output can be compared with
+// golden files.
+package report
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"io"
+	"math"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/bestbefore/bestbefore/pkg/result"
+)
+
+// Options are the inputs of a report that do not come from the result.
+type Options struct {
+	// Now stamps the report; nil means time.Now.
+	Now func() time.Time
+	// Version is the version of the tool rendering the report.
+	Version string
+	// Written lists the files a run wrote (result.json, reports); Summary
+	// prints them so the user knows where to look.
+	Written []string
+}
+
+func (o Options) now() time.Time {
+	if o.Now == nil {
+		return time.Now().UTC()
+	}
+	return o.Now().UTC()
+}
+
+func (o Options) version() string {
+	if o.Version == "" {
+		return "dev"
+	}
+	return o.Version
+}
+
+// Formats accepted by Render.
+var Formats = []string{"md", "html", "json", "hlog"}
+
+// Render writes r in the named format: md, html, json or hlog.
+func Render(w io.Writer, format string, r *result.Result, o Options) error {
+	switch format {
+	case "md", "markdown":
+		return Markdown(w, r, o)
+	case "html":
+		return HTML(w, r, o)
+	case "json":
+		return JSON(w, r)
+	case "hlog":
+		return HLog(w, r)
+	}
+	return fmt.Errorf("report: unknown format %q (want one of %s)", format, strings.Join(Formats, ", "))
+}
+
+// JSON writes r as indented JSON, the same bytes result.Write stores.
+func JSON(w io.Writer, r *result.Result) error {
+	b, err := json.MarshalIndent(r, "", "  ")
+	if err != nil {
+		return fmt.Errorf("report: %w", err)
+	}
+	_, err = w.Write(append(b, '\n'))
+	return err
+}
+
+// File names WriteAll writes.
+const (
+	MarkdownFile = "report.md"
+	HTMLFile     = "report.html"
+)
+
+// WriteAll writes report.md and report.html into dir, each atomically.
+func WriteAll(dir string, r *result.Result, o Options) error {
+	var md, html bytes.Buffer
+	if err := Markdown(&md, r, o); err != nil {
+		return err
+	}
+	if err := HTML(&html, r, o); err != nil {
+		return err
+	}
+	if err := result.WriteFileAtomic(filepath.Join(dir, MarkdownFile), md.Bytes()); err != nil {
+		return err
+	}
+	return result.WriteFileAtomic(filepath.Join(dir, HTMLFile), html.Bytes())
+}
+
+// rampSteps returns the steps measured while searching for the best-before
+// (ramp and refinement), ordered by offered rate. Hold steps (node loss)
+// run under different conditions and are left out of the rate charts.
+func rampSteps(r *result.Result) []result.Step {
+	out := make([]result.Step, 0, len(r.Steps))
+	for _, s := range r.Steps {
+		if s.Phase == result.PhaseHold {
+			continue
+		}
+		out = append(out, s)
+	}
+	sort.SliceStable(out, func(i, j int) bool {
+		if out[i].OfferedQPS != out[j].OfferedQPS {
+			return out[i].OfferedQPS < out[j].OfferedQPS
+		}
+		return out[i].Index < out[j].Index
+	})
+	return out
+}
+
+// bestStep returns the step that set the best-before, if any.
+func bestStep(r *result.Result) (result.Step, bool) {
+	if !r.BestBefore.Found || r.BestBefore.Step < 0 {
+		return result.Step{}, false
+	}
+	for _, s := range r.Steps {
+		if s.Index == r.BestBefore.Step {
+			return s, true
+		}
+	}
+	return result.Step{}, false
+}
+
+// firstFailStep returns the lowest-rate ramp or refinement step that broke
+// an objective.
+func firstFailStep(r *result.Result) (result.Step, bool) {
+	for _, s := range rampSteps(r) {
+		if !s.SLOPass {
+			return s, true
+		}
+	}
+	return result.Step{}, false
+}
+
+// headline is the one-sentence answer, in plain text.
+func headline(r *result.Result) string {
+	bb := r.BestBefore
+	if !bb.Found {
+		return "No best-before QPS: " + noneReason(r)
+	}
+	var b strings.Builder
+	fmt.Fprintf(&b, "Best-before: %s QPS", fmtQPS(bb.QPS))
+	if bb.Nodes > 1 {
+		fmt.Fprintf(&b, "; N-1 (one of %d nodes lost, safety margin %s): %s QPS", bb.Nodes, fmtFloat(bb.SafetyMargin), fmtQPS(bb.NMinus1QPS))
+	} else if bb.NMinus1QPS > 0 {
+		fmt.Fprintf(&b, "; with safety margin %s: %s QPS", fmtFloat(bb.SafetyMargin), fmtQPS(bb.NMinus1QPS))
+	}
+	b.WriteString(". ")
+	b.WriteString(limitText(r))
+	return b.String()
+}
+
+// headlineDetail explains the bold headline figures of a found best-before.
+func headlineDetail(r *result.Result) string {
+	bb := r.BestBefore
+	var parts []string
+	if bb.Nodes > 1 && bb.NMinus1QPS > 0 {
+		parts = append(parts, fmt.Sprintf("N-1 is what the cluster can carry with one of its %d nodes lost, with a safety margin of %s.", bb.Nodes, fmtFloat(bb.SafetyMargin)))
+	}
+	if t := limitText(r); t != "" {
+		parts = append(parts, t)
+	}
+	return strings.Join(parts, " ")
+}
+
+// limitText says what stopped the ramp.
+func limitText(r *result.Result) string {
+	bb := r.BestBefore
+	switch {
+	case bb.LimitedBy == "max_qps":
+		return "The ramp reached load.max_qps without breaking an objective: the service can take more; raise max_qps to find its limit."
+	case bb.LimitedBy != "" && bb.FirstFailQPS > 0:
+		return fmt.Sprintf("Limited by %s, first broken at %s QPS.", bb.LimitedBy, fmtQPS(bb.FirstFailQPS))
+	case bb.LimitedBy != "":
+		return fmt.Sprintf("Limited by %s.", bb.LimitedBy)
+	case bb.FirstFailQPS > 0:
+		return fmt.Sprintf("First failing rate: %s QPS.", fmtQPS(bb.FirstFailQPS))
+	}
+	return ""
+}
+
+// noneReason explains why no best-before was found.
+func noneReason(r *result.Result) string {
+	steps := rampSteps(r)
+	suffix := ""
+	if r.Status != "" && r.Status != result.StatusCompleted {
+		suffix = " (run " + r.Status
+		if r.Reason != "" {
+			suffix += ": " + r.Reason
+		}
+		suffix += ")"
+	}
+	if len(steps) == 0 {
+		return "no step was measured" + suffix + "."
+	}
+	allSat := true
+	for _, s := range steps {
+		if !s.Generator.Saturated {
+			allSat = false
+			break
+		}
+	}
+	if allSat {
+		why := steps[0].Generator.SaturatedWhy
+		if why != "" {
+			why = " (" + why + ")"
+		}
+		return "every step saturated the load generator" + why + ", so the measurements describe the generator, not the target; run `bestbefore calibrate`, lower load.start_qps or spread the load over more generators" + suffix + "."
+	}
+	first := steps[0]
+	if !first.SLOPass {
+		broke := strings.Join(first.Failed, ", ")
+		if broke == "" {
+			broke = "an objective"
+		}
+		return fmt.Sprintf("the first step, at %s QPS, already broke %s: the service misses its objectives even at the lowest rate tried; lower load.start_qps or review the objectives%s.", fmtQPS(first.OfferedQPS), broke, suffix)
+	}
+	passSat := false
+	for _, s := range steps {
+		if s.SLOPass && s.Generator.Saturated {
+			passSat = true
+		}
+	}
+	if passSat {
+		return "the only steps that met the objectives saturated the load generator, and a best-before is never claimed on a step the generator limited" + suffix + "."
+	}
+	return "no step met every objective" + suffix + "."
+}
+
+// objective is one SLO and its verdict at the best-before and first failing step.
+type objective struct {
+	Key   string // as in Step.Failed: latency.p99, error_rate, target_cpu, gc_pause
+	Label string
+	Bound float64
+	Unit  string
+}
+
+var latencyOrder = []string{"p50", "p90", "p99", "p999", "max", "mean"}
+
+func objectives(r *result.Result) []objective {
+	var out []objective
+	o := r.Objectives
+	seen := map[string]bool{}
+	for _, k := range latencyOrder {
+		if v, ok := o.LatencyMS[k]; ok {
+			out = append(out, objective{Key: "latency." + k, Label: "latency " + pctLabel(k), Bound: v, Unit: "ms"})
+			seen[k] = true
+		}
+	}
+	var rest []string
+	for k := range o.LatencyMS {
+		if !seen[k] {
+			rest = append(rest, k)
+		}
+	}
+	sort.Strings(rest)
+	for _, k := range rest {
+		out = append(out, objective{Key: "latency." + k, Label: "latency " + k, Bound: o.LatencyMS[k], Unit: "ms"})
+	}
+	if o.ErrorRate != nil {
+		out = append(out, objective{Key: "error_rate", Label: "error rate", Bound: *o.ErrorRate, Unit: "ratio"})
+	}
+	if o.TargetCPUPercent != nil {
+		out = append(out, objective{Key: "target_cpu", Label: "target CPU", Bound: *o.TargetCPUPercent, Unit: "%"})
+	}
+	if o.GCPauseP99MS != nil {
+		out = append(out, objective{Key: "gc_pause", Label: "target GC pause p99", Bound: *o.GCPauseP99MS, Unit: "ms"})
+	}
+	return out
+}
+
+// value returns the step's measure for the objective.
+func (ob objective) value(s result.Step) (float64, bool) {
+	switch {
+	case strings.HasPrefix(ob.Key, "latency."):
+		l := s.LatencyMS
+		switch strings.TrimPrefix(ob.Key, "latency.") {
+		case "p50":
+			return l.P50, true
+		case "p90":
+			return l.P90, true
+		case "p99":
+			return l.P99, true
+		case "p999":
+			return l.P999, true
+		case "max":
+			return l.Max, true
+		case "mean":
+			return l.Mean, true
+		}
+	case ob.Key == "error_rate":
+		return s.ErrorRate, true
+	case ob.Key == "target_cpu":
+		if s.Target == nil {
+			return 0, false
+		}
+		if s.Target.MaxCPUPercent > 0 {
+			return s.Target.MaxCPUPercent, true
+		}
+		return s.Target.CPUPercent, true
+	case ob.Key == "gc_pause":
+		if s.Target == nil {
+			return 0, false
+		}
+		return s.Target.GCPauseP99MS, true
+	}
+	return 0, false
+}
+
+func (ob objective) format(v float64) string {
+	switch ob.Unit {
+	case "ms":
+		return fmtMS(v)
+	case "ratio":
+		return fmtPct(v)
+	case "%":
+		return strconv.FormatFloat(v, 'f', 0, 64) + "%"
+	}
+	return fmtFloat(v)
+}
+
+// verdict says whether s kept the objective: the step's own Failed list is
+// authoritative; without one, the value is compared with the bound.
+func (ob objective) verdict(s result.Step) (string, bool) {
+	v, ok := ob.value(s)
+	if !ok {
+		return "not measured", true
+	}
+	failed := false
+	named := false
+	for _, f := range s.Failed {
+		if f == ob.Key {
+			failed = true
+		}
+		named = true
+	}
+	if !named && !s.SLOPass {
+		failed = v > ob.Bound
+	}
+	return ob.format(v), !failed
+}
+
+func pctLabel(k string) string {
+	switch k {
+	case "p999":
+		return "p99.9"
+	case "p9999":
+		return "p99.99"
+	}
+	return k
+}
+
+// availability is successes / requests as a percentage in "nines": as many
+// decimals as it takes to show the first digit that is not a nine, never
+// rounded up to 100% while a request failed.
+func availability(s result.Step) string {
+	if s.Requests <= 0 {
+		return "–"
+	}
+	if s.Successes >= s.Requests {
+		return "100%"
+	}
+	p := float64(s.Successes) / float64(s.Requests) * 100
+	d := int(math.Max(2, math.Min(6, math.Ceil(-math.Log10(100-p)))))
+	scale := math.Pow(10, float64(d))
+	return strconv.FormatFloat(math.Floor(p*scale)/scale, 'f', d, 64) + "%"
+}
+
+// errorClasses lists the non-zero error classes, largest first.
+func errorClasses(s result.Step) string {
+	type kv struct {
+		k string
+		v int64
+	}
+	var l []kv
+	for k, v := range s.ErrorsByClass {
+		if v > 0 {
+			l = append(l, kv{k, v})
+		}
+	}
+	sort.Slice(l, func(i, j int) bool {
+		if l[i].v != l[j].v {
+			return l[i].v > l[j].v
+		}
+		return l[i].k < l[j].k
+	})
+	parts := make([]string, len(l))
+	for i, e := range l {
+		parts[i] = fmt.Sprintf("%s %d", e.k, e.v)
+	}
+	return strings.Join(parts, ", ")
+}
+
+// errorClassNames lists every class seen in any step, sorted.
+func errorClassNames(steps []result.Step) []string {
+	set := map[string]bool{}
+	for _, s := range steps {
+		for k, v := range s.ErrorsByClass {
+			if v > 0 {
+				set[k] = true
+			}
+		}
+	}
+	out := make([]string, 0, len(set))
+	for k := range set {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
+}
+
+func fmtQPS(v float64) string {
+	if v == math.Trunc(v) || v >= 1000 {
+		return strconv.FormatFloat(v, 'f', 0, 64)
+	}
+	return strconv.FormatFloat(v, 'f', 1, 64)
+}
+
+func fmtMS(v float64) string {
+	switch {
+	case v == 0:
+		return "0 ms"
+	case v < 10:
+		return strconv.FormatFloat(v, 'f', 2, 64) + " ms"
+	case v < 100:
+		return strconv.FormatFloat(v, 'f', 1, 64) + " ms"
+	case v < 10000:
+		return strconv.FormatFloat(v, 'f', 0, 64) + " ms"
+	}
+	return strconv.FormatFloat(v/1000, 'f', 1, 64) + " s"
+}
+
+// fmtPct formats a ratio (0.001) as a percentage (0.1%).
+func fmtPct(v float64) string {
+	p := v * 100
+	switch {
+	case p == 0:
+		return "0%"
+	case p < 0.01:
+		return strconv.FormatFloat(p, 'f', 4, 64) + "%"
+	case p < 1:
+		return strconv.FormatFloat(p, 'f', 2, 64) + "%"
+	}
+	return strconv.FormatFloat(p, 'f', 1, 64) + "%"
+}
+
+func fmtFloat(v float64) string { return strconv.FormatFloat(v, 'g', 4, 64) }
+
+func fmtTime(t time.Time) string {
+	if t.IsZero() {
+		return "–"
+	}
+	return t.UTC().Format(time.RFC3339)
+}
+
+func yesNo(b bool) string {
+	if b {
+		return "yes"
+	}
+	return "no"
+}
+
+func duration(r *result.Result) string {
+	if r.StartedAt.IsZero() || r.FinishedAt.IsZero() {
+		return "–"
+	}
+	return r.FinishedAt.Sub(r.StartedAt).Round(time.Second).String()
+}

@@ -1,0 +1,318 @@
+package report_test
+
+import (
+	"bytes"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	hdrhistogram "github.com/HdrHistogram/hdrhistogram-go"
+
+	"github.com/bestbefore/bestbefore/pkg/report"
+	"github.com/bestbefore/bestbefore/pkg/result"
+	"github.com/bestbefore/bestbefore/pkg/stats"
+)
+
+func fixedOptions() report.Options {
+	return report.Options{
+		Now:     func() time.Time { return time.Date(2026, 11, 26, 9, 0, 0, 0, time.UTC) },
+		Version: "v0.0.0-test",
+		Written: []string{"reports/demo/result.json", "reports/demo/report.md", "reports/demo/report.html"},
+	}
+}
+
+func loadFixture(t testing.TB) *result.Result {
+	t.Helper()
+	r, err := result.Read(fixturePath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return r
+}
+
+// golden compares got with testdata/<name>, rewriting it under -update.
+func golden(t *testing.T, name string, got []byte) {
+	t.Helper()
+	path := filepath.Join("testdata", name)
+	if *update {
+		if err := os.WriteFile(path, got, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatalf("%v (run go test ./pkg/report -update)", err)
+	}
+	if !bytes.Equal(want, got) {
+		gl, wl := strings.Split(string(got), "\n"), strings.Split(string(want), "\n")
+		for i := 0; i < len(gl) && i < len(wl); i++ {
+			if gl[i] != wl[i] {
+				t.Fatalf("%s differs at line %d:\n got: %s\nwant: %s\n(run go test ./pkg/report -update if the change is intended)", path, i+1, gl[i], wl[i])
+			}
+		}
+		t.Fatalf("%s differs in length: got %d lines, want %d", path, len(gl), len(wl))
+	}
+}
+
+func TestMarkdownGolden(t *testing.T) {
+	var buf bytes.Buffer
+	if err := report.Markdown(&buf, loadFixture(t), fixedOptions()); err != nil {
+		t.Fatal(err)
+	}
+	golden(t, "report.golden.md", buf.Bytes())
+	md := buf.String()
+	for _, want := range []string{
+		"**Best-before: 650 QPS** · **N-1: 346 QPS**",
+		"Limited by latency.p99, first broken at 675 QPS.",
+		"| latency p99 | 100 ms | ✅ 68.6 ms | ❌ 157 ms |",
+		"| **8** ★ | refine | 650 |",
+		"11 (http_5xx 11) | 99.68% |",
+		"## Node loss",
+		"**held**",
+		"## Capacity model",
+		"<details><summary>Run manifest</summary>",
+		"_Generated 2026-11-26T09:00:00Z by bestbefore v0.0.0-test._",
+	} {
+		if !strings.Contains(md, want) {
+			t.Errorf("report.md lacks %q", want)
+		}
+	}
+	// The headline comes before everything else.
+	if i, j := strings.Index(md, "Best-before"), strings.Index(md, "## "); i < 0 || i > j {
+		t.Errorf("headline is not first")
+	}
+}
+
+func TestHTMLGolden(t *testing.T) {
+	var buf bytes.Buffer
+	if err := report.HTML(&buf, loadFixture(t), fixedOptions()); err != nil {
+		t.Fatal(err)
+	}
+	golden(t, "report.golden.html", buf.Bytes())
+	h := buf.String()
+	for _, name := range report.ChartNames {
+		re := regexp.MustCompile(`data-chart="` + name + `" data-points="(\d+)"`)
+		m := re.FindStringSubmatch(h)
+		if m == nil {
+			t.Errorf("chart %q missing", name)
+			continue
+		}
+		if n, _ := strconv.Atoi(m[1]); n == 0 {
+			t.Errorf("chart %q has no points", name)
+		}
+	}
+	// Self-contained: no external reference of any kind.
+	for _, bad := range []string{"http://", "https://", "<script", "<link", "src="} {
+		for _, line := range strings.Split(h, "\n") {
+			if strings.Contains(line, bad) && !strings.Contains(line, "xmlns=\"http://www.w3.org/2000/svg\"") && !strings.Contains(line, "127.0.0.1") {
+				t.Errorf("report.html refers outside itself (%q): %.120s", bad, line)
+			}
+		}
+	}
+	// 7 ramp steps sit at distinct rates (8 ramp + 2 refine = 10 points a series).
+	if !strings.Contains(h, `data-chart="throughput" data-points="10"`) {
+		t.Errorf("throughput chart should plot the 10 ramp and refinement steps, not the hold step")
+	}
+}
+
+func TestSummaryGolden(t *testing.T) {
+	var buf bytes.Buffer
+	if err := report.Summary(&buf, loadFixture(t), fixedOptions()); err != nil {
+		t.Fatal(err)
+	}
+	golden(t, "summary.golden.txt", buf.Bytes())
+	s := buf.String()
+	for _, want := range []string{"Best-before  650 QPS", "N-1          346 QPS", "p99 vs offered QPS", "█", "│", "reports/demo/report.html"} {
+		if !strings.Contains(s, want) {
+			t.Errorf("summary lacks %q", want)
+		}
+	}
+	if n := strings.Count(s, "\n"); n > 50 {
+		t.Errorf("summary is %d lines, want one screen", n)
+	}
+}
+
+func TestHLogRoundTrip(t *testing.T) {
+	r := loadFixture(t)
+	var buf bytes.Buffer
+	if err := report.HLog(&buf, r); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(buf.String(), "#[StartTime: 1795615200 (seconds since epoch), 2026-11-25T14:00:00Z]") {
+		t.Errorf("missing StartTime header:\n%.400s", buf.String())
+	}
+	rd := hdrhistogram.NewHistogramLogReader(&buf)
+	for i, s := range r.Steps {
+		got, err := rd.NextIntervalHistogram()
+		if err != nil || got == nil {
+			t.Fatalf("step %d: read %v, %v", i, got, err)
+		}
+		want, err := stats.Decode(s.Histogram)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got.Tag() != report.StepTag(s) {
+			t.Errorf("step %d tag %q, want %q", i, got.Tag(), report.StepTag(s))
+		}
+		if got.TotalCount() != want.TotalCount() || got.TotalCount() != s.Requests {
+			t.Errorf("step %d: %d values read back, wrote %d (requests %d)", i, got.TotalCount(), want.TotalCount(), s.Requests)
+		}
+		for _, q := range []float64{50, 90, 99, 99.9, 100} {
+			if g, w := got.ValueAtQuantile(q), want.ValueAtQuantile(q); g != w {
+				t.Errorf("step %d p%g: %d µs read back, %d written", i, q, g, w)
+			}
+		}
+		if !got.Equals(want) {
+			t.Errorf("step %d histogram differs after the round trip", i)
+		}
+		wantStart := s.StartedAt.Add(time.Duration(s.WarmupS * float64(time.Second))).UnixMilli()
+		if got.StartTimeMs() != wantStart {
+			t.Errorf("step %d starts at %d ms, want %d", i, got.StartTimeMs(), wantStart)
+		}
+		if d := got.EndTimeMs() - got.StartTimeMs(); d != int64(s.DurationS*1000) {
+			t.Errorf("step %d lasts %d ms, want %g s", i, d, s.DurationS)
+		}
+	}
+	if h, err := rd.NextIntervalHistogram(); h != nil || err != nil {
+		t.Errorf("extra interval after the last step: %v, %v", h, err)
+	}
+}
+
+func TestHLogCorruptHistogram(t *testing.T) {
+	r := loadFixture(t)
+	r.Steps[2].Histogram = "not a histogram"
+	err := report.HLog(&bytes.Buffer{}, r)
+	if err == nil || !strings.Contains(err.Error(), "step 2") {
+		t.Fatalf("err = %v, want one naming step 2", err)
+	}
+}
+
+func TestJSONRoundTrip(t *testing.T) {
+	raw, err := os.ReadFile(fixturePath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var buf bytes.Buffer
+	if err := report.JSON(&buf, loadFixture(t)); err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(buf.Bytes(), raw) {
+		t.Error("JSON output differs from the result.json it was read from")
+	}
+}
+
+func TestWriteAll(t *testing.T) {
+	dir := t.TempDir()
+	if err := report.WriteAll(dir, loadFixture(t), fixedOptions()); err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range []string{"report.md", "report.html"} {
+		b, err := os.ReadFile(filepath.Join(dir, f))
+		if err != nil || len(b) < 1000 {
+			t.Errorf("%s: %d bytes, %v", f, len(b), err)
+		}
+	}
+	ents, _ := os.ReadDir(dir)
+	if len(ents) != 2 {
+		t.Errorf("dir holds %d entries, want report.md and report.html only", len(ents))
+	}
+	if err := report.WriteAll(filepath.Join(dir, "missing"), loadFixture(t), fixedOptions()); err == nil {
+		t.Error("WriteAll into a missing directory succeeded")
+	}
+}
+
+func TestNoBestBeforeSaysWhy(t *testing.T) {
+	cases := []struct {
+		name  string
+		edit  func(r *result.Result)
+		wants []string
+	}{
+		{"first step failed", func(r *result.Result) {
+			for i := range r.Steps {
+				r.Steps[i].SLOPass = false
+				r.Steps[i].Failed = []string{"latency.p99"}
+			}
+		}, []string{"No best-before QPS found", "the first step, at 100 QPS, already broke latency.p99", "lower load.start_qps"}},
+		{"generator saturated", func(r *result.Result) {
+			for i := range r.Steps {
+				r.Steps[i].Generator.Saturated = true
+				r.Steps[i].Generator.SaturatedWhy = "send lag p99 above 5 ms"
+			}
+		}, []string{"every step saturated the load generator (send lag p99 above 5 ms)", "bestbefore calibrate"}},
+		{"no steps", func(r *result.Result) {
+			r.Steps = nil
+			r.NodeLoss = nil
+			r.Status = result.StatusInterrupted
+			r.Reason = "interrupted by signal"
+		}, []string{"no step was measured (run interrupted: interrupted by signal)"}},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			r := loadFixture(t)
+			c.edit(r)
+			r.BestBefore = result.BestBefore{Found: false, Step: -1}
+			var md, html, sum bytes.Buffer
+			if err := report.Markdown(&md, r, fixedOptions()); err != nil {
+				t.Fatal(err)
+			}
+			if err := report.HTML(&html, r, fixedOptions()); err != nil {
+				t.Fatal(err)
+			}
+			if err := report.Summary(&sum, r, fixedOptions()); err != nil {
+				t.Fatal(err)
+			}
+			for _, w := range c.wants {
+				if !strings.Contains(md.String(), w) {
+					t.Errorf("report.md lacks %q:\n%.600s", w, md.String())
+				}
+				if w != "No best-before QPS found" && !strings.Contains(sum.String(), w) {
+					t.Errorf("summary lacks %q", w)
+				}
+			}
+			if !strings.Contains(html.String(), `class="headline none"`) {
+				t.Error("report.html does not flag the missing best-before")
+			}
+		})
+	}
+}
+
+func TestAvailabilityNeverRoundsUpTo100(t *testing.T) {
+	r := loadFixture(t)
+	r.Steps = r.Steps[:1]
+	r.Steps[0].Requests = 1_000_000
+	r.Steps[0].Successes = 999_999
+	r.Steps[0].Errors = 1
+	r.Steps[0].ErrorsByClass = map[string]int64{"timeout": 1}
+	var md bytes.Buffer
+	if err := report.Markdown(&md, r, fixedOptions()); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(md.String(), "| 1 (timeout 1) | 99.9999% |") {
+		t.Errorf("want 99.9999%% availability beside the error class:\n%s", md.String())
+	}
+}
+
+func TestRenderUnknownFormat(t *testing.T) {
+	err := report.Render(&bytes.Buffer{}, "pdf", loadFixture(t), fixedOptions())
+	if err == nil || !strings.Contains(err.Error(), `"pdf"`) {
+		t.Fatalf("err = %v", err)
+	}
+}
+
+func BenchmarkHTML40Steps(b *testing.B) {
+	r := buildFixture(40, 800)
+	o := fixedOptions()
+	var buf bytes.Buffer
+	b.ReportAllocs()
+	for b.Loop() {
+		buf.Reset()
+		if err := report.HTML(&buf, r, o); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportMetric(float64(buf.Len()), "bytes/report")
+}

@@ -1,0 +1,148 @@
+package report
+
+import (
+	"bufio"
+	"fmt"
+	"io"
+	"math"
+	"strconv"
+	"strings"
+
+	"github.com/bestbefore/bestbefore/pkg/result"
+)
+
+// Summary writes the one-screen terminal summary of a run: the headline, a
+// compact table of the steps, a text chart of p99 against offered load,
+// what limited the run, warnings, and where the reports were written.
+func Summary(w io.Writer, r *result.Result, o Options) error {
+	bw := bufio.NewWriter(w)
+	p := func(format string, a ...any) { fmt.Fprintf(bw, format, a...) }
+	bb := r.BestBefore
+
+	p("bestbefore %s: %s in %s, %d steps\n\n", r.Name, r.Status, duration(r), len(r.Steps))
+	if bb.Found {
+		p("  Best-before  %s QPS\n", fmtQPS(bb.QPS))
+		if bb.NMinus1QPS > 0 {
+			p("  N-1          %s QPS  (one of %d nodes lost, safety margin %s)\n", fmtQPS(bb.NMinus1QPS), bb.Nodes, fmtFloat(bb.SafetyMargin))
+		}
+		if t := limitText(r); t != "" {
+			p("  %s\n", t)
+		}
+	} else {
+		p("  No best-before QPS: %s\n", noneReason(r))
+	}
+	if nl := r.NodeLoss; nl != nil {
+		p("  Node loss    %s\n", strings.ReplaceAll(nodeLossText(nl), "**", ""))
+	}
+	p("\n")
+
+	if len(r.Steps) > 0 {
+		p("  %3s %-6s %8s %8s %9s %9s %9s %7s %11s %5s  %s\n", "#", "phase", "offered", "achieved", "p50", "p99", "p99.9", "errors", "available", "cpu", "SLO")
+		for _, s := range r.Steps {
+			cpu := "–"
+			if s.Target != nil {
+				cpu = strconv.FormatFloat(s.Target.CPUPercent, 'f', 0, 64) + "%"
+			}
+			slo := "ok"
+			if !s.SLOPass {
+				slo = "FAIL " + strings.Join(s.Failed, ",")
+			}
+			if s.Generator.Saturated {
+				slo += " (generator saturated)"
+			}
+			star := " "
+			if bb.Found && s.Index == bb.Step {
+				star = "*"
+			}
+			p("%s %3d %-6s %8s %8s %9s %9s %9s %7d %11s %5s  %s\n", star, s.Index, s.Phase, fmtQPS(s.OfferedQPS), fmtQPS(s.AchievedQPS),
+				fmtMS(s.LatencyMS.P50), fmtMS(s.LatencyMS.P99), fmtMS(s.LatencyMS.P999), s.Errors, availability(s), cpu, slo)
+		}
+		p("\n")
+		textChart(bw, r)
+	}
+
+	if ws := warnings(r); len(ws) > 0 {
+		p("Warnings:\n")
+		for _, w := range ws {
+			p("  - %s\n", w)
+		}
+		p("\n")
+	}
+	if len(o.Written) > 0 {
+		p("Written:\n")
+		for _, f := range o.Written {
+			p("  %s\n", f)
+		}
+	}
+	return bw.Flush()
+}
+
+const chartWidth = 40
+
+// textChart draws one bar per step (ordered by offered rate), its length the
+// p99 on a log scale, with the p99 objective marked by a │.
+func textChart(w io.Writer, r *result.Result) {
+	steps := rampSteps(r)
+	lo, hi := math.Inf(1), 0.0
+	for _, s := range steps {
+		if v := s.LatencyMS.P99; v > 0 {
+			lo, hi = math.Min(lo, v), math.Max(hi, v)
+		}
+	}
+	slo, hasSLO := r.Objectives.LatencyMS["p99"]
+	if hasSLO {
+		lo, hi = math.Min(lo, slo), math.Max(hi, slo)
+	}
+	if hi == 0 {
+		return
+	}
+	min, max := lo/2, hi*1.05
+	if max <= min*2 {
+		max = min * 4
+	}
+	col := func(v float64) float64 {
+		return math.Log10(v/min) / math.Log10(max/min) * chartWidth
+	}
+	title := fmt.Sprintf("p99 vs offered QPS (log scale %s .. %s", fmtMS(min), fmtMS(max))
+	if hasSLO {
+		title += ", │ objective " + fmtMS(slo)
+	}
+	fmt.Fprintf(w, "%s)\n", title)
+	sloCol := -1
+	if hasSLO {
+		sloCol = int(math.Min(chartWidth-1, math.Floor(col(slo))))
+	}
+	for _, s := range steps {
+		row := []rune(strings.Repeat(" ", chartWidth))
+		v := s.LatencyMS.P99
+		if v > 0 {
+			fillBar(row, col(v))
+		}
+		if sloCol >= 0 && row[sloCol] == ' ' {
+			row[sloCol] = '│'
+		}
+		mark := ""
+		if !s.SLOPass {
+			mark = " ✗"
+		}
+		fmt.Fprintf(w, "  %8s ▕%s▏ %s%s\n", fmtQPS(s.OfferedQPS), string(row), fmtMS(v), mark)
+	}
+	fmt.Fprintln(w)
+}
+
+var eighths = []rune(" ▏▎▍▌▋▊▉")
+
+func fillBar(row []rune, width float64) {
+	width = math.Max(0, math.Min(float64(len(row)), width))
+	full := int(width)
+	for i := 0; i < full; i++ {
+		row[i] = '█'
+	}
+	if full < len(row) {
+		if e := int((width - float64(full)) * 8); e > 0 {
+			row[full] = eighths[e]
+		} else if full == 0 {
+			row[0] = '▏'
+		}
+	}
+}
