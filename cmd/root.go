@@ -13,6 +13,7 @@ import (
 
 	"github.com/bestbefore/bestbefore/cmd/cmdutil"
 	cmdPlan "github.com/bestbefore/bestbefore/cmd/plan"
+	cmdReport "github.com/bestbefore/bestbefore/cmd/report"
 	cmdRun "github.com/bestbefore/bestbefore/cmd/run"
 	cmdVersion "github.com/bestbefore/bestbefore/cmd/version"
 	"github.com/bestbefore/bestbefore/pkg/iostreams"
@@ -42,6 +43,7 @@ Start with:
 		return cmdutil.BadInput(fmt.Errorf("%w\nRun '%s --help' for usage.", err, c.CommandPath()))
 	})
 	root.AddCommand(cmdPlan.NewCmdPlan(f, nil))
+	root.AddCommand(cmdReport.NewCmdReport(f))
 	root.AddCommand(cmdRun.NewCmdRun(f, nil))
 	root.AddCommand(cmdVersion.NewCmdVersion(f))
 	return root

@@ -1,0 +1,86 @@
+// Package report is the `bestbefore report` command.
+package report
+
+import (
+	"bytes"
+	"fmt"
+	"strings"
+
+	"github.com/spf13/cobra"
+
+	"github.com/bestbefore/bestbefore/cmd/cmdutil"
+	"github.com/bestbefore/bestbefore/pkg/report"
+	"github.com/bestbefore/bestbefore/pkg/result"
+)
+
+// Options holds the arguments and flags of `report`.
+type Options struct {
+	Factory *cmdutil.Factory
+	Result  string
+	Format  string
+	Out     string
+}
+
+// NewCmdReport builds `report RESULT.json --format md|html|json|hlog [--out FILE]`.
+func NewCmdReport(f *cmdutil.Factory) *cobra.Command {
+	opts := &Options{Factory: f}
+	cmd := &cobra.Command{
+		Use:   "report RESULT.json",
+		Short: "Render a result again: Markdown, HTML, JSON or an HdrHistogram interval log",
+		Long: `Render a result.json written by run, merge or demo in any format:
+
+  md    GitHub-flavoured Markdown for a pull request or CI job summary (default)
+  html  one self-contained page with charts, no network needed to view it
+  json  the result document itself
+  hlog  the steps' latency histograms as an HdrHistogram interval log,
+        readable by HdrHistogram's log processors (values in microseconds)
+
+The report goes to stdout unless --out names a file.`,
+		Example: `  bestbefore report reports/demo/result.json
+  bestbefore report reports/demo/result.json --format html --out demo.html
+  bestbefore report reports/demo/result.json --format hlog > demo.hlog`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			opts.Result = args[0]
+			return run(opts)
+		},
+	}
+	cmd.Flags().StringVarP(&opts.Format, "format", "f", "md", "output format: "+strings.Join(report.Formats, ", "))
+	cmd.Flags().StringVarP(&opts.Out, "out", "o", "", "write to this file (atomically) instead of stdout")
+	return cmd
+}
+
+func run(opts *Options) error {
+	if !validFormat(opts.Format) {
+		return cmdutil.BadInputf("report: --format %q: want one of %s", opts.Format, strings.Join(report.Formats, ", "))
+	}
+	r, err := result.Read(opts.Result)
+	if err != nil {
+		// result.Read names the file in both the open and the decode error.
+		return cmdutil.BadInputf("report: %v", err)
+	}
+	var buf bytes.Buffer
+	if err := report.Render(&buf, opts.Format, r, report.Options{Version: opts.Factory.Version}); err != nil {
+		// A histogram that does not decode is bad input, not a failed run.
+		return cmdutil.BadInputf("report: %s: %v", opts.Result, err)
+	}
+	if opts.Out == "" {
+		if _, err := opts.Factory.IOStreams.Out.Write(buf.Bytes()); err != nil {
+			return cmdutil.RunFailed(fmt.Errorf("report: %w", err))
+		}
+		return nil
+	}
+	if err := result.WriteFileAtomic(opts.Out, buf.Bytes()); err != nil {
+		return cmdutil.RunFailed(err)
+	}
+	return nil
+}
+
+func validFormat(f string) bool {
+	for _, v := range report.Formats {
+		if f == v {
+			return true
+		}
+	}
+	return false
+}
