@@ -2,39 +2,202 @@
 package run
 
 import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"syscall"
+
 	"github.com/spf13/cobra"
 
 	"github.com/bestbefore/bestbefore/cmd/cmdutil"
+	"github.com/bestbefore/bestbefore/pkg/result"
+	"github.com/bestbefore/bestbefore/pkg/runner"
 )
 
 // Options holds the flags of `run`.
 type Options struct {
-	IO       *cmdutil.Factory
-	Scenario string
-	OutDir   string
-	Set      []string
-	Quiet    bool
-	Format   string
+	F           *cmdutil.Factory
+	Scenario    string
+	OutDir      string
+	Set         []string
+	Quiet       bool
+	Format      string
+	AllowPublic bool
+	Traffic     string
 }
 
 // NewCmdRun builds `run`; runF replaces the action in tests.
-func NewCmdRun(f *cmdutil.Factory, runF func(*Options) error) *cobra.Command {
-	opts := &Options{IO: f}
+func NewCmdRun(f *cmdutil.Factory, runF func(context.Context, *Options) error) *cobra.Command {
+	opts := &Options{F: f}
 	cmd := &cobra.Command{
 		Use:   "run SCENARIO.yaml",
-		Short: "Run a scenario: ramp the load, find the best-before QPS, write result.json",
-		Args:  cobra.ExactArgs(1),
+		Short: "Run a scenario: ramp the load, find the best-before QPS, write result.json and reports",
+		Long: `Run replays the scenario's traffic at a ramping, open-loop rate. Each step
+sends requests at their intended times whatever the target does, measures
+latency from those times, and is judged against the scenario's objectives.
+The best-before QPS is the highest rate that met them all.
+
+Results go to DIR/result.json, DIR/report.md and DIR/report.html.
+Ctrl-C stops sending, waits for the requests in flight and still writes
+the partial result (exit 130).
+
+Exit codes: 0 done, 2 bad input, 3 the run could not be carried out,
+130 interrupted.`,
+		Example: `  bestbefore run scenarios/demo.yaml
+  bestbefore run my.yaml --set load.max_qps=800 --out reports/today
+  bestbefore run my.yaml --format json | jq .best_before`,
+		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			opts.Scenario = args[0]
-			if runF != nil {
-				return runF(opts)
+			if opts.Format != "text" && opts.Format != "json" {
+				return cmdutil.BadInputf("--format must be text or json, got %q", opts.Format)
 			}
-			return cmdutil.BadInputf("run: not wired yet")
+			if runF != nil {
+				return runF(cmd.Context(), opts)
+			}
+			return Run(cmd.Context(), opts, Wiring{})
 		},
 	}
 	cmd.Flags().StringVarP(&opts.OutDir, "out", "o", "", "directory for result.json and reports (default reports/<name>-<time>)")
 	cmd.Flags().StringArrayVar(&opts.Set, "set", nil, "override a scenario key, e.g. --set load.max_qps=800 (repeatable)")
 	cmd.Flags().BoolVarP(&opts.Quiet, "quiet", "q", false, "no progress output on stderr")
-	cmd.Flags().StringVar(&opts.Format, "format", "text", "summary format on stdout: text or json")
+	cmd.Flags().StringVar(&opts.Format, "format", "text", "summary on stdout: text or json")
+	cmd.Flags().BoolVar(&opts.AllowPublic, "allow-public", false, "allow targets outside loopback and private address ranges")
+	cmd.Flags().StringVar(&opts.Traffic, "traffic", "", "replay this traffic file instead of the scenario's")
 	return cmd
+}
+
+// Wiring lets other commands (demo) and tests supply the parts `run`
+// composes: embedded scenarios, the bundled target, monitors, reports.
+type Wiring struct {
+	Options func(*runner.Options)
+	Summary func(w io.Writer, o *runner.Outcome) error
+}
+
+// Run carries out the run and maps the outcome to an exit code.
+func Run(ctx context.Context, opts *Options, w Wiring) error {
+	f := opts.F
+	ios := f.IOStreams
+	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	go func() {
+		<-ctx.Done()
+		stop() // a second Ctrl-C ends the process at once
+	}()
+	ro := runner.Options{
+		ScenarioPath: opts.Scenario, Overrides: opts.Set, OutDir: opts.OutDir,
+		Version: f.Version, Stderr: ios.ErrOut, AllowPublic: opts.AllowPublic, TrafficOverride: opts.Traffic,
+	}
+	var bars *runner.Bars
+	switch {
+	case opts.Quiet:
+	case ios.IsStderrTTY():
+		bars = runner.NewBars(ios.ErrOut)
+		ro.Observer = bars
+	default:
+		ro.Observer = &runner.Lines{W: ios.ErrOut}
+	}
+	Defaults(&ro)
+	if w.Options != nil {
+		w.Options(&ro)
+	}
+	out, err := runner.Execute(ctx, ro)
+	if bars != nil {
+		bars.Wait()
+	}
+	if err != nil {
+		switch {
+		case errors.Is(err, runner.ErrBadInput):
+			return cmdutil.BadInput(errors.Unwrap(err))
+		case out == nil:
+			return cmdutil.RunFailed(err)
+		}
+		return cmdutil.RunFailed(err)
+	}
+	r := out.Result
+	if opts.Format == "json" {
+		if err := WriteJSONSummary(ios.Out, out); err != nil {
+			return err
+		}
+	} else if w.Summary != nil {
+		if err := w.Summary(ios.Out, out); err != nil {
+			return err
+		}
+	} else if err := Summary(ios.Out, out); err != nil {
+		return err
+	}
+	switch r.Status {
+	case result.StatusInterrupted:
+		fmt.Fprintf(ios.ErrOut, "interrupted: the partial result (%d completed steps) is in %s\n", len(r.Steps), out.ResultPath)
+		return cmdutil.Interrupted(nil)
+	case result.StatusAborted:
+		fmt.Fprintf(ios.ErrOut, "run aborted: %s\n", r.Reason)
+		if out.Err != nil {
+			return cmdutil.RunFailed(out.Err)
+		}
+	}
+	return nil
+}
+
+// Defaults fills in the parts of the run this binary provides.
+var Defaults = func(*runner.Options) {}
+
+// JSONSummary is what `run --format json` prints: the headline, each step
+// in brief and where the files are. result.json holds everything.
+type JSONSummary struct {
+	Status     string            `json:"status"`
+	Reason     string            `json:"reason,omitempty"`
+	Result     string            `json:"result"`
+	BestBefore result.BestBefore `json:"best_before"`
+	Steps      []JSONStep        `json:"steps"`
+	Warnings   []string          `json:"warnings,omitempty"`
+}
+
+// JSONStep is one step in brief.
+type JSONStep struct {
+	Phase       string   `json:"phase"`
+	OfferedQPS  float64  `json:"offered_qps"`
+	AchievedQPS float64  `json:"achieved_qps"`
+	P50MS       float64  `json:"p50_ms"`
+	P99MS       float64  `json:"p99_ms"`
+	ErrorRate   float64  `json:"error_rate"`
+	SLOPass     bool     `json:"slo_pass"`
+	Failed      []string `json:"failed,omitempty"`
+	Saturated   bool     `json:"saturated"`
+}
+
+// WriteJSONSummary prints the JSON summary.
+func WriteJSONSummary(w io.Writer, o *runner.Outcome) error {
+	r := o.Result
+	js := JSONSummary{Status: r.Status, Reason: r.Reason, Result: o.ResultPath, BestBefore: r.BestBefore, Warnings: r.Warnings, Steps: []JSONStep{}}
+	for _, s := range r.Steps {
+		js.Steps = append(js.Steps, JSONStep{Phase: s.Phase, OfferedQPS: s.OfferedQPS, AchievedQPS: s.AchievedQPS,
+			P50MS: s.LatencyMS.P50, P99MS: s.LatencyMS.P99, ErrorRate: s.ErrorRate, SLOPass: s.SLOPass, Failed: s.Failed, Saturated: s.Generator.Saturated})
+	}
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(js)
+}
+
+// Summary prints the one-screen summary of a run.
+func Summary(w io.Writer, o *runner.Outcome) error {
+	r := o.Result
+	bb := r.BestBefore
+	if bb.Found {
+		fmt.Fprintf(w, "best-before: %.1f QPS  (N-1 with %d nodes, margin %.2f: %.1f QPS)  limited by %s\n", bb.QPS, bb.Nodes, bb.SafetyMargin, bb.NMinus1QPS, bb.LimitedBy)
+	} else {
+		fmt.Fprintf(w, "best-before: none found: no step met every objective (limited by %s)\n", bb.LimitedBy)
+	}
+	for i := range r.Steps {
+		fmt.Fprintln(w, "  "+runner.StepLine(&r.Steps[i]))
+	}
+	for _, wn := range r.Warnings {
+		fmt.Fprintln(w, "warning:", wn)
+	}
+	fmt.Fprintf(w, "result: %s\n", o.ResultPath)
+	return nil
 }

@@ -1,0 +1,132 @@
+// Package testserver holds HTTP servers whose behaviour is known exactly,
+// the ground truth the tests hold the tool to.
+package testserver
+
+import (
+	"context"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+)
+
+// Slots is a server with K slots, each held for Service per request:
+// its capacity is exactly K / Service requests per second. Requests that
+// find every slot busy wait in line.
+type Slots struct {
+	K       int
+	Service time.Duration
+	sem     chan struct{}
+	Served  atomic.Int64
+	mu      sync.Mutex
+	// Seen records each request's method, URI, headers and body when Record is set.
+	Record bool
+	Seen   []Seen
+}
+
+// Seen is one request as the server received it.
+type Seen struct {
+	Method string
+	URI    string
+	Header http.Header
+	Body   []byte
+}
+
+// NewSlots returns the handler.
+func NewSlots(k int, service time.Duration) *Slots {
+	return &Slots{K: k, Service: service, sem: make(chan struct{}, k)}
+}
+
+// Capacity is K / Service.
+func (s *Slots) Capacity() float64 { return float64(s.K) / s.Service.Seconds() }
+
+func (s *Slots) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	body, _ := io.ReadAll(r.Body)
+	if s.Record {
+		s.mu.Lock()
+		s.Seen = append(s.Seen, Seen{Method: r.Method, URI: r.RequestURI, Header: r.Header.Clone(), Body: body})
+		s.mu.Unlock()
+	}
+	select {
+	case s.sem <- struct{}{}:
+	case <-r.Context().Done():
+		return
+	}
+	time.Sleep(s.Service)
+	<-s.sem
+	s.Served.Add(1)
+	w.Header().Set("Content-Type", "application/json")
+	io.WriteString(w, `{"ok":true,"items":[1,2,3]}`)
+}
+
+// Requests returns a copy of what was recorded.
+func (s *Slots) Requests() []Seen {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return append([]Seen(nil), s.Seen...)
+}
+
+// Start serves h on loopback until the test ends.
+func Start(t testing.TB, h http.Handler) *httptest.Server {
+	t.Helper()
+	srv := httptest.NewServer(h)
+	t.Cleanup(srv.Close)
+	return srv
+}
+
+// ClosedLoop measures a server's capacity the classic way: n clients each
+// sending their next request as soon as the previous one returns, for d.
+func ClosedLoop(ctx context.Context, url string, n int, d time.Duration) float64 {
+	tr := &http.Transport{MaxIdleConnsPerHost: n, MaxConnsPerHost: n}
+	defer tr.CloseIdleConnections()
+	c := &http.Client{Transport: tr, Timeout: 10 * time.Second}
+	var done atomic.Int64
+	ctx, cancel := context.WithTimeout(ctx, d)
+	defer cancel()
+	start := time.Now()
+	var wg sync.WaitGroup
+	for i := 0; i < n; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for ctx.Err() == nil {
+				req, _ := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+				res, err := c.Do(req)
+				if err != nil {
+					continue
+				}
+				io.Copy(io.Discard, res.Body)
+				res.Body.Close()
+				if ctx.Err() == nil {
+					done.Add(1)
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	return float64(done.Load()) / time.Since(start).Seconds()
+}
+
+// Stall answers in Service, except that it stops answering for Pause every
+// Period: requests that arrive during a pause wait until it ends.
+type Stall struct {
+	Service time.Duration
+	Pause   time.Duration
+	Period  time.Duration
+	start   time.Time
+	once    sync.Once
+}
+
+func (s *Stall) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	s.once.Do(func() { s.start = time.Now() })
+	io.Copy(io.Discard, r.Body)
+	el := time.Since(s.start) % s.Period
+	if rest := s.Period - el; rest <= s.Pause {
+		time.Sleep(rest)
+	}
+	time.Sleep(s.Service)
+	io.WriteString(w, "ok")
+}

@@ -1,0 +1,486 @@
+// Package attack is the open-loop sender. Every request has an intended
+// send time from the arrival schedule; the sender never waits for a
+// response before sending the next request. Latency is measured from the
+// intended time (completion − intended), service time from the actual send
+// (completion − sent), and the gap between the two (send lag) tells how
+// well the generator kept its schedule.
+package attack
+
+import (
+	"context"
+	"errors"
+	"io"
+	"math"
+	"net"
+	"os"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"time"
+
+	hdrhistogram "github.com/HdrHistogram/hdrhistogram-go"
+
+	"github.com/bestbefore/bestbefore/pkg/result"
+	"github.com/bestbefore/bestbefore/pkg/stats"
+)
+
+// Defaults for Options.
+const (
+	DefaultMaxInFlight = 10000
+	DefaultTimeout     = 2 * time.Second
+	DefaultMaxSendLag  = time.Millisecond
+)
+
+// Options configure an Attacker.
+type Options struct {
+	Targets     []Target
+	MaxInFlight int
+	Timeout     time.Duration
+	// Checks are invariants every response must keep; a response that
+	// breaks one is an error of class check_failed.
+	Checks []Check
+	// KeepBody reads bodies into memory (needed by body checks).
+	KeepBody bool
+	// MaxSendLag is the send lag above which a send counts as late.
+	MaxSendLag time.Duration
+}
+
+// Item is one due request: its offset from the step start and the request
+// prepared for each target (index-aligned with Options.Targets).
+type Item struct {
+	Offset time.Duration
+	Req    []*Prepared
+}
+
+// Feed yields the requests of a step in order of offset.
+type Feed interface {
+	Next() (Item, error)
+}
+
+// StepSpec describes one constant-rate step.
+type StepSpec struct {
+	Rate     float64
+	Duration time.Duration
+	Warmup   time.Duration
+	Interval time.Duration
+	// Progress, when set, is called about four times a second with the
+	// step's running figures, from a goroutine of the attacker.
+	Progress func(Snapshot)
+	// Hook, when set, is called once at AtOffset into the step (node-loss
+	// verification takes a node out there).
+	Hook   func()
+	HookAt time.Duration
+}
+
+// Snapshot is a step's running state for progress display.
+type Snapshot struct {
+	Elapsed   time.Duration
+	Sent      int64
+	Completed int64
+	Errors    int64
+	P99       time.Duration
+	InFlight  int64
+}
+
+// Attacker sends requests. It keeps its workers and connections across
+// steps, so later steps do not pay for connection setup.
+type Attacker struct {
+	opts     Options
+	work     chan *job
+	workers  atomic.Int64
+	inflight atomic.Int64
+	rr       uint64
+	closed   chan struct{}
+	jobPool  sync.Pool
+}
+
+type job struct {
+	p        *Prepared
+	target   int
+	intended time.Time
+	st       *stepRun
+}
+
+// New returns an Attacker.
+func New(opts Options) *Attacker {
+	if opts.MaxInFlight <= 0 {
+		opts.MaxInFlight = DefaultMaxInFlight
+	}
+	if opts.Timeout <= 0 {
+		opts.Timeout = DefaultTimeout
+	}
+	if opts.MaxSendLag <= 0 {
+		opts.MaxSendLag = DefaultMaxSendLag
+	}
+	a := &Attacker{opts: opts, work: make(chan *job), closed: make(chan struct{})}
+	a.jobPool.New = func() any { return new(job) }
+	return a
+}
+
+// Close stops the idle workers. Call it after the last step.
+func (a *Attacker) Close() {
+	select {
+	case <-a.closed:
+	default:
+		close(a.closed)
+	}
+}
+
+// InFlight returns the number of requests sent and not yet completed.
+func (a *Attacker) InFlight() int64 { return a.inflight.Load() }
+
+// rec is one finished (or dropped) request, sent to the step's collector.
+type rec struct {
+	intended time.Time
+	sent     time.Time
+	done     time.Time
+	class    uint8
+}
+
+// Error classes as small integers on the hot path.
+const (
+	classOK uint8 = iota
+	classTimeout
+	classRefused
+	classReset
+	class4xx
+	class5xx
+	classCheck
+	classDropped
+	classTooLarge
+	classOther
+	numClasses
+)
+
+// ClassNames maps the hot-path codes to the result's class names.
+var ClassNames = [numClasses]string{
+	classOK:       "",
+	classTimeout:  result.ClassTimeout,
+	classRefused:  result.ClassRefused,
+	classReset:    result.ClassReset,
+	class4xx:      result.ClassHTTP4xx,
+	class5xx:      result.ClassHTTP5xx,
+	classCheck:    result.ClassCheckFailed,
+	classDropped:  result.ClassDropped,
+	classTooLarge: result.ClassResponseLarge,
+	classOther:    result.ClassOther,
+}
+
+// StepStats is what one step measured, over its measured window (after
+// warmup). Histograms are in microseconds.
+type StepStats struct {
+	Rate      float64
+	Start     time.Time
+	Window    time.Duration
+	Warmup    time.Duration
+	Requests  int64
+	Successes int64
+	ByClass   map[string]int64
+	Latency   *hdrhistogram.Histogram
+	Service   *hdrhistogram.Histogram
+	SendLag   *hdrhistogram.Histogram
+	LateSends int64
+	Intervals []IntervalStats
+	// InFlightMean and InFlightMax are sampled at each send in the window.
+	InFlightMean float64
+	InFlightMax  int64
+	// Clamped counts latencies above the histogram's range (60 s).
+	Clamped int64
+	// Completed is false when the step was cut short (interrupt).
+	Completed bool
+	// Errors holds one example message per class, for diagnosis.
+	Examples map[string]string
+	// CPU is the generator process's CPU time during the step.
+	CPU time.Duration
+	// Wall is the step's wall time, start to last completion.
+	Wall time.Duration
+}
+
+// IntervalStats is a slice of the measured window.
+type IntervalStats struct {
+	Offset   time.Duration
+	Requests int64
+	Errors   int64
+	Latency  *hdrhistogram.Histogram
+}
+
+type stepRun struct {
+	spec    StepSpec
+	start   time.Time
+	results chan rec
+	wg      sync.WaitGroup
+	// running figures for progress, written by the collector
+	sent      atomic.Int64
+	completed atomic.Int64
+	errs      atomic.Int64
+	p99       atomic.Int64
+	exMu      sync.Mutex
+	examples  map[string]string
+}
+
+// Step runs one step: it sends the feed's requests at their intended
+// times until spec.Duration, then waits for the requests in flight (each
+// bounded by the timeout) and returns what was measured. When ctx is
+// cancelled it stops sending at once, waits for the requests in flight and
+// returns the partial step with Completed false.
+func (a *Attacker) Step(ctx context.Context, feed Feed, spec StepSpec) (*StepStats, error) {
+	if spec.Interval <= 0 {
+		spec.Interval = time.Second
+	}
+	cpu0 := processCPU()
+	st := &stepRun{spec: spec, results: make(chan rec, 1<<14), examples: map[string]string{}}
+	out := &StepStats{
+		Rate: spec.Rate, Warmup: spec.Warmup, Window: spec.Duration - spec.Warmup,
+		ByClass: map[string]int64{}, Latency: stats.New(), Service: stats.New(), SendLag: stats.New(),
+	}
+	nIv := int(math.Ceil(float64(out.Window) / float64(spec.Interval)))
+	for i := 0; i < nIv; i++ {
+		out.Intervals = append(out.Intervals, IntervalStats{Offset: time.Duration(i) * spec.Interval, Latency: stats.New()})
+	}
+	collected := make(chan struct{})
+	st.start = time.Now()
+	out.Start = st.start
+	go a.collect(st, out, collected)
+
+	var feedErr error
+	var inflightSum, inflightN, inflightMax int64
+	unlock := lockPacer()
+	defer unlock()
+	hookDone := spec.Hook == nil
+	interrupted := false
+pacing:
+	for {
+		it, err := feed.Next()
+		if err != nil {
+			feedErr = err
+			break
+		}
+		if it.Offset >= spec.Duration {
+			if u, ok := feed.(interface{ Unread() }); ok {
+				u.Unread()
+			}
+			break
+		}
+		due := st.start.Add(it.Offset)
+		if !hookDone && it.Offset >= spec.HookAt {
+			hookDone = true
+			go spec.Hook()
+		}
+		if sleepUntil(ctx, due) {
+			interrupted = true
+			break pacing
+		}
+		t := a.rr % uint64(len(a.opts.Targets))
+		a.rr++
+		p := it.Req[t]
+		n := a.inflight.Load()
+		if it.Offset >= spec.Warmup {
+			inflightSum += n
+			inflightN++
+			if n > inflightMax {
+				inflightMax = n
+			}
+		}
+		st.sent.Add(1)
+		st.wg.Add(1)
+		if n >= int64(a.opts.MaxInFlight) {
+			st.results <- rec{intended: due, class: classDropped}
+			st.wg.Done()
+			continue
+		}
+		a.inflight.Add(1)
+		j := a.jobPool.Get().(*job)
+		*j = job{p: p, target: int(t), intended: due, st: st}
+		select {
+		case a.work <- j:
+		default:
+			if a.workers.Load() < int64(a.opts.MaxInFlight) {
+				a.workers.Add(1)
+				go a.worker(j)
+			} else {
+				a.work <- j
+			}
+		}
+	}
+	st.wg.Wait()
+	close(st.results)
+	<-collected
+	out.Wall = time.Since(st.start)
+	out.CPU = processCPU() - cpu0
+	out.Completed = !interrupted && feedErr == nil
+	if inflightN > 0 {
+		out.InFlightMean = float64(inflightSum) / float64(inflightN)
+	}
+	out.InFlightMax = inflightMax
+	out.Examples = st.examples
+	if feedErr != nil && !errors.Is(feedErr, io.EOF) {
+		return out, feedErr
+	}
+	return out, nil
+}
+
+func (a *Attacker) worker(j *job) {
+	resp := &Response{}
+	for {
+		a.do(j, resp)
+		select {
+		case j = <-a.work:
+		case <-a.closed:
+			a.workers.Add(-1)
+			return
+		}
+	}
+}
+
+func (a *Attacker) do(j *job, resp *Response) {
+	st := j.st
+	sent := time.Now()
+	t := a.opts.Targets[j.target]
+	err := t.Doer.Do(j.p, sent.Add(a.opts.Timeout), a.opts.KeepBody, resp)
+	done := time.Now()
+	class := classOK
+	if err != nil {
+		class = Classify(err)
+		st.example(class, err.Error())
+	} else {
+		switch {
+		case resp.Status >= 500:
+			class = class5xx
+		case resp.Status >= 400:
+			class = class4xx
+		default:
+			for _, c := range a.opts.Checks {
+				if msg := c(resp); msg != "" {
+					class = classCheck
+					st.example(class, msg)
+					break
+				}
+			}
+		}
+	}
+	st.results <- rec{intended: j.intended, sent: sent, done: done, class: class}
+	a.inflight.Add(-1)
+	j.st = nil
+	j.p = nil
+	a.jobPool.Put(j)
+	st.wg.Done()
+}
+
+func (st *stepRun) example(class uint8, msg string) {
+	st.exMu.Lock()
+	if _, ok := st.examples[ClassNames[class]]; !ok {
+		st.examples[ClassNames[class]] = msg
+	}
+	st.exMu.Unlock()
+}
+
+// Classify maps a transport error to an error class.
+func Classify(err error) uint8 {
+	var ne net.Error
+	switch {
+	case errors.Is(err, ErrTimeout), errors.Is(err, os.ErrDeadlineExceeded), errors.Is(err, context.DeadlineExceeded):
+		return classTimeout
+	case errors.As(err, &ne) && ne.Timeout():
+		return classTimeout
+	case errors.Is(err, syscall.ECONNREFUSED):
+		return classRefused
+	case errors.Is(err, syscall.ECONNRESET), errors.Is(err, syscall.EPIPE), errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF), errors.Is(err, syscall.ECONNABORTED):
+		return classReset
+	case errors.Is(err, ErrTooLarge):
+		return classTooLarge
+	}
+	return classOther
+}
+
+// ClassName returns the result's name for an error, "" for nil.
+func ClassName(err error) string {
+	if err == nil {
+		return ""
+	}
+	return ClassNames[Classify(err)]
+}
+
+// collect owns the step's histograms: one goroutine, one owner.
+func (a *Attacker) collect(st *stepRun, out *StepStats, done chan struct{}) {
+	defer close(done)
+	spec := st.spec
+	lat, svc, lag := stats.Recorder{H: out.Latency}, stats.Recorder{H: out.Service}, stats.Recorder{H: out.SendLag}
+	var byClass [numClasses]int64
+	tick := time.NewTicker(250 * time.Millisecond)
+	defer tick.Stop()
+	progress := func() {
+		if spec.Progress == nil {
+			return
+		}
+		spec.Progress(Snapshot{
+			Elapsed: time.Since(st.start), Sent: st.sent.Load(), Completed: st.completed.Load(),
+			Errors: st.errs.Load(), P99: time.Duration(out.Latency.ValueAtQuantile(99)) * time.Microsecond,
+			InFlight: a.inflight.Load(),
+		})
+	}
+	for {
+		select {
+		case r, ok := <-st.results:
+			if !ok {
+				for c := uint8(1); c < numClasses; c++ {
+					if byClass[c] > 0 {
+						out.ByClass[ClassNames[c]] = byClass[c]
+					}
+				}
+				out.Clamped = lat.Clamped
+				progress()
+				return
+			}
+			st.completed.Add(1)
+			if r.class != classOK {
+				st.errs.Add(1)
+			}
+			off := r.intended.Sub(st.start)
+			if off < spec.Warmup {
+				continue
+			}
+			out.Requests++
+			iv := int((off - spec.Warmup) / spec.Interval)
+			if iv >= len(out.Intervals) {
+				iv = len(out.Intervals) - 1
+			}
+			ivs := &out.Intervals[iv]
+			ivs.Requests++
+			if r.class == classOK {
+				out.Successes++
+			} else {
+				byClass[r.class]++
+				ivs.Errors++
+			}
+			if r.class == classDropped {
+				continue
+			}
+			l := r.done.Sub(r.intended)
+			lat.Record(l)
+			svc.Record(r.done.Sub(r.sent))
+			sl := r.sent.Sub(r.intended)
+			lag.Record(sl)
+			if sl > a.opts.MaxSendLag {
+				out.LateSends++
+			}
+			v := l.Microseconds()
+			if v < stats.MinValue {
+				v = stats.MinValue
+			}
+			if v > stats.MaxValue {
+				v = stats.MaxValue
+			}
+			_ = ivs.Latency.RecordValue(v)
+		case <-tick.C:
+			progress()
+		}
+	}
+}
+
+func processCPU() time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}

@@ -1,0 +1,156 @@
+package attack
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"net/url"
+	"sync"
+	"time"
+
+	"github.com/bestbefore/bestbefore/pkg/pace"
+	"github.com/bestbefore/bestbefore/pkg/traffic"
+)
+
+// MaxCached is how many distinct traffic lines a Provider keeps prepared
+// in memory; a longer file is prepared again on every pass.
+const MaxCached = 200000
+
+// Provided is one request from the traffic file, prepared for every target.
+type Provided struct {
+	Req   []*Prepared
+	TS    time.Time
+	Cycle int
+}
+
+// Provider reads the traffic source on its own goroutine and prepares
+// requests ahead of the pacer, so reading and parsing the file never
+// delays a send.
+type Provider struct {
+	ch     chan Provided
+	cancel context.CancelFunc
+	errMu  sync.Mutex
+	err    error
+	done   chan struct{}
+	// pending holds a request read but not sent, returned first by Next.
+	pending *Provided
+}
+
+// NewProvider starts preparing requests from src for the targets. The
+// source's position carries over from step to step.
+func NewProvider(src *traffic.Source, targets []*url.URL, extra http.Header) *Provider {
+	ctx, cancel := context.WithCancel(context.Background())
+	p := &Provider{ch: make(chan Provided, 4096), cancel: cancel, done: make(chan struct{})}
+	go func() {
+		defer close(p.done)
+		defer close(p.ch)
+		cache := map[int][]*Prepared{}
+		for {
+			req, err := src.Next()
+			if err != nil {
+				p.errMu.Lock()
+				p.err = err
+				p.errMu.Unlock()
+				return
+			}
+			prep, ok := cache[req.Line]
+			if !ok {
+				prep = make([]*Prepared, len(targets))
+				for i, t := range targets {
+					prep[i] = Prepare(req, t, extra)
+				}
+				if len(cache) < MaxCached {
+					cache[req.Line] = prep
+				}
+			}
+			select {
+			case p.ch <- Provided{Req: prep, TS: req.TS, Cycle: src.Cycles}:
+			case <-ctx.Done():
+				return
+			}
+		}
+	}()
+	return p
+}
+
+// Next returns the next prepared request.
+func (p *Provider) Next() (Provided, error) {
+	if p.pending != nil {
+		v := *p.pending
+		p.pending = nil
+		return v, nil
+	}
+	v, ok := <-p.ch
+	if !ok {
+		p.errMu.Lock()
+		defer p.errMu.Unlock()
+		if p.err == nil {
+			return Provided{}, errors.New("attack: traffic provider closed")
+		}
+		return Provided{}, p.err
+	}
+	return v, nil
+}
+
+// Unread makes v the next request Next returns.
+func (p *Provider) Unread(v Provided) { p.pending = &v }
+
+// Close stops the provider's goroutine.
+func (p *Provider) Close() {
+	p.cancel()
+	for range p.ch {
+	}
+	<-p.done
+}
+
+// RateFeed pairs arrivals from a schedule with requests from a provider.
+type RateFeed struct {
+	Arrivals pace.Arrivals
+	Provider *Provider
+	last     Provided
+}
+
+// Unread returns the last request to the provider: the step ended before it
+// was due, and the next step sends it.
+func (f *RateFeed) Unread() { f.Provider.Unread(f.last) }
+
+// Next implements Feed.
+func (f *RateFeed) Next() (Item, error) {
+	off := f.Arrivals.Next()
+	v, err := f.Provider.Next()
+	if err != nil {
+		return Item{}, err
+	}
+	f.last = v
+	return Item{Offset: off, Req: v.Req}, nil
+}
+
+// RecordedFeed replays the recording's own spacing, scaled by Speed, from
+// wherever the provider stands. Passes through the file follow each other
+// after Span (the recording's length plus one mean gap).
+type RecordedFeed struct {
+	Provider *Provider
+	Speed    float64
+	Span     time.Duration
+	first    time.Time
+	base     int
+	started  bool
+	last     Provided
+}
+
+// Unread returns the last request to the provider.
+func (f *RecordedFeed) Unread() { f.Provider.Unread(f.last) }
+
+// Next implements Feed.
+func (f *RecordedFeed) Next() (Item, error) {
+	v, err := f.Provider.Next()
+	if err != nil {
+		return Item{}, err
+	}
+	f.last = v
+	if !f.started {
+		f.started, f.first, f.base = true, v.TS, v.Cycle
+	}
+	ts := v.TS.Sub(f.first)
+	return Item{Offset: pace.RecordedOffset(ts, v.Cycle-f.base, f.Span, f.Speed), Req: v.Req}, nil
+}

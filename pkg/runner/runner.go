@@ -1,0 +1,292 @@
+// Package runner carries out a whole `run`: it loads the scenario, checks
+// the target before sending anything, starts the bundled cluster when asked,
+// drives the sweep, and writes result.json and the reports — also when the
+// run is interrupted or the target dies.
+package runner
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/url"
+	"os"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"time"
+
+	"github.com/bestbefore/bestbefore/pkg/result"
+	"github.com/bestbefore/bestbefore/pkg/scenario"
+	"github.com/bestbefore/bestbefore/pkg/sweep"
+)
+
+// Errors that map to exit codes.
+var (
+	// ErrBadInput wraps problems with the scenario or traffic (exit 2).
+	ErrBadInput = errors.New("bad input")
+	// ErrUnreachable wraps a target that cannot be reached before the run (exit 3).
+	ErrUnreachable = errors.New("target unreachable")
+)
+
+// Cluster is a bundled target started for the run.
+type Cluster interface {
+	URL() string
+	PIDs() []int32
+	MetricsURLs() []string
+	Kill(i int) error
+	Revive(i int) error
+	Close() error
+}
+
+// Options configure Execute.
+type Options struct {
+	// ScenarioPath is the scenario file; ScenarioData, when set, is used
+	// instead (embedded scenarios), with ScenarioName in messages and
+	// ScenarioDir for relative paths.
+	ScenarioPath string
+	ScenarioData []byte
+	ScenarioName string
+	ScenarioDir  string
+	Overrides    []string
+	// TrafficOverride replaces the scenario's traffic file.
+	TrafficOverride string
+	OutDir          string
+	Version         string
+	Stderr          io.Writer
+	Observer        sweep.Observer
+	// StartCluster starts the bundled target; required for bundled scenarios.
+	StartCluster func(ctx context.Context, b *scenario.Bundled) (Cluster, error)
+	// NewMonitor builds the resource monitor for the run (nil: none).
+	NewMonitor func(s *scenario.Scenario, pids []int32, metricsURLs []string) sweep.Monitor
+	// WriteReports renders the reports beside result.json.
+	WriteReports func(dir string, r *result.Result) error
+	AllowPublic  bool
+	// Sweep is applied to the sweep configuration last (shards, tests).
+	Sweep func(*sweep.Config)
+	Now   func() time.Time
+}
+
+// Outcome is what Execute produced.
+type Outcome struct {
+	Result     *result.Result
+	Scenario   *scenario.Scenario
+	Dir        string
+	ResultPath string
+	// Err is the error the sweep ended with, if any (the result was still written).
+	Err error
+}
+
+// LoadScenario reads the scenario the options name.
+func LoadScenario(o *Options) (*scenario.Scenario, error) {
+	var s *scenario.Scenario
+	var err error
+	if o.ScenarioData != nil {
+		s, err = scenario.Parse(o.ScenarioData, o.ScenarioName, o.ScenarioDir, o.Overrides)
+	} else {
+		s, err = scenario.Load(o.ScenarioPath, o.Overrides)
+	}
+	if err != nil {
+		if os.IsNotExist(err) {
+			return nil, fmt.Errorf("%w: %v", ErrBadInput, err)
+		}
+		return nil, fmt.Errorf("%w: %w", ErrBadInput, err)
+	}
+	return s, nil
+}
+
+// Execute runs the scenario and writes the result. The returned Outcome
+// holds a result whenever the run started, even with an error.
+func Execute(ctx context.Context, o Options) (*Outcome, error) {
+	s, err := LoadScenario(&o)
+	if err != nil {
+		return nil, err
+	}
+	out := &Outcome{Scenario: s}
+	trafficPath := s.Resolve(s.Traffic.File)
+	if o.TrafficOverride != "" {
+		trafficPath = o.TrafficOverride
+	}
+	if _, err := os.Stat(trafficPath); err != nil {
+		return nil, fmt.Errorf("%w: %s: traffic.file: %v", ErrBadInput, s.Path, err)
+	}
+	if _, err := sweepScan(trafficPath); err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrBadInput, err)
+	}
+
+	var urls []string
+	var cluster Cluster
+	switch {
+	case s.Target.Bundled != nil:
+		if o.StartCluster == nil {
+			return nil, fmt.Errorf("%w: this build cannot start the bundled target", ErrBadInput)
+		}
+		cluster, err = o.StartCluster(ctx, s.Target.Bundled)
+		if err != nil {
+			return nil, fmt.Errorf("%w: starting the bundled target: %v", ErrUnreachable, err)
+		}
+		defer cluster.Close()
+		urls = []string{cluster.URL()}
+	case s.Target.URL != "":
+		urls = []string{s.Target.URL}
+	default:
+		urls = s.Target.URLs
+	}
+	if s.Target.Bundled == nil {
+		if err := CheckTargets(ctx, urls, o.AllowPublic || s.Limits.AllowPublic); err != nil {
+			return nil, err
+		}
+	}
+
+	dir := o.OutDir
+	if dir == "" {
+		dir = filepath.Join("reports", fmt.Sprintf("%s-%s", safeName(s.Name), time.Now().Format("20060102-150405")))
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return nil, fmt.Errorf("output directory: %w", err)
+	}
+	if err := checkWritable(dir); err != nil {
+		return nil, err
+	}
+	out.Dir = dir
+	out.ResultPath = filepath.Join(dir, "result.json")
+
+	cfg := sweep.Config{Scenario: s, TargetURLs: urls, TrafficPath: trafficPath, Observer: o.Observer, Now: o.Now}
+	if o.NewMonitor != nil && !s.Monitor.Disabled {
+		var pids []int32
+		var murls []string
+		if cluster != nil {
+			pids, murls = cluster.PIDs(), cluster.MetricsURLs()
+		}
+		cfg.Monitor = o.NewMonitor(s, pids, murls)
+	}
+	if nl := s.Capacity.NodeLoss; nl != nil && nl.Verify {
+		if cluster != nil {
+			node := nl.Node
+			if node <= 0 || node > len(cluster.PIDs()) {
+				node = len(cluster.PIDs())
+			}
+			cfg.NodeKiller = &clusterKiller{c: cluster, i: node - 1}
+		} else {
+			cfg.NodeKiller = &commandKiller{kill: nl.Command, restore: nl.RestoreCommand, stderr: o.Stderr}
+		}
+	}
+	if o.Sweep != nil {
+		o.Sweep(&cfg)
+	}
+	r, runErr := sweep.Run(ctx, cfg)
+	out.Result = r
+	out.Err = runErr
+	r.Manifest = manifest(s, trafficPath, urls, o.Version)
+	if runErr != nil && r.Status == result.StatusCompleted {
+		r.Status = result.StatusAborted
+		r.Reason = runErr.Error()
+	}
+	if err := result.Write(out.ResultPath, r); err != nil {
+		return out, err
+	}
+	if o.WriteReports != nil {
+		if err := o.WriteReports(dir, r); err != nil {
+			return out, fmt.Errorf("reports: %w", err)
+		}
+	}
+	return out, nil
+}
+
+func sweepScan(path string) (int, error) { return countTraffic(path) }
+
+func safeName(s string) string {
+	var b strings.Builder
+	for _, c := range s {
+		switch {
+		case c >= 'a' && c <= 'z', c >= 'A' && c <= 'Z', c >= '0' && c <= '9', c == '-', c == '_':
+			b.WriteRune(c)
+		default:
+			b.WriteByte('-')
+		}
+	}
+	if b.Len() == 0 {
+		return "run"
+	}
+	return b.String()
+}
+
+func checkWritable(dir string) error {
+	f, err := os.CreateTemp(dir, ".write-check-*")
+	if err != nil {
+		return fmt.Errorf("output directory %s is not writable: %w", dir, err)
+	}
+	name := f.Name()
+	f.Close()
+	return os.Remove(name)
+}
+
+// CheckTargets makes sure every target resolves, is allowed, and accepts a
+// TCP connection, before any request is sent.
+func CheckTargets(ctx context.Context, urls []string, allowPublic bool) error {
+	for _, raw := range urls {
+		u, err := url.Parse(raw)
+		if err != nil {
+			return fmt.Errorf("%w: target %q: %v", ErrBadInput, raw, err)
+		}
+		host, port := u.Hostname(), u.Port()
+		if port == "" {
+			port = map[string]string{"http": "80", "https": "443"}[u.Scheme]
+		}
+		rctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+		addrs, err := net.DefaultResolver.LookupIPAddr(rctx, host)
+		cancel()
+		if err != nil || len(addrs) == 0 {
+			return fmt.Errorf("%w: %s: cannot resolve %q: %v", ErrUnreachable, raw, host, err)
+		}
+		if !allowPublic {
+			for _, a := range addrs {
+				if !(a.IP.IsLoopback() || a.IP.IsPrivate() || a.IP.IsLinkLocalUnicast()) {
+					return fmt.Errorf("%w: target %s resolves to %s, a public address; bestbefore only loads loopback and private addresses unless given --allow-public", ErrBadInput, raw, a.IP)
+				}
+			}
+		}
+		d := net.Dialer{Timeout: 3 * time.Second}
+		c, err := d.DialContext(ctx, "tcp", net.JoinHostPort(host, port))
+		if err != nil {
+			return fmt.Errorf("%w: %s: %v", ErrUnreachable, raw, err)
+		}
+		c.Close()
+	}
+	return nil
+}
+
+func manifest(s *scenario.Scenario, trafficPath string, urls []string, version string) result.Manifest {
+	host, _ := os.Hostname()
+	m := result.Manifest{
+		Tool: "bestbefore", Version: version, GoVersion: runtime.Version(),
+		OS: runtime.GOOS, Arch: runtime.GOARCH, CPUModel: cpuModel(), CPUs: runtime.NumCPU(), Hostname: host,
+		Seed: s.Seed, Scenario: s.Path, Traffic: trafficPath, Overrides: s.Overrides, Targets: urls,
+		EffectiveYAML: s.EffectiveYAML(),
+	}
+	sum := sha256.Sum256(s.Source)
+	m.ScenarioSHA = hex.EncodeToString(sum[:])
+	if f, err := os.Open(trafficPath); err == nil {
+		h := sha256.New()
+		io.Copy(h, f)
+		f.Close()
+		m.TrafficSHA = hex.EncodeToString(h.Sum(nil))
+	}
+	return m
+}
+
+func cpuModel() string {
+	b, err := os.ReadFile("/proc/cpuinfo")
+	if err != nil {
+		return runtime.GOARCH
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if k, v, ok := strings.Cut(line, ":"); ok && strings.TrimSpace(k) == "model name" {
+			return strings.TrimSpace(v)
+		}
+	}
+	return runtime.GOARCH
+}

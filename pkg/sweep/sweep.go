@@ -1,0 +1,444 @@
+// Package sweep drives a scenario's ramp: it runs constant-rate steps
+// through the attacker, judges each against the objectives, stops after
+// the configured failures, refines by bisection and assembles the result.
+package sweep
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math"
+	"net/http"
+	"net/url"
+	"runtime"
+	"sort"
+	"time"
+
+	"github.com/bestbefore/bestbefore/pkg/attack"
+	"github.com/bestbefore/bestbefore/pkg/pace"
+	"github.com/bestbefore/bestbefore/pkg/result"
+	"github.com/bestbefore/bestbefore/pkg/scenario"
+	"github.com/bestbefore/bestbefore/pkg/stats"
+	"github.com/bestbefore/bestbefore/pkg/traffic"
+)
+
+// Monitor samples resources during a step.
+type Monitor interface {
+	Start(ctx context.Context)
+	Stop() Sample
+}
+
+// Sample is what a Monitor saw during one step.
+type Sample struct {
+	Target *result.Target
+	Host   *result.Host
+	// GeneratorCPUPercent is the generator's CPU in percent of one core;
+	// GeneratorRSSMB its resident memory; zero when not sampled.
+	GeneratorCPUPercent float64
+	GeneratorRSSMB      float64
+	Goroutines          int
+	GCPauseP99MS        float64
+	Warnings            []string
+}
+
+// Observer is told about the run's progress (progress bars, log lines).
+type Observer interface {
+	StepStarted(index int, phase string, rate float64, duration time.Duration)
+	StepProgress(index int, s attack.Snapshot)
+	StepDone(step *result.Step)
+}
+
+// NodeKiller takes a node out and brings it back, for node-loss verification.
+type NodeKiller interface {
+	Kill(ctx context.Context) (node string, err error)
+	Restore(ctx context.Context) error
+}
+
+// Config is everything a run needs besides the scenario.
+type Config struct {
+	Scenario *scenario.Scenario
+	// TargetURLs are the base URLs requests go to (resolved: a bundled
+	// cluster's balancer, or the scenario's url/urls).
+	TargetURLs []string
+	// TrafficPath is the traffic file (resolved against the scenario).
+	TrafficPath string
+	Monitor     Monitor
+	Observer    Observer
+	NodeKiller  NodeKiller
+	// Doer, when set, replaces the default HTTP client for every target.
+	Doer func(u *url.URL, maxConns int, maxBytes int64) attack.Doer
+	// Plan, when set, replaces the ramp by a fixed list of rates (shards).
+	Plan []float64
+	// RateScale multiplies every rate sent (shard i of n sends 1/n).
+	RateScale float64
+	// Filter keeps a share of the traffic lines (shards).
+	Filter func(*traffic.Request) bool
+	// StartAt aligns step boundaries to the wall clock (shards).
+	StartAt time.Time
+	Now     func() time.Time
+}
+
+// Run executes the scenario and returns its result. The result is always
+// returned, even with an error or when ctx is cancelled: it then holds the
+// completed steps and status interrupted or aborted.
+func Run(ctx context.Context, cfg Config) (*result.Result, error) {
+	s := cfg.Scenario
+	now := cfg.Now
+	if now == nil {
+		now = time.Now
+	}
+	if cfg.RateScale == 0 {
+		cfg.RateScale = 1
+	}
+	r := &result.Result{
+		Schema:     result.SchemaV1,
+		Name:       s.Name,
+		Status:     result.StatusCompleted,
+		StartedAt:  now().UTC(),
+		Objectives: Objectives(s),
+		Steps:      []result.Step{},
+	}
+	r.BestBefore = result.BestBefore{Step: -1, Nodes: s.Capacity.Nodes, SafetyMargin: s.SafetyMarginValue()}
+	finish := func() {
+		r.FinishedAt = now().UTC()
+		r.BestBefore = result.ComputeBestBefore(r.Steps, s.Capacity.Nodes, s.SafetyMarginValue())
+		r.Warnings = append(r.Warnings, summaryWarnings(r)...)
+	}
+
+	bases, err := attack.ParseTargets(cfg.TargetURLs)
+	if err != nil {
+		finish()
+		return r, err
+	}
+	if len(bases) == 0 {
+		finish()
+		return r, errors.New("sweep: no target")
+	}
+	info, err := scanTraffic(cfg.TrafficPath)
+	if err != nil {
+		finish()
+		return r, err
+	}
+	src, err := traffic.NewSource(cfg.TrafficPath, s.Traffic.Order == "shuffle", s.Seed)
+	if err != nil {
+		finish()
+		return r, err
+	}
+	src.Filter = cfg.Filter
+	defer src.Close()
+	extra := http.Header{}
+	for k, v := range s.Target.Headers {
+		extra.Set(k, v)
+	}
+	prov := attack.NewProvider(src, bases, extra)
+	defer prov.Close()
+
+	var checks []attack.Check
+	keepBody := false
+	for _, c := range s.Checks {
+		spec := attack.CheckSpec{Status: c.Status, Header: c.Header, Equals: c.HeaderIs, JSONPath: c.JSONPath, MinItems: c.MinItems, Contains: c.BodyHas}
+		keepBody = keepBody || spec.NeedsBody()
+		checks = append(checks, spec.Compile())
+	}
+	maxConns := s.Load.MaxInFlight
+	mkDoer := cfg.Doer
+	if mkDoer == nil {
+		mkDoer = DefaultDoer
+	}
+	targets := make([]attack.Target, len(bases))
+	for i, b := range bases {
+		targets[i] = attack.Target{Base: b, Doer: mkDoer(b, maxConns, s.Target.MaxResponseBytes)}
+	}
+	atk := attack.New(attack.Options{
+		Targets: targets, MaxInFlight: s.Load.MaxInFlight, Timeout: s.Load.Timeout.D(),
+		Checks: checks, KeepBody: keepBody, MaxSendLag: s.Monitor.MaxSendLag.D(),
+	})
+	defer atk.Close()
+
+	runCtx, cancel := context.WithTimeout(ctx, s.Limits.MaxDuration.D())
+	defer cancel()
+	rn := &runner{cfg: cfg, s: s, atk: atk, prov: prov, info: info, r: r, ctx: runCtx}
+	err = rn.ramp()
+	switch {
+	case ctx.Err() != nil:
+		r.Status = result.StatusInterrupted
+		r.Reason = "interrupted"
+	case runCtx.Err() != nil:
+		r.Status = result.StatusAborted
+		r.Reason = fmt.Sprintf("the run reached limits.max_duration (%v)", s.Limits.MaxDuration.D())
+	case rn.abortReason != "":
+		r.Status = result.StatusAborted
+		r.Reason = rn.abortReason
+	}
+	finish()
+	return r, err
+}
+
+// DefaultDoer is net/http for every target.
+func DefaultDoer(u *url.URL, maxConns int, maxBytes int64) attack.Doer {
+	return attack.NewStdDoer(maxConns, maxBytes)
+}
+
+// Objectives converts the scenario's SLOs into plain units.
+func Objectives(s *scenario.Scenario) result.Objectives {
+	o := result.Objectives{}
+	if len(s.SLO.Latency) > 0 {
+		o.LatencyMS = map[string]float64{}
+		for k, d := range s.SLO.Latency {
+			o.LatencyMS[k] = float64(d.D()) / float64(time.Millisecond)
+		}
+	}
+	if s.SLO.ErrorRate != nil {
+		v := float64(*s.SLO.ErrorRate)
+		o.ErrorRate = &v
+	}
+	if s.SLO.TargetCPU != nil {
+		v := float64(*s.SLO.TargetCPU) * 100
+		o.TargetCPUPercent = &v
+	}
+	if s.SLO.GCPauseP99 != nil {
+		v := float64(s.SLO.GCPauseP99.D()) / float64(time.Millisecond)
+		o.GCPauseP99MS = &v
+	}
+	return o
+}
+
+type runner struct {
+	cfg         Config
+	s           *scenario.Scenario
+	atk         *attack.Attacker
+	prov        *attack.Provider
+	info        trafficInfo
+	r           *result.Result
+	ctx         context.Context
+	abortReason string
+	abortRun    int
+	stepNo      int
+}
+
+func (rn *runner) ramp() error {
+	s := rn.s
+	rates := s.Rates()
+	if rn.cfg.Plan != nil {
+		rates = rn.cfg.Plan
+	}
+	fails := 0
+	for _, q := range rates {
+		st, err := rn.step(result.PhaseRamp, q, s.Load.StepDuration.D(), nil, 0)
+		if err != nil || st == nil {
+			return err
+		}
+		if rn.abortReason != "" {
+			return nil
+		}
+		if st.Generator.Saturated {
+			rn.r.Warnings = append(rn.r.Warnings, fmt.Sprintf("the generator could not keep its schedule at %.0f QPS (%s); the ramp stopped there", q, st.Generator.SaturatedWhy))
+			break
+		}
+		if st.SLOPass {
+			fails = 0
+			continue
+		}
+		fails++
+		if fails >= s.Load.StopAfterFailures {
+			break
+		}
+	}
+	if rn.cfg.Plan != nil {
+		return nil
+	}
+	// Refinement: bisect between the best passing rate and the lowest
+	// failing one.
+	for i := 0; i < s.Load.Refine; i++ {
+		bb := result.ComputeBestBefore(rn.r.Steps, s.Capacity.Nodes, 1)
+		if bb.FirstFailQPS == 0 {
+			break
+		}
+		lo := bb.QPS
+		hi := bb.FirstFailQPS
+		mid := math.Round((lo+hi)/2*10) / 10
+		if hi-lo < math.Max(1, 0.01*hi) || mid <= lo || mid >= hi {
+			break
+		}
+		if _, err := rn.step(result.PhaseRefine, mid, s.Load.StepDuration.D(), nil, 0); err != nil {
+			return err
+		}
+		if rn.abortReason != "" || rn.ctx.Err() != nil {
+			return nil
+		}
+	}
+	if nl := s.Capacity.NodeLoss; nl != nil && nl.Verify && rn.cfg.NodeKiller != nil {
+		return rn.nodeLoss()
+	}
+	return nil
+}
+
+// step runs one step at rate q and appends it to the result. It returns nil
+// when the run was interrupted before the step completed.
+func (rn *runner) step(phase string, q float64, dur time.Duration, hook func(), hookAt time.Duration) (*result.Step, error) {
+	s := rn.s
+	if rn.ctx.Err() != nil {
+		return nil, nil
+	}
+	idx := rn.stepNo
+	rn.stepNo++
+	sent := q * rn.cfg.RateScale
+	if rn.cfg.Observer != nil {
+		rn.cfg.Observer.StepStarted(idx, phase, q, dur)
+	}
+	var feed attack.Feed
+	if s.Traffic.Timing == "recorded" && rn.info.rate > 0 {
+		feed = &attack.RecordedFeed{Provider: rn.prov, Speed: pace.RecordedSpeed(rn.info.rate, sent), Span: rn.info.span}
+	} else if s.Load.Arrival == "poisson" {
+		feed = &attack.RateFeed{Arrivals: pace.NewPoisson(sent, uint64(s.Seed)+uint64(idx)*0x9e3779b9), Provider: rn.prov}
+	} else {
+		feed = &attack.RateFeed{Arrivals: pace.NewConstant(sent), Provider: rn.prov}
+	}
+	if rn.cfg.Monitor != nil {
+		rn.cfg.Monitor.Start(rn.ctx)
+	}
+	spec := attack.StepSpec{
+		Rate: sent, Duration: dur, Warmup: s.Load.Warmup.D(), Interval: s.Load.Interval.D(),
+		Hook: hook, HookAt: hookAt,
+	}
+	if phase == result.PhaseHold {
+		spec.Warmup = 0
+	}
+	if rn.cfg.Observer != nil {
+		spec.Progress = func(sn attack.Snapshot) { rn.cfg.Observer.StepProgress(idx, sn) }
+	}
+	ss, err := rn.atk.Step(rn.ctx, feed, spec)
+	var sample Sample
+	if rn.cfg.Monitor != nil {
+		sample = rn.cfg.Monitor.Stop()
+	}
+	if err != nil {
+		return nil, err
+	}
+	if !ss.Completed {
+		return nil, nil
+	}
+	st := BuildStep(idx, phase, q, ss, sample, s.Monitor.MaxSendLag.D())
+	result.ApplyJudgement(&st, rn.r.Objectives)
+	rn.r.Steps = append(rn.r.Steps, st)
+	out := &rn.r.Steps[len(rn.r.Steps)-1]
+	if rn.cfg.Observer != nil {
+		rn.cfg.Observer.StepDone(out)
+	}
+	rn.checkAbort(out)
+	return out, nil
+}
+
+func (rn *runner) checkAbort(st *result.Step) {
+	a := rn.s.AbortOn
+	if a == nil {
+		return
+	}
+	bad := ""
+	if a.ErrorRate != nil && st.ErrorRate > float64(*a.ErrorRate) {
+		bad = fmt.Sprintf("error rate %.1f%% above abort_on.error_rate %.1f%%", st.ErrorRate*100, float64(*a.ErrorRate)*100)
+	}
+	if a.P99 != nil && st.LatencyMS.P99 > float64(a.P99.D())/1e6 {
+		bad = fmt.Sprintf("p99 %.0fms above abort_on.p99 %v", st.LatencyMS.P99, a.P99.D())
+	}
+	if bad == "" {
+		rn.abortRun = 0
+		return
+	}
+	rn.abortRun++
+	if rn.abortRun >= a.For {
+		rn.abortReason = fmt.Sprintf("%s for %d step(s) in a row (at %.0f QPS)", bad, rn.abortRun, st.OfferedQPS)
+	}
+}
+
+// BuildStep turns what the attacker measured into a result step.
+func BuildStep(idx int, phase string, offered float64, ss *attack.StepStats, sample Sample, maxLag time.Duration) result.Step {
+	win := ss.Window.Seconds()
+	st := result.Step{
+		Index: idx, Phase: phase, OfferedQPS: offered, StartedAt: ss.Start.UTC(),
+		DurationS: win, WarmupS: ss.Warmup.Seconds(),
+		Requests: ss.Requests, Successes: ss.Successes, Errors: ss.Requests - ss.Successes,
+		ErrorsByClass: ss.ByClass,
+		LatencyMS:     stats.Summarize(ss.Latency), ServiceTimeMS: stats.Summarize(ss.Service),
+		InFlightMean: ss.InFlightMean, InFlightMax: ss.InFlightMax,
+		Target: sample.Target, Host: sample.Host,
+	}
+	if win > 0 {
+		st.AchievedQPS = float64(ss.Successes) / win
+	}
+	if st.Requests > 0 {
+		st.ErrorRate = float64(st.Errors) / float64(st.Requests)
+	}
+	st.LittleConcurrency = float64(ss.Requests-ss.ByClass[result.ClassDropped]) / math.Max(win, 1e-9) * st.LatencyMS.Mean / 1000
+	st.Histogram, _ = stats.Encode(ss.Latency)
+	st.ServiceHistogram, _ = stats.Encode(ss.Service)
+	for _, iv := range ss.Intervals {
+		h, _ := stats.Encode(iv.Latency)
+		st.Intervals = append(st.Intervals, result.Interval{OffsetS: iv.Offset.Seconds(), Requests: iv.Requests, Errors: iv.Errors, Histogram: h})
+	}
+	g := &st.Generator
+	g.SendLagP50MS = stats.QuantileMS(ss.SendLag, 50)
+	g.SendLagP99MS = stats.QuantileMS(ss.SendLag, 99)
+	g.SendLagMaxMS = float64(ss.SendLag.Max()) / 1000
+	g.LateSends = ss.LateSends
+	g.CPUPercent = 100 * ss.CPU.Seconds() / math.Max(ss.Wall.Seconds(), 1e-9)
+	if sample.GeneratorCPUPercent > 0 {
+		g.CPUPercent = sample.GeneratorCPUPercent
+	}
+	g.RSSMB, g.Goroutines, g.GCPauseP99MS = sample.GeneratorRSSMB, sample.Goroutines, sample.GCPauseP99MS
+	maxLagMS := float64(maxLag) / float64(time.Millisecond)
+	share := g.CPUPercent / 100 / float64(runtime.GOMAXPROCS(0))
+	switch {
+	case g.SendLagP99MS > maxLagMS && ss.Requests > 0:
+		g.Saturated = true
+		g.SaturatedWhy = fmt.Sprintf("send lag p99 %.2fms above %.2fms", g.SendLagP99MS, maxLagMS)
+	case share > 0.9:
+		g.Saturated = true
+		g.SaturatedWhy = fmt.Sprintf("generator CPU at %.0f%% of its %d core(s)", share*100, runtime.GOMAXPROCS(0))
+	}
+	if ss.Clamped > 0 {
+		st.Warnings = append(st.Warnings, fmt.Sprintf("%d latencies above 60 s were recorded as 60 s", ss.Clamped))
+	}
+	if l := st.LittleConcurrency; st.Requests > 100 && math.Abs(l-st.InFlightMean) > math.Max(1, 0.25*math.Max(l, st.InFlightMean)) {
+		st.Warnings = append(st.Warnings, fmt.Sprintf("Little's law check: achieved × mean latency gives %.1f requests in flight, %.1f were measured", l, st.InFlightMean))
+	}
+	st.Warnings = append(st.Warnings, sample.Warnings...)
+	if ex := ss.Examples; len(ex) > 0 {
+		keys := make([]string, 0, len(ex))
+		for k := range ex {
+			keys = append(keys, k)
+		}
+		sort.Strings(keys)
+		for _, k := range keys {
+			st.Warnings = append(st.Warnings, fmt.Sprintf("%s, e.g.: %s", k, ex[k]))
+		}
+	}
+	return st
+}
+
+func summaryWarnings(r *result.Result) []string {
+	var w []string
+	sat := 0
+	for _, st := range r.Steps {
+		if st.Generator.Saturated {
+			sat++
+		}
+	}
+	if sat > 0 {
+		w = append(w, fmt.Sprintf("%d step(s) saturated the generator and cannot set the best-before; send fewer checks, give the generator more cores, or shard the load (run --shard)", sat))
+	}
+	var lastPass float64
+	var failedBelow bool
+	for _, st := range r.Steps {
+		if st.Phase != result.PhaseRamp {
+			continue
+		}
+		if !st.SLOPass && !st.Generator.Saturated {
+			failedBelow = true
+		} else if st.SLOPass && failedBelow && st.OfferedQPS > lastPass {
+			w = append(w, fmt.Sprintf("a step at %.0f QPS passed after a lower rate failed: the target is unstable near its limit; the best-before stays below the first failure", st.OfferedQPS))
+			break
+		}
+	}
+	return w
+}

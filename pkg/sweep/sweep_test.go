@@ -1,0 +1,208 @@
+package sweep_test
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/bestbefore/bestbefore/internal/testserver"
+	"github.com/bestbefore/bestbefore/pkg/result"
+	"github.com/bestbefore/bestbefore/pkg/scenario"
+	"github.com/bestbefore/bestbefore/pkg/sweep"
+)
+
+func writeTraffic(t *testing.T, lines ...string) string {
+	t.Helper()
+	p := filepath.Join(t.TempDir(), "traffic.ndjson")
+	if err := os.WriteFile(p, []byte(strings.Join(lines, "\n")+"\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+func loadScenario(t *testing.T, yaml string) *scenario.Scenario {
+	t.Helper()
+	s, err := scenario.Parse([]byte(yaml), "test.yaml", t.TempDir(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+// A server with k slots each held for S has capacity k/S. Driven at
+// constant rates with an SLO of p99 <= 5 S, the best-before found must
+// sit between 85% and 105% of the capacity measured closed-loop.
+func TestGroundTruthCapacity(t *testing.T) {
+	if testing.Short() {
+		t.Skip("ramp takes ~25 s")
+	}
+	srv := testserver.NewSlots(4, 20*time.Millisecond) // 200 QPS
+	ts := testserver.Start(t, srv)
+	closed := testserver.ClosedLoop(context.Background(), ts.URL+"/", 8, 1500*time.Millisecond)
+	t.Logf("closed-loop capacity %.1f QPS (analytic %.1f)", closed, srv.Capacity())
+
+	s := loadScenario(t, fmt.Sprintf(`
+target: {url: %s}
+traffic: {file: x}
+load:
+  start_qps: 100
+  step_qps: 25
+  max_qps: 300
+  step_duration: 2s
+  warmup: 500ms
+  refine: 2
+monitor: {max_send_lag: 25ms}
+slo:
+  latency: {p99: 100ms}
+  error_rate: 1%%
+`, ts.URL))
+	r, err := sweep.Run(context.Background(), sweep.Config{Scenario: s, TargetURLs: []string{ts.URL}, TrafficPath: writeTraffic(t, `{"path":"/"}`)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, st := range r.Steps {
+		t.Logf("%-6s %6.1f qps  achieved %6.1f  p99 %8.2fms  pass %v  lag p99 %.2fms sat %v", st.Phase, st.OfferedQPS, st.AchievedQPS, st.LatencyMS.P99, st.SLOPass, st.Generator.SendLagP99MS, st.Generator.Saturated)
+	}
+	bb := r.BestBefore
+	if !bb.Found {
+		t.Fatalf("no best-before found: %+v", bb)
+	}
+	ratio := bb.QPS / closed
+	t.Logf("best-before %.1f QPS = %.0f%% of closed-loop capacity, limited by %s", bb.QPS, ratio*100, bb.LimitedBy)
+	if ratio < 0.85 || ratio > 1.05 {
+		t.Errorf("best-before %.1f QPS is %.0f%% of the measured capacity %.1f, want 85-105%%", bb.QPS, ratio*100, closed)
+	}
+	if !strings.HasPrefix(bb.LimitedBy, "latency") && bb.LimitedBy != "error_rate" {
+		t.Errorf("limited_by = %q, want a latency or error objective", bb.LimitedBy)
+	}
+	if bb.NMinus1QPS != bb.QPS*0 && bb.Nodes == 1 {
+		t.Errorf("n_minus_1 for one node = %v, want 0", bb.NMinus1QPS)
+	}
+}
+
+// A server that stops answering for 1 s every 5 s, driven well under its
+// capacity: an open-loop generator must see the stalls in p99 while p50
+// stays at the service time.
+func TestCoordinatedOmission(t *testing.T) {
+	if testing.Short() {
+		t.Skip("takes 10 s")
+	}
+	srv := &testserver.Stall{Service: 2 * time.Millisecond, Pause: time.Second, Period: 5 * time.Second}
+	ts := testserver.Start(t, srv)
+	s := loadScenario(t, fmt.Sprintf(`
+target: {url: %s}
+traffic: {file: x}
+load: {start_qps: 100, max_qps: 100, step_duration: 10s, warmup: 0s}
+`, ts.URL))
+	r, err := sweep.Run(context.Background(), sweep.Config{Scenario: s, TargetURLs: []string{ts.URL}, TrafficPath: writeTraffic(t, `{"path":"/"}`)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(r.Steps) != 1 {
+		t.Fatalf("%d steps, want 1", len(r.Steps))
+	}
+	st := r.Steps[0]
+	t.Logf("p50 %.1fms p99 %.1fms service p99 %.1fms", st.LatencyMS.P50, st.LatencyMS.P99, st.ServiceTimeMS.P99)
+	if st.LatencyMS.P99 < 700 {
+		t.Errorf("p99 %.1fms, want at least 700ms: the stalls are hidden (coordinated omission)", st.LatencyMS.P99)
+	}
+	if st.LatencyMS.P50 > 50 {
+		t.Errorf("p50 %.1fms, want near the 2ms service time", st.LatencyMS.P50)
+	}
+}
+
+// The requests the server receives match the traffic file line by line,
+// in file order for sequential replay.
+func TestReplayFidelity(t *testing.T) {
+	srv := testserver.NewSlots(64, time.Millisecond)
+	srv.Record = true
+	ts := testserver.Start(t, srv)
+	lines := []string{
+		`{"method":"POST","path":"/v1/predict?x=1","header":{"Content-Type":["application/json"],"X-Trace":["a","b"]},"body":"{\"query\":\"wireless mouse\",\"k\":5}"}`,
+		`{"path":"/healthz"}`,
+		`{"method":"PUT","path":"/items/7","body_base64":"AAEC/w=="}`,
+		`{"method":"delete","path":"/items/8","header":{"Authorization":["Bearer t"]}}`,
+	}
+	s := loadScenario(t, fmt.Sprintf(`
+target: {url: %s}
+traffic: {file: x}
+load: {start_qps: 40, max_qps: 40, step_duration: 1s, warmup: 0s}
+`, ts.URL))
+	r, err := sweep.Run(context.Background(), sweep.Config{Scenario: s, TargetURLs: []string{ts.URL}, TrafficPath: writeTraffic(t, lines...)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	seen := srv.Requests()
+	if len(seen) < 36 || int64(len(seen)) != r.Steps[0].Requests {
+		t.Fatalf("server saw %d requests, result counts %d, want ~40", len(seen), r.Steps[0].Requests)
+	}
+	// Requests may arrive out of order by a hair; sort by what was sent is
+	// not possible, so compare as a multiset per cycle of four.
+	want := []struct{ method, uri, body string }{
+		{"POST", "/v1/predict?x=1", `{"query":"wireless mouse","k":5}`},
+		{"GET", "/healthz", ""},
+		{"PUT", "/items/7", "\x00\x01\x02\xff"},
+		{"DELETE", "/items/8", ""},
+	}
+	counts := map[string]int{}
+	for _, sn := range seen {
+		counts[sn.Method+" "+sn.URI+" "+string(sn.Body)]++
+		switch sn.URI {
+		case "/v1/predict?x=1":
+			if got := sn.Header.Values("X-Trace"); len(got) != 2 || got[0] != "a" || got[1] != "b" {
+				t.Errorf("X-Trace = %q, want [a b]", got)
+			}
+			if sn.Header.Get("Content-Type") != "application/json" {
+				t.Errorf("Content-Type = %q", sn.Header.Get("Content-Type"))
+			}
+		case "/items/8":
+			if sn.Header.Get("Authorization") != "Bearer t" {
+				t.Errorf("Authorization not replayed")
+			}
+		}
+	}
+	for _, w := range want {
+		k := w.method + " " + w.uri + " " + w.body
+		if counts[k] < 9 {
+			t.Errorf("%q received %d times, want about 10", k, counts[k])
+		}
+	}
+	// Order: at 40 QPS with a 1 ms service time, arrivals are 25 ms apart,
+	// so the server sees them in file order.
+	for i, sn := range seen {
+		w := want[i%4]
+		if sn.Method != w.method || sn.URI != w.uri {
+			t.Fatalf("request %d: %s %s, want %s %s (file order)", i, sn.Method, sn.URI, w.method, w.uri)
+		}
+	}
+}
+
+func TestBestBeforeNeverAboveWhatPassed(t *testing.T) {
+	steps := []result.Step{
+		{OfferedQPS: 100, SLOPass: true},
+		{OfferedQPS: 200, SLOPass: true},
+		{OfferedQPS: 300, SLOPass: false, Failed: []string{"latency.p99"}},
+		{OfferedQPS: 400, SLOPass: true},
+		{OfferedQPS: 250, Phase: result.PhaseRefine, SLOPass: true},
+		{OfferedQPS: 275, Phase: result.PhaseRefine, SLOPass: false, Failed: []string{"error_rate"}},
+	}
+	bb := result.ComputeBestBefore(steps, 3, 0.8)
+	if !bb.Found || bb.QPS != 250 || bb.FirstFailQPS != 275 || bb.LimitedBy != "error_rate" {
+		t.Errorf("best-before %+v, want 250 limited by error_rate (first fail 275)", bb)
+	}
+	if want := 250 * 2.0 / 3 * 0.8; bb.NMinus1QPS != want {
+		t.Errorf("n_minus_1 = %v, want %v", bb.NMinus1QPS, want)
+	}
+	sat := []result.Step{
+		{OfferedQPS: 100, SLOPass: true},
+		{OfferedQPS: 200, SLOPass: true, Generator: result.Generator{Saturated: true}},
+	}
+	bb = result.ComputeBestBefore(sat, 1, 1)
+	if bb.QPS != 100 || bb.LimitedBy != "generator" {
+		t.Errorf("saturated: %+v, want 100 limited by generator", bb)
+	}
+}
