@@ -154,6 +154,9 @@ func MakePlan(in PlanInput) (*Plan, error) {
 	capN := perNode * float64(in.Nodes) * in.SafetyMargin
 	capN1 := perNode * float64(in.Nodes-1) * in.SafetyMargin
 	peak := in.CurrentQPS * in.PeakFactor
+	if atHorizon := Project(peak, in.Growth, in.HorizonDays); atHorizon > perNode*in.SafetyMargin*1e9 || math.IsInf(atHorizon, 0) {
+		return nil, fmt.Errorf("capacity: growth of %s projects %.3g QPS at the horizon, more than a billion nodes could carry; check the growth and the horizon", in.Growth, atHorizon)
+	}
 	p := &Plan{
 		Now:                date(in.Now),
 		Nodes:              in.Nodes,

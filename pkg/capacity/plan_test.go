@@ -136,6 +136,7 @@ func TestMakePlan_Errors(t *testing.T) {
 		"peak factor":    func(in *capacity.PlanInput) { in.PeakFactor = 0 },
 		"horizon":        func(in *capacity.PlanInput) { in.HorizonDays = 0 },
 		"NaN growth":     func(in *capacity.PlanInput) { in.Growth.RatePerDay = math.NaN() },
+		"absurd growth":  func(in *capacity.PlanInput) { in.Growth.RatePerDay = 700 },
 	} {
 		in := ok
 		mut(&in)
