@@ -1,0 +1,397 @@
+package compare_test
+
+import (
+	"bytes"
+	"encoding/json"
+	"encoding/xml"
+	"errors"
+	"flag"
+	"math"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/bestbefore/bestbefore/pkg/compare"
+	"github.com/bestbefore/bestbefore/pkg/compare/comparetest"
+	"github.com/bestbefore/bestbefore/pkg/result"
+)
+
+var update = flag.Bool("update", false, "rewrite golden files")
+
+// A 16-slot server with a 10 ms median service time: capacity ≈ 1,470 QPS.
+var (
+	server = comparetest.Server{Slots: 16, ServiceMS: 10, Sigma: 0.4, RunNoise: 0.01, Drift: 0.02}
+	plan   = comparetest.Plan{Name: "sim", Rates: []float64{200, 400, 600, 800, 1000, 1200, 1600, 2000}, Intervals: 10, WarmupS: 1, P99MS: 50, ErrorRate: 0.001}
+)
+
+func side(label string, runs ...*result.Result) *compare.Side {
+	s := &compare.Side{Label: label}
+	for i, r := range runs {
+		s.Paths = append(s.Paths, filepath.Join(label, "rep-"+string(rune('1'+i)), "result.json"))
+		s.Runs = append(s.Runs, r)
+	}
+	return s
+}
+
+func slower(f float64) comparetest.Server {
+	s := server
+	s.ServiceMS *= f
+	return s
+}
+
+// verdicts compares twenty pairs of independent simulated runs.
+func verdicts(t *testing.T, cand comparetest.Server, seed uint64) map[compare.Verdict]int {
+	t.Helper()
+	counts := map[compare.Verdict]int{}
+	for i := uint64(0); i < 20; i++ {
+		a := comparetest.Run(server, plan, seed+i)
+		b := comparetest.Run(cand, plan, seed+1000+i)
+		rep, err := compare.Compare(side("base", a), side("cand", b), compare.DefaultConfig())
+		if err != nil {
+			t.Fatal(err)
+		}
+		counts[rep.Verdict]++
+	}
+	return counts
+}
+
+func TestCompare_sameServerRarelyRegresses(t *testing.T) {
+	t.Parallel()
+	got := verdicts(t, server, 100)
+	t.Logf("A/A: %v", got)
+	if got[compare.Regression] > 1 {
+		t.Errorf("A/A comparisons flagged %d regressions out of 20, want at most 1 (%v)", got[compare.Regression], got)
+	}
+}
+
+func TestCompare_twentyPercentSlowerIsRegression(t *testing.T) {
+	t.Parallel()
+	got := verdicts(t, slower(1.2), 200)
+	t.Logf("+20%% service time: %v", got)
+	if got[compare.Regression] < 19 {
+		t.Errorf("a 20%% longer service time was flagged %d times out of 20, want at least 19 (%v)", got[compare.Regression], got)
+	}
+}
+
+func TestCompare_threePercentWithinThresholdPasses(t *testing.T) {
+	t.Parallel()
+	got := verdicts(t, slower(1.03), 300)
+	t.Logf("+3%% service time: %v", got)
+	if got[compare.Regression] > 1 {
+		t.Errorf("a 3%% change under a 10%% threshold was flagged %d times, want at most 1 (%v)", got[compare.Regression], got)
+	}
+	if got[compare.Pass] < 14 {
+		t.Errorf("a 3%% change under a 10%% threshold passed %d times out of 20, want most (%v)", got[compare.Pass], got)
+	}
+}
+
+func TestCompare_repeatedRunsTestBestBefore(t *testing.T) {
+	t.Parallel()
+	var base, cand []*result.Result
+	for i := uint64(0); i < 5; i++ {
+		base = append(base, comparetest.Run(server, plan, 400+i))
+		cand = append(cand, comparetest.Run(slower(1.5), plan, 500+i))
+	}
+	rep, err := compare.Compare(side("base", base...), side("cand", cand...), compare.DefaultConfig())
+	if err != nil {
+		t.Fatal(err)
+	}
+	bb := gate(t, rep, "overall/best_before")
+	if !strings.Contains(bb.Method, "Mann–Whitney") {
+		t.Errorf("best-before with 5 runs a side judged by %q, want a rank test over runs", bb.Method)
+	}
+	if bb.Verdict != compare.Regression {
+		t.Errorf("best-before verdict %s (change %v [%v, %v], p %v), want regression", bb.Verdict, bb.Change, bb.Lo, bb.Hi, bb.PAdj)
+	}
+	if float64(bb.Base.Value) <= float64(bb.Cand.Value) {
+		t.Errorf("best-before baseline %v not above candidate %v", bb.Base.Value, bb.Cand.Value)
+	}
+}
+
+func TestCompare_singleRunBestBeforeUsesStepEvidence(t *testing.T) {
+	t.Parallel()
+	a := comparetest.Run(server, plan, 7)
+	b := comparetest.Run(slower(1.3), plan, 8)
+	rep, err := compare.Compare(side("base", a), side("cand", b), compare.DefaultConfig())
+	if err != nil {
+		t.Fatal(err)
+	}
+	bb := gate(t, rep, "overall/best_before")
+	if a.BestBefore.QPS <= b.BestBefore.QPS*1.1 {
+		t.Fatalf("simulation did not lower the best-before: %v → %v", a.BestBefore.QPS, b.BestBefore.QPS)
+	}
+	if bb.Verdict != compare.Regression || !strings.Contains(bb.Note, "step/") {
+		t.Errorf("best-before %s (%q), want a regression confirmed by named steps", bb.Verdict, bb.Note)
+	}
+	if !math.IsNaN(float64(bb.P)) {
+		t.Errorf("single-run best-before has p-value %v; there is nothing to test", bb.P)
+	}
+}
+
+func TestCompare_errorRateRegression(t *testing.T) {
+	t.Parallel()
+	bad := server
+	bad.ErrorRate = 0.02
+	a := comparetest.Run(server, plan, 11)
+	b := comparetest.Run(bad, plan, 12)
+	rep, err := compare.Compare(side("base", a), side("cand", b), compare.DefaultConfig())
+	if err != nil {
+		t.Fatal(err)
+	}
+	g := gate(t, rep, "overall/error_rate")
+	if g.Verdict != compare.Regression {
+		t.Errorf("2%% errors against 0%%: verdict %s (change %v [%v, %v]), want regression", g.Verdict, g.Change, g.Lo, g.Hi)
+	}
+	if c := float64(g.Change); c < 0.01 || c > 0.03 {
+		t.Errorf("error-rate change %v, want about +0.02", c)
+	}
+}
+
+func TestCompare_thresholdsAreConfigurable(t *testing.T) {
+	t.Parallel()
+	a := comparetest.Run(server, plan, 21)
+	b := comparetest.Run(slower(1.2), plan, 22)
+	cfg := compare.DefaultConfig()
+	loose := 1.0
+	cfg.MaxP99Increase = &loose
+	cfg.MaxBestBeforeDrop = nil
+	rep, err := compare.Compare(side("base", a), side("cand", b), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rep.Verdict != compare.Pass {
+		t.Errorf("with p99 allowed +100%% and best-before ungated, verdict %s (%v), want pass", rep.Verdict, rep.Regressions())
+	}
+	if g := gate(t, rep, "overall/best_before"); g.Verdict != compare.Info {
+		t.Errorf("ungated best-before verdict %s, want info", g.Verdict)
+	}
+	cfg.Alpha = 0
+	if _, err := compare.Compare(side("base", a), side("cand", b), cfg); err == nil {
+		t.Error("alpha 0 accepted")
+	}
+}
+
+func gate(t *testing.T, rep *compare.Report, id string) compare.Gate {
+	t.Helper()
+	for _, g := range rep.Gates {
+		if g.ID == id {
+			return g
+		}
+	}
+	t.Fatalf("no gate %s in report", id)
+	return compare.Gate{}
+}
+
+// goldenReport is a small, fixed comparison: three steps, a regression.
+func goldenReport(t *testing.T) *compare.Report {
+	t.Helper()
+	p := plan
+	p.Rates = []float64{400, 800, 1200, 2000}
+	p.Intervals = 8
+	a := comparetest.Run(server, p, 1)
+	b := comparetest.Run(slower(1.25), p, 2)
+	rep, err := compare.Compare(side("base", a), side("cand", b), compare.DefaultConfig())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return rep
+}
+
+func golden(t *testing.T, name string, got []byte) {
+	t.Helper()
+	path := filepath.Join("testdata", name)
+	if *update {
+		if err := os.WriteFile(path, got, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatalf("%v (run go test -update to create it)", err)
+	}
+	if !bytes.Equal(got, want) {
+		t.Errorf("%s differs from the golden file (go test -update to accept):\n%s", name, got)
+	}
+}
+
+func TestReport_Markdown(t *testing.T) {
+	rep := goldenReport(t)
+	var buf bytes.Buffer
+	if err := rep.Markdown(&buf); err != nil {
+		t.Fatal(err)
+	}
+	golden(t, "report.golden.md", buf.Bytes())
+	for _, want := range []string{"| gate |", "regression", "best-before QPS", "Holm–Bonferroni"} {
+		if !strings.Contains(buf.String(), want) {
+			t.Errorf("markdown lacks %q", want)
+		}
+	}
+}
+
+type junitSuites struct {
+	XMLName  xml.Name     `xml:"testsuites"`
+	Tests    int          `xml:"tests,attr"`
+	Failures int          `xml:"failures,attr"`
+	Suites   []junitSuite `xml:"testsuite"`
+}
+
+type junitSuite struct {
+	Tests    int         `xml:"tests,attr"`
+	Failures int         `xml:"failures,attr"`
+	Skipped  int         `xml:"skipped,attr"`
+	Cases    []junitCase `xml:"testcase"`
+}
+
+type junitCase struct {
+	Name    string `xml:"name,attr"`
+	Failure *struct {
+		Message string `xml:"message,attr"`
+	} `xml:"failure"`
+	Skipped *struct{} `xml:"skipped"`
+}
+
+func TestReport_JUnit(t *testing.T) {
+	rep := goldenReport(t)
+	var buf bytes.Buffer
+	if err := rep.JUnit(&buf); err != nil {
+		t.Fatal(err)
+	}
+	golden(t, "report.golden.xml", buf.Bytes())
+
+	var doc junitSuites
+	if err := xml.Unmarshal(buf.Bytes(), &doc); err != nil {
+		t.Fatalf("JUnit output does not parse: %v", err)
+	}
+	if len(doc.Suites) != 1 {
+		t.Fatalf("%d testsuites, want 1", len(doc.Suites))
+	}
+	s := doc.Suites[0]
+	failures, skipped := 0, 0
+	for _, c := range s.Cases {
+		if c.Failure != nil {
+			failures++
+			if c.Failure.Message == "" {
+				t.Errorf("failure of %s has no message", c.Name)
+			}
+		}
+		if c.Skipped != nil {
+			skipped++
+		}
+	}
+	if len(s.Cases) != len(rep.Gates) || s.Tests != len(rep.Gates) || doc.Tests != len(rep.Gates) {
+		t.Errorf("%d testcases, tests=%d/%d, want one per gate (%d)", len(s.Cases), s.Tests, doc.Tests, len(rep.Gates))
+	}
+	if failures != len(rep.Regressions()) || s.Failures != failures || doc.Failures != failures {
+		t.Errorf("%d failures (attr %d/%d), want %d regressions", failures, s.Failures, doc.Failures, len(rep.Regressions()))
+	}
+	if failures == 0 {
+		t.Error("the golden comparison should hold a regression")
+	}
+	if skipped != len(rep.Inconclusive()) || s.Skipped != skipped {
+		t.Errorf("%d skipped (attr %d), want %d inconclusive", skipped, s.Skipped, len(rep.Inconclusive()))
+	}
+}
+
+func TestReport_JSONAndText(t *testing.T) {
+	rep := goldenReport(t)
+	var js, txt bytes.Buffer
+	if err := rep.JSON(&js); err != nil {
+		t.Fatal(err)
+	}
+	var back compare.Report
+	if err := jsonUnmarshal(js.Bytes(), &back); err != nil {
+		t.Fatalf("JSON output does not parse: %v", err)
+	}
+	if back.Verdict != rep.Verdict || len(back.Gates) != len(rep.Gates) {
+		t.Errorf("JSON round trip: verdict %s, %d gates; want %s, %d", back.Verdict, len(back.Gates), rep.Verdict, len(rep.Gates))
+	}
+	if err := rep.Text(&txt); err != nil {
+		t.Fatal(err)
+	}
+	out := txt.String()
+	if !strings.Contains(out, "→") || !strings.Contains(out, "verdict: REGRESSION") {
+		t.Errorf("text output lacks the benchstat-style rows or the verdict:\n%s", out)
+	}
+}
+
+func writeJSON(t *testing.T, path string, r *result.Result) {
+	t.Helper()
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := result.Write(path, r); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestLoad(t *testing.T) {
+	dir := t.TempDir()
+	r := comparetest.Run(server, plan, 3)
+	writeJSON(t, filepath.Join(dir, "reps", "rep-01", "result.json"), r)
+	writeJSON(t, filepath.Join(dir, "reps", "rep-02", "result.json"), r)
+	writeJSON(t, filepath.Join(dir, "flat", "a.json"), r)
+	writeJSON(t, filepath.Join(dir, "one.json"), r)
+	if err := os.MkdirAll(filepath.Join(dir, "empty"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "corrupt.json"), []byte(`{"schema": "bestbefore.result/v1", "steps": [`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	ab := &result.Result{Schema: result.SchemaV1, Name: "sim", Sides: map[string]*result.Result{"baseline": r, "candidate": r}}
+	writeJSON(t, filepath.Join(dir, "ab.json"), ab)
+
+	for _, c := range []struct {
+		path string
+		runs int
+	}{{"reps", 2}, {"flat", 1}, {"one.json", 1}} {
+		s, err := compare.Load(filepath.Join(dir, c.path))
+		if err != nil {
+			t.Errorf("Load(%s): %v", c.path, err)
+			continue
+		}
+		if len(s.Runs) != c.runs {
+			t.Errorf("Load(%s): %d runs, want %d", c.path, len(s.Runs), c.runs)
+		}
+	}
+	for _, c := range []struct{ path, want string }{
+		{"empty", "no results"},
+		{"missing.json", "cannot read"},
+		{"corrupt.json", "corrupt"},
+		{"ab.json", "A/B"},
+	} {
+		_, err := compare.Load(filepath.Join(dir, c.path))
+		var ie *compare.InputError
+		if !errors.As(err, &ie) || !strings.Contains(err.Error(), c.want) || !strings.Contains(err.Error(), c.path) {
+			t.Errorf("Load(%s) = %v, want an InputError naming the file and saying %q", c.path, err, c.want)
+		}
+	}
+	b, c, err := compare.LoadAB(filepath.Join(dir, "ab.json"))
+	if err != nil || len(b.Runs) != 1 || len(c.Runs) != 1 {
+		t.Errorf("LoadAB: %v", err)
+	}
+	if _, _, err := compare.LoadAB(filepath.Join(dir, "one.json")); err == nil || !strings.Contains(err.Error(), "not a live A/B result") {
+		t.Errorf("LoadAB of a plain result: %v", err)
+	}
+}
+
+func TestCompare_mismatchedInputs(t *testing.T) {
+	a := comparetest.Run(server, plan, 5)
+	other := plan
+	other.Name = "other"
+	b := comparetest.Run(server, other, 6)
+	_, err := compare.Compare(side("base", a), side("cand", b), compare.DefaultConfig())
+	var ie *compare.InputError
+	if !errors.As(err, &ie) || !strings.Contains(err.Error(), `"other"`) {
+		t.Errorf("different scenarios: %v, want an InputError naming both", err)
+	}
+	shifted := plan
+	shifted.Rates = []float64{300, 500, 700}
+	c := comparetest.Run(server, shifted, 7)
+	_, err = compare.Compare(side("base", a), side("cand", c), compare.DefaultConfig())
+	if !errors.As(err, &ie) || !strings.Contains(err.Error(), "no common steps") {
+		t.Errorf("disjoint step plans: %v, want an InputError about common steps", err)
+	}
+}
+
+func jsonUnmarshal(b []byte, v any) error { return json.Unmarshal(b, v) }
