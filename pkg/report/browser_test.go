@@ -1,0 +1,171 @@
+package report_test
+
+import (
+	"bytes"
+	"context"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/bestbefore/bestbefore/pkg/report"
+)
+
+// Installed on CI with: apt-get install -y chromium
+func chromiumPath(t *testing.T) string {
+	t.Helper()
+	if p := os.Getenv("BESTBEFORE_CHROMIUM"); p != "" {
+		return p
+	}
+	for _, name := range []string{"chromium", "chromium-browser", "google-chrome"} {
+		if p, err := exec.LookPath(name); err == nil {
+			return p
+		}
+	}
+	if os.Getenv("CI") != "" {
+		t.Fatal("chromium not found and CI is set: install it (apt-get install -y chromium) or set BESTBEFORE_CHROMIUM")
+	}
+	t.Skip("chromium not found: install it (apt-get install -y chromium) to run the browser test")
+	return ""
+}
+
+// probeHead catches every script error, console error, failed resource and
+// Content-Security-Policy violation from the start of the page.
+const probeHead = `<script>
+window.__errs = [];
+window.addEventListener('error', function (e) {
+  var t = e.target && e.target !== window ? (e.target.src || e.target.href || e.target.tagName) : '';
+  window.__errs.push('error: ' + (e.message || t || 'unknown'));
+}, true);
+document.addEventListener('securitypolicyviolation', function (e) {
+  window.__errs.push('csp: ' + e.violatedDirective + ' ' + e.blockedURI);
+});
+(function () {
+  var ce = console.error;
+  console.error = function () { window.__errs.push('console.error: ' + Array.prototype.join.call(arguments, ' ')); ce.apply(console, arguments); };
+})();
+</script>
+`
+
+// probeTail checks, once the page has loaded, that every chart drew its
+// data, that nothing was fetched and that the page fits the window's width,
+// and writes the verdict into <body>.
+const probeTail = `<script>
+window.addEventListener('load', function () {
+  var problems = window.__errs.slice();
+  var names = [];
+  document.querySelectorAll('svg[data-chart]').forEach(function (s) {
+    var n = s.getAttribute('data-chart');
+    names.push(n);
+    var pts = parseInt(s.getAttribute('data-points'), 10);
+    if (!(pts > 0)) problems.push(n + ': data-points=' + s.getAttribute('data-points'));
+    var marks = 0;
+    s.querySelectorAll('g.series path').forEach(function (p) { if ((p.getAttribute('d') || '').length > 3 && p.getTotalLength() > 0) marks++; });
+    s.querySelectorAll('g.series circle').forEach(function (c) { if (c.getBBox().width > 0) marks++; });
+    if (marks === 0) problems.push(n + ': no series drawn');
+    var r = s.getBoundingClientRect();
+    if (r.width < 200 || r.height < 100) problems.push(n + ': rendered ' + Math.round(r.width) + 'x' + Math.round(r.height));
+  });
+  if (names.length === 0) problems.push('no charts');
+  var res = performance.getEntriesByType('resource');
+  if (res.length) problems.push('fetched: ' + res.map(function (x) { return x.name; }).join(' '));
+  if (document.documentElement.scrollWidth > window.innerWidth + 1) problems.push('page wider than the window: ' + document.documentElement.scrollWidth + ' > ' + window.innerWidth);
+  document.body.setAttribute('data-charts', names.join(','));
+  document.body.setAttribute('data-problems', problems.join(' | '));
+  document.body.setAttribute('data-verdict', problems.length ? 'fail' : 'ok');
+});
+</script>
+`
+
+func TestHTMLInBrowser(t *testing.T) {
+	chromium := chromiumPath(t)
+	var buf bytes.Buffer
+	if err := report.HTML(&buf, loadFixture(t), fixedOptions()); err != nil {
+		t.Fatal(err)
+	}
+	page := buf.String()
+	// The report itself runs no script; the probe needs inline scripts.
+	page = strings.Replace(page, "script-src 'none'", "script-src 'unsafe-inline'", 1)
+	page = strings.Replace(page, "<head>\n", "<head>\n"+probeHead, 1)
+	page = strings.Replace(page, "</body>", probeTail+"</body>", 1)
+
+	artifacts := os.Getenv("BESTBEFORE_ARTIFACTS")
+	if artifacts == "" {
+		artifacts = t.TempDir()
+	} else if err := os.MkdirAll(artifacts, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	file := filepath.Join(t.TempDir(), "report.html")
+	if err := os.WriteFile(file, []byte(page), 0o644); err != nil {
+		t.Fatal(err)
+	}
+
+	verdictRe := regexp.MustCompile(`<body[^>]*data-verdict="(\w+)"`)
+	attr := func(dom, name string) string {
+		m := regexp.MustCompile(name + `="([^"]*)"`).FindStringSubmatch(dom)
+		if m == nil {
+			return ""
+		}
+		return m[1]
+	}
+	for _, size := range []struct {
+		name, window string
+		shot         bool
+	}{{"laptop", "1280,900", true}, {"phone", "390,844", false}} {
+		t.Run(size.name, func(t *testing.T) {
+			t.Parallel()
+			dom := runChromium(t, chromium, size.window, "--dump-dom", "file://"+file)
+			m := verdictRe.FindStringSubmatch(dom)
+			if m == nil {
+				t.Fatalf("no verdict in the dumped DOM (%d bytes): the probe did not run", len(dom))
+			}
+			charts := strings.Split(attr(dom, "data-charts"), ",")
+			if m[1] != "ok" {
+				t.Fatalf("browser found problems: %s", attr(dom, "data-problems"))
+			}
+			if len(charts) != len(report.ChartNames) {
+				t.Errorf("browser saw charts %v, want %v", charts, report.ChartNames)
+			}
+			if !size.shot {
+				return
+			}
+			shot := filepath.Join(artifacts, "report-"+size.name+".png")
+			runChromium(t, chromium, strings.Replace(size.window, ",900", ",4200", 1), "--screenshot="+shot, "file://"+file)
+			if st, err := os.Stat(shot); err != nil || st.Size() < 10_000 {
+				t.Fatalf("screenshot %s: %v", shot, err)
+			}
+			t.Logf("screenshot: %s", shot)
+		})
+	}
+}
+
+func runChromium(t *testing.T, chromium, window string, args ...string) string {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+	defer cancel()
+	base := []string{
+		"--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+		"--disable-background-networking", "--disable-component-update", "--disable-sync",
+		"--disable-default-apps", "--disable-extensions", "--no-first-run", "--no-default-browser-check",
+		// No network: every host fails to resolve and any proxy use goes nowhere.
+		"--host-resolver-rules=MAP * ~NOTFOUND", "--proxy-server=127.0.0.1:9",
+		"--user-data-dir=" + t.TempDir(), "--window-size=" + window, "--virtual-time-budget=3000",
+	}
+	cmd := exec.CommandContext(ctx, chromium, append(base, args...)...)
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	if err := cmd.Run(); err != nil {
+		t.Fatalf("%s: %v\n%s", chromium, err, tail(stderr.String(), 2000))
+	}
+	return stdout.String()
+}
+
+func tail(s string, n int) string {
+	if len(s) > n {
+		return s[len(s)-n:]
+	}
+	return s
+}
