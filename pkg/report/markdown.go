@@ -180,13 +180,13 @@ func mdEsc(s string) string {
 func warnings(r *result.Result) []string {
 	out := append([]string(nil), r.Warnings...)
 	var order []string
-	at := map[string][]string{}
+	at := map[string][]float64{}
 	for _, s := range r.Steps {
 		for _, w := range s.Warnings {
 			if _, ok := at[w]; !ok {
 				order = append(order, w)
 			}
-			at[w] = append(at[w], fmtQPS(s.OfferedQPS))
+			at[w] = append(at[w], s.OfferedQPS)
 		}
 		if s.Generator.Saturated {
 			w := "load generator saturated"
@@ -196,11 +196,17 @@ func warnings(r *result.Result) []string {
 			if _, ok := at[w]; !ok {
 				order = append(order, w)
 			}
-			at[w] = append(at[w], fmtQPS(s.OfferedQPS))
+			at[w] = append(at[w], s.OfferedQPS)
 		}
 	}
 	for _, w := range order {
-		out = append(out, fmt.Sprintf("%s: at %s QPS", w, strings.Join(at[w], ", ")))
+		rates := at[w]
+		sort.Float64s(rates)
+		l := make([]string, len(rates))
+		for i, q := range rates {
+			l[i] = fmtQPS(q)
+		}
+		out = append(out, fmt.Sprintf("%s: at %s QPS", w, strings.Join(l, ", ")))
 	}
 	return out
 }
