@@ -130,7 +130,7 @@ func TestMonitorMeasuresTargetProcess(t *testing.T) {
 		if tg.MaxCPUPercent != tg.CPUPercent {
 			t.Errorf("%s: one process: max node cpu %.1f != cpu %.1f", label, tg.MaxCPUPercent, tg.CPUPercent)
 		}
-		if tg.RSSMB < wantMiB*0.9 || tg.RSSMB > wantMiB*1.1 {
+		if tg.RSSMB < wantMiB*0.9 || (tg.RSSMB > wantMiB*1.1 && !raceEnabled) {
 			t.Errorf("%s: rss %.1f MiB, want %d MiB ±10%%", label, tg.RSSMB, wantMiB)
 		}
 		if tg.Threads < 1 || tg.OpenFiles < 3 {
@@ -200,16 +200,17 @@ func TestMonitorGenerator(t *testing.T) {
 
 func TestMonitorDisabled(t *testing.T) {
 	m := probe.NewMonitor(probe.Config{Disabled: true, PIDs: []int32{int32(os.Getpid())}, MetricsURLs: []string{"http://127.0.0.1:1/metrics"}})
+	c0, w0 := cpuSeconds(), time.Now()
 	m.Start(context.Background())
-	start := time.Now()
-	for time.Since(start) < 100*time.Millisecond {
+	for c := cpuSeconds(); cpuSeconds()-c < 0.05; {
 	}
 	s := m.Stop()
+	want := 100 * (cpuSeconds() - c0) / time.Since(w0).Seconds()
 	if s.Target != nil || s.Host != nil || len(s.Warnings) > 0 {
 		t.Errorf("disabled monitor sampled target %+v host %+v warnings %q", s.Target, s.Host, s.Warnings)
 	}
-	if s.Generator.CPUPercent < 30 {
-		t.Errorf("generator busy for 100 ms: cpu %.1f%%, want it measured even when disabled", s.Generator.CPUPercent)
+	if !near(s.Generator.CPUPercent, want, 0.3) {
+		t.Errorf("generator spun 50 ms of CPU: cpu %.1f%%, want %.1f%% (measured even when disabled)", s.Generator.CPUPercent, want)
 	}
 }
 
