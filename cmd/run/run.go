@@ -9,11 +9,13 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"syscall"
 
 	"github.com/spf13/cobra"
 
 	"github.com/bestbefore/bestbefore/cmd/cmdutil"
+	"github.com/bestbefore/bestbefore/pkg/report"
 	"github.com/bestbefore/bestbefore/pkg/result"
 	"github.com/bestbefore/bestbefore/pkg/runner"
 )
@@ -127,7 +129,7 @@ func Run(ctx context.Context, opts *Options, w Wiring) error {
 		if err := w.Summary(ios.Out, out); err != nil {
 			return err
 		}
-	} else if err := Summary(ios.Out, out); err != nil {
+	} else if err := report.Summary(ios.Out, r, report.Options{Version: f.Version, Written: written(out)}); err != nil {
 		return err
 	}
 	switch r.Status {
@@ -144,7 +146,7 @@ func Run(ctx context.Context, opts *Options, w Wiring) error {
 }
 
 // Defaults fills in the parts of the run this binary provides.
-var Defaults = func(*runner.Options) {}
+func Defaults(o *runner.Options) { runner.Standard(o) }
 
 // JSONSummary is what `run --format json` prints: the headline, each step
 // in brief and where the files are. result.json holds everything.
@@ -183,21 +185,13 @@ func WriteJSONSummary(w io.Writer, o *runner.Outcome) error {
 	return enc.Encode(js)
 }
 
-// Summary prints the one-screen summary of a run.
-func Summary(w io.Writer, o *runner.Outcome) error {
-	r := o.Result
-	bb := r.BestBefore
-	if bb.Found {
-		fmt.Fprintf(w, "best-before: %.1f QPS  (N-1 with %d nodes, margin %.2f: %.1f QPS)  limited by %s\n", bb.QPS, bb.Nodes, bb.SafetyMargin, bb.NMinus1QPS, bb.LimitedBy)
-	} else {
-		fmt.Fprintf(w, "best-before: none found: no step met every objective (limited by %s)\n", bb.LimitedBy)
+func written(o *runner.Outcome) []string {
+	files := []string{o.ResultPath}
+	for _, n := range []string{report.MarkdownFile, report.HTMLFile} {
+		p := filepath.Join(o.Dir, n)
+		if _, err := os.Stat(p); err == nil {
+			files = append(files, p)
+		}
 	}
-	for i := range r.Steps {
-		fmt.Fprintln(w, "  "+runner.StepLine(&r.Steps[i]))
-	}
-	for _, wn := range r.Warnings {
-		fmt.Fprintln(w, "warning:", wn)
-	}
-	fmt.Fprintf(w, "result: %s\n", o.ResultPath)
-	return nil
+	return files
 }

@@ -23,6 +23,8 @@ type Response struct {
 	BodyLen int64
 	// Header looks up a response header, case-insensitively.
 	Header func(name string) (string, bool)
+	// scratch is the Doer's own reusable state for this response.
+	scratch any
 }
 
 // Doer sends one prepared request and reads its response before deadline.

@@ -19,6 +19,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/bestbefore/bestbefore/pkg/capacity"
 	"github.com/bestbefore/bestbefore/pkg/result"
 	"github.com/bestbefore/bestbefore/pkg/scenario"
 	"github.com/bestbefore/bestbefore/pkg/sweep"
@@ -184,6 +185,9 @@ func Execute(ctx context.Context, o Options) (*Outcome, error) {
 	if runErr != nil && r.Status == result.StatusCompleted {
 		r.Status = result.StatusAborted
 		r.Reason = runErr.Error()
+	}
+	if len(r.Steps) > 0 {
+		r.Capacity = capacity.ModelFromResult(r)
 	}
 	if err := result.Write(out.ResultPath, r); err != nil {
 		return out, err

@@ -174,9 +174,14 @@ func Run(ctx context.Context, cfg Config) (*result.Result, error) {
 	return r, err
 }
 
-// DefaultDoer is net/http for every target.
+// DefaultDoer is the lean HTTP/1.1 client for http:// targets and
+// net/http for https://.
 func DefaultDoer(u *url.URL, maxConns int, maxBytes int64) attack.Doer {
-	return attack.NewStdDoer(maxConns, maxBytes)
+	d, err := attack.NewH1Doer(u.String(), maxConns, maxBytes)
+	if err != nil {
+		return attack.NewStdDoer(maxConns, maxBytes)
+	}
+	return d
 }
 
 // Objectives converts the scenario's SLOs into plain units.

