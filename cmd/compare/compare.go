@@ -1,0 +1,210 @@
+// Package compare is the `bestbefore compare` command, the CI gate.
+package compare
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"math"
+
+	"github.com/spf13/cobra"
+
+	"github.com/bestbefore/bestbefore/cmd/cmdutil"
+	"github.com/bestbefore/bestbefore/pkg/compare"
+	"github.com/bestbefore/bestbefore/pkg/iostreams"
+	"github.com/bestbefore/bestbefore/pkg/result"
+	"github.com/bestbefore/bestbefore/pkg/scenario"
+)
+
+// Options holds the flags of `compare`.
+type Options struct {
+	IO        *iostreams.IOStreams
+	Base      string
+	Candidate string // "" when Base is a live A/B result
+
+	Scenario             string
+	MaxP50Increase       string
+	MaxP99Increase       string
+	MaxP999Increase      string
+	MaxBestBeforeDrop    string
+	MaxErrorRateIncrease string
+	Alpha                float64
+	alphaSet             bool
+
+	Markdown string
+	JUnit    string
+	JSON     bool
+	Strict   bool
+}
+
+// NewCmdCompare builds `compare`; runF replaces the action in tests.
+func NewCmdCompare(f *cmdutil.Factory, runF func(*Options) error) *cobra.Command {
+	opts := &Options{IO: f.IOStreams}
+	cmd := &cobra.Command{
+		Use:   "compare BASE CANDIDATE | compare AB_RESULT",
+		Short: "The CI gate: is the candidate slower, or its best-before QPS lower, than the baseline?",
+		Long: `Compares two runs step by step (same offered QPS) and overall: best-before QPS,
+p50/p99/p99.9 latency and error rate. BASE and CANDIDATE are result.json files
+or directories of repeated runs (DIR/*/result.json); a single live A/B result
+compares its own baseline and candidate sides.
+
+Each gate is a rank test on per-interval samples, Holm–Bonferroni corrected,
+and judged against its threshold: regression when the change is significant
+and its whole interval lies beyond the threshold, pass when the whole
+interval lies within it, inconclusive otherwise.
+
+Thresholds: flags, else the gate: section of --scenario, else defaults
+(p99 +10%, best-before −10%, error rate +0.1 percentage points). "off"
+disables a gate.
+
+Exit codes: 0 pass (or inconclusive without --strict), 1 regression,
+2 bad input.`,
+		Args: cobra.RangeArgs(1, 2),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			opts.Base = args[0]
+			if len(args) == 2 {
+				opts.Candidate = args[1]
+			}
+			opts.alphaSet = cmd.Flags().Changed("alpha")
+			if runF != nil {
+				return runF(opts)
+			}
+			return compareRun(opts)
+		},
+	}
+	fl := cmd.Flags()
+	fl.StringVar(&opts.Scenario, "scenario", "", "read thresholds from the gate: section of this scenario file")
+	fl.StringVar(&opts.MaxP99Increase, "max-p99-increase", "", "tolerated p99 increase, e.g. 10% (default 10%)")
+	fl.StringVar(&opts.MaxP50Increase, "max-p50-increase", "", "tolerated p50 increase (default: not gated)")
+	fl.StringVar(&opts.MaxP999Increase, "max-p999-increase", "", "tolerated p99.9 increase (default: not gated)")
+	fl.StringVar(&opts.MaxBestBeforeDrop, "max-best-before-drop", "", "tolerated best-before QPS drop (default 10%)")
+	fl.StringVar(&opts.MaxErrorRateIncrease, "max-error-rate-increase", "", "tolerated error-rate increase in percentage points, e.g. 0.1% (default 0.1%)")
+	fl.Float64Var(&opts.Alpha, "alpha", 0.05, "family-wise significance level")
+	fl.StringVar(&opts.Markdown, "markdown", "", "also write a Markdown summary (for a PR comment) to this file")
+	fl.StringVar(&opts.JUnit, "junit", "", "also write JUnit XML (one testcase per gate) to this file")
+	fl.BoolVar(&opts.JSON, "json", false, "print the report as JSON on stdout")
+	fl.BoolVar(&opts.Strict, "strict", false, "exit 1 on an inconclusive verdict too")
+	return cmd
+}
+
+func compareRun(opts *Options) error {
+	cfg, err := config(opts)
+	if err != nil {
+		return cmdutil.BadInput(err)
+	}
+	var base, cand *compare.Side
+	if opts.Candidate == "" {
+		base, cand, err = compare.LoadAB(opts.Base)
+	} else {
+		base, err = compare.Load(opts.Base)
+		if err == nil {
+			cand, err = compare.Load(opts.Candidate)
+		}
+	}
+	if err != nil {
+		return cmdutil.BadInput(err)
+	}
+	rep, err := compare.Compare(base, cand, cfg)
+	if err != nil {
+		return cmdutil.BadInput(err)
+	}
+	if opts.Markdown != "" {
+		if err := writeFile(opts.Markdown, rep.Markdown); err != nil {
+			return cmdutil.RunFailed(err)
+		}
+	}
+	if opts.JUnit != "" {
+		if err := writeFile(opts.JUnit, rep.JUnit); err != nil {
+			return cmdutil.RunFailed(err)
+		}
+	}
+	if opts.JSON {
+		err = rep.JSON(opts.IO.Out)
+	} else {
+		err = rep.Text(opts.IO.Out)
+	}
+	if err != nil {
+		return cmdutil.RunFailed(err)
+	}
+	switch {
+	case rep.Verdict == compare.Regression:
+		return cmdutil.GateFailed(fmt.Errorf("regression: %d gate(s) failed", len(rep.Regressions())))
+	case rep.Verdict == compare.Inconclusive && opts.Strict:
+		return cmdutil.GateFailed(errors.New("inconclusive comparison (--strict)"))
+	}
+	return nil
+}
+
+func writeFile(path string, render func(w io.Writer) error) error {
+	var buf bytes.Buffer
+	if err := render(&buf); err != nil {
+		return err
+	}
+	return result.WriteFileAtomic(path, buf.Bytes())
+}
+
+// config merges defaults, the scenario's gate: section and the flags, in
+// that order of precedence (flags win).
+func config(opts *Options) (compare.Config, error) {
+	cfg := compare.DefaultConfig()
+	if opts.Scenario != "" {
+		s, err := scenario.Load(opts.Scenario, nil)
+		if err != nil {
+			return cfg, err
+		}
+		if g := s.Gate; g != nil {
+			set := func(dst **float64, r *scenario.Ratio) {
+				if r != nil {
+					v := float64(*r)
+					*dst = &v
+				}
+			}
+			set(&cfg.MaxP50Increase, g.MaxP50Increase)
+			set(&cfg.MaxP99Increase, g.MaxP99Increase)
+			set(&cfg.MaxP999Increase, g.MaxP999Increase)
+			set(&cfg.MaxBestBeforeDrop, g.MaxBestBeforeDrop)
+			set(&cfg.MaxErrorRateIncrease, g.MaxErrorRateIncrease)
+			if g.Alpha != 0 {
+				cfg.Alpha = g.Alpha
+			}
+			if err := cfg.Validate(); err != nil {
+				line := s.Line("gate")
+				return cfg, fmt.Errorf("%s:%d: gate: %v", opts.Scenario, line, err)
+			}
+		}
+	}
+	for _, fl := range []struct {
+		name string
+		val  string
+		dst  **float64
+	}{
+		{"--max-p50-increase", opts.MaxP50Increase, &cfg.MaxP50Increase},
+		{"--max-p99-increase", opts.MaxP99Increase, &cfg.MaxP99Increase},
+		{"--max-p999-increase", opts.MaxP999Increase, &cfg.MaxP999Increase},
+		{"--max-best-before-drop", opts.MaxBestBeforeDrop, &cfg.MaxBestBeforeDrop},
+		{"--max-error-rate-increase", opts.MaxErrorRateIncrease, &cfg.MaxErrorRateIncrease},
+	} {
+		switch fl.val {
+		case "":
+		case "off", "none":
+			*fl.dst = nil
+		default:
+			v, err := scenario.ParseRatio(fl.val)
+			if err != nil {
+				return cfg, fmt.Errorf("%s: %v", fl.name, err)
+			}
+			if v < 0 || math.IsNaN(v) {
+				return cfg, fmt.Errorf("%s: must not be negative, got %s", fl.name, fl.val)
+			}
+			*fl.dst = &v
+		}
+	}
+	if opts.alphaSet {
+		cfg.Alpha = opts.Alpha
+	}
+	if err := cfg.Validate(); err != nil {
+		return cfg, err
+	}
+	return cfg, nil
+}
