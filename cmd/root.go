@@ -12,6 +12,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/bestbefore/bestbefore/cmd/cmdutil"
+	cmdCompare "github.com/bestbefore/bestbefore/cmd/compare"
 	cmdPlan "github.com/bestbefore/bestbefore/cmd/plan"
 	cmdReport "github.com/bestbefore/bestbefore/cmd/report"
 	cmdRun "github.com/bestbefore/bestbefore/cmd/run"
@@ -42,6 +43,7 @@ Start with:
 	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error {
 		return cmdutil.BadInput(fmt.Errorf("%w\nRun '%s --help' for usage.", err, c.CommandPath()))
 	})
+	root.AddCommand(cmdCompare.NewCmdCompare(f, nil))
 	root.AddCommand(cmdPlan.NewCmdPlan(f, nil))
 	root.AddCommand(cmdReport.NewCmdReport(f))
 	root.AddCommand(cmdRun.NewCmdRun(f, nil))
