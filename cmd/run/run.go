@@ -114,7 +114,7 @@ func Run(ctx context.Context, opts *Options, w Wiring) error {
 	if err != nil {
 		switch {
 		case errors.Is(err, runner.ErrBadInput):
-			return cmdutil.BadInput(errors.Unwrap(err))
+			return cmdutil.BadInput(err)
 		case out == nil:
 			return cmdutil.RunFailed(err)
 		}

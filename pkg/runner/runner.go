@@ -33,6 +33,16 @@ var (
 	ErrUnreachable = errors.New("target unreachable")
 )
 
+// inputError is bad input: its message is the underlying one, and
+// errors.Is(err, ErrBadInput) holds.
+type inputError struct{ err error }
+
+func (e *inputError) Error() string        { return e.err.Error() }
+func (e *inputError) Unwrap() error        { return e.err }
+func (e *inputError) Is(target error) bool { return target == ErrBadInput }
+
+func badInput(err error) error { return &inputError{err} }
+
 // Cluster is a bundled target started for the run.
 type Cluster interface {
 	URL() string
@@ -91,10 +101,7 @@ func LoadScenario(o *Options) (*scenario.Scenario, error) {
 		s, err = scenario.Load(o.ScenarioPath, o.Overrides)
 	}
 	if err != nil {
-		if os.IsNotExist(err) {
-			return nil, fmt.Errorf("%w: %v", ErrBadInput, err)
-		}
-		return nil, fmt.Errorf("%w: %w", ErrBadInput, err)
+		return nil, badInput(err)
 	}
 	return s, nil
 }
@@ -112,10 +119,10 @@ func Execute(ctx context.Context, o Options) (*Outcome, error) {
 		trafficPath = o.TrafficOverride
 	}
 	if _, err := os.Stat(trafficPath); err != nil {
-		return nil, fmt.Errorf("%w: %s: traffic.file: %v", ErrBadInput, s.Path, err)
+		return nil, badInput(fmt.Errorf("%s: traffic.file: %v", s.Path, err))
 	}
 	if _, err := sweepScan(trafficPath); err != nil {
-		return nil, fmt.Errorf("%w: %w", ErrBadInput, err)
+		return nil, badInput(err)
 	}
 
 	var urls []string
@@ -123,7 +130,7 @@ func Execute(ctx context.Context, o Options) (*Outcome, error) {
 	switch {
 	case s.Target.Bundled != nil:
 		if o.StartCluster == nil {
-			return nil, fmt.Errorf("%w: this build cannot start the bundled target", ErrBadInput)
+			return nil, badInput(errors.New("this build cannot start the bundled target"))
 		}
 		cluster, err = o.StartCluster(ctx, s.Target.Bundled)
 		if err != nil {
@@ -234,7 +241,7 @@ func CheckTargets(ctx context.Context, urls []string, allowPublic bool) error {
 	for _, raw := range urls {
 		u, err := url.Parse(raw)
 		if err != nil {
-			return fmt.Errorf("%w: target %q: %v", ErrBadInput, raw, err)
+			return badInput(fmt.Errorf("target %q: %v", raw, err))
 		}
 		host, port := u.Hostname(), u.Port()
 		if port == "" {
@@ -249,7 +256,7 @@ func CheckTargets(ctx context.Context, urls []string, allowPublic bool) error {
 		if !allowPublic {
 			for _, a := range addrs {
 				if !(a.IP.IsLoopback() || a.IP.IsPrivate() || a.IP.IsLinkLocalUnicast()) {
-					return fmt.Errorf("%w: target %s resolves to %s, a public address; bestbefore only loads loopback and private addresses unless given --allow-public", ErrBadInput, raw, a.IP)
+					return badInput(fmt.Errorf("target %s resolves to %s, a public address; bestbefore only loads loopback and private addresses unless given --allow-public", raw, a.IP))
 				}
 			}
 		}

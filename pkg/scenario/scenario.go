@@ -328,7 +328,8 @@ func (s *Scenario) applyDefaults() {
 		l.StepDuration = Duration(5 * time.Second)
 	}
 	if l.Warmup == 0 && !s.set("load.warmup") {
-		l.Warmup = Duration(time.Second)
+		// One second, but never more than a fifth of the step.
+		l.Warmup = Duration(min(time.Second, l.StepDuration.D()/5))
 	}
 	if l.StopAfterFailures == 0 {
 		l.StopAfterFailures = 2

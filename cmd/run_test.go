@@ -1,0 +1,224 @@
+package cmd_test
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/bestbefore/bestbefore/cmd"
+	"github.com/bestbefore/bestbefore/cmd/cmdutil"
+	"github.com/bestbefore/bestbefore/internal/testserver"
+	"github.com/bestbefore/bestbefore/pkg/iostreams"
+	"github.com/bestbefore/bestbefore/pkg/result"
+)
+
+// execute runs the command line in-process and returns the exit code and
+// what it printed.
+func execute(t *testing.T, ctx context.Context, args ...string) (int, string, string) {
+	t.Helper()
+	ios, _, out, errOut := iostreams.Test()
+	f := &cmdutil.Factory{IOStreams: ios, Version: "test", Executable: os.Executable}
+	root := cmd.NewCmdRoot(f)
+	root.SetArgs(args)
+	err := root.ExecuteContext(ctx)
+	if err != nil {
+		fmt.Fprintln(errOut, err)
+	}
+	return cmdutil.CodeOf(err), out.String(), errOut.String()
+}
+
+func writeFiles(t *testing.T, files map[string]string) string {
+	t.Helper()
+	dir := t.TempDir()
+	for name, body := range files {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(body), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return dir
+}
+
+func TestRunWritesValidResultAndReports(t *testing.T) {
+	srv := testserver.NewSlots(32, 2*time.Millisecond)
+	ts := testserver.Start(t, srv)
+	dir := writeFiles(t, map[string]string{
+		"s.yaml": fmt.Sprintf(`name: small
+target: {url: %s}
+traffic: {file: t.ndjson}
+load: {start_qps: 50, step_qps: 50, max_qps: 100, step_duration: 1s, warmup: 200ms}
+slo: {latency: {p99: 500ms}, error_rate: 1%%}
+checks: [{status: 200}, {json: items, min_items: 3}]
+monitor: {max_send_lag: 100ms}
+`, ts.URL),
+		"t.ndjson": `{"path":"/a"}` + "\n" + `{"method":"POST","path":"/b","body":"{}"}` + "\n",
+	})
+	out := filepath.Join(dir, "out")
+	code, stdout, stderr := execute(t, context.Background(), "run", filepath.Join(dir, "s.yaml"), "--out", out, "--quiet")
+	if code != 0 {
+		t.Fatalf("exit %d\nstdout:\n%s\nstderr:\n%s", code, stdout, stderr)
+	}
+	b, err := os.ReadFile(filepath.Join(out, "result.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := result.ValidateJSON(b); err != nil {
+		t.Fatalf("result.json does not match the schema: %v", err)
+	}
+	var r result.Result
+	if err := json.Unmarshal(b, &r); err != nil {
+		t.Fatal(err)
+	}
+	if r.Status != result.StatusCompleted || len(r.Steps) != 2 || !r.BestBefore.Found || r.BestBefore.QPS != 100 {
+		t.Errorf("status %s, %d steps, best-before %+v; want completed, 2 steps, 100 QPS", r.Status, len(r.Steps), r.BestBefore)
+	}
+	if r.Manifest.TrafficSHA == "" || r.Manifest.ScenarioSHA == "" || r.Manifest.GoVersion == "" {
+		t.Errorf("manifest incomplete: %+v", r.Manifest)
+	}
+	for _, f := range []string{"report.md", "report.html"} {
+		if _, err := os.Stat(filepath.Join(out, f)); err != nil {
+			t.Errorf("%s not written: %v", f, err)
+		}
+	}
+	if !strings.Contains(stdout, "100") {
+		t.Errorf("summary does not show the best-before:\n%s", stdout)
+	}
+	// --format json prints a machine summary on stdout.
+	code, stdout, _ = execute(t, context.Background(), "run", filepath.Join(dir, "s.yaml"), "--out", out, "--quiet", "--format", "json", "--set", "load.max_qps=50")
+	var js struct {
+		BestBefore result.BestBefore `json:"best_before"`
+		Steps      []any             `json:"steps"`
+	}
+	if code != 0 || json.Unmarshal([]byte(stdout), &js) != nil || len(js.Steps) != 1 || js.BestBefore.QPS != 50 {
+		t.Errorf("--format json: exit %d, output %q", code, stdout)
+	}
+}
+
+func TestRunBadInput(t *testing.T) {
+	srv := testserver.NewSlots(8, time.Millisecond)
+	ts := testserver.Start(t, srv)
+	good := fmt.Sprintf(`name: bad
+target: {url: %s}
+traffic: {file: t.ndjson}
+load:
+  start_qps: 10
+  max_qps: 20
+  step_duration: 1s
+`, ts.URL)
+	tests := []struct {
+		name     string
+		scenario string
+		traffic  string
+		want     string
+	}{
+		{"unknown key", strings.Replace(good, "  max_qps: 20", "  max_qps: 20\n  max_qsp: 30", 1), "", "s.yaml:7: load.max_qsp: field max_qsp not found"},
+		{"wrong type", strings.Replace(good, "max_qps: 20", "max_qps: lots", 1), "", "s.yaml:6: load.max_qps: cannot unmarshal"},
+		{"negative rate", strings.Replace(good, "start_qps: 10", "start_qps: -10", 1), "", "s.yaml:5: load.start_qps: must be positive"},
+		{"malformed traffic", good, "{\"path\":\"/ok\"}\n{\"path\": \"/x\",\n", "t.ndjson:2: malformed JSON"},
+		{"traffic field", good, "{\"path\":\"/ok\"}\n{\"path\":\"/ok\"}\n{\"path\":42}\n", "t.ndjson:3: path: wrong type"},
+		{"bad duration", strings.Replace(good, "step_duration: 1s", "step_duration: soon", 1), "", "s.yaml:7: load.step_duration"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			tr := tt.traffic
+			if tr == "" {
+				tr = `{"path":"/"}` + "\n"
+			}
+			dir := writeFiles(t, map[string]string{"s.yaml": tt.scenario, "t.ndjson": tr})
+			before := srv.Served.Load()
+			code, _, stderr := execute(t, context.Background(), "run", filepath.Join(dir, "s.yaml"), "--out", filepath.Join(dir, "out"), "--quiet")
+			if code != 2 {
+				t.Errorf("exit %d, want 2; stderr: %s", code, stderr)
+			}
+			if !strings.Contains(stderr, tt.want) {
+				t.Errorf("message %q does not contain %q", stderr, tt.want)
+			}
+			if n := srv.Served.Load() - before; n != 0 {
+				t.Errorf("%d requests were sent despite bad input", n)
+			}
+		})
+	}
+}
+
+func TestRunUnreachableTarget(t *testing.T) {
+	dir := writeFiles(t, map[string]string{
+		"s.yaml":   "target: {url: http://127.0.0.1:1}\ntraffic: {file: t.ndjson}\nload: {start_qps: 10, max_qps: 10}\n",
+		"t.ndjson": `{"path":"/"}` + "\n",
+	})
+	code, _, stderr := execute(t, context.Background(), "run", filepath.Join(dir, "s.yaml"), "--out", filepath.Join(dir, "out"), "--quiet")
+	if code != 3 || !strings.Contains(stderr, "127.0.0.1:1") {
+		t.Errorf("exit %d (want 3), stderr %q", code, stderr)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "out", "result.json")); err == nil {
+		t.Error("a result was written for a run that never started")
+	}
+}
+
+func TestRunRefusesPublicTargets(t *testing.T) {
+	dir := writeFiles(t, map[string]string{
+		"s.yaml":   "target: {url: http://8.8.8.8:80}\ntraffic: {file: t.ndjson}\nload: {start_qps: 10, max_qps: 10}\n",
+		"t.ndjson": `{"path":"/"}` + "\n",
+	})
+	code, _, stderr := execute(t, context.Background(), "run", filepath.Join(dir, "s.yaml"), "--quiet")
+	if code != 2 || !strings.Contains(stderr, "--allow-public") {
+		t.Errorf("exit %d (want 2), stderr %q", code, stderr)
+	}
+}
+
+// SIGINT during a run: exit 130 and a schema-valid partial result holding
+// the completed steps.
+func TestRunInterrupt(t *testing.T) {
+	srv := testserver.NewSlots(16, 2*time.Millisecond)
+	ts := testserver.Start(t, srv)
+	dir := writeFiles(t, map[string]string{
+		"s.yaml": fmt.Sprintf(`name: long
+target: {url: %s}
+traffic: {file: t.ndjson}
+load: {start_qps: 50, step_qps: 10, max_qps: 200, step_duration: 1s, warmup: 0s}
+monitor: {max_send_lag: 100ms}
+`, ts.URL),
+		"t.ndjson": `{"path":"/"}` + "\n",
+	})
+	out := filepath.Join(dir, "out")
+	go func() {
+		// After two and a half steps, interrupt like Ctrl-C does.
+		deadline := time.Now().Add(20 * time.Second)
+		for srv.Served.Load() < 50+60+30 && time.Now().Before(deadline) {
+			time.Sleep(20 * time.Millisecond)
+		}
+		syscall.Kill(os.Getpid(), syscall.SIGINT)
+	}()
+	start := time.Now()
+	code, _, stderr := execute(t, context.Background(), "run", filepath.Join(dir, "s.yaml"), "--out", out, "--quiet")
+	if code != 130 {
+		t.Fatalf("exit %d, want 130; stderr %s", code, stderr)
+	}
+	if el := time.Since(start); el > 10*time.Second {
+		t.Errorf("the interrupted run took %v to stop", el)
+	}
+	b, err := os.ReadFile(filepath.Join(out, "result.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := result.ValidateJSON(b); err != nil {
+		t.Fatalf("partial result does not match the schema: %v", err)
+	}
+	var r result.Result
+	json.Unmarshal(b, &r)
+	if r.Status != result.StatusInterrupted {
+		t.Errorf("status %q, want interrupted", r.Status)
+	}
+	if len(r.Steps) < 2 || len(r.Steps) > 4 {
+		t.Errorf("%d steps in the partial result, want the 2-3 completed ones", len(r.Steps))
+	}
+	for _, s := range r.Steps {
+		if s.DurationS < 0.99 {
+			t.Errorf("a cut-short step was kept: %+v", s.DurationS)
+		}
+	}
+}
