@@ -1,0 +1,220 @@
+package target
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"net/http"
+	"net/http/httputil"
+	"net/url"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// Health checking: a node that fails one probe (or one proxied request)
+// leaves the rotation at once; probes every healthInterval bring it back.
+const (
+	healthInterval = 250 * time.Millisecond
+	healthTimeout  = 500 * time.Millisecond
+)
+
+// Balancer spreads requests round robin over the healthy nodes. It never
+// retries a failed request on another node: a node's failure reaches the
+// client, as it would in production behind a simple load balancer.
+type Balancer struct {
+	mu       sync.RWMutex
+	backends []*backend
+	next     atomic.Uint64
+	proxy    *httputil.ReverseProxy
+	tr       *http.Transport
+	check    *http.Client
+	kick     chan struct{}
+	stop     chan struct{}
+	done     chan struct{}
+	once     sync.Once
+}
+
+type backend struct {
+	index    int
+	url      *url.URL
+	up       atomic.Bool // health
+	disabled atomic.Bool // taken out by an operator (a killed node)
+}
+
+type backendKey struct{}
+
+// NewBalancer balances over the given node base URLs and starts health
+// checks; Close stops them.
+func NewBalancer(nodeURLs []string) (*Balancer, error) {
+	b := &Balancer{
+		tr: &http.Transport{
+			DialContext:         (&net.Dialer{Timeout: time.Second, KeepAlive: 30 * time.Second}).DialContext,
+			MaxIdleConns:        4096,
+			MaxIdleConnsPerHost: 1024,
+			IdleConnTimeout:     90 * time.Second,
+			DisableCompression:  true,
+		},
+		kick: make(chan struct{}, 1),
+		stop: make(chan struct{}),
+		done: make(chan struct{}),
+	}
+	b.check = &http.Client{Timeout: healthTimeout, Transport: &http.Transport{DisableKeepAlives: true}}
+	for i, s := range nodeURLs {
+		u, err := url.Parse(s)
+		if err != nil {
+			return nil, fmt.Errorf("node %d: %v", i, err)
+		}
+		be := &backend{index: i, url: u}
+		be.up.Store(true)
+		b.backends = append(b.backends, be)
+	}
+	b.proxy = &httputil.ReverseProxy{
+		Rewrite: func(pr *httputil.ProxyRequest) {
+			be := pr.In.Context().Value(backendKey{}).(*backend)
+			pr.SetURL(be.url)
+		},
+		Transport:     b.tr,
+		FlushInterval: -1,
+		ErrorHandler:  b.proxyError,
+	}
+	go b.healthLoop()
+	return b, nil
+}
+
+// ServeHTTP forwards the request to the next healthy node.
+func (b *Balancer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	be := b.pick()
+	if be == nil {
+		writeError(w, http.StatusServiceUnavailable, "no healthy node")
+		return
+	}
+	b.proxy.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), backendKey{}, be)))
+}
+
+func (b *Balancer) pick() *backend {
+	b.mu.RLock()
+	defer b.mu.RUnlock()
+	n := uint64(len(b.backends))
+	if n == 0 {
+		return nil
+	}
+	start := b.next.Add(1)
+	for i := uint64(0); i < n; i++ {
+		be := b.backends[(start+i)%n]
+		if be.up.Load() && !be.disabled.Load() {
+			return be
+		}
+	}
+	return nil
+}
+
+func (b *Balancer) proxyError(w http.ResponseWriter, r *http.Request, err error) {
+	if r.Context().Err() != nil {
+		return // the client left; nothing to answer, the node is not at fault
+	}
+	be := r.Context().Value(backendKey{}).(*backend)
+	b.SetUp(be.index, false)
+	b.Kick()
+	writeError(w, http.StatusBadGateway, fmt.Sprintf("node %d failed: %v", be.index, err))
+}
+
+// SetUp puts node i in or out of the rotation until the next health check.
+func (b *Balancer) SetUp(i int, up bool) {
+	b.mu.RLock()
+	defer b.mu.RUnlock()
+	if i >= 0 && i < len(b.backends) {
+		b.backends[i].up.Store(up)
+	}
+}
+
+// Disable takes node i out of the rotation until SetURL brings it back,
+// whatever its health checks say.
+func (b *Balancer) Disable(i int) {
+	b.mu.RLock()
+	defer b.mu.RUnlock()
+	if i >= 0 && i < len(b.backends) {
+		b.backends[i].disabled.Store(true)
+	}
+}
+
+// SetURL points node i at a new, ready address (a revived node) and puts it
+// back in the rotation.
+func (b *Balancer) SetURL(i int, nodeURL string) error {
+	u, err := url.Parse(nodeURL)
+	if err != nil {
+		return err
+	}
+	b.mu.Lock()
+	if i >= 0 && i < len(b.backends) {
+		be := &backend{index: i, url: u}
+		be.up.Store(true)
+		b.backends[i] = be
+	}
+	b.mu.Unlock()
+	b.Kick()
+	return nil
+}
+
+// Up reports which nodes are in the rotation.
+func (b *Balancer) Up() []bool {
+	b.mu.RLock()
+	defer b.mu.RUnlock()
+	out := make([]bool, len(b.backends))
+	for i, be := range b.backends {
+		out[i] = be.up.Load() && !be.disabled.Load()
+	}
+	return out
+}
+
+// Kick runs a health check now.
+func (b *Balancer) Kick() {
+	select {
+	case b.kick <- struct{}{}:
+	default:
+	}
+}
+
+func (b *Balancer) healthLoop() {
+	defer close(b.done)
+	t := time.NewTicker(healthInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-b.stop:
+			return
+		case <-t.C:
+		case <-b.kick:
+		}
+		b.mu.RLock()
+		bes := append([]*backend(nil), b.backends...)
+		b.mu.RUnlock()
+		var wg sync.WaitGroup
+		for _, be := range bes {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				be.up.Store(b.probe(be.url))
+			}()
+		}
+		wg.Wait()
+	}
+}
+
+func (b *Balancer) probe(u *url.URL) bool {
+	resp, err := b.check.Get(u.String() + "/readyz")
+	if err != nil {
+		return false
+	}
+	resp.Body.Close()
+	return resp.StatusCode == http.StatusOK
+}
+
+// Close stops the health checks and drops idle connections.
+func (b *Balancer) Close() {
+	b.once.Do(func() {
+		close(b.stop)
+		<-b.done
+		b.tr.CloseIdleConnections()
+	})
+}
