@@ -19,6 +19,7 @@ import (
 	cmdVersion "github.com/bestbefore/bestbefore/cmd/version"
 	"github.com/bestbefore/bestbefore/pkg/iostreams"
 	"github.com/bestbefore/bestbefore/pkg/version"
+	"github.com/bestbefore/bestbefore/target"
 )
 
 // NewCmdRoot builds the command tree.
@@ -53,6 +54,10 @@ Start with:
 
 // Main runs the command line and returns the process exit code.
 func Main() int {
+	// A bundled target node is this same binary started again.
+	if handled, code := target.ChildMain(); handled {
+		return code
+	}
 	ios := iostreams.System()
 	f := &cmdutil.Factory{IOStreams: ios, Version: version.Version(), Executable: os.Executable}
 	root := NewCmdRoot(f)

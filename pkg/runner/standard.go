@@ -2,12 +2,15 @@ package runner
 
 import (
 	"context"
+	"io"
+	"os"
 
 	"github.com/bestbefore/bestbefore/pkg/probe"
 	"github.com/bestbefore/bestbefore/pkg/report"
 	"github.com/bestbefore/bestbefore/pkg/result"
 	"github.com/bestbefore/bestbefore/pkg/scenario"
 	"github.com/bestbefore/bestbefore/pkg/sweep"
+	"github.com/bestbefore/bestbefore/target"
 )
 
 // Standard fills in the parts a real run uses: resource monitoring with
@@ -16,12 +19,33 @@ func Standard(o *Options) {
 	if o.NewMonitor == nil {
 		o.NewMonitor = NewProbeMonitor
 	}
+	if o.StartCluster == nil {
+		stderr := o.Stderr
+		o.StartCluster = func(ctx context.Context, b *scenario.Bundled) (Cluster, error) {
+			return StartBundled(ctx, b, stderr)
+		}
+	}
 	if o.WriteReports == nil {
 		version := o.Version
 		o.WriteReports = func(dir string, r *result.Result) error {
 			return report.WriteAll(dir, r, report.Options{Version: version, Now: o.Now})
 		}
 	}
+}
+
+// StartBundled starts the bundled reference service as separate node
+// processes behind a balancer on loopback.
+func StartBundled(ctx context.Context, b *scenario.Bundled, stderr io.Writer) (*target.Cluster, error) {
+	return target.StartCluster(ctx, target.ClusterOptions{Nodes: b.Nodes, Node: target.ConfigFromScenario(b), Stderr: quietWriter(stderr)})
+}
+
+// quietWriter drops the nodes' own diagnostics unless debugging is asked
+// for: they would interleave with progress output.
+func quietWriter(w io.Writer) io.Writer {
+	if os.Getenv("BESTBEFORE_DEBUG") != "" {
+		return w
+	}
+	return nil
 }
 
 // NewProbeMonitor samples the host, the target's processes and metrics,
