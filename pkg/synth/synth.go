@@ -171,7 +171,7 @@ func pickK(rng *rand.Rand) int {
 }
 
 // timestamps draws n sorted times over the span with density ∝ Rate,
-// rounded to the microsecond.
+// truncated to the millisecond, as access logs record them.
 func timestamps(rng *rand.Rand, o Options) []time.Time {
 	// Cumulative rate on a one-minute grid.
 	const step = time.Minute
@@ -205,7 +205,7 @@ func timestamps(rng *rand.Rand, o Options) []time.Time {
 		if d > o.Span {
 			d = o.Span
 		}
-		out[i] = o.Start.Add(d).Truncate(time.Microsecond)
+		out[i] = o.Start.Add(d).Truncate(time.Millisecond)
 	}
 	return out
 }

@@ -1,0 +1,62 @@
+// Package scenarios holds the scenario files bestbefore ships and the
+// traffic they replay, embedded so `bestbefore demo` works from any
+// directory.
+package scenarios
+
+import (
+	"embed"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+
+	"github.com/bestbefore/bestbefore/pkg/scenario"
+)
+
+// The bundled traffic is made by (see README.md):
+//go:generate go run .. traffic synth --out traffic/demo.ndjson.gz --requests 25000 --seed 1
+
+// FS holds demo.yaml, ci.yaml and traffic/demo.ndjson.gz.
+//
+//go:embed *.yaml traffic/*.ndjson.gz
+var FS embed.FS
+
+// Names lists the embedded scenarios, e.g. "demo.yaml".
+func Names() []string {
+	m, _ := fs.Glob(FS, "*.yaml")
+	return m
+}
+
+// Extract writes every embedded file under dir (keeping the traffic/
+// subdirectory), so a scenario's relative traffic path resolves there.
+func Extract(dir string) error {
+	return fs.WalkDir(FS, ".", func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		dst := filepath.Join(dir, filepath.FromSlash(p))
+		if d.IsDir() {
+			return os.MkdirAll(dst, 0o755)
+		}
+		b, err := FS.ReadFile(p)
+		if err != nil {
+			return err
+		}
+		return os.WriteFile(dst, b, 0o644)
+	})
+}
+
+// Load extracts the embedded files into dir and loads the named scenario
+// ("demo" or "demo.yaml") from there, applying overrides.
+func Load(name, dir string, overrides []string) (*scenario.Scenario, error) {
+	if filepath.Ext(name) == "" {
+		name += ".yaml"
+	}
+	if _, err := fs.Stat(FS, name); err != nil {
+		return nil, fmt.Errorf("no bundled scenario %q (have %v)", name, Names())
+	}
+	if err := Extract(dir); err != nil {
+		return nil, err
+	}
+	return scenario.Load(filepath.Join(dir, name), overrides)
+}
