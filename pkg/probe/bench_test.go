@@ -76,6 +76,9 @@ func clientGolangServer(b *testing.B) *httptest.Server {
 // benchmarks: one full sampling round must cost less than 10 ms of CPU, so
 // at the default 1 s interval the monitor takes under 1 % of one core.
 func TestSamplingCostUnderOnePercent(t *testing.T) {
+	if raceEnabled {
+		t.Skip("the race detector multiplies CPU cost several times")
+	}
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	srv := httptest.NewServer(promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))

@@ -18,6 +18,9 @@ import (
 func fakeTarget(t *testing.T, cpuShare float64) *httptest.Server {
 	t.Helper()
 	born := time.Now()
+	// Histogram counts are written as floats (as native-histogram-aware
+	// exporters may), so the step's p99 is exact: 0.99 of the step's
+	// observations lie at or under 0.05.
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.URL.Path != "/metrics" {
 			http.NotFound(w, r)
@@ -55,17 +58,17 @@ app_cache_misses_total %g
 # TYPE app_queue_depth gauge
 app_queue_depth 7
 # TYPE app_latency_seconds histogram
-app_latency_seconds_bucket{le="0.01"} %d
-app_latency_seconds_bucket{le="0.05"} %d
-app_latency_seconds_bucket{le="0.5"} %d
-app_latency_seconds_bucket{le="+Inf"} %d
+app_latency_seconds_bucket{le="0.01"} %g
+app_latency_seconds_bucket{le="0.05"} %g
+app_latency_seconds_bucket{le="0.5"} %g
+app_latency_seconds_bucket{le="+Inf"} %g
 app_latency_seconds_sum %g
-app_latency_seconds_count %d
+app_latency_seconds_count %g
 `, cpuShare*s,
 			0.0005*50*s, int64(50*s),
 			100*s, 10*s,
 			80*s, 20*s,
-			int64(900*s), int64(990*s), int64(1000*s), int64(1000*s), 10*s, int64(1000*s))
+			900*s, 990*s, 1000*s, 1000*s, 10*s, 1000*s)
 	}))
 	t.Cleanup(srv.Close)
 	return srv
