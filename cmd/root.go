@@ -16,6 +16,7 @@ import (
 	cmdPlan "github.com/bestbefore/bestbefore/cmd/plan"
 	cmdReport "github.com/bestbefore/bestbefore/cmd/report"
 	cmdRun "github.com/bestbefore/bestbefore/cmd/run"
+	cmdTarget "github.com/bestbefore/bestbefore/cmd/target"
 	cmdVersion "github.com/bestbefore/bestbefore/cmd/version"
 	"github.com/bestbefore/bestbefore/pkg/iostreams"
 	"github.com/bestbefore/bestbefore/pkg/version"
@@ -48,6 +49,7 @@ Start with:
 	root.AddCommand(cmdPlan.NewCmdPlan(f, nil))
 	root.AddCommand(cmdReport.NewCmdReport(f))
 	root.AddCommand(cmdRun.NewCmdRun(f, nil))
+	root.AddCommand(cmdTarget.NewCmdTarget(f))
 	root.AddCommand(cmdVersion.NewCmdVersion(f))
 	return root
 }

@@ -1,0 +1,141 @@
+// Package target is the `bestbefore target` command: it runs the bundled
+// reference prediction service.
+package target
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/bestbefore/bestbefore/cmd/cmdutil"
+	"github.com/bestbefore/bestbefore/target"
+)
+
+// ServeOptions holds the flags of `target serve`.
+type ServeOptions struct {
+	Factory *cmdutil.Factory
+	Nodes   int
+	Listen  string
+	Node    target.Config
+	// Ready, when set, is called once the cluster is up (tests).
+	Ready func(*target.Cluster)
+}
+
+// NewCmdTarget builds `target` and its verbs.
+func NewCmdTarget(f *cmdutil.Factory) *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "target",
+		Short: "Run the bundled reference prediction service",
+		Long: `The bundled reference prediction service ranks products for a query, behind
+a simulated feature-store lookup, a worker pool, a bounded queue and an LRU
+cache. Its capacity is set by configuration (workers / lookup per node), so
+capacity tests against it have a known answer.`,
+	}
+	cmd.AddCommand(NewCmdServe(f, nil))
+	cmd.AddCommand(newCmdNode())
+	return cmd
+}
+
+// NewCmdServe builds `target serve`; opts.Ready, when set, is called with
+// the running cluster.
+func NewCmdServe(f *cmdutil.Factory, ready func(*target.Cluster)) *cobra.Command {
+	opts := &ServeOptions{Factory: f, Ready: ready}
+	var lookup, lookupP99 time.Duration
+	var flags []string
+	cmd := &cobra.Command{
+		Use:   "serve",
+		Short: "Start N node processes behind a round-robin balancer on loopback, until Ctrl-C",
+		Example: `  bestbefore target serve
+  bestbefore target serve --nodes 2 --workers 16 --lookup 10ms --listen 127.0.0.1:9000
+  bestbefore target serve --flag new-ranker=25%
+
+  curl -s -XPOST localhost:8080/v1/predict -d '{"query":"wireless mouse","k":5}'
+  curl -s -XPOST localhost:8080/admin/nodes/2/kill`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			opts.Node.Lookup, opts.Node.LookupP99, opts.Node.Flags = lookup, lookupP99, flags
+			return serveRun(cmd.Context(), opts)
+		},
+	}
+	fl := cmd.Flags()
+	fl.IntVarP(&opts.Nodes, "nodes", "n", 3, "node processes")
+	fl.StringVar(&opts.Listen, "listen", "127.0.0.1:8080", "balancer address")
+	fl.IntVar(&opts.Node.Workers, "workers", target.DefaultWorkers, "workers per node")
+	fl.DurationVar(&lookup, "lookup", target.DefaultLookup, "mean feature-store lookup time")
+	fl.DurationVar(&lookupP99, "lookup-p99", 0, "99th percentile of the lookup time (default 2.5 × --lookup)")
+	fl.IntVar(&opts.Node.Queue, "queue", 0, "requests waiting per node before 503 (default 4 × --workers)")
+	fl.IntVar(&opts.Node.Cache, "cache", target.DefaultCache, "LRU cache entries per node (negative: no cache)")
+	fl.IntVar(&opts.Node.Items, "items", target.DefaultItems, "catalogue size")
+	fl.Int64Var(&opts.Node.Seed, "seed", 0, "seed of the catalogue and lookup times")
+	fl.StringArrayVar(&flags, "flag", nil, "feature flag, e.g. new-ranker=on, new-ranker=25% (repeatable)")
+	return cmd
+}
+
+func serveRun(ctx context.Context, opts *ServeOptions) error {
+	ios := opts.Factory.IOStreams
+	if ctx == nil {
+		ctx = context.Background()
+	}
+	if opts.Nodes < 1 || opts.Nodes > 64 {
+		return cmdutil.BadInputf("--nodes: must be between 1 and 64, got %d", opts.Nodes)
+	}
+	cfg := opts.Node.WithDefaults()
+	if err := cfg.Validate(); err != nil {
+		return cmdutil.BadInputf("target serve: %v", err)
+	}
+	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	exe := ""
+	if opts.Factory.Executable != nil {
+		var err error
+		if exe, err = opts.Factory.Executable(); err != nil {
+			return cmdutil.RunFailed(err)
+		}
+	}
+	c, err := target.StartCluster(ctx, target.ClusterOptions{
+		Nodes: opts.Nodes, Node: cfg, Listen: opts.Listen, Stderr: ios.ErrOut, Executable: exe,
+	})
+	if err != nil {
+		return cmdutil.RunFailed(err)
+	}
+	defer c.Close()
+	fmt.Fprintf(ios.Out, "bundled prediction service: %d nodes, configured capacity %.0f QPS (%.0f a node: %d workers / %v lookup, p99 %v)\n",
+		opts.Nodes, c.CapacityQPS(), c.NodeCapacityQPS(), cfg.Workers, cfg.Lookup, cfg.LookupP99)
+	fmt.Fprintf(ios.Out, "balancer  %s   (POST /v1/predict; admin: GET /admin/nodes, POST /admin/nodes/{i}/kill|revive)\n", c.URL())
+	for _, n := range c.Nodes() {
+		fmt.Fprintf(ios.Out, "node %d    %s   pid %d   metrics %s\n", n.Index, n.URL, n.PID, n.MetricsURL)
+	}
+	fmt.Fprintln(ios.ErrOut, "Ctrl-C stops every node.")
+	if opts.Ready != nil {
+		opts.Ready(c)
+	}
+	<-ctx.Done()
+	fmt.Fprintln(ios.ErrOut, "stopping nodes...")
+	return c.Close()
+}
+
+// newCmdNode is the hidden command a node process runs when the binary's
+// main did not already hand over to target.ChildMain.
+func newCmdNode() *cobra.Command {
+	return &cobra.Command{
+		Use:    "node",
+		Short:  "Run one node of a bundled cluster (started by the cluster itself)",
+		Hidden: true,
+		Args:   cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			handled, code := target.ChildMain()
+			if !handled {
+				return cmdutil.BadInputf("target node: started by `target serve` or a run, not by hand (%s is not set)", target.ChildEnv)
+			}
+			if code != 0 {
+				return &cmdutil.ExitError{Code: code}
+			}
+			return nil
+		},
+	}
+}
