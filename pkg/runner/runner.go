@@ -154,7 +154,7 @@ func Execute(ctx context.Context, o Options) (*Outcome, error) {
 		dir = filepath.Join("reports", fmt.Sprintf("%s-%s", safeName(s.Name), time.Now().Format("20060102-150405")))
 	}
 	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return nil, fmt.Errorf("output directory: %w", err)
+		return nil, fmt.Errorf("output directory %s: %w", dir, err)
 	}
 	if err := checkWritable(dir); err != nil {
 		return nil, err
