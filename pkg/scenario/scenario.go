@@ -341,7 +341,8 @@ func (s *Scenario) applyDefaults() {
 		l.MaxInFlight = 10000
 	}
 	if l.Interval == 0 {
-		l.Interval = Duration(time.Second)
+		// One second, but never longer than a step.
+		l.Interval = Duration(min(time.Second, l.StepDuration.D()))
 	}
 	if l.StepQPS == 0 && len(l.Steps) == 0 && l.StartQPS > 0 {
 		l.StepQPS = l.StartQPS
