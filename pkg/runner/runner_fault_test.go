@@ -414,4 +414,3 @@ func contains(list []string, s string) bool {
 	}
 	return false
 }
-
