@@ -13,6 +13,7 @@ import (
 
 	"github.com/bestbefore/bestbefore/cmd/cmdutil"
 	cmdCompare "github.com/bestbefore/bestbefore/cmd/compare"
+	cmdMerge "github.com/bestbefore/bestbefore/cmd/merge"
 	cmdPlan "github.com/bestbefore/bestbefore/cmd/plan"
 	cmdReport "github.com/bestbefore/bestbefore/cmd/report"
 	cmdRun "github.com/bestbefore/bestbefore/cmd/run"
@@ -46,6 +47,7 @@ Start with:
 		return cmdutil.BadInput(fmt.Errorf("%w\nRun '%s --help' for usage.", err, c.CommandPath()))
 	})
 	root.AddCommand(cmdCompare.NewCmdCompare(f, nil))
+	root.AddCommand(cmdMerge.NewCmdMerge(f, nil))
 	root.AddCommand(cmdPlan.NewCmdPlan(f, nil))
 	root.AddCommand(cmdReport.NewCmdReport(f))
 	root.AddCommand(cmdRun.NewCmdRun(f, nil))

@@ -11,6 +11,7 @@ import (
 	"os/signal"
 	"path/filepath"
 	"syscall"
+	"time"
 
 	"github.com/spf13/cobra"
 
@@ -18,6 +19,8 @@ import (
 	"github.com/bestbefore/bestbefore/pkg/report"
 	"github.com/bestbefore/bestbefore/pkg/result"
 	"github.com/bestbefore/bestbefore/pkg/runner"
+	"github.com/bestbefore/bestbefore/pkg/shard"
+	"github.com/bestbefore/bestbefore/pkg/sweep"
 )
 
 // Options holds the flags of `run`.
@@ -30,6 +33,12 @@ type Options struct {
 	Format      string
 	AllowPublic bool
 	Traffic     string
+	// Shard ("i/n") and StartAt (RFC 3339 or +30s) make the run one shard
+	// of a distributed run; ShardSpec and StartAtTime hold them parsed.
+	Shard       string
+	StartAt     string
+	ShardSpec   shard.Spec
+	StartAtTime time.Time
 }
 
 // NewCmdRun builds `run`; runF replaces the action in tests.
@@ -58,6 +67,9 @@ Exit codes: 0 done, 2 bad input, 3 the run could not be carried out,
 			if opts.Format != "text" && opts.Format != "json" {
 				return cmdutil.BadInputf("--format must be text or json, got %q", opts.Format)
 			}
+			if err := parseShardFlags(opts, time.Now()); err != nil {
+				return err
+			}
 			if runF != nil {
 				return runF(cmd.Context(), opts)
 			}
@@ -70,6 +82,8 @@ Exit codes: 0 done, 2 bad input, 3 the run could not be carried out,
 	cmd.Flags().StringVar(&opts.Format, "format", "text", "summary on stdout: text or json")
 	cmd.Flags().BoolVar(&opts.AllowPublic, "allow-public", false, "allow targets outside loopback and private address ranges")
 	cmd.Flags().StringVar(&opts.Traffic, "traffic", "", "replay this traffic file instead of the scenario's")
+	cmd.Flags().StringVar(&opts.Shard, "shard", "", "run shard i of n (e.g. 2/3): 1/n of each step's rate and of the traffic lines, on the fixed ramp plan; merge the shards with `bestbefore merge`")
+	cmd.Flags().StringVar(&opts.StartAt, "start-at", "", "with --shard: when the plan starts, the same on every shard (RFC 3339, or +30s from now)")
 	return cmd
 }
 
@@ -107,6 +121,19 @@ func Run(ctx context.Context, opts *Options, w Wiring) error {
 	if w.Options != nil {
 		w.Options(&ro)
 	}
+	if opts.Shard != "" {
+		prev, hook := ro.Sweep, shard.Configure(opts.ShardSpec, opts.StartAtTime)
+		ro.Sweep = func(c *sweep.Config) {
+			if prev != nil {
+				prev(c)
+			}
+			hook(c)
+			if !opts.Quiet {
+				fmt.Fprintf(ios.ErrOut, "shard %s: %d steps, one every %v from %s (in %v); no adaptive stop, no refinement\n",
+					opts.ShardSpec, len(c.Plan), sweep.StepSlot(c.Scenario), opts.StartAtTime.Format(time.RFC3339Nano), time.Until(opts.StartAtTime).Round(100*time.Millisecond))
+			}
+		}
+	}
 	out, err := runner.Execute(ctx, ro)
 	if bars != nil {
 		bars.Wait()
@@ -142,6 +169,33 @@ func Run(ctx context.Context, opts *Options, w Wiring) error {
 			return cmdutil.RunFailed(out.Err)
 		}
 	}
+	return nil
+}
+
+// parseShardFlags checks --shard and --start-at: both or neither, and a
+// start time not already past.
+func parseShardFlags(opts *Options, now time.Time) error {
+	if opts.Shard == "" && opts.StartAt == "" {
+		return nil
+	}
+	if opts.Shard == "" {
+		return cmdutil.BadInputf("--start-at needs --shard i/n")
+	}
+	if opts.StartAt == "" {
+		return cmdutil.BadInputf("--shard needs --start-at: every shard must start its plan at the same time (e.g. --start-at 2026-11-25T14:00:00Z, or +30s to try it on one machine)")
+	}
+	spec, err := shard.ParseSpec(opts.Shard)
+	if err != nil {
+		return cmdutil.BadInputf("--shard: %v", err)
+	}
+	at, err := shard.ParseStartAt(opts.StartAt, now)
+	if err != nil {
+		return cmdutil.BadInputf("--start-at: %v", err)
+	}
+	if late := now.Sub(at); late > time.Second {
+		return cmdutil.BadInputf("--start-at %s is %v in the past: the shards would not change rate together; give a later time", opts.StartAt, late.Round(time.Second))
+	}
+	opts.ShardSpec, opts.StartAtTime = spec, at
 	return nil
 }
 

@@ -73,9 +73,13 @@ type Config struct {
 	RateScale float64
 	// Filter keeps a share of the traffic lines (shards).
 	Filter func(*traffic.Request) bool
-	// StartAt aligns step boundaries to the wall clock (shards).
+	// StartAt aligns step boundaries to the wall clock (shards): step k
+	// starts at StartAt + k×StepSlot, and the plan runs to its end (no
+	// stop on failures or saturation) so every shard changes rate together.
 	StartAt time.Time
-	Now     func() time.Time
+	// Shard, when set, is recorded in the result.
+	Shard *result.Shard
+	Now   func() time.Time
 }
 
 // Run executes the scenario and returns its result. The result is always
@@ -92,6 +96,7 @@ func Run(ctx context.Context, cfg Config) (*result.Result, error) {
 	}
 	r := &result.Result{
 		Schema:     result.SchemaV1,
+		Shard:      cfg.Shard,
 		Name:       s.Name,
 		Status:     result.StatusCompleted,
 		StartedAt:  now().UTC(),
@@ -228,6 +233,7 @@ func (rn *runner) ramp() error {
 		rates = rn.cfg.Plan
 	}
 	fails := 0
+	aligned := !rn.cfg.StartAt.IsZero()
 	for _, q := range rates {
 		st, err := rn.step(result.PhaseRamp, q, s.Load.StepDuration.D(), nil, 0)
 		if err != nil || st == nil {
@@ -236,7 +242,7 @@ func (rn *runner) ramp() error {
 		if rn.abortReason != "" {
 			return nil
 		}
-		if st.Generator.Saturated {
+		if st.Generator.Saturated && !aligned {
 			rn.r.Warnings = append(rn.r.Warnings, fmt.Sprintf("the generator could not keep its schedule at %.0f QPS (%s); the ramp stopped there", q, st.Generator.SaturatedWhy))
 			break
 		}
@@ -245,7 +251,7 @@ func (rn *runner) ramp() error {
 			continue
 		}
 		fails++
-		if fails >= s.Load.StopAfterFailures {
+		if fails >= s.Load.StopAfterFailures && !aligned {
 			break
 		}
 	}
@@ -287,6 +293,15 @@ func (rn *runner) step(phase string, q float64, dur time.Duration, hook func(), 
 	}
 	idx := rn.stepNo
 	rn.stepNo++
+	if !rn.cfg.StartAt.IsZero() {
+		t := time.NewTimer(time.Until(rn.cfg.StartAt.Add(time.Duration(idx) * StepSlot(s))))
+		select {
+		case <-t.C:
+		case <-rn.ctx.Done():
+			t.Stop()
+			return nil, nil
+		}
+	}
 	sent := q * rn.cfg.RateScale
 	if rn.cfg.Observer != nil {
 		rn.cfg.Observer.StepStarted(idx, phase, q, dur)
@@ -332,6 +347,13 @@ func (rn *runner) step(phase string, q float64, dur time.Duration, hook func(), 
 	}
 	rn.checkAbort(out)
 	return out, nil
+}
+
+// StepSlot is the wall-clock time each step is given when steps are
+// aligned to Config.StartAt: the step, the longest drain of the requests
+// in flight (the request timeout) and one second to spare.
+func StepSlot(s *scenario.Scenario) time.Duration {
+	return s.Load.StepDuration.D() + s.Load.Timeout.D() + time.Second
 }
 
 func (rn *runner) checkAbort(st *result.Step) {
