@@ -59,6 +59,11 @@ func (p *parser) read(head, keepBody bool, resp *Response) (keep, started bool, 
 		}
 
 		keep = !h.close && (minor >= 1 || h.keepAlive)
+		if minor == 0 && h.te {
+			// RFC 9112 §6.1: an HTTP/1.0 message with Transfer-Encoding
+			// has faulty framing; ignore the coding and close after it.
+			h.te, keep = false, false
+		}
 		switch {
 		case status == 101:
 			// A protocol switch is not something a load generator follows.
