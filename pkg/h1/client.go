@@ -101,7 +101,8 @@ func NewClient(addr string, o Options) *Client {
 // and reads the response into resp. The exchange must finish before
 // deadline (the zero time means none), else Do returns ErrTimeout and
 // closes the connection. With keepBody the body is copied into resp.Body,
-// reusing its capacity; otherwise it is read and discarded.
+// reusing its capacity; otherwise it is read and discarded. resp must not
+// be nil; a caller keeps one per goroutine and reuses it.
 //
 // A reused connection that turns out to have been closed by the server
 // while idle (the write fails, or the connection ends before any byte of
