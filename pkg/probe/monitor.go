@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"runtime"
 	"sort"
+	"strings"
 	"sync"
 	"time"
 
@@ -243,7 +244,7 @@ func (m *Monitor) sampleLocal(ctx context.Context, all bool) {
 	}
 	st.rounds++
 	if selfErr != nil {
-		st.warn("monitor: " + selfErr.Error())
+		st.warn(monitorWarning(selfErr.Error()))
 	} else {
 		st.self.add(self.Time, self)
 		st.selfPeakRSS = max(st.selfPeakRSS, self.Self.RSSBytes)
@@ -253,16 +254,16 @@ func (m *Monitor) sampleLocal(ctx context.Context, all bool) {
 		return
 	}
 	if hostErr != nil {
-		st.warn("monitor: " + hostErr.Error())
+		st.warn(monitorWarning(hostErr.Error()))
 	} else {
 		st.host.add(host.Time, host)
 		st.hostPeakMem = max(st.hostPeakMem, host.Host.MemUsedBytes)
 	}
 	for _, w := range procs.Warnings {
-		st.warn("monitor: " + w)
+		st.warn(monitorWarning(w))
 	}
 	if procErr != nil && len(procs.Warnings) == 0 {
-		st.warn("monitor: " + procErr.Error())
+		st.warn(monitorWarning(procErr.Error()))
 	}
 	var rss uint64
 	var threads, fds int32
@@ -369,6 +370,11 @@ type stepState struct {
 
 func newStepState(scrapers int) *stepState {
 	return &stepState{procs: map[int32]*track{}, scrapes: make([]track, scrapers), seen: map[string]bool{}}
+}
+
+// monitorWarning words a sampler's error as a step warning.
+func monitorWarning(msg string) string {
+	return "monitor: " + strings.TrimPrefix(msg, "probe: ")
 }
 
 func (st *stepState) warn(w string) {
