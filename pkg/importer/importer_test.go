@@ -1,0 +1,151 @@
+package importer_test
+
+import (
+	"bytes"
+	"errors"
+	"flag"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/bestbefore/bestbefore/pkg/importer"
+	"github.com/bestbefore/bestbefore/pkg/traffic"
+)
+
+var update = flag.Bool("update", false, "rewrite the golden files")
+
+// convert imports a testdata file and returns the traffic lines it gives.
+func convert(t *testing.T, in string, f importer.Format, opts importer.Options) ([]byte, *importer.Stats, error) {
+	t.Helper()
+	out := filepath.Join(t.TempDir(), "out.ndjson")
+	st, err := importer.ImportFile(filepath.Join("testdata", in), out, f, opts)
+	if err != nil {
+		if _, serr := os.Stat(out); serr == nil {
+			t.Errorf("a failed import left %s behind", out)
+		}
+		return nil, st, err
+	}
+	b, rerr := os.ReadFile(out)
+	if rerr != nil {
+		t.Fatal(rerr)
+	}
+	return b, st, nil
+}
+
+func TestImportGolden(t *testing.T) {
+	cases := []struct {
+		in      string
+		format  importer.Format
+		written int
+	}{
+		{"nginx.log", importer.Nginx, 4},
+		{"apache.log", importer.Apache, 3},
+		{"sample.har", importer.HAR, 3},
+		{"vegeta.jsonl", importer.Vegeta, 3},
+	}
+	for _, c := range cases {
+		t.Run(c.in, func(t *testing.T) {
+			got, st, err := convert(t, c.in, c.format, importer.Options{Redactor: traffic.NewRedactor(nil, nil)})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if st.Written != c.written || st.Skipped != 0 {
+				t.Errorf("stats %+v, want %d written", st, c.written)
+			}
+			// Every line is a valid traffic line.
+			r, _ := traffic.NewReader(bytes.NewReader(got), c.in+".out")
+			for n := 0; ; n++ {
+				if _, err := r.Next(); err != nil {
+					if n != c.written || err.Error() != "EOF" {
+						t.Fatalf("output line %d: %v", n+1, err)
+					}
+					break
+				}
+			}
+			golden := filepath.Join("testdata", c.in+".golden.ndjson")
+			if *update {
+				if err := os.WriteFile(golden, got, 0o644); err != nil {
+					t.Fatal(err)
+				}
+			}
+			want, err := os.ReadFile(golden)
+			if err != nil {
+				t.Fatalf("%v (run with -update to create it)", err)
+			}
+			if !bytes.Equal(got, want) {
+				t.Errorf("output differs from %s:\n got %s\nwant %s", golden, got, want)
+			}
+			for _, secret := range []string{"har-secret-1", "vegeta-secret"} {
+				if bytes.Contains(got, []byte(secret)) {
+					t.Errorf("secret %q imported", secret)
+				}
+			}
+		})
+	}
+}
+
+func TestImportErrorsNameFileAndLine(t *testing.T) {
+	cases := []struct {
+		in      string
+		format  importer.Format
+		wantErr string
+		// with --skip-invalid
+		written, skipped int
+	}{
+		{"nginx_bad.log", importer.Nginx, "testdata/nginx_bad.log:2: request: ", 2, 2},
+		{"bad_url.har", importer.HAR, `testdata/bad_url.har:3: request.url: "ws:relative" is not an http(s) URL`, 2, 1},
+		{"truncated.har", importer.HAR, "testdata/truncated.har:4: not a HAR file: ", 0, 0},
+		{"vegeta_bad.jsonl", importer.Vegeta, "testdata/vegeta_bad.jsonl:2: body: not valid base64", 2, 1},
+		{"sample.har", importer.Nginx, "testdata/sample.har:1: missing identity", 0, 0},
+		{"nginx.log", importer.HAR, "testdata/nginx.log:1: not a HAR file", 0, 0},
+	}
+	for _, c := range cases {
+		t.Run(c.in+"/"+string(c.format), func(t *testing.T) {
+			_, _, err := convert(t, c.in, c.format, importer.Options{})
+			var le *traffic.LineError
+			if !errors.As(err, &le) {
+				t.Fatalf("error %v is not a LineError", err)
+			}
+			if !strings.Contains(err.Error(), c.wantErr) {
+				t.Fatalf("error %q, want it to contain %q", err, c.wantErr)
+			}
+			_, st, err := convert(t, c.in, c.format, importer.Options{SkipInvalid: true})
+			if c.written == 0 {
+				if err == nil {
+					t.Fatal("skip-invalid import of an unusable file succeeded")
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if st.Written != c.written || st.Skipped != c.skipped || len(st.Errors) != c.skipped {
+				t.Fatalf("skip-invalid stats %+v, want %d written %d skipped", st, c.written, c.skipped)
+			}
+		})
+	}
+}
+
+func TestParseLogLineFields(t *testing.T) {
+	e, err := importer.ParseLogLine(`::1 - - [01/Jan/2026:00:00:00 +0200] "GET /a%20b?x=\"y\" HTTP/1.1" 200 5 "-" "ua\x0aline"`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req, err := e.TrafficRequest()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if req.Path != `/a%20b?x="y"` || req.TS.Hour() != 22 || req.Header.Get("User-Agent") != "ua line" || req.Header.Get("Referer") != "" {
+		t.Fatalf("got %+v", req)
+	}
+}
+
+func TestParseFormat(t *testing.T) {
+	if f, err := importer.ParseFormat("HAR"); err != nil || f != importer.HAR {
+		t.Fatal(f, err)
+	}
+	if _, err := importer.ParseFormat("jmeter"); err == nil {
+		t.Fatal("unknown format accepted")
+	}
+}
