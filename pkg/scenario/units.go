@@ -33,12 +33,12 @@ func ParseDuration(s string) (time.Duration, error) {
 		return 0, fmt.Errorf("empty duration")
 	}
 	if f, err := strconv.ParseFloat(s, 64); err == nil {
-		return time.Duration(f * float64(time.Second)), nil
+		return durationOf(s, f*float64(time.Second))
 	}
 	if strings.HasSuffix(s, "d") {
 		f, err := strconv.ParseFloat(strings.TrimSuffix(s, "d"), 64)
 		if err == nil {
-			return time.Duration(f * 24 * float64(time.Hour)), nil
+			return durationOf(s, f*24*float64(time.Hour))
 		}
 	}
 	d, err := time.ParseDuration(s)
@@ -46,6 +46,15 @@ func ParseDuration(s string) (time.Duration, error) {
 		return 0, fmt.Errorf("%q is not a duration (want e.g. 250ms, 5s, 2m)", s)
 	}
 	return d, nil
+}
+
+// durationOf converts ns nanoseconds, refusing NaN, infinities and values
+// a time.Duration cannot hold (they would wrap to nonsense).
+func durationOf(s string, ns float64) (time.Duration, error) {
+	if math.IsNaN(ns) || ns >= math.MaxInt64 || ns <= math.MinInt64 {
+		return 0, fmt.Errorf("%q is not a duration in range (want e.g. 250ms, 5s, 60d; at most about 290 years)", s)
+	}
+	return time.Duration(ns), nil
 }
 
 // UnmarshalYAML reads "0.1%" or a plain fraction such as 0.001.
