@@ -102,13 +102,20 @@ func Parse(data []byte, name, dir string, overrides []string) (*Scenario, error)
 				return nil, Errors{{File: "--set " + o, Msg: err.Error()}}
 			}
 		}
+		blockStyle(doc) // one key a line, so an error's line names its field
 		b, err := yaml.Marshal(doc)
 		if err != nil {
 			return nil, Errors{{File: name, Msg: err.Error()}}
 		}
 		s = Scenario{}
 		if err := strictDecode(b, &s); err != nil {
-			e := yamlError(name, err, nil)
+			// Name the field from the merged document's own lines.
+			var merged yaml.Node
+			mlines := map[string]int{}
+			if yaml.Unmarshal(b, &merged) == nil && len(merged.Content) > 0 {
+				indexLines(merged.Content[0], "", mlines)
+			}
+			e := yamlError(name, err, mlines)
 			e.File, e.Line = "--set", 0
 			return nil, Errors{e}
 		}
@@ -166,6 +173,15 @@ func yamlError(name string, err error, lines map[string]int) *Error {
 		e.Field = best
 	}
 	return e
+}
+
+// blockStyle turns flow mappings and sequences ({a: 1}, [1, 2]) into
+// block style, recursively.
+func blockStyle(n *yaml.Node) {
+	n.Style &^= yaml.FlowStyle
+	for _, c := range n.Content {
+		blockStyle(c)
+	}
 }
 
 // indexLines records the line of every key, by dotted path.
@@ -529,7 +545,7 @@ func (s *Scenario) Validate() Errors {
 	}
 	checkRatio := func(field string, r *Ratio) {
 		if r != nil && (*r < 0 || *r > 1 || math.IsNaN(float64(*r))) {
-			add(field, "must be between 0%% and 100%%, got %v", float64(*r))
+			add(field, "must be between 0%% and 100%%, got %v%%", float64(*r)*100)
 		}
 	}
 	checkRatio("slo.error_rate", s.SLO.ErrorRate)
