@@ -112,8 +112,11 @@ func TestIndexedJob(t *testing.T) {
 	if job.APIVersion != "batch/v1" || job.Spec.CompletionMode != "Indexed" {
 		t.Errorf("job: apiVersion %q completionMode %q, want batch/v1 Indexed", job.APIVersion, job.Spec.CompletionMode)
 	}
-	if job.Spec.Completions == nil || job.Spec.Parallelism == nil || *job.Spec.Completions != *job.Spec.Parallelism || *job.Spec.Completions < 1 {
-		t.Fatalf("completions %v and parallelism %v must be equal: every shard runs at once", job.Spec.Completions, job.Spec.Parallelism)
+	if job.Spec.Completions == nil || job.Spec.Parallelism == nil {
+		t.Fatal("completions and parallelism must both be set to the shard count")
+	}
+	if c, p := *job.Spec.Completions, *job.Spec.Parallelism; c != p || c < 1 {
+		t.Fatalf("completions %d and parallelism %d must be equal: every shard runs at once", c, p)
 	}
 	n := *job.Spec.Completions
 	if job.Spec.BackoffLimit == nil || *job.Spec.BackoffLimit != 0 || job.Spec.Template.Spec.RestartPolicy != "Never" {
