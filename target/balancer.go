@@ -75,6 +75,7 @@ func NewBalancer(nodeURLs []string) (*Balancer, error) {
 			pr.SetURL(be.url)
 		},
 		Transport:     b.tr,
+		BufferPool:    bufferPool{},
 		FlushInterval: -1,
 		ErrorHandler:  b.proxyError,
 	}
@@ -218,3 +219,12 @@ func (b *Balancer) Close() {
 		b.tr.CloseIdleConnections()
 	})
 }
+
+// bufferPool recycles the proxy's copy buffers instead of allocating 32 KiB
+// per request.
+type bufferPool struct{}
+
+var copyBuffers = sync.Pool{New: func() any { b := make([]byte, 32<<10); return &b }}
+
+func (bufferPool) Get() []byte  { return *copyBuffers.Get().(*[]byte) }
+func (bufferPool) Put(b []byte) { copyBuffers.Put(&b) }

@@ -8,8 +8,11 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/http/httputil"
+	"net/url"
 	"os"
 	"os/signal"
+	"strconv"
 	"syscall"
 	"time"
 )
@@ -19,6 +22,9 @@ const (
 	// ChildEnv carries a node's configuration as JSON; its presence makes
 	// ChildMain run a node.
 	ChildEnv = "BESTBEFORE_TARGET_NODE"
+	// BalancerEnv carries a cluster balancer's configuration as JSON; its
+	// presence makes ChildMain run the balancer.
+	BalancerEnv = "BESTBEFORE_TARGET_BALANCER"
 	// ParentEnv carries the parent's PID, so tools and tests can find a
 	// cluster's processes.
 	ParentEnv = "BESTBEFORE_TARGET_PARENT"
@@ -27,6 +33,13 @@ const (
 // readyPrefix starts the line a node writes on its standard output once it
 // listens.
 const readyPrefix = "bestbefore-target-node ready "
+
+type balancerSpec struct {
+	Listen string   `json:"listen"`
+	Nodes  []string `json:"nodes"`
+	// Admin is the parent's admin server, where /admin/ requests go.
+	Admin string `json:"admin"`
+}
 
 type childSpec struct {
 	Config Config `json:"config"`
@@ -47,6 +60,19 @@ type childSpec struct {
 // The node stops when its standard input closes (the parent died or closed
 // the cluster) or on SIGTERM.
 func ChildMain() (handled bool, exitCode int) {
+	if raw, ok := os.LookupEnv(BalancerEnv); ok {
+		os.Unsetenv(BalancerEnv)
+		var spec balancerSpec
+		if err := json.Unmarshal([]byte(raw), &spec); err != nil {
+			fmt.Fprintf(os.Stderr, "bestbefore target balancer: bad %s: %v\n", BalancerEnv, err)
+			return true, 2
+		}
+		if err := runBalancer(spec, os.Stdin, os.Stdout, os.Stderr); err != nil {
+			fmt.Fprintf(os.Stderr, "bestbefore target balancer: %v\n", err)
+			return true, 1
+		}
+		return true, 0
+	}
 	raw, ok := os.LookupEnv(ChildEnv)
 	if !ok {
 		return false, 0
@@ -89,6 +115,19 @@ func runNode(spec childSpec, stdin io.Reader, stdout, stderr io.Writer) error {
 		os.Getpid(), url, n.CapacityQPS(), n.cfg.Workers, n.cfg.Lookup)
 	fmt.Fprintf(stdout, "%s%s\n", readyPrefix, url)
 
+	if err := waitForEnd(stdin, served); err != nil {
+		return err
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+	defer cancel()
+	n.ready.Store(false)
+	srv.Shutdown(ctx)
+	return nil
+}
+
+// waitForEnd returns when the parent closes stdin (or dies), on SIGTERM or
+// SIGINT, or when the server stops.
+func waitForEnd(stdin io.Reader, served <-chan error) error {
 	parentGone := make(chan struct{})
 	go func() {
 		io.Copy(io.Discard, stdin)
@@ -105,9 +144,75 @@ func runNode(spec childSpec, stdin io.Reader, stdout, stderr io.Writer) error {
 			return err
 		}
 	}
+	return nil
+}
+
+// runBalancer serves the cluster's front address in its own process, so
+// its CPU is neither the load generator's nor a node's. Control requests
+// from the parent (loopback only) take nodes out of and back into the
+// rotation; /admin/ requests are forwarded to the parent, which owns the
+// node processes.
+func runBalancer(spec balancerSpec, stdin io.Reader, stdout, stderr io.Writer) error {
+	b, err := NewBalancer(spec.Nodes)
+	if err != nil {
+		return err
+	}
+	defer b.Close()
+	admin, err := url.Parse(spec.Admin)
+	if err != nil {
+		return fmt.Errorf("admin address: %v", err)
+	}
+	mux := http.NewServeMux()
+	mux.HandleFunc("POST /_bestbefore/nodes/{i}/disable", loopbackOnly(func(w http.ResponseWriter, r *http.Request) {
+		i, _ := strconv.Atoi(r.PathValue("i"))
+		b.Disable(i)
+		w.WriteHeader(http.StatusNoContent)
+	}))
+	mux.HandleFunc("POST /_bestbefore/nodes/{i}/enable", loopbackOnly(func(w http.ResponseWriter, r *http.Request) {
+		i, _ := strconv.Atoi(r.PathValue("i"))
+		if err := b.SetURL(i, r.URL.Query().Get("url")); err != nil {
+			writeError(w, http.StatusBadRequest, err.Error())
+			return
+		}
+		w.WriteHeader(http.StatusNoContent)
+	}))
+	mux.HandleFunc("POST /_bestbefore/nodes/{i}/down", loopbackOnly(func(w http.ResponseWriter, r *http.Request) {
+		i, _ := strconv.Atoi(r.PathValue("i"))
+		b.SetUp(i, false)
+		w.WriteHeader(http.StatusNoContent)
+	}))
+	mux.HandleFunc("GET /_bestbefore/nodes", func(w http.ResponseWriter, r *http.Request) {
+		writeJSON(w, http.StatusOK, b.Up())
+	})
+	mux.Handle("/admin/", loopbackOnly(httputil.NewSingleHostReverseProxy(admin).ServeHTTP))
+	mux.Handle("/", b)
+	ln, err := net.Listen("tcp", spec.Listen)
+	if err != nil {
+		return err
+	}
+	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute}
+	served := make(chan error, 1)
+	go func() { served <- srv.Serve(ln) }()
+	u := "http://" + ln.Addr().String()
+	fmt.Fprintf(stderr, "pid %d, %s, %d nodes\n", os.Getpid(), u, len(spec.Nodes))
+	fmt.Fprintf(stdout, "%s%s\n", readyPrefix, u)
+	if err := waitForEnd(stdin, served); err != nil {
+		return err
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
 	defer cancel()
-	n.ready.Store(false)
 	srv.Shutdown(ctx)
 	return nil
+}
+
+// loopbackOnly refuses clients that are not on this machine's loopback.
+func loopbackOnly(h http.HandlerFunc) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		host, _, _ := net.SplitHostPort(r.RemoteAddr)
+		if ip := net.ParseIP(host); ip == nil || !ip.IsLoopback() {
+			writeError(w, http.StatusForbidden, "admin endpoints answer loopback clients only")
+			return
+		}
+		h(w, r)
+	}
 }

@@ -9,6 +9,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -53,15 +54,16 @@ func DefaultChildArgs(executable string) []string {
 }
 
 // Cluster is N node processes behind a round-robin balancer, all on
-// loopback. Admin endpoints on the balancer's address (loopback clients
-// only): POST /admin/nodes/{i}/kill, POST /admin/nodes/{i}/revive,
-// GET /admin/nodes.
+// loopback. The balancer runs in a process of its own, so neither the load
+// generator's CPU nor a node's includes it. Admin endpoints on the
+// balancer's address (loopback clients only): POST /admin/nodes/{i}/kill,
+// POST /admin/nodes/{i}/revive, GET /admin/nodes.
 type Cluster struct {
-	opts ClusterOptions
-	bal  *Balancer
-	srv  *http.Server
-	ln   net.Listener
-	url  string
+	opts  ClusterOptions
+	bal   *nodeProc    // the balancer process
+	admin *http.Server // the parent's admin server, behind the balancer's /admin/
+	ctl   *http.Client // the parent's control requests to the balancer
+	url   string
 
 	mu     sync.Mutex
 	nodes  []*nodeProc
@@ -118,14 +120,10 @@ func StartCluster(ctx context.Context, opts ClusterOptions) (*Cluster, error) {
 	if opts.StartTimeout == 0 {
 		opts.StartTimeout = 20 * time.Second
 	}
-	c := &Cluster{opts: opts, nodes: make([]*nodeProc, opts.Nodes)}
-	ln, err := net.Listen("tcp", opts.Listen)
-	if err != nil {
-		return nil, fmt.Errorf("target: balancer: %w", err)
+	if opts.Stderr != nil {
+		opts.Stderr = &lockedWriter{w: opts.Stderr} // processes write to it concurrently
 	}
-	c.ln = ln
-	c.url = "http://" + ln.Addr().String()
-
+	c := &Cluster{opts: opts, nodes: make([]*nodeProc, opts.Nodes), ctl: &http.Client{Timeout: 5 * time.Second}}
 	errs := make([]error, opts.Nodes)
 	var wg sync.WaitGroup
 	for i := range c.nodes {
@@ -140,27 +138,38 @@ func StartCluster(ctx context.Context, opts ClusterOptions) (*Cluster, error) {
 		c.Close()
 		return nil, err
 	}
-	urls := make([]string, opts.Nodes)
-	for i, n := range c.nodes {
-		urls[i] = n.url
-	}
-	c.bal, err = NewBalancer(urls)
+	// The parent's admin server: it owns the node processes.
+	aln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		c.Close()
 		return nil, err
 	}
-	for _, n := range c.nodes {
-		go c.watch(n)
-	}
 	mux := http.NewServeMux()
 	mux.HandleFunc("POST /admin/nodes/{i}/kill", c.adminAction(c.Kill))
 	mux.HandleFunc("POST /admin/nodes/{i}/revive", c.adminAction(c.Revive))
-	mux.HandleFunc("GET /admin/nodes", c.adminOnly(func(w http.ResponseWriter, r *http.Request) {
+	mux.HandleFunc("GET /admin/nodes", func(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusOK, c.Nodes())
-	}))
-	mux.Handle("/", c.bal)
-	c.srv = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute}
-	go c.srv.Serve(ln)
+	})
+	mux.HandleFunc("/admin/", func(w http.ResponseWriter, r *http.Request) {
+		writeError(w, http.StatusNotFound, "admin endpoints: GET /admin/nodes, POST /admin/nodes/{i}/kill, POST /admin/nodes/{i}/revive")
+	})
+	c.admin = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	go c.admin.Serve(aln)
+
+	urls := make([]string, opts.Nodes)
+	for i, n := range c.nodes {
+		urls[i] = n.url
+	}
+	spec, _ := json.Marshal(balancerSpec{Listen: opts.Listen, Nodes: urls, Admin: "http://" + aln.Addr().String()})
+	c.bal, err = c.startProc(ctx, BalancerEnv+"="+string(spec), "balancer")
+	if err != nil {
+		c.Close()
+		return nil, err
+	}
+	c.url = c.bal.url
+	for _, n := range c.nodes {
+		go c.watch(n)
+	}
 	return c, nil
 }
 
@@ -168,10 +177,20 @@ func (c *Cluster) startNode(ctx context.Context, i int, listen string) (*nodePro
 	cfg := c.opts.Node
 	cfg.Index = i
 	spec, _ := json.Marshal(childSpec{Config: cfg, Listen: listen})
+	n, err := c.startProc(ctx, ChildEnv+"="+string(spec), fmt.Sprintf("node %d", i))
+	if n != nil {
+		n.index = i
+	}
+	return n, err
+}
+
+// startProc starts this executable again with env set, and waits for it
+// to report the URL it listens on.
+func (c *Cluster) startProc(ctx context.Context, env, name string) (*nodeProc, error) {
 	cmd := exec.Command(c.opts.Executable, c.opts.Args...)
-	cmd.Env = append(os.Environ(), ChildEnv+"="+string(spec), ParentEnv+"="+strconv.Itoa(os.Getpid()))
+	cmd.Env = append(os.Environ(), env, ParentEnv+"="+strconv.Itoa(os.Getpid()))
 	cmd.SysProcAttr = childAttr()
-	tail := &tailWriter{prefix: fmt.Sprintf("node %d: ", i), out: c.opts.Stderr}
+	tail := &tailWriter{prefix: name + ": ", out: c.opts.Stderr}
 	cmd.Stderr = tail
 	stdin, err := cmd.StdinPipe()
 	if err != nil {
@@ -182,9 +201,9 @@ func (c *Cluster) startNode(ctx context.Context, i int, listen string) (*nodePro
 		return nil, err
 	}
 	if err := cmd.Start(); err != nil {
-		return nil, fmt.Errorf("target: starting node %d (%s): %w", i, c.opts.Executable, err)
+		return nil, fmt.Errorf("target: starting %s (%s): %w", name, c.opts.Executable, err)
 	}
-	n := &nodeProc{index: i, cmd: cmd, stdin: stdin, exited: make(chan struct{}), stderr: tail}
+	n := &nodeProc{cmd: cmd, stdin: stdin, exited: make(chan struct{}), stderr: tail}
 	ready := make(chan string, 1)
 	go func() {
 		sc := bufio.NewScanner(stdout)
@@ -204,7 +223,7 @@ func (c *Cluster) startNode(ctx context.Context, i int, listen string) (*nodePro
 	defer timer.Stop()
 	fail := func(why string) (*nodeProc, error) {
 		n.stop(0)
-		msg := fmt.Sprintf("target: node %d %s", i, why)
+		msg := fmt.Sprintf("target: %s %s", name, why)
 		if t := strings.TrimSpace(tail.String()); t != "" {
 			msg += "; its last output:\n" + t
 		}
@@ -214,12 +233,33 @@ func (c *Cluster) startNode(ctx context.Context, i int, listen string) (*nodePro
 	case n.url = <-ready:
 		return n, nil
 	case <-n.exited:
-		return fail(fmt.Sprintf("exited before listening (%v); a binary starting nodes must call target.ChildMain first (in main, or TestMain for tests)", cmd.ProcessState))
+		return fail(fmt.Sprintf("exited before listening (%v); a binary starting bundled targets must call target.ChildMain first (in main, or TestMain for tests)", cmd.ProcessState))
 	case <-timer.C:
 		return fail(fmt.Sprintf("did not start within %v", c.opts.StartTimeout))
 	case <-ctx.Done():
 		return fail("start interrupted: " + ctx.Err().Error())
 	}
+}
+
+// control asks the balancer process to change node i's place in the
+// rotation: action is disable, down, or enable (with the node's url).
+func (c *Cluster) control(i int, action, nodeURL string) error {
+	if c.bal == nil {
+		return nil
+	}
+	u := fmt.Sprintf("%s/_bestbefore/nodes/%d/%s", c.url, i, action)
+	if nodeURL != "" {
+		u += "?url=" + url.QueryEscape(nodeURL)
+	}
+	resp, err := c.ctl.Post(u, "", nil)
+	if err != nil {
+		return fmt.Errorf("target: balancer: %w", err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusNoContent {
+		return fmt.Errorf("target: balancer: %s answered %s", action, resp.Status)
+	}
+	return nil
 }
 
 // watch takes a node out of the rotation as soon as its process exits.
@@ -229,7 +269,7 @@ func (c *Cluster) watch(n *nodeProc) {
 	current := !c.closed && c.nodes[n.index] == n
 	c.mu.Unlock()
 	if current {
-		c.bal.SetUp(n.index, false)
+		c.control(n.index, "down", "")
 	}
 }
 
@@ -312,16 +352,31 @@ func (c *Cluster) Config() Config { return c.opts.Node }
 
 // Nodes describes every node.
 func (c *Cluster) Nodes() []NodeInfo {
-	up := c.bal.Up()
+	up := c.rotation()
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	out := make([]NodeInfo, len(c.nodes))
 	for i, n := range c.nodes {
 		out[i] = NodeInfo{Index: i, URL: n.url, MetricsURL: n.url + "/metrics", PID: int32(n.cmd.Process.Pid),
-			Running: n.running(), InRotation: up[i], Capacity: c.opts.Node.CapacityQPS()}
+			Running: n.running(), InRotation: i < len(up) && up[i], Capacity: c.opts.Node.CapacityQPS()}
 	}
 	return out
 }
+
+// rotation asks the balancer process which nodes it routes to.
+func (c *Cluster) rotation() []bool {
+	var up []bool
+	resp, err := c.ctl.Get(c.url + "/_bestbefore/nodes")
+	if err != nil {
+		return nil
+	}
+	defer resp.Body.Close()
+	json.NewDecoder(resp.Body).Decode(&up)
+	return up
+}
+
+// BalancerPID is the balancer process's ID.
+func (c *Cluster) BalancerPID() int32 { return int32(c.bal.cmd.Process.Pid) }
 
 // ErrNodeIndex is returned for a node index outside the cluster.
 var ErrNodeIndex = errors.New("target: no such node")
@@ -341,7 +396,9 @@ func (c *Cluster) Kill(i int) error {
 	if !n.running() {
 		return fmt.Errorf("target: node %d is not running", i)
 	}
-	c.bal.Disable(i)
+	if err := c.control(i, "disable", ""); err != nil {
+		return err
+	}
 	n.stop(0)
 	return nil
 }
@@ -367,7 +424,7 @@ func (c *Cluster) Revive(i int) error {
 	}
 	c.nodes[i] = n
 	go c.watch(n)
-	return c.bal.SetURL(i, n.url)
+	return c.control(i, "enable", n.url)
 }
 
 // Close stops the balancer and every node, and waits for their processes.
@@ -380,16 +437,11 @@ func (c *Cluster) Close() error {
 	c.closed = true
 	nodes := append([]*nodeProc(nil), c.nodes...)
 	c.mu.Unlock()
-	if c.srv != nil {
-		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
-		c.srv.Shutdown(ctx)
-		cancel()
-		c.srv.Close()
-	} else if c.ln != nil {
-		c.ln.Close()
-	}
 	if c.bal != nil {
-		c.bal.Close()
+		c.bal.stop(2 * time.Second)
+	}
+	if c.admin != nil {
+		c.admin.Close()
 	}
 	var wg sync.WaitGroup
 	for _, n := range nodes {
@@ -406,19 +458,8 @@ func (c *Cluster) Close() error {
 	return nil
 }
 
-func (c *Cluster) adminOnly(h http.HandlerFunc) http.HandlerFunc {
-	return func(w http.ResponseWriter, r *http.Request) {
-		host, _, _ := net.SplitHostPort(r.RemoteAddr)
-		if ip := net.ParseIP(host); ip == nil || !ip.IsLoopback() {
-			writeError(w, http.StatusForbidden, "admin endpoints answer loopback clients only")
-			return
-		}
-		h(w, r)
-	}
-}
-
 func (c *Cluster) adminAction(action func(int) error) http.HandlerFunc {
-	return c.adminOnly(func(w http.ResponseWriter, r *http.Request) {
+	return func(w http.ResponseWriter, r *http.Request) {
 		i, err := strconv.Atoi(r.PathValue("i"))
 		if err != nil {
 			writeError(w, http.StatusBadRequest, fmt.Sprintf("node index %q is not a number", r.PathValue("i")))
@@ -433,7 +474,7 @@ func (c *Cluster) adminAction(action func(int) error) http.HandlerFunc {
 			return
 		}
 		writeJSON(w, http.StatusOK, c.Nodes()[i])
-	})
+	}
 }
 
 func writeJSON(w http.ResponseWriter, code int, v any) {
@@ -479,4 +520,15 @@ func (t *tailWriter) String() string {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	return string(t.buf)
+}
+
+type lockedWriter struct {
+	mu sync.Mutex
+	w  io.Writer
+}
+
+func (l *lockedWriter) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.w.Write(p)
 }

@@ -108,9 +108,9 @@ func TestCluster_RoundRobinKillRevive(t *testing.T) {
 	if len(c.NodeURLs()) != 2 || len(c.MetricsURLs()) != 2 || len(c.PIDs()) != 2 {
 		t.Fatalf("urls %v metrics %v pids %v", c.NodeURLs(), c.MetricsURLs(), c.PIDs())
 	}
-	for _, pid := range c.PIDs() {
+	for _, pid := range append(c.PIDs(), c.BalancerPID()) {
 		if pid == int32(os.Getpid()) || !alive(pid) {
-			t.Fatalf("node pid %d is not a separate live process", pid)
+			t.Fatalf("pid %d is not a separate live process", pid)
 		}
 	}
 	hc := &http.Client{Timeout: 5 * time.Second}
@@ -240,9 +240,9 @@ func TestCluster_CloseLeavesNoProcess(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	pids := c.PIDs()
-	if n := len(ownNodes(t)); n < 3 {
-		t.Fatalf("found %d node processes, want at least 3", n)
+	pids := append(c.PIDs(), c.BalancerPID())
+	if n := len(ownNodes(t)); n < 4 {
+		t.Fatalf("found %d processes of the cluster, want 3 nodes and the balancer", n)
 	}
 	if err := c.Close(); err != nil {
 		t.Fatal(err)
@@ -300,20 +300,22 @@ func TestCluster_NodesDieWithACrashedParent(t *testing.T) {
 	if err != nil {
 		t.Fatalf("crasher: %v", err)
 	}
-	var a, b int32
-	if _, err := fmt.Sscanf(line, "pids %d %d", &a, &b); err != nil {
+	var a, b, bal int32
+	if _, err := fmt.Sscanf(line, "pids %d %d %d", &a, &b, &bal); err != nil {
 		t.Fatalf("crasher said %q", line)
 	}
-	if !alive(a) || !alive(b) {
-		t.Fatalf("nodes %d %d not running", a, b)
+	if !alive(a) || !alive(b) || !alive(bal) {
+		t.Fatalf("nodes %d %d, balancer %d not running", a, b, bal)
 	}
 	cmd.Process.Signal(syscall.SIGKILL)
 	cmd.Wait()
 	deadline := time.Now().Add(5 * time.Second)
-	for (alive(a) || alive(b)) && time.Now().Before(deadline) {
+	for (alive(a) || alive(b) || alive(bal)) && time.Now().Before(deadline) {
 		time.Sleep(20 * time.Millisecond)
 	}
-	if alive(a) || alive(b) {
-		t.Errorf("nodes outlived their crashed parent: %d alive %v, %d alive %v", a, alive(a), b, alive(b))
+	for _, pid := range []int32{a, b, bal} {
+		if alive(pid) {
+			t.Errorf("process %d outlived its crashed parent", pid)
+		}
 	}
 }

@@ -30,7 +30,7 @@ func runCrasher() {
 		fmt.Println("error", err)
 		os.Exit(1)
 	}
-	fmt.Println("pids", c.PIDs()[0], c.PIDs()[1])
+	fmt.Println("pids", c.PIDs()[0], c.PIDs()[1], c.BalancerPID())
 	time.Sleep(time.Minute)
 	os.Exit(0)
 }

@@ -5,8 +5,10 @@ package target
 import (
 	"context"
 	"fmt"
+	"io"
 	"os"
 	"os/signal"
+	"sync"
 	"syscall"
 	"time"
 
@@ -88,6 +90,7 @@ func serveRun(ctx context.Context, opts *ServeOptions) error {
 	if err := cfg.Validate(); err != nil {
 		return cmdutil.BadInputf("target serve: %v", err)
 	}
+	errOut := &lockedWriter{w: ios.ErrOut} // the nodes write to it too
 	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	exe := ""
@@ -98,7 +101,7 @@ func serveRun(ctx context.Context, opts *ServeOptions) error {
 		}
 	}
 	c, err := target.StartCluster(ctx, target.ClusterOptions{
-		Nodes: opts.Nodes, Node: cfg, Listen: opts.Listen, Stderr: ios.ErrOut, Executable: exe,
+		Nodes: opts.Nodes, Node: cfg, Listen: opts.Listen, Stderr: errOut, Executable: exe,
 	})
 	if err != nil {
 		return cmdutil.RunFailed(err)
@@ -110,12 +113,12 @@ func serveRun(ctx context.Context, opts *ServeOptions) error {
 	for _, n := range c.Nodes() {
 		fmt.Fprintf(ios.Out, "node %d    %s   pid %d   metrics %s\n", n.Index, n.URL, n.PID, n.MetricsURL)
 	}
-	fmt.Fprintln(ios.ErrOut, "Ctrl-C stops every node.")
+	fmt.Fprintln(errOut, "Ctrl-C stops every node.")
 	if opts.Ready != nil {
 		opts.Ready(c)
 	}
 	<-ctx.Done()
-	fmt.Fprintln(ios.ErrOut, "stopping nodes...")
+	fmt.Fprintln(errOut, "stopping nodes...")
 	return c.Close()
 }
 
@@ -138,4 +141,15 @@ func newCmdNode() *cobra.Command {
 			return nil
 		},
 	}
+}
+
+type lockedWriter struct {
+	mu sync.Mutex
+	w  io.Writer
+}
+
+func (l *lockedWriter) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.w.Write(p)
 }
