@@ -15,9 +15,11 @@ import (
 	cmdCompare "github.com/bestbefore/bestbefore/cmd/compare"
 	cmdMerge "github.com/bestbefore/bestbefore/cmd/merge"
 	cmdPlan "github.com/bestbefore/bestbefore/cmd/plan"
+	cmdRecord "github.com/bestbefore/bestbefore/cmd/record"
 	cmdReport "github.com/bestbefore/bestbefore/cmd/report"
 	cmdRun "github.com/bestbefore/bestbefore/cmd/run"
 	cmdTarget "github.com/bestbefore/bestbefore/cmd/target"
+	cmdTraffic "github.com/bestbefore/bestbefore/cmd/traffic"
 	cmdVersion "github.com/bestbefore/bestbefore/cmd/version"
 	"github.com/bestbefore/bestbefore/pkg/iostreams"
 	"github.com/bestbefore/bestbefore/pkg/version"
@@ -52,6 +54,8 @@ Start with:
 	root.AddCommand(cmdReport.NewCmdReport(f))
 	root.AddCommand(cmdRun.NewCmdRun(f, nil))
 	root.AddCommand(cmdTarget.NewCmdTarget(f))
+	root.AddCommand(cmdRecord.NewCmdRecord(f, nil))
+	root.AddCommand(cmdTraffic.NewCmdTraffic(f))
 	root.AddCommand(cmdVersion.NewCmdVersion(f))
 	return root
 }
