@@ -64,7 +64,7 @@ up, recordings are dropped and counted rather than slowing the traffic.`,
 			if runF != nil {
 				return runF(opts)
 			}
-			return recordRun(cmd.Context(), opts)
+			return Run(cmd.Context(), opts)
 		},
 	}
 	fl := cmd.Flags()
@@ -103,7 +103,9 @@ func ParseSize(s string) (int, error) {
 	return n * mult, nil
 }
 
-func recordRun(ctx context.Context, opts *Options) error {
+// Run records until ctx is done, SIGINT or SIGTERM arrives, or the
+// duration passes.
+func Run(ctx context.Context, opts *Options) error {
 	ios := opts.IO.IOStreams
 	if opts.Upstream == "" || opts.Out == "" {
 		return cmdutil.BadInputf("record: --upstream and --out are required")
