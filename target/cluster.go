@@ -189,6 +189,11 @@ func (c *Cluster) startNode(ctx context.Context, i int, listen string) (*nodePro
 func (c *Cluster) startProc(ctx context.Context, env, name string) (*nodeProc, error) {
 	cmd := exec.Command(c.opts.Executable, c.opts.Args...)
 	cmd.Env = append(os.Environ(), env, ParentEnv+"="+strconv.Itoa(os.Getpid()))
+	if os.Getenv("GOMAXPROCS") == "" {
+		// A node's work is mostly waiting on its lookup; one P keeps the
+		// scheduler from spinning on a laptop shared with the generator.
+		cmd.Env = append(cmd.Env, "GOMAXPROCS=1")
+	}
 	cmd.SysProcAttr = childAttr()
 	tail := &tailWriter{prefix: name + ": ", out: c.opts.Stderr}
 	cmd.Stderr = tail
