@@ -117,12 +117,18 @@ func New(opts Options) *Attacker {
 	return a
 }
 
-// Close stops the idle workers. Call it after the last step.
+// Close stops the idle workers and closes the targets' idle connections.
+// Call it after the last step.
 func (a *Attacker) Close() {
 	select {
 	case <-a.closed:
 	default:
 		close(a.closed)
+		for _, t := range a.opts.Targets {
+			if c, ok := t.Doer.(interface{ CloseIdle() }); ok {
+				c.CloseIdle()
+			}
+		}
 	}
 }
 

@@ -116,6 +116,9 @@ func (d *StdDoer) Do(p *Prepared, deadline time.Time, keepBody bool, resp *Respo
 	return nil
 }
 
+// CloseIdle closes the connections not carrying a request.
+func (d *StdDoer) CloseIdle() { d.Client.CloseIdleConnections() }
+
 func classifyCtx(ctx context.Context, err error) error {
 	if ctx.Err() != nil {
 		return ErrTimeout
