@@ -414,3 +414,38 @@ func contains(list []string, s string) bool {
 	}
 	return false
 }
+
+func openFDs(t *testing.T) int {
+	t.Helper()
+	entries, err := os.ReadDir("/proc/self/fd")
+	if err != nil {
+		t.Skipf("cannot count file descriptors: %v", err)
+	}
+	return len(entries)
+}
+
+// Runs in a row in one process (demo, tests, library users) must not
+// leave connections behind: after each run the target sees every
+// connection closed and the process holds no more descriptors than before.
+func TestFaultNoConnectionLeakAcrossRuns(t *testing.T) {
+	srv := faultserver.Start(t, faultserver.Status(200, `{"ok":true}`))
+	path, out := setup(t, fmt.Sprintf("target: {url: %s}\ntraffic: {file: t.ndjson}\nload: {steps: [100], step_duration: 500ms, warmup: 0s}\nmonitor: {max_send_lag: 200ms}\n", srv.URL))
+	before := openFDs(t)
+	for i := 0; i < 3; i++ {
+		if _, err, _ := execute(t, runner.Options{ScenarioPath: path, OutDir: out}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	deadline := time.Now().Add(3 * time.Second)
+	for srv.Open.Load() > 0 && time.Now().Before(deadline) {
+		time.Sleep(20 * time.Millisecond)
+	}
+	after := openFDs(t)
+	t.Logf("descriptors %d before, %d after 3 runs; server: %d accepted, %d still open", before, after, srv.Accepted.Load(), srv.Open.Load())
+	if n := srv.Open.Load(); n > 0 {
+		t.Errorf("%d connections still open to the target after the runs ended", n)
+	}
+	if after > before {
+		t.Errorf("%d file descriptors before, %d after 3 runs", before, after)
+	}
+}
