@@ -23,7 +23,7 @@ const (
 	// inspectHeaderCap is how many distinct header names are counted.
 	inspectHeaderCap = 256
 	// inspectDistinctCap bounds the set of request hashes used for the
-	// repeated share: 4M hashes, about 40 MB. Past it the share is a
+	// repeated share: 4M hashes, 64 MB at most. Past it the share is a
 	// lower bound.
 	inspectDistinctCap = 4 << 20
 	// inspectRateBuckets bounds the per-second counts; a longer span is
@@ -111,7 +111,7 @@ func Inspect(r *Reader) (*Summary, error) {
 	var otherHeaders int64
 	top := newTopK(inspectTopCap)
 	seed := maphash.MakeSeed()
-	seen := make(map[uint64]struct{}, 1024)
+	seen := newHashSet()
 	sizes := hdrhistogram.New(1, MaxLine, 3)
 	rates := &rateBuckets{width: 1}
 	var prev time.Time
@@ -159,10 +159,10 @@ func Inspect(r *Reader) (*Summary, error) {
 		h.WriteByte(0)
 		h.Write(body)
 		sum := h.Sum64()
-		if _, ok := seen[sum]; !ok {
+		if !seen.has(sum) {
 			s.Repeats.Distinct++
-			if len(seen) < inspectDistinctCap {
-				seen[sum] = struct{}{}
+			if seen.n < inspectDistinctCap {
+				seen.add(sum)
 			} else {
 				s.Repeats.Exact = false
 			}
@@ -246,6 +246,54 @@ func Sparkline(v []float64) string {
 		b.WriteRune(runes[min(i, len(runes)-1)])
 	}
 	return b.String()
+}
+
+// hashSet is an open-addressing set of 64-bit hashes: 8 bytes a slot,
+// at most half full, about a third of what a Go map of the same keys takes.
+type hashSet struct {
+	slots []uint64 // 0 marks an empty slot; the hash 0 is stored as 1
+	n     int
+}
+
+func newHashSet() *hashSet { return &hashSet{slots: make([]uint64, 1024)} }
+
+func (h *hashSet) find(x uint64) (int, bool) {
+	if x == 0 {
+		x = 1
+	}
+	mask := len(h.slots) - 1
+	for i := int(x) & mask; ; i = (i + 1) & mask {
+		switch h.slots[i] {
+		case x:
+			return i, true
+		case 0:
+			return i, false
+		}
+	}
+}
+
+func (h *hashSet) has(x uint64) bool { _, ok := h.find(x); return ok }
+
+func (h *hashSet) add(x uint64) {
+	if x == 0 {
+		x = 1
+	}
+	i, ok := h.find(x)
+	if ok {
+		return
+	}
+	h.slots[i] = x
+	h.n++
+	if 2*h.n > len(h.slots) {
+		old := h.slots
+		h.slots = make([]uint64, 2*len(old))
+		for _, v := range old {
+			if v != 0 {
+				j, _ := h.find(v)
+				h.slots[j] = v
+			}
+		}
+	}
 }
 
 // rateBuckets counts requests per time bucket of width seconds over the
