@@ -19,8 +19,9 @@ import (
 )
 
 // TestShippedScenarios loads every scenario file in this directory, so the
-// shipped examples cannot rot, and checks their traffic reads and that
-// their rates cross the bundled cluster's configured capacity.
+// shipped examples cannot rot, and checks their traffic reads, their
+// bundled target's configuration is valid, and that the demo and ci ramps
+// cross the bundled cluster's configured capacity in the time they promise.
 func TestShippedScenarios(t *testing.T) {
 	files, err := filepath.Glob("*.yaml")
 	if err != nil || len(files) == 0 {
