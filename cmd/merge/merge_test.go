@@ -127,6 +127,11 @@ slo: {latency: {p99: 150ms}, error_rate: 1%%}
 			if want := 60 + 8*float64(k); st.OfferedQPS != want {
 				t.Errorf("shard %d step %d offered %v, want the plan's full %v", i+1, k, st.OfferedQPS, want)
 			}
+			// Step k starts at start_at + k × (step 2s + timeout 0.5s + 1s).
+			due := s.Shard.StartAt.Add(time.Duration(k) * 3500 * time.Millisecond)
+			if d := st.StartedAt.Sub(due); d < 0 || d > 500*time.Millisecond {
+				t.Errorf("shard %d step %d started %v after its slot at %v, want within 500ms", i+1, k, d, due)
+			}
 			if exp := st.OfferedQPS / 2 * st.DurationS; float64(st.Requests) < 0.8*exp || float64(st.Requests) > 1.2*exp {
 				t.Errorf("shard %d step %d: %d requests, want about half the step's %.0f", i+1, k, st.Requests, 2*exp)
 			}
