@@ -122,6 +122,15 @@ func Run(ctx context.Context, opts *Options, w Wiring) error {
 		w.Options(&ro)
 	}
 	if opts.Shard != "" {
+		if s, err := runner.LoadScenario(&ro); err == nil {
+			tp := s.Resolve(s.Traffic.File)
+			if ro.TrafficOverride != "" {
+				tp = ro.TrafficOverride
+			}
+			if err := shard.Check(s, tp, opts.ShardSpec, opts.StartAtTime, time.Now()); err != nil {
+				return cmdutil.BadInput(err)
+			}
+		}
 		prev, hook := ro.Sweep, shard.Configure(opts.ShardSpec, opts.StartAtTime)
 		ro.Sweep = func(c *sweep.Config) {
 			if prev != nil {

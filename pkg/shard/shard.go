@@ -190,3 +190,24 @@ func Configure(spec Spec, startAt time.Time) func(*sweep.Config) {
 func Duration(s *scenario.Scenario) time.Duration {
 	return time.Duration(len(Plan(s))) * sweep.StepSlot(s)
 }
+
+// Check tells, before anything is sent, whether the scenario can run as
+// shard spec starting at startAt: the traffic gives every shard a line,
+// the replay is rate-driven (recorded timing would replay 1/n of the
+// lines at 1/n of the speed), and limits.max_duration covers the wait and
+// the whole plan. Errors name the scenario file, line and field.
+func Check(s *scenario.Scenario, trafficPath string, spec Spec, startAt, now time.Time) error {
+	if s.Traffic.Timing == "recorded" {
+		return &scenario.Error{File: s.Path, Line: s.Line("traffic.timing"), Field: "traffic.timing",
+			Msg: "recorded timing cannot be sharded (each shard holds 1/n of the lines); use timing: rate with --shard"}
+	}
+	if need := startAt.Sub(now) + Duration(s); need > s.Limits.MaxDuration.D() {
+		return &scenario.Error{File: s.Path, Line: s.Line("limits.max_duration"), Field: "limits.max_duration",
+			Msg: fmt.Sprintf("%v is shorter than the sharded run needs: %v until --start-at and %d steps × %v (step, timeout and 1s)",
+				s.Limits.MaxDuration.D(), startAt.Sub(now).Round(time.Second), len(Plan(s)), sweep.StepSlot(s))}
+	}
+	if err := CheckTraffic(trafficPath, spec.Count); errors.Is(err, ErrTooFewLines) {
+		return err
+	}
+	return nil
+}

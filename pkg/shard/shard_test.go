@@ -1,6 +1,7 @@
 package shard_test
 
 import (
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -129,5 +130,33 @@ func TestPlanAndDuration(t *testing.T) {
 	}
 	if got := shard.Duration(s); got != 20*time.Second {
 		t.Errorf("duration %v, want 5 × 4s", got)
+	}
+}
+
+func TestCheck(t *testing.T) {
+	now := time.Now()
+	dir := t.TempDir()
+	two := dir + "/two.ndjson"
+	if err := os.WriteFile(two, []byte("{\"path\":\"/a\"}\n{\"path\":\"/b\"}\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	spec := shard.Spec{Index: 1, Count: 2}
+	if err := shard.Check(parse(t, base), two, spec, now.Add(time.Second), now); err != nil {
+		t.Errorf("a good scenario: %v", err)
+	}
+	for _, tc := range []struct {
+		name string
+		s    *scenario.Scenario
+		spec shard.Spec
+		want string
+	}{
+		{"recorded", parse(t, base, "traffic.timing=recorded"), spec, "s.yaml: traffic.timing: recorded timing cannot be sharded"},
+		{"max duration", parse(t, base, "limits.max_duration=15s"), spec, "limits.max_duration: 15s is shorter than the sharded run needs"},
+		{"lines", parse(t, base), shard.Spec{Index: 1, Count: 3}, "two.ndjson: shard: the traffic file has fewer lines than there are shards (2 lines for 3 shards)"},
+	} {
+		err := shard.Check(tc.s, two, tc.spec, now.Add(time.Second), now)
+		if err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%s: %v, want %q", tc.name, err, tc.want)
+		}
 	}
 }
