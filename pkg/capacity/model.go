@@ -95,10 +95,10 @@ func FindKnee(steps []result.Step, factor float64) *result.Knee {
 func USLFromModel(m *USLModel) *result.USL {
 	n, x := m.Peak()
 	u := &result.USL{Sigma: m.Sigma, Kappa: m.Kappa, Lambda: m.Lambda, R2: m.R2, Warnings: m.Warnings()}
-	if !math.IsInf(n, 0) {
+	if !math.IsInf(n, 0) && !math.IsNaN(n) {
 		u.PeakConcurrency = n
 	}
-	if !math.IsInf(x, 0) {
+	if !math.IsInf(x, 0) && !math.IsNaN(x) {
 		u.PeakQPS = x
 	}
 	return u
