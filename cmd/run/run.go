@@ -39,6 +39,9 @@ type Options struct {
 	StartAt     string
 	ShardSpec   shard.Spec
 	StartAtTime time.Time
+	// Repeat, when at least 1, runs the scenario that many times into
+	// OUT/rep-01, OUT/rep-02, ... (see RunRepeat).
+	Repeat int
 }
 
 // NewCmdRun builds `run`; runF replaces the action in tests.
@@ -56,6 +59,9 @@ Results go to DIR/result.json, DIR/report.md and DIR/report.html.
 Ctrl-C stops sending, waits for the requests in flight and still writes
 the partial result (exit 130).
 
+--repeat K runs the scenario K times into OUT/rep-01 ... OUT/rep-K and prints
+the spread of the best-before QPS; bestbefore compare reads OUT as K samples.
+
 Exit codes: 0 done, 2 bad input, 3 the run could not be carried out,
 130 interrupted.`,
 		Example: `  bestbefore run scenarios/demo.yaml
@@ -70,8 +76,14 @@ Exit codes: 0 done, 2 bad input, 3 the run could not be carried out,
 			if err := parseShardFlags(opts, time.Now()); err != nil {
 				return err
 			}
+			if err := checkRepeatFlags(opts, cmd.Flags().Changed("repeat")); err != nil {
+				return err
+			}
 			if runF != nil {
 				return runF(cmd.Context(), opts)
+			}
+			if opts.Repeat > 0 {
+				return RunRepeat(cmd.Context(), opts, Wiring{})
 			}
 			return Run(cmd.Context(), opts, Wiring{})
 		},
@@ -83,6 +95,7 @@ Exit codes: 0 done, 2 bad input, 3 the run could not be carried out,
 	cmd.Flags().BoolVar(&opts.AllowPublic, "allow-public", false, "allow targets outside loopback and private address ranges")
 	cmd.Flags().StringVar(&opts.Traffic, "traffic", "", "replay this traffic file instead of the scenario's")
 	cmd.Flags().StringVar(&opts.Shard, "shard", "", "run shard i of n (e.g. 2/3): 1/n of each step's rate and of the traffic lines, on the fixed ramp plan; merge the shards with `bestbefore merge`")
+	cmd.Flags().IntVar(&opts.Repeat, "repeat", 0, "run the scenario `K` times into OUT/rep-01 ... OUT/rep-K, a directory compare reads as K samples")
 	cmd.Flags().StringVar(&opts.StartAt, "start-at", "", "with --shard: when the plan starts, the same on every shard (RFC 3339, or +30s from now)")
 	return cmd
 }
