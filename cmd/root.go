@@ -11,6 +11,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	cmdCalibrate "github.com/bestbefore/bestbefore/cmd/calibrate"
 	"github.com/bestbefore/bestbefore/cmd/cmdutil"
 	cmdCompare "github.com/bestbefore/bestbefore/cmd/compare"
 	cmdMerge "github.com/bestbefore/bestbefore/cmd/merge"
@@ -48,6 +49,7 @@ Start with:
 	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error {
 		return cmdutil.BadInput(fmt.Errorf("%w\nRun '%s --help' for usage.", err, c.CommandPath()))
 	})
+	root.AddCommand(cmdCalibrate.NewCmdCalibrate(f, nil))
 	root.AddCommand(cmdCompare.NewCmdCompare(f, nil))
 	root.AddCommand(cmdMerge.NewCmdMerge(f, nil))
 	root.AddCommand(cmdPlan.NewCmdPlan(f, nil))

@@ -62,6 +62,11 @@ type Options struct {
 	Tolerance float64
 	// MaxTrials bounds the number of trials.
 	MaxTrials int
+	// Retries is how many times a failing rate is tried again before it
+	// counts as failed: a shared machine's hiccup (another process, a GC)
+	// can fail one trial at a rate the generator sustains. Default 1;
+	// negative for none.
+	Retries int
 	// Progress, when set, is told about each trial as it ends.
 	Progress func(Trial)
 	// Trial, when set, replaces the engine (tests): it runs one trial at
@@ -109,8 +114,9 @@ type Report struct {
 	SendLagP99MS    float64 `json:"send_lag_p99_ms"`
 	MaxSendLagMS    float64 `json:"max_send_lag_ms"`
 	// LimitedBy says what bounded the figure: send_lag, errors or
-	// throughput (a higher rate failed), max (the highest rate allowed
-	// passed), budget or trials (the search ran out of time or trials).
+	// throughput (a higher rate failed, FirstFailQPS), max (the highest
+	// rate allowed passed), budget or trials (the search ran out of time or
+	// trials before any rate failed).
 	LimitedBy string `json:"limited_by"`
 	// FirstFailQPS is the lowest rate that failed, 0 if none did.
 	FirstFailQPS float64 `json:"first_fail_qps,omitempty"`
@@ -150,6 +156,9 @@ func (o *Options) defaults() error {
 	if o.MaxTrials == 0 {
 		o.MaxTrials = DefaultMaxTrials
 	}
+	if o.Retries == 0 {
+		o.Retries = 1
+	}
 	if o.Now == nil {
 		o.Now = time.Now
 	}
@@ -178,7 +187,8 @@ func (o *Options) defaults() error {
 // Run searches for the highest rate sent on schedule: it doubles the rate
 // from Start until a trial fails (or Max passes), then bisects between the
 // last passing and the first failing rate until they are within Tolerance.
-// A failing first trial divides the rate by four until one passes.
+// A failing first trial divides the rate by four until one passes. A rate
+// fails only when it fails Retries+1 trials in a row.
 // The report is returned also with an error (interrupted, ErrNoRate),
 // holding the trials done.
 func Run(ctx context.Context, o Options) (*Report, error) {
@@ -204,15 +214,22 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 	lo, hi := 0.0, math.Inf(1)
 	var longest time.Duration
 	rate := o.Start
+	retries := max(o.Retries, 0)
 	err := func() error {
 		for {
+			// Out of trials or time: the figure stands, bounded by the
+			// failing rate if one was found.
 			if len(rep.Trials) >= o.MaxTrials {
-				rep.LimitedBy = "trials"
+				if rep.FirstFailQPS == 0 {
+					rep.LimitedBy = "trials"
+				}
 				return nil
 			}
 			el := o.Now().Sub(began)
 			if el+max(longest, o.Duration) > o.Budget {
-				rep.LimitedBy = "budget"
+				if rep.FirstFailQPS == 0 {
+					rep.LimitedBy = "budget"
+				}
 				return nil
 			}
 			t0 := o.Now()
@@ -230,6 +247,11 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 			if o.Progress != nil {
 				o.Progress(t)
 			}
+			if !t.Pass && retries > 0 {
+				retries--
+				continue
+			}
+			retries = max(o.Retries, 0)
 			if t.Pass {
 				lo = rate
 				rep.setBest(t)

@@ -42,8 +42,8 @@ func TestRunFindsTheLimitWithinTolerance(t *testing.T) {
 		if r.LimitedBy != "send_lag" {
 			t.Errorf("limit %v: limited_by %q, want send_lag", limit, r.LimitedBy)
 		}
-		if len(rates) > 12 {
-			t.Errorf("limit %v: %d trials %v, want a geometric ramp and a short bisection", limit, len(rates), rates)
+		if n := distinct(rates); n > 11 {
+			t.Errorf("limit %v: %d rates tried %v, want a geometric ramp and a short bisection", limit, n, rates)
 		}
 		if len(r.Trials) != len(rates) {
 			t.Errorf("limit %v: %d trials reported, %d run", limit, len(r.Trials), len(rates))
@@ -70,7 +70,7 @@ func TestRunStopsAtMax(t *testing.T) {
 
 func TestRunGoesDownWhenTheFirstRateFails(t *testing.T) {
 	var rates []float64
-	r, err := calibrate.Run(context.Background(), calibrate.Options{Trial: fakeMachine(300, &rates), Start: 1000, Duration: time.Second, Budget: time.Hour})
+	r, err := calibrate.Run(context.Background(), calibrate.Options{Trial: fakeMachine(300, &rates), Start: 1000, Duration: time.Second, Budget: time.Hour, Retries: -1})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -255,6 +255,58 @@ func TestAdvice(t *testing.T) {
 	if calibrate.Advice(20000, nil) != "" {
 		t.Error("advice without a calibration")
 	}
+}
+
+// A hiccup that fails one trial at a rate the machine sustains does not
+// end the ramp: a rate fails only when its retry fails too.
+func TestRunRetriesAFailedRate(t *testing.T) {
+	tries := map[float64]int{}
+	trial := func(_ context.Context, rate float64, d time.Duration) (calibrate.Trial, error) {
+		tries[rate]++
+		tr := calibrate.Trial{Requests: 1000, AchievedQPS: rate, SendLagP99MS: 0.2}
+		if rate > 9000 || (rate == 2000 && tries[rate] == 1) {
+			tr.SendLagP99MS = 30
+		}
+		return tr, nil
+	}
+	r, err := calibrate.Run(context.Background(), calibrate.Options{Trial: trial, Budget: time.Hour})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.RateQPS < 8550 || r.RateQPS > 9000 || r.LimitedBy != "send_lag" {
+		t.Errorf("rate %v limited by %q, want 8550-9000 by send_lag despite the hiccup at 2000", r.RateQPS, r.LimitedBy)
+	}
+	if tries[2000] != 2 || tries[16000] != 2 {
+		t.Errorf("tries %v, want 2000 and 16000 each tried twice", tries)
+	}
+}
+
+// Out of budget after a failure, the figure stands and names the failure.
+func TestRunBudgetAfterAFailure(t *testing.T) {
+	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	trial := func(_ context.Context, rate float64, d time.Duration) (calibrate.Trial, error) {
+		now = now.Add(d)
+		tr := calibrate.Trial{Requests: 1000, AchievedQPS: rate}
+		if rate > 3000 {
+			tr.Errors = 500
+		}
+		return tr, nil
+	}
+	r, err := calibrate.Run(context.Background(), calibrate.Options{Trial: trial, Now: func() time.Time { return now }, Duration: time.Second, Budget: 4 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.RateQPS != 2000 || r.FirstFailQPS != 4000 || r.LimitedBy != "errors" {
+		t.Errorf("rate %v first fail %v limited by %q, want 2000, 4000, errors", r.RateQPS, r.FirstFailQPS, r.LimitedBy)
+	}
+}
+
+func distinct(a []float64) int {
+	m := map[float64]bool{}
+	for _, v := range a {
+		m[v] = true
+	}
+	return len(m)
 }
 
 func equal(a, b []float64) bool {
