@@ -181,6 +181,10 @@ type StepStats struct {
 	Warmup    time.Duration
 	Requests  int64
 	Successes int64
+	// Goodput counts successful responses that completed inside the
+	// measured window, whatever their intended time: the throughput the
+	// target actually delivered.
+	Goodput   int64
 	ByClass   map[string]int64
 	Latency   *hdrhistogram.Histogram
 	Service   *hdrhistogram.Histogram
@@ -440,6 +444,8 @@ func (a *Attacker) collect(st *stepRun, out *StepStats, done chan struct{}) {
 			st.completed.Add(1)
 			if r.class != classOK {
 				st.errs.Add(1)
+			} else if d := r.done.Sub(st.start); d >= spec.Warmup && d < spec.Duration {
+				out.Goodput++
 			}
 			off := r.intended.Sub(st.start)
 			if off < spec.Warmup {

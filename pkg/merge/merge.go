@@ -306,6 +306,7 @@ func mergeStep(in []Input, k int, tol time.Duration) (result.Step, error) {
 		}
 		dropped += s.ErrorsByClass[result.ClassDropped]
 		out.AchievedQPS += s.AchievedQPS
+		out.SentQPS += s.SentQPS
 		out.InFlightMean += s.InFlightMean
 		out.InFlightMax += s.InFlightMax
 		if err := add(lat, s.Histogram, x.Path, k, "histogram"); err != nil {

@@ -99,6 +99,10 @@ type Objectives struct {
 	TargetCPUPercent *float64 `json:"target_cpu_percent,omitempty"`
 	// GCPauseP99MS bounds the target's p99 GC pause.
 	GCPauseP99MS *float64 `json:"gc_pause_p99_ms,omitempty"`
+	// Throughput is the least share of the sent rate that must complete
+	// successfully within the step (0.97: a target delivering under 97% of
+	// the load it is offered is falling behind, whatever its latency).
+	Throughput *float64 `json:"throughput,omitempty"`
 }
 
 // Latency is a set of percentiles in milliseconds.
@@ -118,9 +122,14 @@ type Step struct {
 	OfferedQPS float64   `json:"offered_qps"`
 	StartedAt  time.Time `json:"started_at"`
 	// DurationS is the measured window (step duration less warmup), seconds.
-	DurationS   float64 `json:"duration_s"`
-	WarmupS     float64 `json:"warmup_s"`
+	DurationS float64 `json:"duration_s"`
+	WarmupS   float64 `json:"warmup_s"`
+	// AchievedQPS is the rate of successful responses completed within
+	// the measured window (goodput).
 	AchievedQPS float64 `json:"achieved_qps"`
+	// SentQPS is the rate this generator was scheduled to send; it differs
+	// from OfferedQPS on a shard, which sends a share of the step.
+	SentQPS float64 `json:"sent_qps,omitempty"`
 	// Requests counts requests due in the measured window, dropped ones included.
 	Requests      int64            `json:"requests"`
 	Successes     int64            `json:"successes"`

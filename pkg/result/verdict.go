@@ -16,6 +16,13 @@ type Failure struct {
 
 // Severity is measured ÷ bound: how far past the objective the step was.
 func (f Failure) Severity() float64 {
+	if f.Objective == "throughput" {
+		// Lower is worse: 0.8 of a 0.95 bound is as bad as 1.19×.
+		if f.Measured <= 0 {
+			return 1e9
+		}
+		return f.Bound / f.Measured
+	}
 	if f.Bound <= 0 {
 		return f.Measured + 1
 	}
@@ -23,6 +30,9 @@ func (f Failure) Severity() float64 {
 }
 
 func (f Failure) String() string {
+	if f.Objective == "throughput" {
+		return fmt.Sprintf("throughput %.1f%% of the sent rate < %.1f%%", f.Measured*100, f.Bound*100)
+	}
 	return fmt.Sprintf("%s %.4g > %.4g", f.Objective, f.Measured, f.Bound)
 }
 
@@ -76,6 +86,15 @@ func Judge(s *Step, o Objectives) []Failure {
 	if o.ErrorRate != nil && s.ErrorRate > *o.ErrorRate {
 		fs = append(fs, Failure{Objective: "error_rate", Measured: s.ErrorRate, Bound: *o.ErrorRate})
 	}
+	if o.Throughput != nil && *o.Throughput > 0 {
+		sent := s.SentQPS
+		if sent == 0 {
+			sent = s.OfferedQPS
+		}
+		if sent > 0 && s.AchievedQPS < *o.Throughput*sent {
+			fs = append(fs, Failure{Objective: "throughput", Measured: s.AchievedQPS / sent, Bound: *o.Throughput})
+		}
+	}
 	if o.TargetCPUPercent != nil && s.Target != nil {
 		cpu := s.Target.MaxCPUPercent
 		if cpu == 0 {
@@ -123,10 +142,20 @@ func ComputeBestBefore(steps []Step, nodes int, margin float64) BestBefore {
 			}
 		}
 	}
+	// A saturated step measured again at the same rate without saturation
+	// was a stall of the machine, not a limit of the generator.
+	remeasured := func(i int) bool {
+		for j := i + 1; j < len(steps); j++ {
+			if steps[j].OfferedQPS == steps[i].OfferedQPS && !steps[j].Generator.Saturated {
+				return true
+			}
+		}
+		return false
+	}
 	lowestSat := -1
 	for i := range steps {
 		s := &steps[i]
-		if s.Phase != PhaseHold && s.Generator.Saturated {
+		if s.Phase != PhaseHold && s.Generator.Saturated && !remeasured(i) {
 			if lowestSat < 0 || s.OfferedQPS < steps[lowestSat].OfferedQPS {
 				lowestSat = i
 			}

@@ -550,6 +550,7 @@ func (s *Scenario) Validate() Errors {
 	}
 	checkRatio("slo.error_rate", s.SLO.ErrorRate)
 	checkRatio("slo.target_cpu", s.SLO.TargetCPU)
+	checkRatio("slo.throughput", s.SLO.Throughput)
 	for i, c := range s.Checks {
 		f := fmt.Sprintf("checks.%d", i)
 		if c.Status == nil && c.Header == "" && c.JSONPath == "" && c.BodyHas == "" {

@@ -90,6 +90,9 @@ type SLO struct {
 	ErrorRate  *Ratio              `yaml:"error_rate"`
 	TargetCPU  *Ratio              `yaml:"target_cpu"`
 	GCPauseP99 *Duration           `yaml:"gc_pause_p99"`
+	// Throughput is the least share of the offered rate that must complete
+	// successfully within each step; default 97%, 0 turns it off.
+	Throughput *Ratio `yaml:"throughput"`
 }
 
 // Check is an invariant every response must keep. Exactly one kind is set

@@ -40,9 +40,9 @@ func TestGroundTruthCapacity(t *testing.T) {
 	if testing.Short() {
 		t.Skip("ramp takes ~25 s")
 	}
-	srv := testserver.NewSlots(4, 20*time.Millisecond) // 200 QPS
+	srv := testserver.NewSlots(8, 40*time.Millisecond) // 200 QPS
 	ts := testserver.Start(t, srv)
-	closed := testserver.ClosedLoop(context.Background(), ts.URL+"/", 8, 1500*time.Millisecond)
+	closed := testserver.ClosedLoop(context.Background(), ts.URL+"/", 16, 2*time.Second)
 	t.Logf("closed-loop capacity %.1f QPS (analytic %.1f)", closed, srv.Capacity())
 
 	s := loadScenario(t, fmt.Sprintf(`
@@ -57,7 +57,7 @@ load:
   refine: 2
 monitor: {max_send_lag: 25ms}
 slo:
-  latency: {p99: 100ms}
+  latency: {p99: 200ms}
   error_rate: 1%%
 `, ts.URL))
 	r, err := sweep.Run(context.Background(), sweep.Config{Scenario: s, TargetURLs: []string{ts.URL}, TrafficPath: writeTraffic(t, `{"path":"/"}`)})
@@ -76,8 +76,8 @@ slo:
 	if ratio < 0.85 || ratio > 1.05 {
 		t.Errorf("best-before %.1f QPS is %.0f%% of the measured capacity %.1f, want 85-105%%", bb.QPS, ratio*100, closed)
 	}
-	if !strings.HasPrefix(bb.LimitedBy, "latency") && bb.LimitedBy != "error_rate" {
-		t.Errorf("limited_by = %q, want a latency or error objective", bb.LimitedBy)
+	if !strings.HasPrefix(bb.LimitedBy, "latency") && bb.LimitedBy != "error_rate" && bb.LimitedBy != "throughput" {
+		t.Errorf("limited_by = %q, want a latency, error or throughput objective", bb.LimitedBy)
 	}
 	if bb.NMinus1QPS != bb.QPS*0 && bb.Nodes == 1 {
 		t.Errorf("n_minus_1 for one node = %v, want 0", bb.NMinus1QPS)
@@ -97,6 +97,7 @@ func TestCoordinatedOmission(t *testing.T) {
 target: {url: %s}
 traffic: {file: x}
 load: {start_qps: 100, max_qps: 100, step_duration: 10s, warmup: 0s}
+monitor: {max_send_lag: 50ms}
 `, ts.URL))
 	r, err := sweep.Run(context.Background(), sweep.Config{Scenario: s, TargetURLs: []string{ts.URL}, TrafficPath: writeTraffic(t, `{"path":"/"}`)})
 	if err != nil {
@@ -130,15 +131,15 @@ func TestReplayFidelity(t *testing.T) {
 	s := loadScenario(t, fmt.Sprintf(`
 target: {url: %s}
 traffic: {file: x}
-load: {start_qps: 40, max_qps: 40, step_duration: 1s, warmup: 0s}
+load: {start_qps: 40, max_qps: 40, step_duration: 1s, warmup: 0s, max_in_flight: 1}
+monitor: {max_send_lag: 50ms}
 `, ts.URL))
-	s.Load.Warmup = 0
 	r, err := sweep.Run(context.Background(), sweep.Config{Scenario: s, TargetURLs: []string{ts.URL}, TrafficPath: writeTraffic(t, lines...)})
 	if err != nil {
 		t.Fatal(err)
 	}
 	seen := srv.Requests()
-	if len(seen) < 36 || int64(len(seen)) != r.Steps[0].Requests {
+	if len(seen) < 30 || int64(len(seen)) != r.Steps[0].Requests-r.Steps[0].ErrorsByClass["dropped"] {
 		t.Fatalf("server saw %d requests, result counts %d, want ~40", len(seen), r.Steps[0].Requests)
 	}
 	// Requests may arrive out of order by a hair; sort by what was sent is
@@ -168,21 +169,24 @@ load: {start_qps: 40, max_qps: 40, step_duration: 1s, warmup: 0s}
 	}
 	for _, w := range want {
 		k := w.method + " " + w.uri + " " + w.body
-		if counts[k] < 9 {
+		if counts[k] < 7 {
 			t.Errorf("%q received %d times, want about 10", k, counts[k])
 		}
 	}
-	// Order: arrivals are 25 ms apart, so the server sees them in file
-	// order, but for the odd request a busy machine delays past the next.
-	out := 0
-	for i, sn := range seen {
-		w := want[i%4]
-		if sn.Method != w.method || sn.URI != w.uri {
-			out++
+	// Order: with one request in flight at most, the server sees the
+	// requests strictly in file order; a request that could not be sent
+	// in time is counted as dropped, never reordered.
+	skipped := 0
+	pos := 0
+	for _, sn := range seen {
+		for n := 0; n < 4 && (want[pos%4].method != sn.Method || want[pos%4].uri != sn.URI); n++ {
+			pos++
+			skipped++
 		}
+		pos++
 	}
-	if out > 4 {
-		t.Errorf("%d of %d requests out of file order", out, len(seen))
+	if dropped := r.Steps[0].ErrorsByClass["dropped"]; int64(skipped) != dropped {
+		t.Errorf("%d requests out of file order (%d dropped)", skipped, dropped)
 	}
 }
 
