@@ -1,0 +1,175 @@
+package main
+
+import (
+	"math"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/bestbefore/bestbefore/pkg/scenario"
+)
+
+// The scenario the harness writes is one bestbefore accepts, with the rate,
+// the duration and no warmup (so every completed request is counted).
+func TestScenarioIsValid(t *testing.T) {
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "traffic.ndjson"), []byte(`{"path":"/"}`+"\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	s, err := scenario.Parse([]byte(Scenario("127.0.0.1:9", 5000, 10*time.Second)), "bench.yaml", dir, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(s.Load.Steps) != 1 || s.Load.Steps[0] != 5000 {
+		t.Errorf("steps %v, want [5000]", s.Load.Steps)
+	}
+	if s.Load.StepDuration.D() != 10*time.Second || s.Load.Warmup.D() != 0 {
+		t.Errorf("step_duration %v warmup %v, want 10s and 0", s.Load.StepDuration.D(), s.Load.Warmup.D())
+	}
+	if !s.Monitor.Disabled {
+		t.Error("monitoring is on; the benchmark measures the generator alone")
+	}
+}
+
+func TestParseVegetaReport(t *testing.T) {
+	doc := `{"latencies":{"total":11708517585,"mean":468340,"50th":146469,"90th":687561,"95th":1804985,"99th":7536824,"max":20919708,"min":26760},
+"requests":25000,"rate":5000.2242500571665,"throughput":4990.07,"success":0.99,"status_codes":{"200":24750},"errors":[]}`
+	v, err := ParseVegetaReport([]byte(doc))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if v.Requests != 25000 || v.Success != 0.99 || v.Throughput != 4990.07 || v.Latencies.P50 != 146469 || v.Latencies.P99 != 7536824 {
+		t.Errorf("parsed %+v", v)
+	}
+	if _, err := ParseVegetaReport([]byte(`{"requests":0}`)); err == nil {
+		t.Error("a report of no request is accepted")
+	}
+	if _, err := ParseVegetaReport([]byte(`not json`)); err == nil {
+		t.Error("a malformed report is accepted")
+	}
+}
+
+func TestMedian(t *testing.T) {
+	for _, tc := range []struct {
+		in   []float64
+		want float64
+	}{
+		{[]float64{3, 1, 2}, 2},
+		{[]float64{4, 1, 3, 2}, 2.5},
+		{[]float64{math.NaN(), 5, 1}, 3},
+		{[]float64{7}, 7},
+	} {
+		if got := Median(tc.in); got != tc.want {
+			t.Errorf("Median(%v) = %v, want %v", tc.in, got, tc.want)
+		}
+	}
+	if got := Median([]float64{math.NaN()}); !math.IsNaN(got) {
+		t.Errorf("Median(NaN) = %v, want NaN", got)
+	}
+}
+
+func fake(tool string, rate float64, rep int, cpu time.Duration, completed int64, lagP99 float64) Run {
+	r := Run{Tool: tool, Offered: rate, Rep: rep, User: cpu / 2, Sys: cpu / 2, Completed: completed, Sent: completed,
+		AchievedQPS: rate, LagP50MS: math.NaN(), LagP99MS: lagP99, LatP50MS: 1, LatP99MS: 2}
+	return r
+}
+
+func TestSummarizeTakesMediansPerRateAndTool(t *testing.T) {
+	runs := []Run{
+		fake(BestBefore, 5000, 1, 3*time.Second, 50000, 0.5), // 60 µs
+		fake(Vegeta, 5000, 1, 5*time.Second, 50000, math.NaN()),
+		fake(BestBefore, 5000, 2, 2*time.Second, 50000, 0.9), // 40 µs
+		fake(Vegeta, 5000, 2, 4*time.Second, 50000, math.NaN()),
+		fake(BestBefore, 5000, 3, 1*time.Second, 50000, 3), // 20 µs
+		fake(Vegeta, 5000, 3, 6*time.Second, 50000, math.NaN()),
+		fake(BestBefore, 1000, 1, 1*time.Second, 10000, 0.1),
+		fake(Vegeta, 1000, 1, 2*time.Second, 10000, math.NaN()),
+		{Tool: Vegeta, Offered: 1000, Rep: 2, Err: "exit status 1"},
+	}
+	sums := Summarize(runs)
+	if len(sums) != 4 {
+		t.Fatalf("%d summaries, want 4: %+v", len(sums), sums)
+	}
+	if sums[0].Offered != 1000 || sums[2].Offered != 5000 || sums[2].Tool != BestBefore {
+		t.Fatalf("not ordered by rate then tool: %+v", sums)
+	}
+	bb := sums[2]
+	if bb.CPU != 40 || bb.CPUMin != 20 || bb.CPUMax != 60 || bb.LagP99 != 0.9 || bb.LagP99Hi != 3 || bb.N != 3 {
+		t.Errorf("bestbefore at 5000: %+v, want CPU 40 [20-60], lag p99 0.9 (worst 3)", bb)
+	}
+	if got := Ratio(sums, 5000); math.Abs(got-0.4) > 1e-9 {
+		t.Errorf("ratio at 5000 = %v, want 40/100", got)
+	}
+	if sums[1].Failed != 1 || sums[1].N != 1 {
+		t.Errorf("vegeta at 1000: %d measured, %d failed; want 1 and 1", sums[1].N, sums[1].Failed)
+	}
+}
+
+func TestSustained(t *testing.T) {
+	ok := fake(BestBefore, 10000, 1, time.Second, 50000, 0.8)
+	if !ok.Sustained(1, 0.99) {
+		t.Error("a run on schedule at the full rate is not sustained")
+	}
+	late := fake(BestBefore, 10000, 1, time.Second, 50000, 1.2)
+	if late.Sustained(1, 0.99) {
+		t.Error("a run with send lag p99 above 1 ms counts as sustained")
+	}
+	short := fake(Vegeta, 10000, 1, time.Second, 50000, math.NaN())
+	short.AchievedQPS = 9800
+	if short.Sustained(1, 0.99) {
+		t.Error("a run that completed 98% of the rate counts as sustained")
+	}
+	failed := fake(Vegeta, 10000, 1, time.Second, 50000, math.NaN())
+	failed.Sent = 50010
+	if failed.Sustained(1, 0.99) {
+		t.Error("a run with failed requests counts as sustained")
+	}
+	runs := []Run{ok, fake(BestBefore, 20000, 1, time.Second, 50000, 0.9), fake(BestBefore, 30000, 1, time.Second, 50000, 4), short}
+	if got := MaxSustained(runs, BestBefore, 1, 0.99); got != 20000 {
+		t.Errorf("MaxSustained = %v, want 20000", got)
+	}
+	if got := MaxSustained(runs, Vegeta, 1, 0.99); got != 0 {
+		t.Errorf("MaxSustained(vegeta) = %v, want 0", got)
+	}
+}
+
+func TestMarkdownStatesTheVerdicts(t *testing.T) {
+	rep := &Report{
+		Config: Config{GenCPU: "0", ServerCPU: "1", Reps: 1, Duration: 10 * time.Second, MaxDuration: 5 * time.Second,
+			MaxLagMS: 1, MinAchieved: 0.99, MaxRates: []float64{10000, 20000}},
+		Env: Env{CPUModel: "Test CPU", CPUs: 2},
+		Fixed: []Run{
+			fake(BestBefore, 1000, 1, 500*time.Millisecond, 10000, 0.2), // 50 µs
+			fake(Vegeta, 1000, 1, time.Second, 10000, math.NaN()),       // 100 µs
+			fake(BestBefore, 5000, 1, 4*time.Second, 50000, 2.5),        // 80 µs
+			fake(Vegeta, 5000, 1, 5*time.Second, 50000, math.NaN()),     // 100 µs
+		},
+		Max: []Run{fake(BestBefore, 10000, 1, time.Second, 50000, 0.5), fake(Vegeta, 10000, 1, time.Second, 50000, math.NaN())},
+	}
+	md := rep.Markdown()
+	for _, want := range []string{
+		"Test CPU, 2 cores",
+		"| 1000 | bestbefore | 50.0 | 25.0 | 25.0 | 1000 | – / 0.200 | 1.000 / 2.000 | 0.50 |",
+		"- 1000 QPS: CPU ratio 0.50 (0.6× goal met); send lag p99 median 0.200 ms",
+		"- 5000 QPS: CPU ratio 0.80 (0.6× goal NOT met); send lag p99 median 2.500 ms, worst run 2.500 ms (1 ms goal NOT met)",
+		"Highest sustained (of the rates tried): bestbefore 10000 QPS, vegeta 10000 QPS.",
+	} {
+		if !strings.Contains(md, want) {
+			t.Errorf("report lacks %q:\n%s", want, md)
+		}
+	}
+}
+
+func TestParseRates(t *testing.T) {
+	got, err := parseRates("1000, 5000,10000")
+	if err != nil || len(got) != 3 || got[2] != 10000 {
+		t.Errorf("parseRates = %v, %v", got, err)
+	}
+	for _, bad := range []string{"", "x", "5000,1000", "-5"} {
+		if _, err := parseRates(bad); err == nil {
+			t.Errorf("parseRates(%q) accepted", bad)
+		}
+	}
+}

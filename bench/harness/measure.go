@@ -1,0 +1,410 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"debug/buildinfo"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"math"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/bestbefore/bestbefore/pkg/result"
+)
+
+// Tools measured.
+const (
+	BestBefore = "bestbefore"
+	Vegeta     = "vegeta"
+)
+
+// requestPath is the one request both tools send, over and over.
+const requestPath = "/v1/predict?q=wireless+mouse&k=5"
+
+// Run is one generator process at one fixed rate.
+type Run struct {
+	Tool    string
+	Offered float64
+	Rep     int
+	// User and Sys are the process's CPU times (getrusage of the child).
+	User, Sys time.Duration
+	Wall      time.Duration
+	// Completed counts successful responses; Sent counts requests sent.
+	Completed, Sent int64
+	AchievedQPS     float64
+	// LagP50MS and LagP99MS are bestbefore's send lag (NaN for vegeta, which
+	// does not measure it).
+	LagP50MS, LagP99MS float64
+	// LatP50MS and LatP99MS are latencies as each tool reports them:
+	// bestbefore from the intended send time, vegeta from the actual send.
+	LatP50MS, LatP99MS float64
+	// Load1 is the machine's 1-minute load average when the run started.
+	Load1 float64
+	// Err says why the run did not produce figures.
+	Err string
+}
+
+// CPUPerRequestUS is the process's CPU time per completed request, µs.
+func (r Run) CPUPerRequestUS() float64 {
+	if r.Completed == 0 {
+		return math.NaN()
+	}
+	return float64(r.User+r.Sys) / float64(time.Microsecond) / float64(r.Completed)
+}
+
+// Sustained reports whether the run kept the offered rate: at least
+// minAchieved of it completed without error and, for bestbefore, a send lag
+// p99 under maxLagMS.
+func (r Run) Sustained(maxLagMS, minAchieved float64) bool {
+	if r.Err != "" || r.Completed < r.Sent || r.AchievedQPS < minAchieved*r.Offered {
+		return false
+	}
+	return math.IsNaN(r.LagP99MS) || r.LagP99MS < maxLagMS
+}
+
+// Report is everything one benchmark run measured.
+type Report struct {
+	Config     Config
+	Env        Env
+	Started    time.Time
+	Finished   time.Time
+	LoadStart  string
+	LoadEnd    string
+	Fixed      []Run // the fixed-rate runs, Reps per rate and tool
+	Max        []Run // the maximum-rate search, one run per rate and tool
+	Idle       []Run // startup and exit cost: 10 QPS for one second
+	ServerAddr string
+}
+
+// Env describes the machine and the tools.
+type Env struct {
+	CPUModel      string
+	CPUs          int
+	Kernel        string
+	Go            string
+	VegetaVersion string
+}
+
+// Bench runs the whole benchmark, logging one line per run to log.
+func Bench(ctx context.Context, c Config, log io.Writer) (*Report, error) {
+	if runtime.NumCPU() < 2 {
+		return nil, errors.New("the benchmark needs two cores: one for the generator, one for the server")
+	}
+	if _, err := exec.LookPath("taskset"); err != nil {
+		return nil, errors.New("taskset not found: install util-linux")
+	}
+	rep := &Report{Config: c, Env: environment(c.Vegeta), Started: time.Now(), LoadStart: loadavg()}
+	addr, stopServer, err := startServer(c)
+	if err != nil {
+		return nil, err
+	}
+	defer stopServer()
+	rep.ServerAddr = addr
+	targets := filepath.Join(c.Workdir, "targets.txt")
+	traffic := filepath.Join(c.Workdir, "traffic.ndjson")
+	if err := os.WriteFile(targets, []byte("GET http://"+addr+requestPath+"\n"), 0o644); err != nil {
+		return nil, err
+	}
+	if err := os.WriteFile(traffic, []byte(`{"path":"`+requestPath+`"}`+"\n"), 0o644); err != nil {
+		return nil, err
+	}
+	m := &measurer{c: c, addr: addr, targets: targets, traffic: traffic, log: log}
+	do := func(tool string, rate float64, d time.Duration, repNo int) (Run, error) {
+		if err := ctx.Err(); err != nil {
+			return Run{}, err
+		}
+		r := m.run(ctx, tool, rate, d, repNo)
+		fmt.Fprintf(log, "%-10s %7.0f QPS rep %d: %s\n", tool, rate, repNo, r.line())
+		return r, ctx.Err()
+	}
+	for _, tool := range []string{BestBefore, Vegeta} {
+		r, err := do(tool, 10, time.Second, 1)
+		if err != nil {
+			return nil, err
+		}
+		rep.Idle = append(rep.Idle, r)
+	}
+	for _, rate := range c.Rates {
+		for i := 1; i <= c.Reps; i++ {
+			order := []string{BestBefore, Vegeta}
+			if i%2 == 0 {
+				order = []string{Vegeta, BestBefore}
+			}
+			for _, tool := range order {
+				r, err := do(tool, rate, c.Duration, i)
+				if err != nil {
+					return nil, err
+				}
+				rep.Fixed = append(rep.Fixed, r)
+			}
+		}
+	}
+	failures := map[string]int{}
+	for _, rate := range c.MaxRates {
+		for _, tool := range []string{BestBefore, Vegeta} {
+			if failures[tool] >= 2 {
+				continue
+			}
+			r, err := do(tool, rate, c.MaxDuration, 1)
+			if err != nil {
+				return nil, err
+			}
+			rep.Max = append(rep.Max, r)
+			if r.Sustained(c.MaxLagMS, c.MinAchieved) {
+				failures[tool] = 0
+			} else {
+				failures[tool]++
+			}
+		}
+		if failures[BestBefore] >= 2 && failures[Vegeta] >= 2 {
+			break
+		}
+	}
+	rep.Finished, rep.LoadEnd = time.Now(), loadavg()
+	return rep, nil
+}
+
+type measurer struct {
+	c                      Config
+	addr, targets, traffic string
+	log                    io.Writer
+}
+
+func (m *measurer) run(ctx context.Context, tool string, rate float64, d time.Duration, repNo int) Run {
+	r := Run{Tool: tool, Offered: rate, Rep: repNo, Load1: load1(),
+		LagP50MS: math.NaN(), LagP99MS: math.NaN(), LatP50MS: math.NaN(), LatP99MS: math.NaN()}
+	var err error
+	if tool == BestBefore {
+		err = m.bestbefore(ctx, &r, d)
+	} else {
+		err = m.vegeta(ctx, &r, d)
+	}
+	if err != nil {
+		r.Err = err.Error()
+	}
+	return r
+}
+
+// Scenario is the bestbefore scenario of one fixed-rate run: one step,
+// no warmup (every request completed counts, so CPU per request is
+// exact), no target monitoring.
+func Scenario(addr string, rate float64, d time.Duration) string {
+	return fmt.Sprintf(`name: bench-%[2]s
+target:
+  url: http://%[1]s
+traffic:
+  file: traffic.ndjson
+load:
+  steps: [%[2]s]
+  step_duration: %[3]s
+  warmup: 0s
+  timeout: 2s
+monitor:
+  disabled: true
+`, addr, strconv.FormatFloat(rate, 'f', -1, 64), d)
+}
+
+func (m *measurer) bestbefore(ctx context.Context, r *Run, d time.Duration) error {
+	name := fmt.Sprintf("bb-%.0f-%d-%d", r.Offered, r.Rep, time.Now().UnixNano())
+	scen := filepath.Join(m.c.Workdir, name+".yaml")
+	out := filepath.Join(m.c.Workdir, name)
+	if err := os.WriteFile(scen, []byte(Scenario(m.addr, r.Offered, d)), 0o644); err != nil {
+		return err
+	}
+	defer os.RemoveAll(out)
+	cmd := m.pinned(ctx, m.c.BestBefore, "run", scen, "--out", out)
+	if err := m.measure(cmd, r, 1); err != nil {
+		return err
+	}
+	res, err := result.Read(filepath.Join(out, "result.json"))
+	if err != nil {
+		return err
+	}
+	if len(res.Steps) != 1 {
+		return fmt.Errorf("result.json holds %d steps, want 1", len(res.Steps))
+	}
+	st := res.Steps[0]
+	r.Completed, r.Sent, r.AchievedQPS = st.Successes, st.Requests, st.AchievedQPS
+	r.LagP50MS, r.LagP99MS = st.Generator.SendLagP50MS, st.Generator.SendLagP99MS
+	r.LatP50MS, r.LatP99MS = st.LatencyMS.P50, st.LatencyMS.P99
+	return nil
+}
+
+// VegetaReport is the part of `vegeta report -type=json` the benchmark reads.
+type VegetaReport struct {
+	Latencies struct {
+		P50 int64 `json:"50th"`
+		P99 int64 `json:"99th"`
+	} `json:"latencies"`
+	Requests   int64   `json:"requests"`
+	Rate       float64 `json:"rate"`
+	Throughput float64 `json:"throughput"`
+	Success    float64 `json:"success"`
+}
+
+// ParseVegetaReport reads a `vegeta report -type=json` document.
+func ParseVegetaReport(b []byte) (VegetaReport, error) {
+	var v VegetaReport
+	if err := json.Unmarshal(b, &v); err != nil {
+		return v, fmt.Errorf("vegeta report: %w", err)
+	}
+	if v.Requests == 0 {
+		return v, errors.New("vegeta report: no request was sent")
+	}
+	return v, nil
+}
+
+func (m *measurer) vegeta(ctx context.Context, r *Run, d time.Duration) error {
+	out := filepath.Join(m.c.Workdir, fmt.Sprintf("vegeta-%d.bin", time.Now().UnixNano()))
+	defer os.Remove(out)
+	cmd := m.pinned(ctx, m.c.Vegeta, "attack", fmt.Sprintf("-rate=%d/1s", int64(math.Round(r.Offered))),
+		"-duration="+d.String(), "-timeout=2s", "-targets="+m.targets, "-output="+out)
+	if err := m.measure(cmd, r, 0); err != nil {
+		return err
+	}
+	b, err := m.pinned(ctx, m.c.Vegeta, "report", "-type=json", out).Output()
+	if err != nil {
+		return fmt.Errorf("vegeta report: %w", err)
+	}
+	v, err := ParseVegetaReport(b)
+	if err != nil {
+		return err
+	}
+	r.Sent = v.Requests
+	r.Completed = int64(math.Round(float64(v.Requests) * v.Success))
+	r.AchievedQPS = v.Throughput
+	r.LatP50MS, r.LatP99MS = float64(v.Latencies.P50)/1e6, float64(v.Latencies.P99)/1e6
+	return nil
+}
+
+// pinned builds a command running on the generator's core, in the work
+// directory (where the scenario finds its traffic file).
+func (m *measurer) pinned(ctx context.Context, bin string, args ...string) *exec.Cmd {
+	cmd := exec.CommandContext(ctx, "taskset", append([]string{"-c", m.c.GenCPU, bin}, args...)...)
+	cmd.Dir = m.c.Workdir
+	return cmd
+}
+
+// measure runs cmd (exit codes up to okMax are accepted: bestbefore exits
+// 1 when an objective fails) and records its CPU and wall time. taskset
+// execs the tool in its own process, so the rusage is the tool's.
+func (m *measurer) measure(cmd *exec.Cmd, r *Run, okMax int) error {
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	start := time.Now()
+	err := cmd.Run()
+	r.Wall = time.Since(start)
+	if cmd.ProcessState != nil {
+		if ru, ok := cmd.ProcessState.SysUsage().(*syscall.Rusage); ok {
+			r.User = time.Duration(syscall.TimevalToNsec(ru.Utime))
+			r.Sys = time.Duration(syscall.TimevalToNsec(ru.Stime))
+		}
+	}
+	var ee *exec.ExitError
+	if errors.As(err, &ee) && ee.ExitCode() >= 0 && ee.ExitCode() <= okMax {
+		err = nil
+	}
+	if err != nil {
+		msg := strings.TrimSpace(stderr.String())
+		if i := strings.LastIndexByte(msg, '\n'); i >= 0 {
+			msg = msg[i+1:]
+		}
+		return fmt.Errorf("%s: %v: %s", filepath.Base(cmd.Args[3]), err, msg)
+	}
+	return nil
+}
+
+func (r Run) line() string {
+	if r.Err != "" {
+		return "error: " + r.Err
+	}
+	s := fmt.Sprintf("%.1f µs/req CPU, %.0f QPS achieved, %d/%d completed", r.CPUPerRequestUS(), r.AchievedQPS, r.Completed, r.Sent)
+	if !math.IsNaN(r.LagP99MS) {
+		s += fmt.Sprintf(", send lag p50 %.3f p99 %.3f ms", r.LagP50MS, r.LagP99MS)
+	}
+	return s + fmt.Sprintf(", load %.2f", r.Load1)
+}
+
+// startServer starts the fixed-response server pinned to its core and
+// returns its address and a function that stops it.
+func startServer(c Config) (string, func(), error) {
+	cmd := exec.Command("taskset", "-c", c.ServerCPU, c.Server, "-listen", "127.0.0.1:0")
+	stdin, err := cmd.StdinPipe()
+	if err != nil {
+		return "", nil, err
+	}
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		return "", nil, err
+	}
+	cmd.Stderr = os.Stderr
+	if err := cmd.Start(); err != nil {
+		return "", nil, fmt.Errorf("server: %w", err)
+	}
+	stop := func() {
+		stdin.Close()
+		done := make(chan struct{})
+		go func() { cmd.Wait(); close(done) }()
+		select {
+		case <-done:
+		case <-time.After(5 * time.Second):
+			cmd.Process.Kill()
+			<-done
+		}
+	}
+	line, err := bufio.NewReader(stdout).ReadString('\n')
+	if err != nil {
+		stop()
+		return "", nil, fmt.Errorf("server did not print its address: %w", err)
+	}
+	return strings.TrimSpace(line), stop, nil
+}
+
+func loadavg() string {
+	b, err := os.ReadFile("/proc/loadavg")
+	if err != nil {
+		return "unknown"
+	}
+	f := strings.Fields(string(b))
+	if len(f) < 3 {
+		return "unknown"
+	}
+	return strings.Join(f[:3], " ")
+}
+
+func load1() float64 {
+	v, err := strconv.ParseFloat(strings.Fields(loadavg() + " x")[0], 64)
+	if err != nil {
+		return math.NaN()
+	}
+	return v
+}
+
+func environment(vegeta string) Env {
+	e := Env{CPUs: runtime.NumCPU(), Go: runtime.Version(), CPUModel: "unknown", Kernel: "unknown", VegetaVersion: "unknown"}
+	if b, err := os.ReadFile("/proc/cpuinfo"); err == nil {
+		for line := range strings.SplitSeq(string(b), "\n") {
+			if k, v, ok := strings.Cut(line, ":"); ok && strings.TrimSpace(k) == "model name" {
+				e.CPUModel = strings.TrimSpace(v)
+				break
+			}
+		}
+	}
+	if b, err := os.ReadFile("/proc/sys/kernel/osrelease"); err == nil {
+		e.Kernel = strings.TrimSpace(string(b))
+	}
+	if bi, err := buildinfo.ReadFile(vegeta); err == nil {
+		e.VegetaVersion = bi.Main.Path + " " + bi.Main.Version + " (" + bi.GoVersion + ")"
+	}
+	return e
+}
