@@ -19,7 +19,9 @@ import (
 	"strings"
 	"time"
 
+	"github.com/bestbefore/bestbefore/pkg/calibrate"
 	"github.com/bestbefore/bestbefore/pkg/capacity"
+	"github.com/bestbefore/bestbefore/pkg/probe"
 	"github.com/bestbefore/bestbefore/pkg/result"
 	"github.com/bestbefore/bestbefore/pkg/scenario"
 	"github.com/bestbefore/bestbefore/pkg/sweep"
@@ -78,7 +80,11 @@ type Options struct {
 	AllowPublic  bool
 	// Sweep is applied to the sweep configuration last (shards, tests).
 	Sweep func(*sweep.Config)
-	Now   func() time.Time
+	// Warnings, when set, is asked for advice before the sweep starts,
+	// given the highest rate this generator will send; each warning is
+	// printed on Stderr and recorded in result.warnings.
+	Warnings func(s *scenario.Scenario, peakQPS float64) []string
+	Now      func() time.Time
 }
 
 // Outcome is what Execute produced.
@@ -103,7 +109,66 @@ func LoadScenario(o *Options) (*scenario.Scenario, error) {
 	if err != nil {
 		return nil, badInput(err)
 	}
+	if err := validateMetrics(s); err != nil {
+		return nil, badInput(err)
+	}
 	return s, nil
+}
+
+// validateMetrics checks monitor.metrics before anything starts, naming
+// the file, line and entry (the scenario package does not know the
+// metric syntax, which pkg/probe owns).
+func validateMetrics(s *scenario.Scenario) error {
+	for i, m := range s.Monitor.Metrics {
+		err := probe.ValidateMetrics([]string{m})
+		if err == nil {
+			continue
+		}
+		if inner := errors.Unwrap(err); inner != nil {
+			err = inner
+		}
+		field := fmt.Sprintf("monitor.metrics.%d", i)
+		e := &scenario.Error{File: s.Path, Field: field, Msg: err.Error()}
+		switch l := s.Line(field); {
+		case l > 0:
+			e.Line = l
+		case l < 0:
+			e.File = "--set"
+		}
+		return e
+	}
+	return nil
+}
+
+// PeakQPS is the highest rate the sweep cfg will send from this generator.
+func PeakQPS(cfg *sweep.Config) float64 {
+	rates := cfg.Scenario.Rates()
+	if cfg.Plan != nil {
+		rates = cfg.Plan
+	}
+	peak := 0.0
+	for _, q := range rates {
+		peak = max(peak, q)
+	}
+	if cfg.RateScale > 0 {
+		peak *= cfg.RateScale
+	}
+	return peak
+}
+
+// CalibrationWarnings warns when the run goes above the rate this machine
+// was calibrated to generate (`bestbefore calibrate`, cached in the user
+// cache directory). Without a calibration of this machine (same hostname,
+// CPU model and GOMAXPROCS) it says nothing: run never calibrates itself.
+func CalibrationWarnings(_ *scenario.Scenario, peakQPS float64) []string {
+	path, err := calibrate.DefaultCachePath()
+	if err != nil {
+		return nil
+	}
+	if a := calibrate.Advice(peakQPS, calibrate.Cached(path, calibrate.CurrentMachine())); a != "" {
+		return []string{a}
+	}
+	return nil
 }
 
 // Execute runs the scenario and writes the result. The returned Outcome
@@ -185,7 +250,19 @@ func Execute(ctx context.Context, o Options) (*Outcome, error) {
 	if o.Sweep != nil {
 		o.Sweep(&cfg)
 	}
+	var advice []string
+	if o.Warnings != nil {
+		advice = o.Warnings(s, PeakQPS(&cfg))
+		for _, w := range advice {
+			if o.Stderr != nil {
+				fmt.Fprintf(o.Stderr, "warning: %s\n", w)
+			}
+		}
+	}
 	r, runErr := sweep.Run(ctx, cfg)
+	if len(advice) > 0 {
+		r.Warnings = append(advice, r.Warnings...)
+	}
 	out.Result = r
 	out.Err = runErr
 	r.Manifest = manifest(s, trafficPath, urls, o.Version)

@@ -19,6 +19,9 @@ func Standard(o *Options) {
 	if o.NewMonitor == nil {
 		o.NewMonitor = NewProbeMonitor
 	}
+	if o.Warnings == nil {
+		o.Warnings = CalibrationWarnings
+	}
 	if o.StartCluster == nil {
 		stderr := o.Stderr
 		o.StartCluster = func(ctx context.Context, b *scenario.Bundled) (Cluster, error) {
