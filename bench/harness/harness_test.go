@@ -31,6 +31,9 @@ func TestScenarioIsValid(t *testing.T) {
 	if !s.Monitor.Disabled {
 		t.Error("monitoring is on; the benchmark measures the generator alone")
 	}
+	if s.Monitor.MaxSendLag.D() < time.Minute {
+		t.Errorf("max_send_lag %v: a late step would be measured twice", s.Monitor.MaxSendLag.D())
+	}
 }
 
 func TestParseVegetaReport(t *testing.T) {

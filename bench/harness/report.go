@@ -217,8 +217,12 @@ func (rep *Report) Markdown() string {
 	p("\n## Every run\n\n| offered QPS | tool | rep | load 1 min | CPU s (user + sys) | completed / sent | achieved QPS | send lag p50 / p99 ms | latency p99 ms | note |\n")
 	p("| ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |\n")
 	for _, r := range slices.Concat(rep.Idle, rep.Fixed, rep.Max) {
+		note := r.Err
+		if r.Steps > 1 {
+			note = fmt.Sprintf("step measured %d times (generator CPU saturated)", r.Steps)
+		}
 		p("| %.0f | %s | %d | %s | %.2f + %.2f | %d / %d | %s | %s / %s | %s | %s |\n", r.Offered, r.Tool, r.Rep, num(r.Load1, 2),
-			r.User.Seconds(), r.Sys.Seconds(), r.Completed, r.Sent, num(r.AchievedQPS, 0), num(r.LagP50MS, 3), num(r.LagP99MS, 3), num(r.LatP99MS, 3), r.Err)
+			r.User.Seconds(), r.Sys.Seconds(), r.Completed, r.Sent, num(r.AchievedQPS, 0), num(r.LagP50MS, 3), num(r.LagP99MS, 3), num(r.LatP99MS, 3), note)
 	}
 	return b.String()
 }
