@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/bestbefore/bestbefore/pkg/scenario"
+	"github.com/bestbefore/bestbefore/pkg/traffic"
 )
 
 // The scenario the harness writes is one bestbefore accepts, with the rate,
@@ -33,6 +34,38 @@ func TestScenarioIsValid(t *testing.T) {
 	}
 	if s.Monitor.MaxSendLag.D() < time.Minute {
 		t.Errorf("max_send_lag %v: a late step would be measured twice", s.Monitor.MaxSendLag.D())
+	}
+}
+
+// Both tools get the same requests: the i-th traffic line and the i-th
+// vegeta target name the same path.
+func TestTrafficFilesHoldTheSameRequests(t *testing.T) {
+	dir := t.TempDir()
+	trafficData, targets := TrafficFiles("127.0.0.1:9")
+	path := filepath.Join(dir, "traffic.ndjson")
+	if err := os.WriteFile(path, trafficData, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	rd, err := traffic.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rd.Close()
+	lines := strings.Split(strings.TrimSpace(string(targets)), "\n")
+	for i, line := range lines {
+		req, err := rd.Next()
+		if err != nil {
+			t.Fatalf("traffic line %d: %v", i+1, err)
+		}
+		if want := "GET http://127.0.0.1:9" + req.Path; line != want {
+			t.Fatalf("target %d is %q, traffic line says %q", i+1, line, want)
+		}
+	}
+	if _, err := rd.Next(); err == nil {
+		t.Errorf("traffic file holds more requests than the %d targets", len(lines))
+	}
+	if len(lines) < 100 {
+		t.Errorf("%d requests: the traffic source would reopen its file every few requests", len(lines))
 	}
 }
 

@@ -28,8 +28,24 @@ const (
 	Vegeta     = "vegeta"
 )
 
-// requestPath is the one request both tools send, over and over.
-const requestPath = "/v1/predict?q=wireless+mouse&k=5"
+// Requests both tools cycle through: distinct query strings, as recorded
+// traffic would have. (A one-line traffic file would measure bestbefore
+// reopening its traffic file after every request, not sending.)
+const (
+	requestPath  = "/v1/predict?q=item-%04d&k=5"
+	requestCount = 1000
+)
+
+// TrafficFiles returns the same requests as a bestbefore traffic file
+// and as vegeta targets aimed at addr.
+func TrafficFiles(addr string) (traffic, targets []byte) {
+	for i := range requestCount {
+		p := fmt.Sprintf(requestPath, i)
+		traffic = fmt.Appendf(traffic, "{\"path\":%q}\n", p)
+		targets = fmt.Appendf(targets, "GET http://%s%s\n", addr, p)
+	}
+	return traffic, targets
+}
 
 // Run is one generator process at one fixed rate.
 type Run struct {
@@ -115,10 +131,11 @@ func Bench(ctx context.Context, c Config, log io.Writer) (*Report, error) {
 	rep.ServerAddr = addr
 	targets := filepath.Join(c.Workdir, "targets.txt")
 	traffic := filepath.Join(c.Workdir, "traffic.ndjson")
-	if err := os.WriteFile(targets, []byte("GET http://"+addr+requestPath+"\n"), 0o644); err != nil {
+	trafficData, targetsData := TrafficFiles(addr)
+	if err := os.WriteFile(targets, targetsData, 0o644); err != nil {
 		return nil, err
 	}
-	if err := os.WriteFile(traffic, []byte(`{"path":"`+requestPath+`"}`+"\n"), 0o644); err != nil {
+	if err := os.WriteFile(traffic, trafficData, 0o644); err != nil {
 		return nil, err
 	}
 	m := &measurer{c: c, addr: addr, targets: targets, traffic: traffic, log: log}
