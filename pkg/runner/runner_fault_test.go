@@ -44,7 +44,7 @@ func execute(t *testing.T, o runner.Options) (*runner.Outcome, error, *result.Re
 	if o.Stderr == nil {
 		o.Stderr = &bytes.Buffer{}
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
 	out, err := runner.Execute(ctx, o)
 	if out == nil || out.ResultPath == "" {
