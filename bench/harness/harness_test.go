@@ -209,3 +209,15 @@ func TestParseRates(t *testing.T) {
 		}
 	}
 }
+
+func TestCountTimeWait(t *testing.T) {
+	table := `  sl  local_address rem_address   st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode
+   0: 0100007F:4E20 00000000:0000 0A 00000000:00000000 00:00000000 00000000     0        0 1 1 0000000000000000 100 0 0 10 0
+   1: 0100007F:85A2 0100007F:4E20 06 00000000:00000000 03:00000A1B 00000000     0        0 0 3 0000000000000000
+   2: 0100007F:85A4 0100007F:4E20 06 00000000:00000000 03:00000A1B 00000000     0        0 0 3 0000000000000000
+   3: 0100007F:85A6 0100007F:4E20 01 00000000:00000000 00:00000000 00000000     0        0 2 1 0000000000000000 20 4 30 10 -1
+`
+	if got := CountTimeWait([]byte(table)); got != 2 {
+		t.Errorf("CountTimeWait = %d, want 2", got)
+	}
+}

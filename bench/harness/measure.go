@@ -143,6 +143,7 @@ func Bench(ctx context.Context, c Config, log io.Writer) (*Report, error) {
 		if err := ctx.Err(); err != nil {
 			return Run{}, err
 		}
+		drainTimeWait(ctx, log)
 		r := m.run(ctx, tool, rate, d, repNo)
 		fmt.Fprintf(log, "%-10s %7.0f QPS rep %d: %s\n", tool, rate, repNo, r.line())
 		return r, ctx.Err()
@@ -438,4 +439,50 @@ func environment(vegeta string) Env {
 		e.VegetaVersion = bi.Main.Path + " " + bi.Main.Version + " (" + bi.GoVersion + ")"
 	}
 	return e
+}
+
+// drainTimeWait waits, up to 70 s, until the machine holds fewer than
+// 2000 TCP connections in TIME_WAIT. A generator that fell behind and
+// reconnected for every request leaves thousands of them on loopback,
+// and the next run's connects then spend milliseconds in bind searching
+// for a free port.
+func drainTimeWait(ctx context.Context, log io.Writer) {
+	n := timeWait()
+	if n < 5000 {
+		return
+	}
+	fmt.Fprintf(log, "waiting for %d TCP connections in TIME_WAIT to drain\n", n)
+	deadline := time.Now().Add(70 * time.Second)
+	for timeWait() >= 2000 && time.Now().Before(deadline) {
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(2 * time.Second):
+		}
+	}
+}
+
+// timeWait counts the TCP connections in TIME_WAIT (state 06 in
+// /proc/net/tcp and tcp6).
+func timeWait() int {
+	n := 0
+	for _, f := range []string{"/proc/net/tcp", "/proc/net/tcp6"} {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			continue
+		}
+		n += CountTimeWait(b)
+	}
+	return n
+}
+
+// CountTimeWait counts the TIME_WAIT lines of a /proc/net/tcp table.
+func CountTimeWait(table []byte) int {
+	n := 0
+	for line := range strings.SplitSeq(string(table), "\n") {
+		if f := strings.Fields(line); len(f) > 3 && f[3] == "06" {
+			n++
+		}
+	}
+	return n
 }
