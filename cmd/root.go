@@ -14,6 +14,7 @@ import (
 	cmdCalibrate "github.com/bestbefore/bestbefore/cmd/calibrate"
 	"github.com/bestbefore/bestbefore/cmd/cmdutil"
 	cmdCompare "github.com/bestbefore/bestbefore/cmd/compare"
+	cmdDemo "github.com/bestbefore/bestbefore/cmd/demo"
 	cmdMerge "github.com/bestbefore/bestbefore/cmd/merge"
 	cmdPlan "github.com/bestbefore/bestbefore/cmd/plan"
 	cmdRecord "github.com/bestbefore/bestbefore/cmd/record"
@@ -51,6 +52,7 @@ Start with:
 	})
 	root.AddCommand(cmdCalibrate.NewCmdCalibrate(f, nil))
 	root.AddCommand(cmdCompare.NewCmdCompare(f, nil))
+	root.AddCommand(cmdDemo.NewCmdDemo(f))
 	root.AddCommand(cmdMerge.NewCmdMerge(f, nil))
 	root.AddCommand(cmdPlan.NewCmdPlan(f, nil))
 	root.AddCommand(cmdReport.NewCmdReport(f))

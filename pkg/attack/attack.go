@@ -92,6 +92,7 @@ type Attacker struct {
 	rr       uint64
 	closed   chan struct{}
 	jobPool  sync.Pool
+	health   []targetHealth
 }
 
 type job struct {
@@ -112,7 +113,7 @@ func New(opts Options) *Attacker {
 	if opts.MaxSendLag <= 0 {
 		opts.MaxSendLag = DefaultMaxSendLag
 	}
-	a := &Attacker{opts: opts, work: make(chan *job), closed: make(chan struct{})}
+	a := &Attacker{opts: opts, work: make(chan *job), closed: make(chan struct{}), health: make([]targetHealth, len(opts.Targets))}
 	a.jobPool.New = func() any { return new(job) }
 	return a
 }
@@ -280,8 +281,7 @@ pacing:
 			interrupted = true
 			break pacing
 		}
-		t := a.rr % uint64(len(a.opts.Targets))
-		a.rr++
+		t := a.pick()
 		p := it.Req[t]
 		n := a.inflight.Load()
 		if it.Offset >= spec.Warmup {
@@ -367,6 +367,9 @@ func (a *Attacker) do(j *job, resp *Response) {
 				}
 			}
 		}
+	}
+	if len(a.health) > 1 {
+		a.observe(j.target, class)
 	}
 	st.results <- rec{intended: j.intended, sent: sent, done: done, class: class}
 	a.inflight.Add(-1)
@@ -495,4 +498,81 @@ func processCPU() time.Duration {
 		return 0
 	}
 	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+// Client-side round robin over several targets behaves like a load
+// balancer with a health check: a target whose connections are refused or
+// reset DownAfter times in a row leaves the rotation, and a TCP dial every
+// DownFor checks whether it came back. Without it a dead node would keep
+// failing its share of the load, which no real balancer does; with it the
+// requests in flight on a node that dies still fail and are counted.
+const (
+	DownAfter = 3
+	DownFor   = time.Second
+)
+
+type targetHealth struct {
+	fails atomic.Int32
+	down  atomic.Bool
+}
+
+func (a *Attacker) observe(t int, class uint8) {
+	h := &a.health[t]
+	switch class {
+	case classRefused, classReset:
+		if h.fails.Add(1) >= DownAfter && h.down.CompareAndSwap(false, true) {
+			h.fails.Store(0)
+			go a.probe(t)
+		}
+	case classOK, class4xx, classCheck:
+		h.fails.Store(0)
+	}
+}
+
+// probe dials a target that left the rotation until it accepts a
+// connection again, or the attacker closes.
+func (a *Attacker) probe(t int) {
+	base := a.opts.Targets[t].Base
+	addr := base.Host
+	if base.Port() == "" {
+		if base.Scheme == "https" {
+			addr += ":443"
+		} else {
+			addr += ":80"
+		}
+	}
+	tick := time.NewTicker(DownFor)
+	defer tick.Stop()
+	for {
+		select {
+		case <-a.closed:
+			return
+		case <-tick.C:
+		}
+		c, err := net.DialTimeout("tcp", addr, DownFor/2)
+		if err == nil {
+			c.Close()
+			a.health[t].down.Store(false)
+			return
+		}
+	}
+}
+
+// pick returns the next target in round-robin order, skipping targets
+// out of the rotation unless every target is.
+func (a *Attacker) pick() int {
+	n := uint64(len(a.opts.Targets))
+	if n == 1 {
+		return 0
+	}
+	for i := uint64(0); i < n; i++ {
+		t := (a.rr + i) % n
+		if !a.health[t].down.Load() {
+			a.rr += i + 1
+			return int(t)
+		}
+	}
+	t := a.rr % n
+	a.rr++
+	return int(t)
 }

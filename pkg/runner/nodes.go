@@ -18,7 +18,7 @@ type clusterKiller struct {
 }
 
 func (k *clusterKiller) Kill(ctx context.Context) (string, error) {
-	return fmt.Sprintf("node %d", k.i+1), k.c.Kill(k.i)
+	return fmt.Sprintf("%d", k.i+1), k.c.Kill(k.i)
 }
 
 func (k *clusterKiller) Restore(ctx context.Context) error { return k.c.Revive(k.i) }

@@ -95,9 +95,18 @@ func Decode(s string) (*hdrhistogram.Histogram, error) {
 	if s == "" {
 		return New(), nil
 	}
+	// A histogram's cost grows with its range and precision; only accept
+	// the project's own, so a crafted result cannot burn minutes of CPU.
+	if len(s) > 16<<20 {
+		return nil, fmt.Errorf("stats: decode histogram: %d bytes is too large", len(s))
+	}
 	h, err := hdrhistogram.Decode([]byte(s))
 	if err != nil {
 		return nil, fmt.Errorf("stats: decode histogram: %w", err)
+	}
+	if h.SignificantFigures() != SigFigs || h.LowestTrackableValue() != MinValue || h.HighestTrackableValue() != MaxValue {
+		return nil, fmt.Errorf("stats: decode histogram: range %d..%d at %d digits, want %d..%d at %d (µs)",
+			h.LowestTrackableValue(), h.HighestTrackableValue(), h.SignificantFigures(), MinValue, MaxValue, SigFigs)
 	}
 	return h, nil
 }

@@ -51,20 +51,27 @@ func (rn *runner) nodeLoss() error {
 		res.Notes = append(res.Notes, "restoring the node failed: "+restoreErr.Error())
 	}
 	p99Bound, hasP99 := rn.r.Objectives.LatencyMS["p99"]
+	// transition is how long after the loss errors are put down to it.
+	transition := 2 * time.Second
+	if iv := s.Load.Interval.D(); iv > transition {
+		transition = iv
+	}
 	var after []result.Interval
 	for _, iv := range st.Intervals {
 		h, _ := stats.Decode(iv.Histogram)
 		p99 := stats.QuantileMS(h, 99)
 		res.Timeline = append(res.Timeline, result.TimelinePoint{OffsetS: iv.OffsetS, P99MS: p99, Requests: iv.Requests, Errors: iv.Errors})
-		if iv.OffsetS+1e-9 >= at.Seconds() {
+		// The objectives are judged after the transition: the requests in
+		// flight on the lost node fail whatever the others can carry, and
+		// are counted apart as transition errors.
+		if iv.OffsetS+1e-9 >= at.Seconds()+transition.Seconds() {
 			after = append(after, iv)
-		} else if iv.OffsetS+s.Load.Interval.D().Seconds() > at.Seconds() {
-			after = append(after, iv) // the interval the loss falls in
 		}
 	}
-	// Transition errors: errors in the first two seconds after the loss.
+	// Transition errors: errors in the intervals from the loss to the end
+	// of the transition.
 	for _, p := range res.Timeline {
-		if p.OffsetS+s.Load.Interval.D().Seconds() > at.Seconds() && p.OffsetS < at.Seconds()+2 {
+		if p.OffsetS+s.Load.Interval.D().Seconds() > at.Seconds() && p.OffsetS < at.Seconds()+transition.Seconds() {
 			res.TransitionErrs += p.Errors
 		}
 	}
@@ -76,6 +83,9 @@ func (rn *runner) nodeLoss() error {
 		stats.Merge(post, h)
 		reqs += iv.Requests
 		errs += iv.Errors
+	}
+	if len(after) == 0 {
+		res.Notes = append(res.Notes, "the hold ended within the transition: lengthen capacity.node_loss.duration to judge the objectives after the loss")
 	}
 	ps := result.Step{Requests: reqs, Errors: errs, LatencyMS: stats.Summarize(post)}
 	if reqs > 0 {

@@ -1,0 +1,123 @@
+package sweep_test
+
+import (
+	"context"
+	"fmt"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/bestbefore/bestbefore/internal/testserver"
+	"github.com/bestbefore/bestbefore/pkg/sweep"
+)
+
+// closeKiller takes a node out by closing its server: new connections are
+// refused and open ones reset, as when a machine dies.
+type closeKiller struct {
+	srv  *httptest.Server
+	once sync.Once
+}
+
+func (k *closeKiller) Kill(ctx context.Context) (string, error) {
+	k.once.Do(func() {
+		k.srv.Listener.Close()
+		k.srv.CloseClientConnections()
+	})
+	return "3", nil
+}
+
+func (k *closeKiller) Restore(ctx context.Context) error { return nil }
+
+func threeNodes(t *testing.T) ([]*httptest.Server, []string, float64) {
+	t.Helper()
+	var srvs []*httptest.Server
+	var urls []string
+	for i := 0; i < 3; i++ {
+		s := testserver.Start(t, testserver.NewSlots(4, 40*time.Millisecond)) // 100 QPS each
+		srvs = append(srvs, s)
+		urls = append(urls, s.URL)
+	}
+	return srvs, urls, 100
+}
+
+// Three ground-truth nodes as target.urls: the cluster's best-before sits
+// near three times one node's closed-loop capacity.
+func TestClusterBestBefore(t *testing.T) {
+	if testing.Short() {
+		t.Skip("ramp takes ~25 s")
+	}
+	_, urls, _ := threeNodes(t)
+	one := testserver.ClosedLoop(context.Background(), urls[0]+"/", 8, 1500*time.Millisecond)
+	s := loadScenario(t, fmt.Sprintf(`
+target: {urls: [%s]}
+traffic: {file: x}
+load: {start_qps: 150, step_qps: 50, max_qps: 450, step_duration: 2s, warmup: 500ms, refine: 2}
+slo: {latency: {p99: 200ms}, error_rate: 1%%}
+monitor: {max_send_lag: 25ms}
+`, strings.Join(urls, ", ")))
+	r, err := sweep.Run(context.Background(), sweep.Config{Scenario: s, TargetURLs: urls, TrafficPath: writeTraffic(t, `{"path":"/"}`)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, st := range r.Steps {
+		t.Logf("%-6s %6.1f qps achieved %6.1f p99 %7.1fms pass %v", st.Phase, st.OfferedQPS, st.AchievedQPS, st.LatencyMS.P99, st.SLOPass)
+	}
+	bb := r.BestBefore
+	ratio := bb.QPS / (3 * one)
+	t.Logf("cluster best-before %.1f = %.0f%% of 3 × %.1f", bb.QPS, ratio*100, one)
+	if !bb.Found || ratio < 0.85 || ratio > 1.05 {
+		t.Errorf("cluster best-before %.1f QPS is %.0f%% of 3 × node capacity %.1f, want 85-105%%", bb.QPS, ratio*100, one)
+	}
+	if bb.Nodes != 3 || bb.NMinus1QPS != bb.QPS*2/3 {
+		t.Errorf("nodes %d, n-1 %.1f; want 3 nodes and 2/3 of %.1f", bb.Nodes, bb.NMinus1QPS, bb.QPS)
+	}
+}
+
+// Node loss at 90% of two nodes' capacity holds; at 140% it does not, and
+// p99 never comes back under its objective.
+func TestNodeLossVerification(t *testing.T) {
+	if testing.Short() {
+		t.Skip("two 6 s holds")
+	}
+	for _, tc := range []struct {
+		share float64
+		held  bool
+	}{{0.9, true}, {1.4, false}} {
+		t.Run(fmt.Sprintf("%.0f%%", tc.share*100), func(t *testing.T) {
+			srvs, urls, node := threeNodes(t)
+			q := tc.share * 2 * node
+			s := loadScenario(t, fmt.Sprintf(`
+target: {urls: [%s]}
+traffic: {file: x}
+load: {steps: [100], step_duration: 1s, warmup: 200ms}
+slo: {latency: {p99: 200ms}, error_rate: 1%%}
+capacity: {node_loss: {verify: true, command: "true", qps: %v, duration: 6s, at: 25%%}}
+monitor: {max_send_lag: 25ms}
+`, strings.Join(urls, ", "), q))
+			r, err := sweep.Run(context.Background(), sweep.Config{Scenario: s, TargetURLs: urls, TrafficPath: writeTraffic(t, `{"path":"/"}`),
+				NodeKiller: &closeKiller{srv: srvs[2]}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			nl := r.NodeLoss
+			if nl == nil {
+				t.Fatalf("no node-loss result; warnings %v", r.Warnings)
+			}
+			for _, p := range nl.Timeline {
+				t.Logf("t=%4.1fs p99 %7.1fms requests %d errors %d", p.OffsetS, p.P99MS, p.Requests, p.Errors)
+			}
+			t.Logf("held %v, transition errors %d, recover %v never %v, notes %v", nl.Held, nl.TransitionErrs, nl.RecoverS, nl.Never, nl.Notes)
+			if nl.Held != tc.held {
+				t.Errorf("held = %v at %.0f QPS on two nodes of %.0f, want %v", nl.Held, q, node, tc.held)
+			}
+			if tc.held && (nl.Never || nl.RecoverS == nil) {
+				t.Errorf("the cluster held but no time to recover was measured")
+			}
+			if !tc.held && !nl.Never {
+				t.Errorf("overloaded survivors recovered after %v s; want never", *nl.RecoverS)
+			}
+		})
+	}
+}
