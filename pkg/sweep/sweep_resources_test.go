@@ -42,13 +42,28 @@ load: {start_qps: 50, step_qps: 50, max_qps: 200, step_duration: 500ms, warmup: 
 monitor: {max_send_lag: 100ms}
 slo: %s
 `, ts.URL, slo))
-	m := &rateMonitor{target: target}
-	r, err := sweep.Run(context.Background(), sweep.Config{Scenario: s, TargetURLs: []string{ts.URL}, TrafficPath: writeTraffic(t, `{"path":"/"}`), Monitor: m, Observer: m})
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, st := range r.Steps {
-		t.Logf("%-6s %4.0f QPS  pass %-5v failed %v  sat %v", st.Phase, st.OfferedQPS, st.SLOPass, st.Failed, st.Generator.Saturated)
+	traffic := writeTraffic(t, `{"path":"/"}`)
+	// A shared machine can stall the generator past the ramp's first
+	// steps (the saturation test covers what follows); this test is about
+	// the objectives, so a run the machine spoiled is run again, twice at
+	// most.
+	var r *result.Result
+	for attempt := 1; attempt <= 3; attempt++ {
+		m := &rateMonitor{target: target}
+		var err error
+		r, err = sweep.Run(context.Background(), sweep.Config{Scenario: s, TargetURLs: []string{ts.URL}, TrafficPath: traffic, Monitor: m, Observer: m})
+		if err != nil {
+			t.Fatal(err)
+		}
+		spoiled := false
+		for _, st := range r.Steps {
+			t.Logf("%-6s %4.0f QPS  achieved %.0f  pass %-5v failed %v  sat %v %s", st.Phase, st.OfferedQPS, st.AchievedQPS, st.SLOPass, st.Failed, st.Generator.Saturated, st.Generator.SaturatedWhy)
+			spoiled = spoiled || st.Generator.Saturated
+		}
+		if !spoiled {
+			break
+		}
+		t.Logf("attempt %d: the generator saturated on this machine; running again", attempt)
 	}
 	return r
 }
