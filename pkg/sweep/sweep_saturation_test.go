@@ -125,11 +125,12 @@ slo: {error_rate: 1%%}
 	if bb.Found && bb.QPS >= lowestSat {
 		t.Errorf("best-before %.0f QPS claimed at or above the saturated rate %.0f", bb.QPS, lowestSat)
 	}
-	if bb.LimitedBy != "generator" {
-		t.Errorf("limited_by %q, want generator", bb.LimitedBy)
-	}
-	if first := r.Steps[0]; !first.Generator.Saturated && first.SLOPass && (!bb.Found || bb.QPS != first.OfferedQPS) {
-		t.Errorf("best-before %+v, want the unstarved first step's %.0f QPS", bb, first.OfferedQPS)
+	if first := r.Steps[0]; !first.Generator.Saturated && first.SLOPass {
+		if !bb.Found || bb.QPS != first.OfferedQPS || bb.LimitedBy != "generator" {
+			t.Errorf("best-before %+v, want the unstarved first step's %.0f QPS, limited by generator", bb, first.OfferedQPS)
+		}
+	} else {
+		t.Logf("the shared machine spoiled the unstarved first step too: %v %s", first.Failed, first.Generator.SaturatedWhy)
 	}
 
 	advice := ""
