@@ -10,17 +10,19 @@
 #   scripts/ci-gate.sh --set target.bundled.lookup=30ms
 #                                            gate a deliberately slower candidate
 #
-# Environment: GATE_REPEAT (candidate repetitions, default 3),
-# BASELINE_REPEAT (default 5), GATE_OUT (default reports/ci-gate),
-# GATE_MAX_SEND_LAG (default 20ms, both sides; see below).
+# Environment: GATE_REPEAT (candidate repetitions, default 1; see
+# docs/ci.md), BASELINE_REPEAT (default 5), GATE_OUT (default
+# reports/ci-gate), GATE_BASELINE (default reports/baseline),
+# GATE_MAX_SEND_LAG (default 20ms, both sides; see below), BESTBEFORE_BIN
+# (a built binary; default: go build the working tree).
 set -euo pipefail
 
 cd "$(dirname "$0")/.."
 
 scenario=scenarios/ci.yaml
-baseline=reports/baseline
+baseline=${GATE_BASELINE:-reports/baseline}
 out=${GATE_OUT:-reports/ci-gate}
-repeat=${GATE_REPEAT:-3}
+repeat=${GATE_REPEAT:-1}
 baseline_repeat=${BASELINE_REPEAT:-5}
 refresh=0
 sets=()
@@ -48,7 +50,7 @@ while [ $# -gt 0 ]; do
 		shift
 		;;
 	-h | --help)
-		sed -n '2,15p' "$0" | sed 's/^# \{0,1\}//'
+		sed -n '2,17p' "$0" | sed 's/^# \{0,1\}//'
 		exit 0
 		;;
 	*)
@@ -59,10 +61,13 @@ while [ $# -gt 0 ]; do
 	shift
 done
 
-bin=$(mktemp -d)/bestbefore
-trap 'rm -rf "$(dirname "$bin")"' EXIT
-echo "ci-gate: building bestbefore" >&2
-go build -o "$bin" .
+bin=${BESTBEFORE_BIN:-}
+if [ -z "$bin" ]; then
+	bin=$(mktemp -d)/bestbefore
+	trap 'rm -rf "$(dirname "$bin")"' EXIT
+	echo "ci-gate: building bestbefore" >&2
+	go build -o "$bin" .
+fi
 
 # run_reps DIR K: K repetitions of the scenario into DIR; exits with run's
 # code when the runs could not be carried out or were interrupted.
@@ -81,7 +86,7 @@ if [ "$refresh" = 1 ]; then
 		echo "ci-gate: --set is for candidates; a baseline is measured with the scenario as committed" >&2
 		exit 2
 	fi
-	tmp=reports/baseline.new
+	tmp=$baseline.new
 	run_reps "$tmp" "$baseline_repeat"
 	# Keep the baseline small: result.json and the Markdown report.
 	find "$tmp" -name report.html -delete

@@ -1,0 +1,222 @@
+package examples_test
+
+import (
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"go.yaml.in/yaml/v3"
+)
+
+// workflow is the part of a GitHub Actions workflow the example uses;
+// decoding with KnownFields catches a misspelt key.
+type workflow struct {
+	Name        string
+	On          map[string]any `yaml:"on"`
+	Permissions map[string]string
+	Concurrency map[string]any
+	Env         map[string]string
+	Jobs        map[string]struct {
+		RunsOn         string `yaml:"runs-on"`
+		TimeoutMinutes int    `yaml:"timeout-minutes"`
+		Steps          []step
+	}
+}
+
+type step struct {
+	Name string
+	ID   string
+	If   string
+	Uses string
+	Run  string
+	With map[string]any
+	Env  map[string]string
+	// ContinueOnError lets a step fail without failing the job.
+	ContinueOnError bool `yaml:"continue-on-error"`
+}
+
+func loadWorkflow(t *testing.T) []step {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join("github-actions", "bestbefore.yml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	dec := yaml.NewDecoder(strings.NewReader(string(b)))
+	dec.KnownFields(true)
+	var w workflow
+	if err := dec.Decode(&w); err != nil {
+		t.Fatalf("bestbefore.yml: %v", err)
+	}
+	if _, ok := w.On["pull_request"]; !ok {
+		t.Errorf("the workflow does not run on pull_request: on = %v", w.On)
+	}
+	if w.Permissions["pull-requests"] != "write" {
+		t.Errorf("the workflow cannot comment on pull requests: permissions %v", w.Permissions)
+	}
+	if len(w.Jobs) != 1 {
+		t.Fatalf("want one job, got %d", len(w.Jobs))
+	}
+	for _, j := range w.Jobs {
+		if j.RunsOn == "" || j.TimeoutMinutes == 0 {
+			t.Errorf("the job needs runs-on and a timeout: %q, %d min", j.RunsOn, j.TimeoutMinutes)
+		}
+		return j.Steps
+	}
+	return nil
+}
+
+// flagValue returns the value after flag in a shell command, "" if absent.
+func flagValue(cmd, flag string) string {
+	f := strings.Fields(strings.ReplaceAll(cmd, "\\\n", " "))
+	for i := range f[:max(len(f)-1, 0)] {
+		if f[i] == flag {
+			return f[i+1]
+		}
+	}
+	return ""
+}
+
+func TestGitHubWorkflowGatesWithCompare(t *testing.T) {
+	steps := loadWorkflow(t)
+	var run, cmp, comment *step
+	uses := map[string]bool{}
+	for i := range steps {
+		s := &steps[i]
+		if s.Uses != "" {
+			name, ver, ok := strings.Cut(s.Uses, "@")
+			if !ok || !strings.HasPrefix(ver, "v") {
+				t.Errorf("step %q uses %q: pin actions to a version", s.Name, s.Uses)
+			}
+			uses[name] = true
+		}
+		switch {
+		case run == nil && strings.Contains(s.Run, "bestbefore run "):
+			run = s
+		case cmp == nil && strings.Contains(s.Run, "bestbefore compare "):
+			cmp = s
+		case comment == nil && strings.Contains(s.Run, "gh pr comment"):
+			comment = s
+		}
+	}
+	for _, a := range []string{"actions/checkout", "actions/setup-go", "actions/upload-artifact"} {
+		if !uses[a] {
+			t.Errorf("the workflow does not use %s", a)
+		}
+	}
+	if run == nil || cmp == nil || comment == nil {
+		t.Fatalf("want steps that run bestbefore run, bestbefore compare and gh pr comment; got run=%v compare=%v comment=%v", run != nil, cmp != nil, comment != nil)
+	}
+	out := flagValue(run.Run, "--out")
+	if !strings.Contains(run.Run, "--repeat") || out == "" {
+		t.Errorf("the run step should repeat the scenario into --out DIR: %q", run.Run)
+	}
+	if !strings.Contains(cmp.Run, " "+out+" ") {
+		t.Errorf("compare does not read the runs the run step wrote (%s): %q", out, cmp.Run)
+	}
+	md := flagValue(cmp.Run, "--markdown")
+	if md == "" {
+		t.Fatalf("compare does not write --markdown: %q", cmp.Run)
+	}
+	if !strings.Contains(cmp.Run, md+` >> "$GITHUB_STEP_SUMMARY"`) {
+		t.Errorf("the Markdown %s is not appended to the job summary: %q", md, cmp.Run)
+	}
+	if got := flagValue(comment.Run, "--body-file"); got != md {
+		t.Errorf("the PR comment posts %q, compare writes %q", got, md)
+	}
+	if flagValue(cmp.Run, "--junit") == "" {
+		t.Errorf("compare does not write --junit: %q", cmp.Run)
+	}
+	// The job must fail on compare's exit code after the comment and upload.
+	last := steps[len(steps)-1]
+	if cmp.ID == "" || !strings.Contains(last.If, "steps."+cmp.ID+".outputs.code") || !strings.Contains(last.Run, "exit") {
+		t.Errorf("the last step should fail the job on compare's exit code (steps.%s.outputs.code): %+v", cmp.ID, last)
+	}
+	if !strings.Contains(cmp.Run, `echo "code=$code" >> "$GITHUB_OUTPUT"`) {
+		t.Errorf("the compare step does not pass its exit code on: %q", cmp.Run)
+	}
+}
+
+// fakeBestbefore writes a stand-in for the binary: it logs its arguments,
+// writes the --markdown file, and exits with FAKE_RUN / FAKE_COMPARE.
+func fakeBestbefore(t *testing.T) (bin, log string) {
+	t.Helper()
+	if _, err := exec.LookPath("sh"); err != nil {
+		t.Skip("no sh")
+	}
+	dir := t.TempDir()
+	bin, log = filepath.Join(dir, "bestbefore"), filepath.Join(dir, "calls")
+	script := `#!/bin/sh
+echo "$@" >> "` + log + `"
+cmd=$1
+case "$cmd" in
+run) echo "rep 1/3 completed"; exit "${FAKE_RUN:-0}" ;;
+compare)
+	while [ $# -gt 0 ]; do
+		if [ "$1" = --markdown ]; then echo "### bestbefore compare: fake verdict" > "$2"; fi
+		shift
+	done
+	echo "text table"
+	exit "${FAKE_COMPARE:-0}" ;;
+esac
+exit 99
+`
+	if err := os.WriteFile(bin, []byte(script), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	return bin, log
+}
+
+func TestCIScriptExitsWithComparesCode(t *testing.T) {
+	for _, tc := range []struct {
+		name             string
+		env              []string
+		code             int
+		compared, strict bool
+	}{
+		{"pass", []string{"FAKE_COMPARE=0"}, 0, true, false},
+		{"regression", []string{"FAKE_COMPARE=1"}, 1, true, false},
+		{"bad baseline", []string{"FAKE_COMPARE=2"}, 2, true, false},
+		{"strict", []string{"FAKE_COMPARE=0", "STRICT=1"}, 0, true, true},
+		{"run failed", []string{"FAKE_RUN=3"}, 3, false, false},
+		{"interrupted", []string{"FAKE_RUN=130"}, 130, false, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			bin, log := fakeBestbefore(t)
+			out := filepath.Join(t.TempDir(), "ci")
+			cmd := exec.Command("sh", "ci.sh", "s.yaml", "base", out)
+			cmd.Env = append(os.Environ(), append(tc.env, "BESTBEFORE="+bin, "REPEAT=2")...)
+			stdout, err := cmd.Output()
+			code := 0
+			if ee, ok := err.(*exec.ExitError); ok {
+				code = ee.ExitCode()
+			} else if err != nil {
+				t.Fatal(err)
+			}
+			if code != tc.code {
+				t.Errorf("exit %d, want %d\n%s", code, tc.code, stdout)
+			}
+			calls, _ := os.ReadFile(log)
+			lines := strings.Split(strings.TrimSpace(string(calls)), "\n")
+			if want := "run s.yaml --repeat 2 --out " + out + "/candidate --quiet"; lines[0] != want {
+				t.Errorf("first call %q, want %q", lines[0], want)
+			}
+			if !tc.compared {
+				if len(lines) != 1 {
+					t.Errorf("compare called after a failed run: %q", lines)
+				}
+				return
+			}
+			if len(lines) != 2 || !strings.HasPrefix(lines[1], "compare base "+out+"/candidate --scenario s.yaml") {
+				t.Fatalf("calls %q; want run then compare base %s/candidate", lines, out)
+			}
+			if got := strings.Contains(lines[1], "--strict"); got != tc.strict {
+				t.Errorf("--strict passed: %v, want %v (%q)", got, tc.strict, lines[1])
+			}
+			if !strings.Contains(string(stdout), "fake verdict") || strings.Contains(string(stdout), "text table") {
+				t.Errorf("stdout should be the Markdown report only:\n%s", stdout)
+			}
+		})
+	}
+}
