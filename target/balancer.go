@@ -100,14 +100,20 @@ func (b *Balancer) pick() *backend {
 	if n == 0 {
 		return nil
 	}
-	start := b.next.Add(1)
-	for i := uint64(0); i < n; i++ {
-		be := b.backends[(start+i)%n]
-		if be.up.Load() && !be.disabled.Load() {
-			return be
+	// Round robin over the nodes in the rotation: skipping a dead node to
+	// its neighbour would give that neighbour twice its share.
+	var live [64]*backend
+	m := 0
+	for _, be := range b.backends {
+		if be.up.Load() && !be.disabled.Load() && m < len(live) {
+			live[m] = be
+			m++
 		}
 	}
-	return nil
+	if m == 0 {
+		return nil
+	}
+	return live[(b.next.Add(1)-1)%uint64(m)]
 }
 
 func (b *Balancer) proxyError(w http.ResponseWriter, r *http.Request, err error) {
