@@ -29,6 +29,7 @@ type Slots struct {
 
 // Seen is one request as the server received it.
 type Seen struct {
+	At     time.Time
 	Method string
 	URI    string
 	Header http.Header
@@ -47,7 +48,7 @@ func (s *Slots) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	body, _ := io.ReadAll(r.Body)
 	if s.Record {
 		s.mu.Lock()
-		s.Seen = append(s.Seen, Seen{Method: r.Method, URI: r.RequestURI, Header: r.Header.Clone(), Body: body})
+		s.Seen = append(s.Seen, Seen{At: time.Now(), Method: r.Method, URI: r.RequestURI, Header: r.Header.Clone(), Body: body})
 		s.mu.Unlock()
 	}
 	select {

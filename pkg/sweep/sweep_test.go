@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"sort"
 	"strings"
 	"testing"
 	"time"
@@ -213,5 +214,57 @@ func TestBestBeforeNeverAboveWhatPassed(t *testing.T) {
 	bb = result.ComputeBestBefore(sat, 1, 1)
 	if bb.QPS != 100 || bb.LimitedBy != "generator" {
 		t.Errorf("saturated: %+v, want 100 limited by generator", bb)
+	}
+}
+
+// timing: recorded replays the recording's own spacing, scaled so the
+// step's mean rate is the offered rate, still open loop.
+func TestRecordedTiming(t *testing.T) {
+	srv := testserver.NewSlots(16, time.Millisecond)
+	srv.Record = true
+	ts := testserver.Start(t, srv)
+	// Gaps alternate 100 ms and 300 ms: a mean of 5 requests a second.
+	var lines []string
+	at := time.Date(2026, 11, 25, 14, 0, 0, 0, time.UTC)
+	for i := 0; i < 40; i++ {
+		lines = append(lines, fmt.Sprintf(`{"ts":%q,"path":"/r/%d"}`, at.Format(time.RFC3339Nano), i))
+		if i%2 == 0 {
+			at = at.Add(100 * time.Millisecond)
+		} else {
+			at = at.Add(300 * time.Millisecond)
+		}
+	}
+	s := loadScenario(t, fmt.Sprintf(`
+target: {url: %s}
+traffic: {file: x, timing: recorded}
+load: {steps: [20], step_duration: 3s, warmup: 0s}
+monitor: {max_send_lag: 50ms}
+`, ts.URL))
+	r, err := sweep.Run(context.Background(), sweep.Config{Scenario: s, TargetURLs: []string{ts.URL}, TrafficPath: writeTraffic(t, lines...)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	seen := srv.Requests()
+	// At 20 QPS, four times the recording's 5: gaps of 25 ms and 75 ms.
+	if n := len(seen); n < 50 || n > 70 {
+		t.Fatalf("server saw %d requests in 3 s at 20 QPS, want about 60", n)
+	}
+	var short, long []time.Duration
+	for i := 1; i < len(seen); i++ {
+		g := seen[i].At.Sub(seen[i-1].At)
+		if i%2 == 1 {
+			short = append(short, g)
+		} else {
+			long = append(long, g)
+		}
+	}
+	med := func(xs []time.Duration) time.Duration {
+		sort.Slice(xs, func(i, j int) bool { return xs[i] < xs[j] })
+		return xs[len(xs)/2]
+	}
+	ms, ml := med(short), med(long)
+	t.Logf("median gaps %v and %v; step achieved %.1f QPS", ms, ml, r.Steps[0].AchievedQPS)
+	if ms < 15*time.Millisecond || ms > 35*time.Millisecond || ml < 65*time.Millisecond || ml > 85*time.Millisecond {
+		t.Errorf("median gaps %v and %v, want about 25ms and 75ms (the recording's spacing at 4x speed)", ms, ml)
 	}
 }
