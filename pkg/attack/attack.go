@@ -43,6 +43,9 @@ type Options struct {
 	KeepBody bool
 	// MaxSendLag is the send lag above which a send counts as late.
 	MaxSendLag time.Duration
+	// TargetSide assigns each target to a side of a live A/B run (0 for
+	// baseline, 1 for candidate); nil puts every target on side 0.
+	TargetSide []int
 }
 
 // Item is one due request: its offset from the step start and the request
@@ -50,6 +53,8 @@ type Options struct {
 type Item struct {
 	Offset time.Duration
 	Req    []*Prepared
+	// Side is the side of a live A/B run the request goes to.
+	Side int
 }
 
 // Feed yields the requests of a step in order of offset.
@@ -93,11 +98,15 @@ type Attacker struct {
 	closed   chan struct{}
 	jobPool  sync.Pool
 	health   []targetHealth
+	// bySide lists the targets of each side; rrs is each side's round robin.
+	bySide [][]int
+	rrs    []uint64
 }
 
 type job struct {
 	p        *Prepared
 	target   int
+	side     uint8
 	intended time.Time
 	st       *stepRun
 }
@@ -114,6 +123,17 @@ func New(opts Options) *Attacker {
 		opts.MaxSendLag = DefaultMaxSendLag
 	}
 	a := &Attacker{opts: opts, work: make(chan *job), closed: make(chan struct{}), health: make([]targetHealth, len(opts.Targets))}
+	for i := range opts.Targets {
+		side := 0
+		if i < len(opts.TargetSide) {
+			side = opts.TargetSide[i]
+		}
+		for len(a.bySide) <= side {
+			a.bySide = append(a.bySide, nil)
+		}
+		a.bySide[side] = append(a.bySide[side], i)
+	}
+	a.rrs = make([]uint64, len(a.bySide))
 	a.jobPool.New = func() any { return new(job) }
 	return a
 }
@@ -142,6 +162,7 @@ type rec struct {
 	sent     time.Time
 	done     time.Time
 	class    uint8
+	side     uint8
 }
 
 // Error classes as small integers on the hot path.
@@ -205,6 +226,9 @@ type StepStats struct {
 	CPU time.Duration
 	// Wall is the step's wall time, start to last completion.
 	Wall time.Duration
+	// Sides holds each side's figures in a live A/B run (Sides[0] is the
+	// StepStats itself); nil otherwise.
+	Sides []*StepStats
 }
 
 // IntervalStats is a slice of the measured window.
@@ -240,18 +264,28 @@ func (a *Attacker) Step(ctx context.Context, feed Feed, spec StepSpec) (*StepSta
 	}
 	cpu0 := processCPU()
 	st := &stepRun{spec: spec, results: make(chan rec, 1<<14), examples: map[string]string{}}
-	out := &StepStats{
-		Rate: spec.Rate, Warmup: spec.Warmup, Window: spec.Duration - spec.Warmup,
-		ByClass: map[string]int64{}, Latency: stats.New(), Service: stats.New(), SendLag: stats.New(),
+	outs := make([]*StepStats, max(1, len(a.bySide)))
+	for k := range outs {
+		o := &StepStats{
+			Rate: spec.Rate, Warmup: spec.Warmup, Window: spec.Duration - spec.Warmup,
+			ByClass: map[string]int64{}, Latency: stats.New(), Service: stats.New(), SendLag: stats.New(),
+		}
+		nIv := int(math.Ceil(float64(o.Window) / float64(spec.Interval)))
+		for i := 0; i < nIv; i++ {
+			o.Intervals = append(o.Intervals, IntervalStats{Offset: time.Duration(i) * spec.Interval, Latency: stats.New()})
+		}
+		outs[k] = o
 	}
-	nIv := int(math.Ceil(float64(out.Window) / float64(spec.Interval)))
-	for i := 0; i < nIv; i++ {
-		out.Intervals = append(out.Intervals, IntervalStats{Offset: time.Duration(i) * spec.Interval, Latency: stats.New()})
+	out := outs[0]
+	if len(outs) > 1 {
+		out.Sides = outs
 	}
 	collected := make(chan struct{})
 	st.start = time.Now()
-	out.Start = st.start
-	go a.collect(st, out, collected)
+	for _, o := range outs {
+		o.Start = st.start
+	}
+	go a.collect(st, outs, collected)
 
 	var feedErr error
 	var inflightSum, inflightN, inflightMax int64
@@ -281,7 +315,7 @@ pacing:
 			interrupted = true
 			break pacing
 		}
-		t := a.pick()
+		t := a.pick(it.Side)
 		p := it.Req[t]
 		n := a.inflight.Load()
 		if it.Offset >= spec.Warmup {
@@ -294,13 +328,13 @@ pacing:
 		st.sent.Add(1)
 		st.wg.Add(1)
 		if n >= int64(a.opts.MaxInFlight) {
-			st.results <- rec{intended: due, class: classDropped}
+			st.results <- rec{intended: due, class: classDropped, side: uint8(it.Side)}
 			st.wg.Done()
 			continue
 		}
 		a.inflight.Add(1)
 		j := a.jobPool.Get().(*job)
-		*j = job{p: p, target: int(t), intended: due, st: st}
+		*j = job{p: p, target: int(t), side: uint8(it.Side), intended: due, st: st}
 		select {
 		case a.work <- j:
 		default:
@@ -315,14 +349,16 @@ pacing:
 	st.wg.Wait()
 	close(st.results)
 	<-collected
-	out.Wall = time.Since(st.start)
-	out.CPU = processCPU() - cpu0
-	out.Completed = !interrupted && feedErr == nil
-	if inflightN > 0 {
-		out.InFlightMean = float64(inflightSum) / float64(inflightN)
+	for _, o := range outs {
+		o.Wall = time.Since(st.start)
+		o.CPU = processCPU() - cpu0
+		o.Completed = !interrupted && feedErr == nil
+		if inflightN > 0 {
+			o.InFlightMean = float64(inflightSum) / float64(inflightN) / float64(len(outs))
+		}
+		o.InFlightMax = inflightMax
+		o.Examples = st.examples
 	}
-	out.InFlightMax = inflightMax
-	out.Examples = st.examples
 	if feedErr != nil && !errors.Is(feedErr, io.EOF) {
 		return out, feedErr
 	}
@@ -371,7 +407,7 @@ func (a *Attacker) do(j *job, resp *Response) {
 	if len(a.health) > 1 {
 		a.observe(j.target, class)
 	}
-	st.results <- rec{intended: j.intended, sent: sent, done: done, class: class}
+	st.results <- rec{intended: j.intended, sent: sent, done: done, class: class, side: j.side}
 	a.inflight.Add(-1)
 	j.st = nil
 	j.p = nil
@@ -413,12 +449,20 @@ func ClassName(err error) string {
 	return ClassNames[Classify(err)]
 }
 
-// collect owns the step's histograms: one goroutine, one owner.
-func (a *Attacker) collect(st *stepRun, out *StepStats, done chan struct{}) {
+// collect owns the step's histograms: one goroutine, one owner. In a
+// live A/B run each side has its own figures.
+func (a *Attacker) collect(st *stepRun, outs []*StepStats, done chan struct{}) {
 	defer close(done)
 	spec := st.spec
-	lat, svc, lag := stats.Recorder{H: out.Latency}, stats.Recorder{H: out.Service}, stats.Recorder{H: out.SendLag}
-	var byClass [numClasses]int64
+	type side struct {
+		out           *StepStats
+		lat, svc, lag stats.Recorder
+		byClass       [numClasses]int64
+	}
+	sides := make([]*side, len(outs))
+	for k, o := range outs {
+		sides[k] = &side{out: o, lat: stats.Recorder{H: o.Latency}, svc: stats.Recorder{H: o.Service}, lag: stats.Recorder{H: o.SendLag}}
+	}
 	tick := time.NewTicker(250 * time.Millisecond)
 	defer tick.Stop()
 	progress := func() {
@@ -427,7 +471,7 @@ func (a *Attacker) collect(st *stepRun, out *StepStats, done chan struct{}) {
 		}
 		spec.Progress(Snapshot{
 			Elapsed: time.Since(st.start), Sent: st.sent.Load(), Completed: st.completed.Load(),
-			Errors: st.errs.Load(), P99: time.Duration(out.Latency.ValueAtQuantile(99)) * time.Microsecond,
+			Errors: st.errs.Load(), P99: time.Duration(outs[0].Latency.ValueAtQuantile(99)) * time.Microsecond,
 			InFlight: a.inflight.Load(),
 		})
 	}
@@ -435,15 +479,22 @@ func (a *Attacker) collect(st *stepRun, out *StepStats, done chan struct{}) {
 		select {
 		case r, ok := <-st.results:
 			if !ok {
-				for c := uint8(1); c < numClasses; c++ {
-					if byClass[c] > 0 {
-						out.ByClass[ClassNames[c]] = byClass[c]
+				for _, sd := range sides {
+					for c := uint8(1); c < numClasses; c++ {
+						if sd.byClass[c] > 0 {
+							sd.out.ByClass[ClassNames[c]] = sd.byClass[c]
+						}
 					}
+					sd.out.Clamped = sd.lat.Clamped
 				}
-				out.Clamped = lat.Clamped
 				progress()
 				return
 			}
+			sd := sides[0]
+			if int(r.side) < len(sides) {
+				sd = sides[r.side]
+			}
+			out := sd.out
 			st.completed.Add(1)
 			if r.class != classOK {
 				st.errs.Add(1)
@@ -464,17 +515,17 @@ func (a *Attacker) collect(st *stepRun, out *StepStats, done chan struct{}) {
 			if r.class == classOK {
 				out.Successes++
 			} else {
-				byClass[r.class]++
+				sd.byClass[r.class]++
 				ivs.Errors++
 			}
 			if r.class == classDropped {
 				continue
 			}
 			l := r.done.Sub(r.intended)
-			lat.Record(l)
-			svc.Record(r.done.Sub(r.sent))
+			sd.lat.Record(l)
+			sd.svc.Record(r.done.Sub(r.sent))
 			sl := r.sent.Sub(r.intended)
-			lag.Record(sl)
+			sd.lag.Record(sl)
 			if sl > a.opts.MaxSendLag {
 				out.LateSends++
 			}
@@ -558,21 +609,25 @@ func (a *Attacker) probe(t int) {
 	}
 }
 
-// pick returns the next target in round-robin order, skipping targets
-// out of the rotation unless every target is.
-func (a *Attacker) pick() int {
-	n := uint64(len(a.opts.Targets))
-	if n == 1 {
-		return 0
+// pick returns the next target of a side in round-robin order, skipping
+// targets out of the rotation unless every one of them is.
+func (a *Attacker) pick(side int) int {
+	if side < 0 || side >= len(a.bySide) {
+		side = 0
 	}
+	ts := a.bySide[side]
+	n := uint64(len(ts))
+	if n == 1 {
+		return ts[0]
+	}
+	rr := a.rrs[side]
 	for i := uint64(0); i < n; i++ {
-		t := (a.rr + i) % n
+		t := ts[(rr+i)%n]
 		if !a.health[t].down.Load() {
-			a.rr += i + 1
-			return int(t)
+			a.rrs[side] = rr + i + 1
+			return t
 		}
 	}
-	t := a.rr % n
-	a.rr++
-	return int(t)
+	a.rrs[side] = rr + 1
+	return ts[rr%n]
 }

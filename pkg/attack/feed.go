@@ -154,3 +154,52 @@ func (f *RecordedFeed) Next() (Item, error) {
 	ts := v.TS.Sub(f.first)
 	return Item{Offset: pace.RecordedOffset(ts, v.Cycle-f.base, f.Span, f.Speed), Req: v.Req}, nil
 }
+
+// ABFeed sends every request of an inner feed to both sides of a live A/B
+// run, half a mean gap apart, alternating which side goes first, so that
+// the machine's noise falls on both sides alike. Each side receives the
+// inner feed's rate.
+type ABFeed struct {
+	Inner Feed
+	// Rate is the inner feed's mean rate per second.
+	Rate    float64
+	pending *Item
+	n       int
+}
+
+// Next implements Feed.
+func (f *ABFeed) Next() (Item, error) {
+	if f.pending != nil {
+		it := *f.pending
+		f.pending = nil
+		return it, nil
+	}
+	it, err := f.Inner.Next()
+	if err != nil {
+		return it, err
+	}
+	first, second := 0, 1
+	if f.n%2 == 1 {
+		first, second = 1, 0
+	}
+	f.n++
+	half := time.Duration(0)
+	if f.Rate > 0 {
+		half = time.Duration(float64(time.Second) / f.Rate / 2)
+	}
+	other := Item{Offset: it.Offset + half, Req: it.Req, Side: second}
+	f.pending = &other
+	it.Side = first
+	return it, nil
+}
+
+// Unread gives the inner feed its last request back; a pending second
+// send of it is dropped with it, so both sides see the same requests.
+func (f *ABFeed) Unread() {
+	if f.pending != nil {
+		f.pending = nil
+		if u, ok := f.Inner.(interface{ Unread() }); ok {
+			u.Unread()
+		}
+	}
+}

@@ -190,28 +190,42 @@ func Execute(ctx context.Context, o Options) (*Outcome, error) {
 		return nil, badInput(err)
 	}
 
-	var urls []string
-	var cluster Cluster
-	switch {
-	case s.Target.Bundled != nil:
-		if o.StartCluster == nil {
-			return nil, badInput(errors.New("this build cannot start the bundled target"))
+	// resolve starts or checks one target and returns its base URLs.
+	var clusters []Cluster
+	defer func() {
+		for _, c := range clusters {
+			c.Close()
 		}
-		cluster, err = o.StartCluster(ctx, s.Target.Bundled)
-		if err != nil {
-			return nil, fmt.Errorf("%w: starting the bundled target: %v", ErrUnreachable, err)
+	}()
+	resolve := func(t *scenario.Target) ([]string, Cluster, error) {
+		switch {
+		case t.Bundled != nil:
+			if o.StartCluster == nil {
+				return nil, nil, badInput(errors.New("this build cannot start the bundled target"))
+			}
+			c, err := o.StartCluster(ctx, t.Bundled)
+			if err != nil {
+				return nil, nil, fmt.Errorf("%w: starting the bundled target: %v", ErrUnreachable, err)
+			}
+			clusters = append(clusters, c)
+			return []string{c.URL()}, c, nil
+		case t.URL != "":
+			return []string{t.URL}, nil, CheckTargets(ctx, []string{t.URL}, o.AllowPublic || s.Limits.AllowPublic)
+		default:
+			return t.URLs, nil, CheckTargets(ctx, t.URLs, o.AllowPublic || s.Limits.AllowPublic)
 		}
-		defer cluster.Close()
-		urls = []string{cluster.URL()}
-	case s.Target.URL != "":
-		urls = []string{s.Target.URL}
-	default:
-		urls = s.Target.URLs
 	}
-	if s.Target.Bundled == nil {
-		if err := CheckTargets(ctx, urls, o.AllowPublic || s.Limits.AllowPublic); err != nil {
+	var urls, candidateURLs []string
+	var cluster Cluster
+	if s.Target.Baseline != nil {
+		if urls, _, err = resolve(s.Target.Baseline); err != nil {
 			return nil, err
 		}
+		if candidateURLs, _, err = resolve(s.Target.Candidate); err != nil {
+			return nil, err
+		}
+	} else if urls, cluster, err = resolve(&s.Target); err != nil {
+		return nil, err
 	}
 
 	dir := o.OutDir
@@ -227,7 +241,7 @@ func Execute(ctx context.Context, o Options) (*Outcome, error) {
 	out.Dir = dir
 	out.ResultPath = filepath.Join(dir, "result.json")
 
-	cfg := sweep.Config{Scenario: s, TargetURLs: urls, TrafficPath: trafficPath, Observer: o.Observer, Now: o.Now}
+	cfg := sweep.Config{Scenario: s, TargetURLs: urls, CandidateURLs: candidateURLs, TrafficPath: trafficPath, Observer: o.Observer, Now: o.Now}
 	if o.NewMonitor != nil && !s.Monitor.Disabled {
 		var pids []int32
 		var murls []string
@@ -272,6 +286,16 @@ func Execute(ctx context.Context, o Options) (*Outcome, error) {
 	}
 	if len(r.Steps) > 0 {
 		r.Capacity = capacity.ModelFromResult(r)
+	}
+	for name, sd := range r.Sides {
+		sd.Manifest = r.Manifest
+		sd.Manifest.Targets = urls
+		if name == "candidate" {
+			sd.Manifest.Targets = candidateURLs
+		}
+		if len(sd.Steps) > 0 {
+			sd.Capacity = capacity.ModelFromResult(sd)
+		}
 	}
 	if err := result.Write(out.ResultPath, r); err != nil {
 		return out, err

@@ -363,8 +363,18 @@ func (s *Scenario) applyDefaults() {
 	if l.StepQPS == 0 && len(l.Steps) == 0 && l.StartQPS > 0 {
 		l.StepQPS = l.StartQPS
 	}
-	if s.Target.Bundled != nil && s.Target.Bundled.Nodes == 0 {
-		s.Target.Bundled.Nodes = 3
+	for _, t := range []*Target{&s.Target, s.Target.Baseline, s.Target.Candidate} {
+		if t != nil && t.Bundled != nil && t.Bundled.Nodes == 0 {
+			t.Bundled.Nodes = 3
+		}
+	}
+	if s.Capacity.Nodes == 0 && s.Target.Baseline != nil {
+		switch b := s.Target.Baseline; {
+		case b.Bundled != nil:
+			s.Capacity.Nodes = b.Bundled.Nodes
+		case len(b.URLs) > 0:
+			s.Capacity.Nodes = len(b.URLs)
+		}
 	}
 	if s.Capacity.Nodes == 0 {
 		switch {
@@ -428,6 +438,31 @@ func (s *Scenario) Validate() Errors {
 		nTargets++
 		if t.Baseline == nil || t.Candidate == nil {
 			add("target", "a live A/B run needs both baseline and candidate")
+		}
+		for name, side := range map[string]*Target{"baseline": t.Baseline, "candidate": t.Candidate} {
+			if side == nil {
+				continue
+			}
+			n := 0
+			for _, set := range []bool{side.URL != "", len(side.URLs) > 0, side.Bundled != nil} {
+				if set {
+					n++
+				}
+			}
+			if n != 1 {
+				add("target."+name, "set exactly one of url, urls or bundled")
+			}
+			if side.Baseline != nil || side.Candidate != nil {
+				add("target."+name, "a side cannot itself be an A/B pair")
+			}
+			for i, u := range append([]string{side.URL}, side.URLs...) {
+				if u != "" && !strings.HasPrefix(u, "http://") && !strings.HasPrefix(u, "https://") {
+					add(fmt.Sprintf("target.%s.urls.%d", name, i), "%q is not an http:// or https:// URL", u)
+				}
+			}
+		}
+		if s.Capacity.NodeLoss != nil && s.Capacity.NodeLoss.Verify {
+			add("capacity.node_loss", "node-loss verification is not available in a live A/B run")
 		}
 	}
 	switch {

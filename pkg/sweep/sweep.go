@@ -71,6 +71,9 @@ type Config struct {
 	Plan []float64
 	// RateScale multiplies every rate sent (shard i of n sends 1/n).
 	RateScale float64
+	// CandidateURLs, when set, makes a live A/B run: every request is sent
+	// to TargetURLs (the baseline) and to these (the candidate).
+	CandidateURLs []string
 	// Filter keeps a share of the traffic lines (shards).
 	Filter func(*traffic.Request) bool
 	// StartAt aligns step boundaries to the wall clock (shards): step k
@@ -104,13 +107,33 @@ func Run(ctx context.Context, cfg Config) (*result.Result, error) {
 		Steps:      []result.Step{},
 	}
 	r.BestBefore = result.BestBefore{Step: -1, Nodes: s.Capacity.Nodes, SafetyMargin: s.SafetyMarginValue()}
+	ab := len(cfg.CandidateURLs) > 0
+	var sides [2]*result.Result
+	if ab {
+		for k := range sides {
+			sides[k] = &result.Result{Schema: result.SchemaV1, Name: s.Name, Status: result.StatusCompleted,
+				StartedAt: r.StartedAt, Objectives: r.Objectives, Steps: []result.Step{}}
+		}
+		r.Sides = map[string]*result.Result{"baseline": sides[0], "candidate": sides[1]}
+	}
 	finish := func() {
 		r.FinishedAt = now().UTC()
 		r.BestBefore = result.ComputeBestBefore(r.Steps, s.Capacity.Nodes, s.SafetyMarginValue())
 		r.Warnings = append(r.Warnings, summaryWarnings(r)...)
+		for _, sd := range sides {
+			if sd == nil {
+				continue
+			}
+			sd.Status, sd.Reason, sd.FinishedAt = r.Status, r.Reason, r.FinishedAt
+			sd.BestBefore = result.ComputeBestBefore(sd.Steps, s.Capacity.Nodes, s.SafetyMarginValue())
+			sd.Warnings = append(sd.Warnings, summaryWarnings(sd)...)
+		}
+		if ab {
+			r.Warnings = append(r.Warnings, fmt.Sprintf("live A/B run: the steps and best-before shown are the baseline's; the candidate's best-before is %.1f QPS (result.sides; compare this file to judge the candidate)", sides[1].BestBefore.QPS))
+		}
 	}
 
-	bases, err := attack.ParseTargets(cfg.TargetURLs)
+	bases, err := attack.ParseTargets(append(append([]string(nil), cfg.TargetURLs...), cfg.CandidateURLs...))
 	if err != nil {
 		finish()
 		return r, err
@@ -154,15 +177,22 @@ func Run(ctx context.Context, cfg Config) (*result.Result, error) {
 	for i, b := range bases {
 		targets[i] = attack.Target{Base: b, Doer: mkDoer(b, maxConns, s.Target.MaxResponseBytes)}
 	}
+	var targetSide []int
+	if ab {
+		targetSide = make([]int, len(bases))
+		for i := len(cfg.TargetURLs); i < len(bases); i++ {
+			targetSide[i] = 1
+		}
+	}
 	atk := attack.New(attack.Options{
 		Targets: targets, MaxInFlight: s.Load.MaxInFlight, Timeout: s.Load.Timeout.D(),
-		Checks: checks, KeepBody: keepBody, MaxSendLag: s.Monitor.MaxSendLag.D(),
+		Checks: checks, KeepBody: keepBody, MaxSendLag: s.Monitor.MaxSendLag.D(), TargetSide: targetSide,
 	})
 	defer atk.Close()
 
 	runCtx, cancel := context.WithTimeout(ctx, s.Limits.MaxDuration.D())
 	defer cancel()
-	rn := &runner{cfg: cfg, s: s, atk: atk, prov: prov, info: info, r: r, ctx: runCtx}
+	rn := &runner{cfg: cfg, s: s, atk: atk, prov: prov, info: info, r: r, ctx: runCtx, sides: sides}
 	err = rn.ramp()
 	switch {
 	case ctx.Err() != nil:
@@ -228,6 +258,8 @@ func Objectives(s *scenario.Scenario) result.Objectives {
 }
 
 type runner struct {
+	// sides are the baseline and candidate results of a live A/B run.
+	sides       [2]*result.Result
 	cfg         Config
 	s           *scenario.Scenario
 	atk         *attack.Attacker
@@ -280,7 +312,7 @@ func (rn *runner) ramp() error {
 			break
 		}
 	}
-	if rn.cfg.Plan != nil {
+	if rn.cfg.Plan != nil || rn.sides[0] != nil {
 		return nil
 	}
 	// Refinement: bisect between the best passing rate and the lowest
@@ -339,6 +371,9 @@ func (rn *runner) step(phase string, q float64, dur time.Duration, hook func(), 
 	} else {
 		feed = &attack.RateFeed{Arrivals: pace.NewConstant(sent), Provider: rn.prov}
 	}
+	if rn.sides[0] != nil {
+		feed = &attack.ABFeed{Inner: feed, Rate: sent}
+	}
 	if rn.cfg.Monitor != nil {
 		rn.cfg.Monitor.Start(rn.ctx)
 	}
@@ -365,6 +400,26 @@ func (rn *runner) step(phase string, q float64, dur time.Duration, hook func(), 
 	}
 	st := BuildStep(idx, phase, q, ss, sample, s.Monitor.MaxSendLag.D())
 	result.ApplyJudgement(&st, rn.r.Objectives)
+	if rn.sides[0] != nil && len(ss.Sides) == 2 {
+		pass := false
+		for k, sd := range rn.sides {
+			sst := BuildStep(idx, phase, q, ss.Sides[k], sample, s.Monitor.MaxSendLag.D())
+			result.ApplyJudgement(&sst, rn.r.Objectives)
+			sd.Steps = append(sd.Steps, sst)
+			pass = pass || sst.SLOPass
+		}
+		// The top level mirrors the baseline; the ramp goes on while either
+		// side still meets its objectives.
+		rn.r.Steps = append(rn.r.Steps, rn.sides[0].Steps[len(rn.sides[0].Steps)-1])
+		out := &rn.r.Steps[len(rn.r.Steps)-1]
+		if rn.cfg.Observer != nil {
+			rn.cfg.Observer.StepDone(out)
+		}
+		rn.checkAbort(out)
+		ctl := *out
+		ctl.SLOPass = pass
+		return &ctl, nil
+	}
 	rn.r.Steps = append(rn.r.Steps, st)
 	out := &rn.r.Steps[len(rn.r.Steps)-1]
 	if rn.cfg.Observer != nil {
