@@ -9,7 +9,7 @@ import (
 
 // H1Doer sends requests with the lean HTTP/1.1 client (pkg/h1), which
 // writes each request's pre-serialized bytes and parses responses without
-// allocating. See adr/0004-lean-http1-client.md.
+// allocating. See adr/0007-lean-http1-client.md.
 type H1Doer struct {
 	D h1.Doer
 }

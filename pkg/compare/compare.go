@@ -8,7 +8,7 @@
 // across the gates, and judged against its threshold: regression only when
 // the change is significant and its whole interval lies beyond the
 // threshold, pass when the whole interval lies within it, inconclusive
-// otherwise. See adr/XXXX-compare-statistics.md.
+// otherwise. See adr/0013-compare-statistics.md.
 package compare
 
 import (
