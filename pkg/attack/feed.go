@@ -12,9 +12,10 @@ import (
 	"github.com/bestbefore/bestbefore/pkg/traffic"
 )
 
-// MaxCached is how many distinct traffic lines a Provider keeps prepared
-// in memory; a longer file is prepared again on every pass.
-const MaxCached = 200000
+// MaxCachedLines is the longest traffic file a Provider keeps prepared in
+// memory after its first pass; longer files are streamed and parsed again
+// on every pass, so memory stays bounded whatever the file's size.
+const MaxCachedLines = 50000
 
 // Provided is one request from the traffic file, prepared for every target.
 type Provided struct {
@@ -37,14 +38,26 @@ type Provider struct {
 }
 
 // NewProvider starts preparing requests from src for the targets. The
-// source's position carries over from step to step.
-func NewProvider(src *traffic.Source, targets []*url.URL, extra http.Header) *Provider {
+// source's position carries over from step to step. With lines > 0 and at
+// most MaxCachedLines (the file's request count), the first pass is kept
+// prepared and later passes replay it from memory in the same order,
+// without reading or parsing the file again.
+func NewProvider(src *traffic.Source, targets []*url.URL, extra http.Header, lines int) *Provider {
 	ctx, cancel := context.WithCancel(context.Background())
 	p := &Provider{ch: make(chan Provided, 4096), cancel: cancel, done: make(chan struct{})}
+	cacheable := lines > 0 && lines <= MaxCachedLines && src.Filter == nil
 	go func() {
 		defer close(p.done)
 		defer close(p.ch)
-		cache := map[int][]*Prepared{}
+		send := func(v Provided) bool {
+			select {
+			case p.ch <- v:
+				return true
+			case <-ctx.Done():
+				return false
+			}
+		}
+		var pass []Provided
 		for {
 			req, err := src.Next()
 			if err != nil {
@@ -53,20 +66,27 @@ func NewProvider(src *traffic.Source, targets []*url.URL, extra http.Header) *Pr
 				p.errMu.Unlock()
 				return
 			}
-			prep, ok := cache[req.Line]
-			if !ok {
-				prep = make([]*Prepared, len(targets))
-				for i, t := range targets {
-					prep[i] = Prepare(req, t, extra)
-				}
-				if len(cache) < MaxCached {
-					cache[req.Line] = prep
-				}
+			if cacheable && src.Cycles > 0 {
+				break // the first pass is complete: replay it from memory
 			}
-			select {
-			case p.ch <- Provided{Req: prep, TS: req.TS, Cycle: src.Cycles}:
-			case <-ctx.Done():
+			prep := make([]*Prepared, len(targets))
+			for i, t := range targets {
+				prep[i] = Prepare(req, t, extra)
+			}
+			v := Provided{Req: prep, TS: req.TS, Cycle: src.Cycles}
+			if cacheable {
+				pass = append(pass, v)
+			}
+			if !send(v) {
 				return
+			}
+		}
+		for cycle := 1; ; cycle++ {
+			for _, v := range pass {
+				v.Cycle = cycle
+				if !send(v) {
+					return
+				}
 			}
 		}
 	}()

@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/bestbefore/bestbefore/pkg/attack"
 	"github.com/bestbefore/bestbefore/pkg/result"
 	"github.com/bestbefore/bestbefore/pkg/runner"
 	"github.com/bestbefore/bestbefore/pkg/scenario"
@@ -236,8 +237,10 @@ monitor: {max_send_lag: 50ms}
 `
 	t.Run("interrupted", func(t *testing.T) {
 		o, started := bundledOptions(t, yaml)
-		ctx, cancel := context.WithTimeout(context.Background(), 1500*time.Millisecond)
+		ctx, cancel := context.WithCancel(context.Background())
 		defer cancel()
+		// Interrupt once the first step is done, as Ctrl-C would.
+		o.Observer = cancelAfterFirstStep{cancel}
 		out, err := runner.Execute(ctx, o)
 		if err != nil {
 			t.Fatal(err)
@@ -257,4 +260,12 @@ monitor: {max_send_lag: 50ms}
 		}
 		noneLeft(t, *started)
 	})
+}
+
+type cancelAfterFirstStep struct{ cancel context.CancelFunc }
+
+func (c cancelAfterFirstStep) StepStarted(int, string, float64, time.Duration) {}
+func (c cancelAfterFirstStep) StepProgress(int, attack.Snapshot)               {}
+func (c cancelAfterFirstStep) StepDone(*result.Step) {
+	time.AfterFunc(300*time.Millisecond, c.cancel)
 }

@@ -158,7 +158,7 @@ func Run(ctx context.Context, cfg Config) (*result.Result, error) {
 	for k, v := range s.Target.Headers {
 		extra.Set(k, v)
 	}
-	prov := attack.NewProvider(src, bases, extra)
+	prov := attack.NewProvider(src, bases, extra, info.count)
 	defer prov.Close()
 
 	var checks []attack.Check

@@ -1,6 +1,7 @@
 package traffic
 
 import (
+	"errors"
 	"io"
 	"math/rand/v2"
 )
@@ -16,8 +17,10 @@ type Source struct {
 	shuffle bool
 	rng     *rand.Rand
 	r       *Reader
-	buf     []*Request
-	pos     int
+	// buf holds a window of raw lines: parsed requests cost several times
+	// their bytes, and only the one being sent needs parsing.
+	buf []rawLine
+	pos int
 	// Filter, when set, keeps only the requests for which it returns true
 	// (sharding uses it to take a disjoint share of the lines).
 	Filter func(*Request) bool
@@ -45,10 +48,54 @@ func (s *Source) Next() (*Request, error) {
 			return nil, err
 		}
 	}
-	req := s.buf[s.pos]
-	s.buf[s.pos] = nil
+	l := s.buf[s.pos]
+	s.buf[s.pos] = rawLine{}
 	s.pos++
+	req, err := s.parse(l)
+	if err != nil {
+		return nil, err
+	}
 	return req, nil
+}
+
+type rawLine struct {
+	b    []byte
+	line int
+}
+
+func (s *Source) parse(l rawLine) (*Request, error) {
+	req, err := ParseLine(l.b)
+	if err != nil {
+		var le *LineError
+		if errors.As(err, &le) {
+			le.File, le.Line = s.path, l.line
+			return nil, le
+		}
+		return nil, &LineError{File: s.path, Line: l.line, Msg: err.Error()}
+	}
+	req.Line = l.line
+	return req, nil
+}
+
+// readLine returns the next raw line whose request passes the filter.
+func (s *Source) readLine() (rawLine, error) {
+	for {
+		b, n, err := s.r.nextLine()
+		if err != nil {
+			return rawLine{}, err
+		}
+		l := rawLine{b: b, line: n}
+		if s.Filter == nil {
+			return l, nil
+		}
+		req, err := s.parse(l)
+		if err != nil {
+			return rawLine{}, err
+		}
+		if s.Filter(req) {
+			return l, nil
+		}
+	}
 }
 
 func (s *Source) fill() error {
@@ -56,7 +103,7 @@ func (s *Source) fill() error {
 	s.pos = 0
 	empty := false
 	for len(s.buf) < ShuffleWindow {
-		req, err := s.read()
+		l, err := s.readLine()
 		if err == io.EOF {
 			if len(s.buf) > 0 {
 				break
@@ -73,7 +120,7 @@ func (s *Source) fill() error {
 		if err != nil {
 			return err
 		}
-		s.buf = append(s.buf, req)
+		s.buf = append(s.buf, l)
 	}
 	s.rng.Shuffle(len(s.buf), func(i, j int) { s.buf[i], s.buf[j] = s.buf[j], s.buf[i] })
 	return nil

@@ -5,6 +5,7 @@ package traffic
 
 import (
 	"bufio"
+	"bytes"
 	"compress/gzip"
 	"encoding/base64"
 	"encoding/json"
@@ -147,6 +148,23 @@ func (r *Reader) Next() (*Request, error) {
 		return nil, &LineError{File: r.name, Line: r.line + 1, Msg: err.Error()}
 	}
 	return nil, io.EOF
+}
+
+// nextLine returns a copy of the next non-blank line and its number, or
+// io.EOF, without parsing it.
+func (r *Reader) nextLine() ([]byte, int, error) {
+	for r.sc.Scan() {
+		r.line++
+		b := r.sc.Bytes()
+		if len(bytes.TrimSpace(b)) == 0 {
+			continue
+		}
+		return append([]byte(nil), b...), r.line, nil
+	}
+	if err := r.sc.Err(); err != nil {
+		return nil, 0, &LineError{File: r.name, Line: r.line + 1, Msg: err.Error()}
+	}
+	return nil, 0, io.EOF
 }
 
 // Close releases the file.
