@@ -172,6 +172,8 @@ func TestSustained(t *testing.T) {
 }
 
 func TestMarkdownStatesTheVerdicts(t *testing.T) {
+	slow := fake(Vegeta, 10000, 1, time.Second, 50000, math.NaN())
+	slow.AchievedQPS = 9000
 	rep := &Report{
 		Config: Config{GenCPU: "0", ServerCPU: "1", Reps: 1, Duration: 10 * time.Second, MaxDuration: 5 * time.Second,
 			MaxLagMS: 1, MinAchieved: 0.99, MaxRates: []float64{10000, 20000}},
@@ -181,8 +183,10 @@ func TestMarkdownStatesTheVerdicts(t *testing.T) {
 			fake(Vegeta, 1000, 1, time.Second, 10000, math.NaN()),       // 100 µs
 			fake(BestBefore, 5000, 1, 4*time.Second, 50000, 2.5),        // 80 µs
 			fake(Vegeta, 5000, 1, 5*time.Second, 50000, math.NaN()),     // 100 µs
+			fake(BestBefore, 10000, 1, 5*time.Second, 100000, 0.5),
+			slow,
 		},
-		Max: []Run{fake(BestBefore, 10000, 1, time.Second, 50000, 0.5), fake(Vegeta, 10000, 1, time.Second, 50000, math.NaN())},
+		Max: []Run{fake(BestBefore, 10000, 1, time.Second, 50000, 0.5), slow},
 	}
 	md := rep.Markdown()
 	for _, want := range []string{
@@ -190,7 +194,8 @@ func TestMarkdownStatesTheVerdicts(t *testing.T) {
 		"| 1000 | bestbefore | 50.0 | 25.0 | 25.0 | 1000 | – / 0.200 | 1.000 / 2.000 | 0.50 |",
 		"- 1000 QPS: CPU ratio 0.50 (0.6× goal met); send lag p99 median 0.200 ms",
 		"- 5000 QPS: CPU ratio 0.80 (0.6× goal NOT met); send lag p99 median 2.500 ms, worst run 2.500 ms (1 ms goal NOT met)",
-		"Highest sustained (of the rates tried): bestbefore 10000 QPS, vegeta 10000 QPS.",
+		"Highest sustained (of the rates tried): bestbefore 10000 QPS, vegeta none.",
+		"vegeta completed 9000 QPS of 10000 (median): it fell behind",
 	} {
 		if !strings.Contains(md, want) {
 			t.Errorf("report lacks %q:\n%s", want, md)
@@ -219,5 +224,15 @@ func TestCountTimeWait(t *testing.T) {
 `
 	if got := CountTimeWait([]byte(table)); got != 2 {
 		t.Errorf("CountTimeWait = %d, want 2", got)
+	}
+}
+
+func TestStatCPU(t *testing.T) {
+	stat := "4743 (bench server) S 4742 4742 1 0 -1 4194560 1234 0 0 0 250 31 0 0 20 0 8 0 123 2000000 1500 18446744073709551615"
+	if got := StatCPU([]byte(stat)); got != 2810*time.Millisecond {
+		t.Errorf("StatCPU = %v, want 2.81s (250 + 31 ticks)", got)
+	}
+	if got := StatCPU([]byte("garbage")); got != 0 {
+		t.Errorf("StatCPU(garbage) = %v, want 0", got)
 	}
 }

@@ -56,7 +56,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs.StringVar(&c.ServerCPU, "server-cpu", "1", "core the server is pinned to")
 	quick := fs.Bool("quick", false, "short durations and one repetition")
 	rates := fs.String("rates", "1000,5000,10000", "fixed `rates` (QPS) measured side by side")
-	maxRates := fs.String("max-rates", "10000,20000,30000,40000,50000,60000", "`rates` tried for the maximum sustained rate, ascending")
+	maxRates := fs.String("max-rates", "5000,10000,15000,20000,30000,40000", "`rates` tried for the maximum sustained rate, ascending")
 	fs.IntVar(&c.Reps, "reps", 3, "repetitions per rate and tool (medians are quoted)")
 	fs.DurationVar(&c.Duration, "duration", 10*time.Second, "length of each fixed-rate run")
 	fs.DurationVar(&c.MaxDuration, "max-duration", 5*time.Second, "length of each maximum-rate run")

@@ -69,6 +69,9 @@ type Run struct {
 	// Steps is how many times bestbefore measured the step (it measures a
 	// step that saturated its CPU once more).
 	Steps int
+	// ServerCPU is the share of its core the server used during the run
+	// (1 = all of it): near 1, the server, not the generator, set the pace.
+	ServerCPU float64
 	// Err says why the run did not produce figures.
 	Err string
 }
@@ -123,7 +126,7 @@ func Bench(ctx context.Context, c Config, log io.Writer) (*Report, error) {
 		return nil, errors.New("taskset not found: install util-linux")
 	}
 	rep := &Report{Config: c, Env: environment(c.Vegeta), Started: time.Now(), LoadStart: loadavg()}
-	addr, stopServer, err := startServer(c)
+	addr, serverPID, stopServer, err := startServer(c)
 	if err != nil {
 		return nil, err
 	}
@@ -144,7 +147,9 @@ func Bench(ctx context.Context, c Config, log io.Writer) (*Report, error) {
 			return Run{}, err
 		}
 		drainTimeWait(ctx, log)
+		before, t0 := procCPU(serverPID), time.Now()
 		r := m.run(ctx, tool, rate, d, repNo)
+		r.ServerCPU = (procCPU(serverPID) - before).Seconds() / time.Since(t0).Seconds()
 		fmt.Fprintf(log, "%-10s %7.0f QPS rep %d: %s\n", tool, rate, repNo, r.line())
 		return r, ctx.Err()
 	}
@@ -368,20 +373,20 @@ func (r Run) line() string {
 }
 
 // startServer starts the fixed-response server pinned to its core and
-// returns its address and a function that stops it.
-func startServer(c Config) (string, func(), error) {
+// returns its address, its process id and a function that stops it.
+func startServer(c Config) (string, int, func(), error) {
 	cmd := exec.Command("taskset", "-c", c.ServerCPU, c.Server, "-listen", "127.0.0.1:0")
 	stdin, err := cmd.StdinPipe()
 	if err != nil {
-		return "", nil, err
+		return "", 0, nil, err
 	}
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {
-		return "", nil, err
+		return "", 0, nil, err
 	}
 	cmd.Stderr = os.Stderr
 	if err := cmd.Start(); err != nil {
-		return "", nil, fmt.Errorf("server: %w", err)
+		return "", 0, nil, fmt.Errorf("server: %w", err)
 	}
 	stop := func() {
 		stdin.Close()
@@ -397,9 +402,9 @@ func startServer(c Config) (string, func(), error) {
 	line, err := bufio.NewReader(stdout).ReadString('\n')
 	if err != nil {
 		stop()
-		return "", nil, fmt.Errorf("server did not print its address: %w", err)
+		return "", 0, nil, fmt.Errorf("server did not print its address: %w", err)
 	}
-	return strings.TrimSpace(line), stop, nil
+	return strings.TrimSpace(line), cmd.Process.Pid, stop, nil
 }
 
 func loadavg() string {
@@ -485,4 +490,35 @@ func CountTimeWait(table []byte) int {
 		}
 	}
 	return n
+}
+
+// procCPU is the user + system CPU time process pid has used so far
+// (taskset execs the server, so the pid is the server's).
+func procCPU(pid int) time.Duration {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return 0
+	}
+	return StatCPU(b)
+}
+
+// StatCPU reads utime + stime from a /proc/PID/stat line, in clock ticks
+// of 10 ms (USER_HZ is 100 on every Linux architecture Go supports).
+func StatCPU(stat []byte) time.Duration {
+	// The command name, in parentheses, may hold spaces: fields count from
+	// the last ')'.
+	i := bytes.LastIndexByte(stat, ')')
+	if i < 0 {
+		return 0
+	}
+	f := strings.Fields(string(stat[i+1:]))
+	if len(f) < 13 {
+		return 0
+	}
+	u, err1 := strconv.ParseInt(f[11], 10, 64)
+	s, err2 := strconv.ParseInt(f[12], 10, 64)
+	if err1 != nil || err2 != nil {
+		return 0
+	}
+	return time.Duration(u+s) * 10 * time.Millisecond
 }

@@ -178,8 +178,15 @@ func (rep *Report) Markdown() string {
 		case s.LagP99 >= c.MaxLagMS:
 			lag = "NOT met"
 		}
-		p("- %.0f QPS: CPU ratio %s (0.6× goal %s); send lag p99 median %s ms, worst run %s ms (%s ms goal %s).\n",
+		p("- %.0f QPS: CPU ratio %s (0.6× goal %s); send lag p99 median %s ms, worst run %s ms (%s ms goal %s).",
 			s.Offered, num(r, 2), verdict, num(s.LagP99, 3), num(s.LagP99Hi, 3), num(c.MaxLagMS, 0), lag)
+		for _, o := range sums {
+			if o.Offered == s.Offered && !(o.Achieved >= c.MinAchieved*o.Offered) {
+				p(" %s completed %s QPS of %.0f (median): it fell behind, and its CPU per request is that of a generator in trouble, not comparable.",
+					o.Tool, num(o.Achieved, 0), o.Offered)
+			}
+		}
+		p("\n")
 	}
 
 	if len(rep.Max) > 0 {
@@ -214,15 +221,17 @@ func (rep *Report) Markdown() string {
 			c.Duration, num(float64(rep.Idle[0].User+rep.Idle[0].Sys)/float64(time.Microsecond)/(1000*c.Duration.Seconds()), 1))
 	}
 
-	p("\n## Every run\n\n| offered QPS | tool | rep | load 1 min | CPU s (user + sys) | completed / sent | achieved QPS | send lag p50 / p99 ms | latency p99 ms | note |\n")
-	p("| ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |\n")
+	p("\n## Every run\n\nServer CPU is the share of its core the server used during the run; near 100%% the server set the pace.\n\n")
+	p("| offered QPS | tool | rep | load 1 min | CPU s (user + sys) | completed / sent | achieved QPS | send lag p50 / p99 ms | latency p99 ms | server CPU | note |\n")
+	p("| ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |\n")
 	for _, r := range slices.Concat(rep.Idle, rep.Fixed, rep.Max) {
 		note := r.Err
 		if r.Steps > 1 {
 			note = fmt.Sprintf("step measured %d times (generator CPU saturated)", r.Steps)
 		}
-		p("| %.0f | %s | %d | %s | %.2f + %.2f | %d / %d | %s | %s / %s | %s | %s |\n", r.Offered, r.Tool, r.Rep, num(r.Load1, 2),
-			r.User.Seconds(), r.Sys.Seconds(), r.Completed, r.Sent, num(r.AchievedQPS, 0), num(r.LagP50MS, 3), num(r.LagP99MS, 3), num(r.LatP99MS, 3), note)
+		p("| %.0f | %s | %d | %s | %.2f + %.2f | %d / %d | %s | %s / %s | %s | %s%% | %s |\n", r.Offered, r.Tool, r.Rep, num(r.Load1, 2),
+			r.User.Seconds(), r.Sys.Seconds(), r.Completed, r.Sent, num(r.AchievedQPS, 0), num(r.LagP50MS, 3), num(r.LagP99MS, 3), num(r.LatP99MS, 3),
+			num(100*r.ServerCPU, 0), note)
 	}
 	return b.String()
 }
