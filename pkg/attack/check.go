@@ -47,17 +47,16 @@ func (c CheckSpec) Compile() Check {
 			return fmt.Sprintf("body does not contain %q", c.Contains)
 		}
 		if c.JSONPath != "" {
-			var doc any
-			if err := json.Unmarshal(r.Body, &doc); err != nil {
-				return "body is not JSON: " + err.Error()
+			v, err := lookupRaw(r.Body, c.JSONPath)
+			if err != nil {
+				return err.Error()
 			}
-			v, ok := lookup(doc, c.JSONPath)
-			if !ok {
+			if v == nil {
 				return fmt.Sprintf("JSON path %s missing", c.JSONPath)
 			}
 			if c.MinItems != nil {
-				arr, isArr := v.([]any)
-				if !isArr {
+				var arr []json.RawMessage
+				if err := json.Unmarshal(v, &arr); err != nil {
 					return fmt.Sprintf("JSON path %s is not an array", c.JSONPath)
 				}
 				if len(arr) < *c.MinItems {
@@ -69,26 +68,43 @@ func (c CheckSpec) Compile() Check {
 	}
 }
 
-// lookup follows a dotted path ("predictions.0.id") through decoded JSON.
-func lookup(doc any, path string) (any, bool) {
-	cur := doc
+// lookupRaw follows a dotted path ("predictions.0.id") through a JSON
+// document, decoding only the objects and arrays on the way: a check on a
+// large response costs a scan, not a tree of maps. It returns nil when the
+// path does not exist.
+func lookupRaw(doc []byte, path string) (json.RawMessage, error) {
+	cur := json.RawMessage(bytes.TrimSpace(doc))
+	if !json.Valid(cur) {
+		return nil, fmt.Errorf("body is not JSON")
+	}
 	for _, part := range strings.Split(path, ".") {
-		switch v := cur.(type) {
-		case map[string]any:
-			next, ok := v[part]
+		switch {
+		case len(cur) > 0 && cur[0] == '{':
+			var m map[string]json.RawMessage
+			if err := json.Unmarshal(cur, &m); err != nil {
+				return nil, fmt.Errorf("body is not JSON: %v", err)
+			}
+			next, ok := m[part]
 			if !ok {
-				return nil, false
+				return nil, nil
 			}
 			cur = next
-		case []any:
+		case len(cur) > 0 && cur[0] == '[':
 			i, err := strconv.Atoi(part)
-			if err != nil || i < 0 || i >= len(v) {
-				return nil, false
+			if err != nil || i < 0 {
+				return nil, nil
 			}
-			cur = v[i]
+			var arr []json.RawMessage
+			if err := json.Unmarshal(cur, &arr); err != nil {
+				return nil, fmt.Errorf("body is not JSON: %v", err)
+			}
+			if i >= len(arr) {
+				return nil, nil
+			}
+			cur = arr[i]
 		default:
-			return nil, false
+			return nil, nil
 		}
 	}
-	return cur, true
+	return cur, nil
 }

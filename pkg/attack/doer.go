@@ -1,6 +1,7 @@
 package attack
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"errors"
@@ -60,6 +61,17 @@ func NewStdDoer(maxConns int, maxBytes int64) *StdDoer {
 func (d *StdDoer) Do(p *Prepared, deadline time.Time, keepBody bool, resp *Response) error {
 	ctx, cancel := context.WithDeadline(context.Background(), deadline)
 	defer cancel()
+	if p.URL == "" {
+		// Prepared for the lean client: only the raw bytes were kept.
+		rr, err := http.ReadRequest(bufio.NewReader(bytes.NewReader(p.Raw)))
+		if err != nil {
+			return err
+		}
+		b, _ := io.ReadAll(rr.Body)
+		q := *p
+		q.URL, q.Header, q.Body = "http://"+rr.Host+rr.URL.RequestURI(), rr.Header, b
+		p = &q
+	}
 	var body io.Reader
 	if len(p.Body) > 0 {
 		body = bytes.NewReader(p.Body)

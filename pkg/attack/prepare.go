@@ -57,7 +57,13 @@ func Prepare(req *traffic.Request, base *url.URL, extra http.Header) *Prepared {
 		}
 		p.Header = h
 	}
-	p.Raw = AppendRequest(nil, p.Method, base.Host, path, p.Header, body)
+	raw := AppendRequest(make([]byte, 0, 256+len(path)+len(body)), p.Method, base.Host, path, p.Header, body)
+	p.Raw = append(make([]byte, 0, len(raw)), raw...)
+	if base.Scheme == "http" {
+		// The lean client sends Raw alone; a file's worth of prepared
+		// requests stays in memory, so keep nothing else.
+		p.URL, p.Header, p.Body = "", nil, nil
+	}
 	return p
 }
 

@@ -1,0 +1,58 @@
+package attack_test
+
+import (
+	"testing"
+
+	"github.com/bestbefore/bestbefore/pkg/attack"
+)
+
+func TestChecks(t *testing.T) {
+	two, three, ok := 2, 3, 200
+	body := []byte(`{"model":"v1","predictions":[{"id":"a","score":0.9},{"id":"b","score":0.5}],"cached":false}`)
+	hdr := func(name string) (string, bool) {
+		if name == "Content-Type" {
+			return "application/json", true
+		}
+		return "", false
+	}
+	tests := []struct {
+		name string
+		spec attack.CheckSpec
+		resp attack.Response
+		fail bool
+	}{
+		{"status ok", attack.CheckSpec{Status: &ok}, attack.Response{Status: 200}, false},
+		{"status wrong", attack.CheckSpec{Status: &ok}, attack.Response{Status: 201}, true},
+		{"json path", attack.CheckSpec{JSONPath: "predictions.1.id"}, attack.Response{Body: body}, false},
+		{"json path missing", attack.CheckSpec{JSONPath: "predictions.2.id"}, attack.Response{Body: body}, true},
+		{"json key missing", attack.CheckSpec{JSONPath: "model.name"}, attack.Response{Body: body}, true},
+		{"min items", attack.CheckSpec{JSONPath: "predictions", MinItems: &two}, attack.Response{Body: body}, false},
+		{"too few items", attack.CheckSpec{JSONPath: "predictions", MinItems: &three}, attack.Response{Body: body}, true},
+		{"not an array", attack.CheckSpec{JSONPath: "model", MinItems: &two}, attack.Response{Body: body}, true},
+		{"not json", attack.CheckSpec{JSONPath: "model"}, attack.Response{Body: []byte("<html>")}, true},
+		{"truncated json", attack.CheckSpec{JSONPath: "model"}, attack.Response{Body: body[:40]}, true},
+		{"contains", attack.CheckSpec{Contains: `"cached":false`}, attack.Response{Body: body}, false},
+		{"header equals", attack.CheckSpec{Header: "Content-Type", Equals: "application/json"}, attack.Response{Header: hdr}, false},
+		{"header missing", attack.CheckSpec{Header: "X-Model"}, attack.Response{Header: hdr}, true},
+	}
+	for _, tt := range tests {
+		msg := tt.spec.Compile()(&tt.resp)
+		if (msg != "") != tt.fail {
+			t.Errorf("%s: check said %q, want failure %v", tt.name, msg, tt.fail)
+		}
+	}
+}
+
+func BenchmarkJSONCheck(b *testing.B) {
+	body := []byte(`{"model":"v1","predictions":[` + `{"id":"a","score":0.9,"title":"wireless mouse with a long name"},` +
+		`{"id":"b","score":0.5,"title":"usb c charger"},{"id":"c","score":0.4,"title":"keyboard"},{"id":"d","score":0.3,"title":"x"}],"cached":false}`)
+	one := 1
+	c := attack.CheckSpec{JSONPath: "predictions", MinItems: &one}.Compile()
+	r := &attack.Response{Body: body}
+	b.ReportAllocs()
+	for i := 0; i < b.N; i++ {
+		if c(r) != "" {
+			b.Fatal("check failed")
+		}
+	}
+}
