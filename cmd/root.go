@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"runtime/pprof"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -44,6 +45,29 @@ Start with:
 		SilenceUsage:  true,
 		SilenceErrors: true,
 		Version:       f.Version,
+	}
+	var cpuProfile string
+	var stopProfile func()
+	root.PersistentFlags().StringVar(&cpuProfile, "cpuprofile", "", "write a Go CPU profile of the command to `FILE` (for studying the generator's own cost)")
+	root.PersistentPreRunE = func(cmd *cobra.Command, args []string) error {
+		if cpuProfile == "" {
+			return nil
+		}
+		pf, err := os.Create(cpuProfile)
+		if err != nil {
+			return cmdutil.BadInputf("--cpuprofile: %v", err)
+		}
+		if err := pprof.StartCPUProfile(pf); err != nil {
+			pf.Close()
+			return cmdutil.BadInputf("--cpuprofile: %v", err)
+		}
+		stopProfile = func() { pprof.StopCPUProfile(); pf.Close() }
+		return nil
+	}
+	root.PersistentPostRun = func(cmd *cobra.Command, args []string) {
+		if stopProfile != nil {
+			stopProfile()
+		}
 	}
 	root.SetOut(f.IOStreams.Out)
 	root.SetErr(f.IOStreams.ErrOut)

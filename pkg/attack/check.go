@@ -2,10 +2,7 @@ package attack
 
 import (
 	"bytes"
-	"encoding/json"
 	"fmt"
-	"strconv"
-	"strings"
 )
 
 // Check is an invariant a response must keep. It returns "" when the
@@ -47,7 +44,7 @@ func (c CheckSpec) Compile() Check {
 			return fmt.Sprintf("body does not contain %q", c.Contains)
 		}
 		if c.JSONPath != "" {
-			v, err := lookupRaw(r.Body, c.JSONPath)
+			v, err := jsonPath(r.Body, c.JSONPath)
 			if err != nil {
 				return err.Error()
 			}
@@ -55,56 +52,15 @@ func (c CheckSpec) Compile() Check {
 				return fmt.Sprintf("JSON path %s missing", c.JSONPath)
 			}
 			if c.MinItems != nil {
-				var arr []json.RawMessage
-				if err := json.Unmarshal(v, &arr); err != nil {
+				n := countItems(v)
+				if n < 0 {
 					return fmt.Sprintf("JSON path %s is not an array", c.JSONPath)
 				}
-				if len(arr) < *c.MinItems {
-					return fmt.Sprintf("JSON path %s holds %d items, want at least %d", c.JSONPath, len(arr), *c.MinItems)
+				if n < *c.MinItems {
+					return fmt.Sprintf("JSON path %s holds %d items, want at least %d", c.JSONPath, n, *c.MinItems)
 				}
 			}
 		}
 		return ""
 	}
-}
-
-// lookupRaw follows a dotted path ("predictions.0.id") through a JSON
-// document, decoding only the objects and arrays on the way: a check on a
-// large response costs a scan, not a tree of maps. It returns nil when the
-// path does not exist.
-func lookupRaw(doc []byte, path string) (json.RawMessage, error) {
-	cur := json.RawMessage(bytes.TrimSpace(doc))
-	if !json.Valid(cur) {
-		return nil, fmt.Errorf("body is not JSON")
-	}
-	for _, part := range strings.Split(path, ".") {
-		switch {
-		case len(cur) > 0 && cur[0] == '{':
-			var m map[string]json.RawMessage
-			if err := json.Unmarshal(cur, &m); err != nil {
-				return nil, fmt.Errorf("body is not JSON: %v", err)
-			}
-			next, ok := m[part]
-			if !ok {
-				return nil, nil
-			}
-			cur = next
-		case len(cur) > 0 && cur[0] == '[':
-			i, err := strconv.Atoi(part)
-			if err != nil || i < 0 {
-				return nil, nil
-			}
-			var arr []json.RawMessage
-			if err := json.Unmarshal(cur, &arr); err != nil {
-				return nil, fmt.Errorf("body is not JSON: %v", err)
-			}
-			if i >= len(arr) {
-				return nil, nil
-			}
-			cur = arr[i]
-		default:
-			return nil, nil
-		}
-	}
-	return cur, nil
 }

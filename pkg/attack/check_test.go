@@ -1,6 +1,9 @@
 package attack_test
 
 import (
+	"encoding/json"
+	"strconv"
+	"strings"
 	"testing"
 
 	"github.com/bestbefore/bestbefore/pkg/attack"
@@ -55,4 +58,52 @@ func BenchmarkJSONCheck(b *testing.B) {
 			b.Fatal("check failed")
 		}
 	}
+}
+
+// FuzzJSONCheck holds the scanner to encoding/json: on valid documents
+// both find the same path, and no input makes it panic.
+func FuzzJSONCheck(f *testing.F) {
+	f.Add([]byte(`{"predictions":[{"id":"a"},{"id":"b"}]}`), "predictions.1.id")
+	f.Add([]byte(`{"a":{"b":[1,2,{"c":"x\"y"}]}}`), "a.b.2.c")
+	f.Add([]byte(`[1, 2, 3]`), "2")
+	f.Add([]byte(`{"a": "}"}`), "a")
+	f.Add([]byte(`{"a":`), "a")
+	f.Fuzz(func(t *testing.T, body []byte, path string) {
+		zero := 0
+		c := attack.CheckSpec{JSONPath: path, MinItems: &zero}.Compile()
+		_ = c(&attack.Response{Body: body})
+		c = attack.CheckSpec{JSONPath: path}.Compile()
+		got := c(&attack.Response{Body: body}) == ""
+		var doc any
+		if json.Unmarshal(body, &doc) != nil || path == "" {
+			return
+		}
+		want := true
+		cur := doc
+		for _, part := range strings.Split(path, ".") {
+			switch v := cur.(type) {
+			case map[string]any:
+				next, ok := v[part]
+				if !ok {
+					want = false
+				}
+				cur = next
+			case []any:
+				i, err := strconv.Atoi(part)
+				if err != nil || i < 0 || i >= len(v) || strconv.Itoa(i) != part {
+					want = false
+				} else {
+					cur = v[i]
+				}
+			default:
+				want = false
+			}
+			if !want {
+				break
+			}
+		}
+		if got != want {
+			t.Errorf("path %q in %q: scanner says %v, encoding/json %v", path, body, got, want)
+		}
+	})
 }
