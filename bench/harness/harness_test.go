@@ -192,8 +192,9 @@ func TestMarkdownStatesTheVerdicts(t *testing.T) {
 	for _, want := range []string{
 		"Test CPU, 2 cores",
 		"| 1000 | bestbefore | 50.0 | 25.0 | 25.0 | 1000 | – / 0.200 | 1.000 / 2.000 | 0.50 |",
-		"- 1000 QPS: CPU ratio 0.50 (0.6× goal met); send lag p99 median 0.200 ms",
-		"- 5000 QPS: CPU ratio 0.80 (0.6× goal NOT met); send lag p99 median 2.500 ms, worst run 2.500 ms (1 ms goal NOT met)",
+		"- 1000 QPS: CPU ratio 0.50 over the runs that kept the rate (vegeta: 1 of 1; 0.6× goal met); send lag p99 median 0.200 ms",
+		"- 5000 QPS: CPU ratio 0.80 over the runs that kept the rate (vegeta: 1 of 1; 0.6× goal NOT met); send lag p99 median 2.500 ms, worst run 2.500 ms (1 ms goal NOT met)",
+		"- 10000 QPS: CPU ratio – over the runs that kept the rate (vegeta: 0 of 1; 0.6× goal not measured)",
 		"Highest sustained (of the rates tried): bestbefore 10000 QPS, vegeta none.",
 		"vegeta completed 9000 QPS of 10000 (median): it fell behind",
 	} {
@@ -234,5 +235,23 @@ func TestStatCPU(t *testing.T) {
 	}
 	if got := StatCPU([]byte("garbage")); got != 0 {
 		t.Errorf("StatCPU(garbage) = %v, want 0", got)
+	}
+}
+
+// A vegeta run that fell behind is left out of the ratio: 60 µs against
+// the 100 µs of the run that kept the rate, not the 1000 µs of the one
+// that collapsed.
+func TestKeptRatioLeavesOutRunsThatFellBehind(t *testing.T) {
+	collapsed := fake(Vegeta, 5000, 2, 10*time.Second, 10000, math.NaN())
+	collapsed.AchievedQPS = 1000
+	runs := []Run{
+		fake(BestBefore, 5000, 1, 3*time.Second, 50000, 0.5),
+		fake(Vegeta, 5000, 1, 5*time.Second, 50000, math.NaN()),
+		fake(BestBefore, 5000, 2, 3*time.Second, 50000, 0.5),
+		collapsed,
+	}
+	r, kept, total := KeptRatio(runs, 5000, 0.99)
+	if math.Abs(r-0.6) > 1e-9 || kept != 1 || total != 2 {
+		t.Errorf("KeptRatio = %v, %d of %d; want 0.6, 1 of 2", r, kept, total)
 	}
 }
