@@ -446,8 +446,9 @@ func environment(vegeta string) Env {
 	return e
 }
 
-// drainTimeWait waits, up to 70 s, until the machine holds fewer than
-// 4000 TCP connections in TIME_WAIT (out of about 28,000 ephemeral ports). A generator that fell behind and
+// drainTimeWait waits, when the machine holds more than 8000 TCP
+// connections in TIME_WAIT (of about 28,000 ephemeral ports), up to 70 s
+// until fewer than 4000 are left. A generator that fell behind and
 // reconnected for every request leaves thousands of them on loopback,
 // and the next run's connects then spend milliseconds in bind searching
 // for a free port.
