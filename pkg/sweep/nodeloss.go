@@ -3,6 +3,7 @@ package sweep
 import (
 	"context"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/bestbefore/bestbefore/pkg/result"
@@ -43,7 +44,22 @@ func (rn *runner) nodeLoss() error {
 	if err != nil || st == nil {
 		return err
 	}
+	// The lost node's process and metrics vanish mid-step by design; the
+	// monitor's complaints about them are expected, not findings.
+	kept := st.Warnings[:0]
+	dropped := 0
+	for _, w := range st.Warnings {
+		if strings.HasPrefix(w, "monitor:") {
+			dropped++
+			continue
+		}
+		kept = append(kept, w)
+	}
+	st.Warnings = kept
 	res := &result.NodeLoss{QPS: q, Node: node, LostAtS: at.Seconds(), Step: st.Index, Restored: restoreErr == nil}
+	if dropped > 0 {
+		res.Notes = append(res.Notes, "the lost node was no longer sampled by the monitor after the loss, as expected")
+	}
 	if killErr != nil {
 		res.Notes = append(res.Notes, "taking the node out failed: "+killErr.Error())
 	}
