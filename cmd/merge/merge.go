@@ -15,6 +15,7 @@ import (
 	"github.com/bestbefore/bestbefore/pkg/merge"
 	"github.com/bestbefore/bestbefore/pkg/report"
 	"github.com/bestbefore/bestbefore/pkg/result"
+	"github.com/bestbefore/bestbefore/pkg/runner"
 )
 
 // Options holds the arguments and flags of `merge`.
@@ -82,7 +83,7 @@ func Run(opts *Options) error {
 	}
 	out := opts.Out
 	if out == "" {
-		out = filepath.Join("reports", fmt.Sprintf("%s-merged-%s", safeName(r.Name), time.Now().Format("20060102-150405")))
+		out = filepath.Join("reports", fmt.Sprintf("%s-merged-%s", runner.SafeName(r.Name), time.Now().Format("20060102-150405")))
 	}
 	var written []string
 	if strings.HasSuffix(strings.ToLower(out), ".json") {
@@ -113,20 +114,4 @@ func Run(opts *Options) error {
 	}
 	fmt.Fprintf(ios.ErrOut, "merged %d shards of plan %s\n", r.Shard.Count, r.Shard.Plan)
 	return report.Summary(ios.Out, r, report.Options{Version: opts.F.Version, Written: written})
-}
-
-func safeName(s string) string {
-	var b strings.Builder
-	for _, c := range s {
-		switch {
-		case c >= 'a' && c <= 'z', c >= 'A' && c <= 'Z', c >= '0' && c <= '9', c == '-', c == '_':
-			b.WriteRune(c)
-		default:
-			b.WriteByte('-')
-		}
-	}
-	if b.Len() == 0 {
-		return "run"
-	}
-	return b.String()
 }

@@ -8,8 +8,9 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
-	"strings"
 	"time"
+
+	"github.com/bestbefore/bestbefore/pkg/probe"
 )
 
 // Machine identifies where a calibration was measured. A cached figure is
@@ -27,7 +28,7 @@ type Machine struct {
 func CurrentMachine() Machine {
 	host, _ := os.Hostname()
 	return Machine{
-		Hostname: host, CPUModel: cpuModel(), GOMAXPROCS: runtime.GOMAXPROCS(0),
+		Hostname: host, CPUModel: probe.CPUModel(), GOMAXPROCS: runtime.GOMAXPROCS(0),
 		NumCPU: runtime.NumCPU(), OS: runtime.GOOS, Arch: runtime.GOARCH,
 	}
 }
@@ -36,19 +37,6 @@ func CurrentMachine() Machine {
 // budget: hostname, CPU model and GOMAXPROCS.
 func (m Machine) Same(o Machine) bool {
 	return m.Hostname == o.Hostname && m.CPUModel == o.CPUModel && m.GOMAXPROCS == o.GOMAXPROCS
-}
-
-func cpuModel() string {
-	b, err := os.ReadFile("/proc/cpuinfo")
-	if err != nil {
-		return runtime.GOARCH
-	}
-	for _, line := range strings.Split(string(b), "\n") {
-		if k, v, ok := strings.Cut(line, ":"); ok && strings.TrimSpace(k) == "model name" {
-			return strings.TrimSpace(v)
-		}
-	}
-	return runtime.GOARCH
 }
 
 // DefaultCachePath is where the last calibration is kept:

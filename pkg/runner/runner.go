@@ -230,7 +230,7 @@ func Execute(ctx context.Context, o Options) (*Outcome, error) {
 
 	dir := o.OutDir
 	if dir == "" {
-		dir = filepath.Join("reports", fmt.Sprintf("%s-%s", safeName(s.Name), time.Now().Format("20060102-150405")))
+		dir = filepath.Join("reports", fmt.Sprintf("%s-%s", SafeName(s.Name), time.Now().Format("20060102-150405")))
 	}
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, fmt.Errorf("output directory %s: %w", dir, err)
@@ -310,7 +310,8 @@ func Execute(ctx context.Context, o Options) (*Outcome, error) {
 
 func sweepScan(path string) (int, error) { return countTraffic(path) }
 
-func safeName(s string) string {
+// SafeName turns a scenario name into a directory name.
+func SafeName(s string) string {
 	var b strings.Builder
 	for _, c := range s {
 		switch {
@@ -375,7 +376,7 @@ func manifest(s *scenario.Scenario, trafficPath string, urls []string, version s
 	host, _ := os.Hostname()
 	m := result.Manifest{
 		Tool: "bestbefore", Version: version, GoVersion: runtime.Version(),
-		OS: runtime.GOOS, Arch: runtime.GOARCH, CPUModel: cpuModel(), CPUs: runtime.NumCPU(), Hostname: host,
+		OS: runtime.GOOS, Arch: runtime.GOARCH, CPUModel: probe.CPUModel(), CPUs: runtime.NumCPU(), Hostname: host,
 		Seed: s.Seed, Scenario: s.Path, Traffic: trafficPath, Overrides: s.Overrides, Targets: urls,
 		EffectiveYAML: s.EffectiveYAML(),
 	}
@@ -388,17 +389,4 @@ func manifest(s *scenario.Scenario, trafficPath string, urls []string, version s
 		m.TrafficSHA = hex.EncodeToString(h.Sum(nil))
 	}
 	return m
-}
-
-func cpuModel() string {
-	b, err := os.ReadFile("/proc/cpuinfo")
-	if err != nil {
-		return runtime.GOARCH
-	}
-	for _, line := range strings.Split(string(b), "\n") {
-		if k, v, ok := strings.Cut(line, ":"); ok && strings.TrimSpace(k) == "model name" {
-			return strings.TrimSpace(v)
-		}
-	}
-	return runtime.GOARCH
 }
