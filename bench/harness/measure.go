@@ -72,6 +72,8 @@ type Run struct {
 	// ServerCPU is the share of its core the server used during the run
 	// (1 = all of it): near 1, the server, not the generator, set the pace.
 	ServerCPU float64
+	// Errors counts bestbefore's failed requests by class (first step).
+	Errors map[string]int64
 	// Err says why the run did not produce figures.
 	Err string
 }
@@ -271,6 +273,7 @@ func (m *measurer) bestbefore(ctx context.Context, r *Run, d time.Duration) erro
 	}
 	r.Steps = len(res.Steps)
 	st := res.Steps[0]
+	r.Errors = st.ErrorsByClass
 	r.AchievedQPS = st.AchievedQPS
 	r.LagP50MS, r.LagP99MS = st.Generator.SendLagP50MS, st.Generator.SendLagP99MS
 	r.LatP50MS, r.LatP99MS = st.LatencyMS.P50, st.LatencyMS.P99

@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"maps"
 	"math"
 	"slices"
 	"strings"
@@ -258,6 +259,11 @@ func (rep *Report) Markdown() string {
 		note := r.Err
 		if r.Steps > 1 {
 			note = fmt.Sprintf("step measured %d times (generator CPU saturated)", r.Steps)
+		}
+		for _, k := range slices.Sorted(maps.Keys(r.Errors)) {
+			if r.Errors[k] > 0 {
+				note += fmt.Sprintf(" %s: %d", k, r.Errors[k])
+			}
 		}
 		p("| %.0f | %s | %d | %s | %.2f + %.2f | %d / %d | %s | %s / %s | %s | %s%% | %s |\n", r.Offered, r.Tool, r.Rep, num(r.Load1, 2),
 			r.User.Seconds(), r.Sys.Seconds(), r.Completed, r.Sent, num(r.AchievedQPS, 0), num(r.LagP50MS, 3), num(r.LagP99MS, 3), num(r.LatP99MS, 3),
