@@ -289,8 +289,6 @@ func (a *Attacker) Step(ctx context.Context, feed Feed, spec StepSpec) (*StepSta
 
 	var feedErr error
 	var inflightSum, inflightN, inflightMax int64
-	unlock := lockPacer()
-	defer unlock()
 	hookDone := spec.Hook == nil
 	interrupted := false
 pacing:

@@ -7,8 +7,6 @@ import (
 	"time"
 )
 
-func lockPacer() func() { return func() {} }
-
 func sleepUntil(ctx context.Context, due time.Time) bool {
 	t := time.NewTimer(time.Until(due))
 	defer t.Stop()
