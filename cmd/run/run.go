@@ -62,7 +62,14 @@ the partial result (exit 130).
 --repeat K runs the scenario K times into OUT/rep-01 ... OUT/rep-K and prints
 the spread of the best-before QPS; bestbefore compare reads OUT as K samples.
 
-Exit codes: 0 done, 2 bad input, 3 the run could not be carried out,
+Before any request is sent the scenario is validated, the whole traffic
+file is read, and every target is resolved and dialled. Targets outside
+loopback and private address ranges need --allow-public. If 'bestbefore
+calibrate' has measured this machine, run warns when the ramp goes above
+what it can generate on schedule.
+
+Exit codes: 0 done (also when abort_on stopped the run: see the status in
+result.json), 2 bad input, 3 the run could not be carried out,
 130 interrupted.`,
 		Example: `  bestbefore run scenarios/demo.yaml
   bestbefore run my.yaml --set load.max_qps=800 --out reports/today
@@ -94,7 +101,7 @@ Exit codes: 0 done, 2 bad input, 3 the run could not be carried out,
 	cmd.Flags().StringVar(&opts.Format, "format", "text", "summary on stdout: text or json")
 	cmd.Flags().BoolVar(&opts.AllowPublic, "allow-public", false, "allow targets outside loopback and private address ranges")
 	cmd.Flags().StringVar(&opts.Traffic, "traffic", "", "replay this traffic file instead of the scenario's")
-	cmd.Flags().StringVar(&opts.Shard, "shard", "", "run shard i of n (e.g. 2/3): 1/n of each step's rate and of the traffic lines, on the fixed ramp plan; merge the shards with `bestbefore merge`")
+	cmd.Flags().StringVar(&opts.Shard, "shard", "", "run shard `i/n` (e.g. 2/3): 1/n of each step's rate and of the traffic lines, on the fixed ramp plan; merge the shards with bestbefore merge")
 	cmd.Flags().IntVar(&opts.Repeat, "repeat", 0, "run the scenario `K` times into OUT/rep-01 ... OUT/rep-K, a directory compare reads as K samples")
 	cmd.Flags().StringVar(&opts.StartAt, "start-at", "", "with --shard: when the plan starts, the same on every shard (RFC 3339, or +30s from now)")
 	return cmd
