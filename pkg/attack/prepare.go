@@ -19,14 +19,11 @@ type Target struct {
 	Doer Doer
 }
 
-// Prepared is a request ready to be sent to one target: the raw HTTP/1.1
-// bytes for the lean client and the parts for the standard one.
+// Prepared is a request ready to be sent to one target: its raw HTTP/1.1
+// bytes, serialized once, written as they are by the client.
 type Prepared struct {
 	Raw    []byte
 	Method string
-	URL    string
-	Header http.Header
-	Body   []byte
 	Line   int
 }
 
@@ -38,33 +35,23 @@ func Prepare(req *traffic.Request, base *url.URL, extra http.Header) *Prepared {
 		path = p + path
 	}
 	body := req.BodyBytes()
-	p := &Prepared{
-		Method: req.MethodOrGet(),
-		URL:    base.Scheme + "://" + base.Host + path,
-		Header: req.Header,
-		Body:   body,
-		Line:   req.Line,
-	}
+	header := req.Header
 	if len(extra) > 0 {
-		h := make(http.Header, len(req.Header)+len(extra))
+		header = make(http.Header, len(req.Header)+len(extra))
 		for k, v := range req.Header {
-			h[k] = v
+			header[k] = v
 		}
 		for k, v := range extra {
-			if _, ok := h[k]; !ok {
-				h[k] = v
+			if _, ok := header[k]; !ok {
+				header[k] = v
 			}
 		}
-		p.Header = h
 	}
-	raw := AppendRequest(make([]byte, 0, 256+len(path)+len(body)), p.Method, base.Host, path, p.Header, body)
-	p.Raw = append(make([]byte, 0, len(raw)), raw...)
-	if base.Scheme == "http" {
-		// The lean client sends Raw alone; a file's worth of prepared
-		// requests stays in memory, so keep nothing else.
-		p.URL, p.Header, p.Body = "", nil, nil
-	}
-	return p
+	method := req.MethodOrGet()
+	raw := AppendRequest(make([]byte, 0, 256+len(path)+len(body)), method, base.Host, path, header, body)
+	// A file's worth of prepared requests may stay in memory: keep the
+	// bytes at their exact size and nothing else.
+	return &Prepared{Raw: append(make([]byte, 0, len(raw)), raw...), Method: method, Line: req.Line}
 }
 
 // AppendRequest serializes an HTTP/1.1 request. Headers are written in

@@ -5,11 +5,7 @@ import (
 	"fmt"
 	"io"
 	"os/exec"
-
-	"github.com/bestbefore/bestbefore/pkg/traffic"
 )
-
-func countTraffic(path string) (int, error) { return traffic.Count(path) }
 
 // clusterKiller kills and revives one node of the bundled cluster.
 type clusterKiller struct {

@@ -186,7 +186,8 @@ func Execute(ctx context.Context, o Options) (*Outcome, error) {
 	if _, err := os.Stat(trafficPath); err != nil {
 		return nil, badInput(fmt.Errorf("%s: traffic.file: %v", s.Path, err))
 	}
-	if _, err := sweepScan(trafficPath); err != nil {
+	info, err := sweep.ScanTraffic(trafficPath)
+	if err != nil {
 		return nil, badInput(err)
 	}
 
@@ -241,7 +242,7 @@ func Execute(ctx context.Context, o Options) (*Outcome, error) {
 	out.Dir = dir
 	out.ResultPath = filepath.Join(dir, "result.json")
 
-	cfg := sweep.Config{Scenario: s, TargetURLs: urls, CandidateURLs: candidateURLs, TrafficPath: trafficPath, Observer: o.Observer, Now: o.Now}
+	cfg := sweep.Config{Scenario: s, TargetURLs: urls, CandidateURLs: candidateURLs, TrafficPath: trafficPath, Traffic: info, Observer: o.Observer, Now: o.Now}
 	if o.NewMonitor != nil && !s.Monitor.Disabled {
 		var pids []int32
 		var murls []string
@@ -307,8 +308,6 @@ func Execute(ctx context.Context, o Options) (*Outcome, error) {
 	}
 	return out, nil
 }
-
-func sweepScan(path string) (int, error) { return countTraffic(path) }
 
 // SafeName turns a scenario name into a directory name.
 func SafeName(s string) string {

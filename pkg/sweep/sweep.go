@@ -66,7 +66,7 @@ type Config struct {
 	Observer    Observer
 	NodeKiller  NodeKiller
 	// Doer, when set, replaces the default HTTP client for every target.
-	Doer func(u *url.URL, maxConns int, maxBytes int64) attack.Doer
+	Doer func(u *url.URL, maxConns int, maxBytes int64) (attack.Doer, error)
 	// Plan, when set, replaces the ramp by a fixed list of rates (shards).
 	Plan []float64
 	// RateScale multiplies every rate sent (shard i of n sends 1/n).
@@ -74,6 +74,9 @@ type Config struct {
 	// CandidateURLs, when set, makes a live A/B run: every request is sent
 	// to TargetURLs (the baseline) and to these (the candidate).
 	CandidateURLs []string
+	// Traffic is what ScanTraffic found in TrafficPath; when nil, Run
+	// scans the file itself before sending anything.
+	Traffic *TrafficInfo
 	// Filter keeps a share of the traffic lines (shards).
 	Filter func(*traffic.Request) bool
 	// StartAt aligns step boundaries to the wall clock (shards): step k
@@ -142,10 +145,12 @@ func Run(ctx context.Context, cfg Config) (*result.Result, error) {
 		finish()
 		return r, errors.New("sweep: no target")
 	}
-	info, err := scanTraffic(cfg.TrafficPath)
-	if err != nil {
-		finish()
-		return r, err
+	info := cfg.Traffic
+	if info == nil {
+		if info, err = ScanTraffic(cfg.TrafficPath); err != nil {
+			finish()
+			return r, err
+		}
 	}
 	src, err := traffic.NewSource(cfg.TrafficPath, s.Traffic.Order == "shuffle", s.Seed)
 	if err != nil {
@@ -158,7 +163,7 @@ func Run(ctx context.Context, cfg Config) (*result.Result, error) {
 	for k, v := range s.Target.Headers {
 		extra.Set(k, v)
 	}
-	prov := attack.NewProvider(src, bases, extra, info.count)
+	prov := attack.NewProvider(src, bases, extra, info.Count)
 	defer prov.Close()
 
 	var checks []attack.Check
@@ -175,7 +180,12 @@ func Run(ctx context.Context, cfg Config) (*result.Result, error) {
 	}
 	targets := make([]attack.Target, len(bases))
 	for i, b := range bases {
-		targets[i] = attack.Target{Base: b, Doer: mkDoer(b, maxConns, s.Target.MaxResponseBytes)}
+		d, err := mkDoer(b, maxConns, s.Target.MaxResponseBytes)
+		if err != nil {
+			finish()
+			return r, err
+		}
+		targets[i] = attack.Target{Base: b, Doer: d}
 	}
 	var targetSide []int
 	if ab {
@@ -210,13 +220,9 @@ func Run(ctx context.Context, cfg Config) (*result.Result, error) {
 }
 
 // DefaultDoer is the lean HTTP/1.1 client for http:// targets and
-// net/http for https://.
-func DefaultDoer(u *url.URL, maxConns int, maxBytes int64) attack.Doer {
-	d, err := attack.NewH1Doer(u.String(), maxConns, maxBytes)
-	if err != nil {
-		return attack.NewStdDoer(maxConns, maxBytes)
-	}
-	return d
+// net/http behind the same interface for https://.
+func DefaultDoer(u *url.URL, maxConns int, maxBytes int64) (attack.Doer, error) {
+	return attack.NewH1Doer(u.String(), maxConns, maxBytes)
 }
 
 // DefaultThroughput is the least share of the sent rate a step must
@@ -264,7 +270,7 @@ type runner struct {
 	s           *scenario.Scenario
 	atk         *attack.Attacker
 	prov        *attack.Provider
-	info        trafficInfo
+	info        *TrafficInfo
 	r           *result.Result
 	ctx         context.Context
 	abortReason string
@@ -364,8 +370,8 @@ func (rn *runner) step(phase string, q float64, dur time.Duration, hook func(), 
 		rn.cfg.Observer.StepStarted(idx, phase, q, dur)
 	}
 	var feed attack.Feed
-	if s.Traffic.Timing == "recorded" && rn.info.rate > 0 {
-		feed = &attack.RecordedFeed{Provider: rn.prov, Speed: pace.RecordedSpeed(rn.info.rate, sent), Span: rn.info.span}
+	if s.Traffic.Timing == "recorded" && rn.info.Rate > 0 {
+		feed = &attack.RecordedFeed{Provider: rn.prov, Speed: pace.RecordedSpeed(rn.info.Rate, sent), Span: rn.info.Span}
 	} else if s.Load.Arrival == "poisson" {
 		feed = &attack.RateFeed{Arrivals: pace.NewPoisson(sent, uint64(s.Seed)+uint64(idx)*0x9e3779b9), Provider: rn.prov}
 	} else {

@@ -8,22 +8,24 @@ import (
 	"github.com/bestbefore/bestbefore/pkg/traffic"
 )
 
-// trafficInfo is what one validating pass over the traffic file found.
-type trafficInfo struct {
-	count       int
-	first, last time.Time
-	// rate is the recording's mean rate (requests per second), 0 without timestamps.
-	rate float64
-	// span is the recording's length plus one mean gap.
-	span time.Duration
+// TrafficInfo is what one validating pass over a traffic file found.
+type TrafficInfo struct {
+	Count       int
+	First, Last time.Time
+	// Rate is the recording's mean rate (requests per second), 0 without
+	// timestamps on every line.
+	Rate float64
+	// Span is the recording's length plus one mean gap.
+	Span time.Duration
 }
 
-// scanTraffic validates every line before any request is sent.
-func scanTraffic(path string) (trafficInfo, error) {
-	var ti trafficInfo
+// ScanTraffic reads the whole traffic file once, validating every line,
+// before any request is sent.
+func ScanTraffic(path string) (*TrafficInfo, error) {
+	ti := &TrafficInfo{}
 	rd, err := traffic.Open(path)
 	if err != nil {
-		return ti, fmt.Errorf("traffic: %w", err)
+		return nil, fmt.Errorf("traffic: %w", err)
 	}
 	defer rd.Close()
 	haveTS := true
@@ -33,27 +35,27 @@ func scanTraffic(path string) (trafficInfo, error) {
 			break
 		}
 		if err != nil {
-			return ti, err
+			return nil, err
 		}
-		ti.count++
+		ti.Count++
 		if req.TS.IsZero() {
 			haveTS = false
 			continue
 		}
-		if ti.first.IsZero() || req.TS.Before(ti.first) {
-			ti.first = req.TS
+		if ti.First.IsZero() || req.TS.Before(ti.First) {
+			ti.First = req.TS
 		}
-		if req.TS.After(ti.last) {
-			ti.last = req.TS
+		if req.TS.After(ti.Last) {
+			ti.Last = req.TS
 		}
 	}
-	if ti.count == 0 {
-		return ti, fmt.Errorf("%s: %w", path, traffic.ErrEmpty)
+	if ti.Count == 0 {
+		return nil, fmt.Errorf("%s: %w", path, traffic.ErrEmpty)
 	}
-	if haveTS && ti.count > 1 && ti.last.After(ti.first) {
-		d := ti.last.Sub(ti.first)
-		ti.rate = float64(ti.count-1) / d.Seconds()
-		ti.span = d + time.Duration(float64(d)/float64(ti.count-1))
+	if haveTS && ti.Count > 1 && ti.Last.After(ti.First) {
+		d := ti.Last.Sub(ti.First)
+		ti.Rate = float64(ti.Count-1) / d.Seconds()
+		ti.Span = d + time.Duration(float64(d)/float64(ti.Count-1))
 	}
 	return ti, nil
 }
