@@ -180,8 +180,8 @@ const (
 	numClasses
 )
 
-// ClassNames maps the hot-path codes to the result's class names.
-var ClassNames = [numClasses]string{
+// classNames maps the hot-path codes to the result's class names.
+var classNames = [numClasses]string{
 	classOK:       "",
 	classTimeout:  result.ClassTimeout,
 	classRefused:  result.ClassRefused,
@@ -384,7 +384,7 @@ func (a *Attacker) do(j *job, resp *Response) {
 	done := time.Now()
 	class := classOK
 	if err != nil {
-		class = Classify(err)
+		class = classify(err)
 		st.example(class, err.Error())
 	} else {
 		switch {
@@ -415,14 +415,14 @@ func (a *Attacker) do(j *job, resp *Response) {
 
 func (st *stepRun) example(class uint8, msg string) {
 	st.exMu.Lock()
-	if _, ok := st.examples[ClassNames[class]]; !ok {
-		st.examples[ClassNames[class]] = msg
+	if _, ok := st.examples[classNames[class]]; !ok {
+		st.examples[classNames[class]] = msg
 	}
 	st.exMu.Unlock()
 }
 
-// Classify maps a transport error to an error class.
-func Classify(err error) uint8 {
+// classify maps a transport error to an error class.
+func classify(err error) uint8 {
 	var ne net.Error
 	switch {
 	case errors.Is(err, ErrTimeout), errors.Is(err, os.ErrDeadlineExceeded), errors.Is(err, context.DeadlineExceeded):
@@ -439,13 +439,6 @@ func Classify(err error) uint8 {
 	return classOther
 }
 
-// ClassName returns the result's name for an error, "" for nil.
-func ClassName(err error) string {
-	if err == nil {
-		return ""
-	}
-	return ClassNames[Classify(err)]
-}
 
 // collect owns the step's histograms: one goroutine, one owner. In a
 // live A/B run each side has its own figures.
@@ -480,7 +473,7 @@ func (a *Attacker) collect(st *stepRun, outs []*StepStats, done chan struct{}) {
 				for _, sd := range sides {
 					for c := uint8(1); c < numClasses; c++ {
 						if sd.byClass[c] > 0 {
-							sd.out.ByClass[ClassNames[c]] = sd.byClass[c]
+							sd.out.ByClass[classNames[c]] = sd.byClass[c]
 						}
 					}
 					sd.out.Clamped = sd.lat.Clamped
