@@ -439,7 +439,6 @@ func classify(err error) uint8 {
 	return classOther
 }
 
-
 // collect owns the step's histograms: one goroutine, one owner. In a
 // live A/B run each side has its own figures.
 func (a *Attacker) collect(st *stepRun, outs []*StepStats, done chan struct{}) {
