@@ -2,7 +2,6 @@ package importer
 
 import (
 	"bufio"
-	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -118,17 +117,8 @@ func importLog(r io.Reader, name string, f Format, st *Stats, out func(*traffic.
 		if err == nil {
 			req, err = e.TrafficRequest()
 		}
-		if err == nil {
-			err = out(req)
-		}
-		if err != nil {
-			var ee emitError
-			if errors.As(err, &ee) {
-				return ee.err
-			}
-			if err := bad(line, err); err != nil {
-				return err
-			}
+		if err := deliver(line, req, err, out, bad); err != nil {
+			return err
 		}
 	}
 	if err := sc.Err(); err != nil {

@@ -173,17 +173,8 @@ func importHAR(r io.Reader, name string, st *Stats, out func(*traffic.Request) e
 		} else {
 			req, err = e.TrafficRequest()
 		}
-		if err == nil {
-			err = out(req)
-		}
-		if err != nil {
-			var ee emitError
-			if errors.As(err, &ee) {
-				return ee.err
-			}
-			if err := bad(line, err); err != nil {
-				return err
-			}
+		if err := deliver(line, req, err, out, bad); err != nil {
+			return err
 		}
 	}
 	return nil

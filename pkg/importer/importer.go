@@ -125,6 +125,23 @@ func Import(r io.Reader, name string, f Format, opts Options, emit func(*traffic
 // emitError marks an error returned by emit, which is not about the input.
 type emitError struct{ err error }
 
+// deliver emits a converted request, or routes the failure: an error of
+// the output stops the import, a line that could not be converted goes to
+// bad (which stops it too unless invalid lines are skipped).
+func deliver(line int, req *traffic.Request, err error, out func(*traffic.Request) error, bad func(int, error) error) error {
+	if err == nil {
+		err = out(req)
+	}
+	if err == nil {
+		return nil
+	}
+	var ee emitError
+	if errors.As(err, &ee) {
+		return ee.err
+	}
+	return bad(line, err)
+}
+
 func (e emitError) Error() string { return e.err.Error() }
 func (e emitError) Unwrap() error { return e.err }
 

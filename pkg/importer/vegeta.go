@@ -84,17 +84,8 @@ func importVegeta(r io.Reader, name string, st *Stats, out func(*traffic.Request
 		}
 		st.Read++
 		req, err := ParseVegetaLine(b)
-		if err == nil {
-			err = out(req)
-		}
-		if err != nil {
-			var ee emitError
-			if errors.As(err, &ee) {
-				return ee.err
-			}
-			if err := bad(line, err); err != nil {
-				return err
-			}
+		if err := deliver(line, req, err, out, bad); err != nil {
+			return err
 		}
 	}
 	if err := sc.Err(); err != nil {
