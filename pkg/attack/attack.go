@@ -347,14 +347,15 @@ pacing:
 	st.wg.Wait()
 	close(st.results)
 	<-collected
+	wall, cpu := time.Since(st.start), processCPU()-cpu0
+	var inflightMean float64
+	if inflightN > 0 {
+		inflightMean = float64(inflightSum) / float64(inflightN) / float64(len(outs))
+	}
 	for _, o := range outs {
-		o.Wall = time.Since(st.start)
-		o.CPU = processCPU() - cpu0
+		o.Wall, o.CPU = wall, cpu
 		o.Completed = !interrupted && feedErr == nil
-		if inflightN > 0 {
-			o.InFlightMean = float64(inflightSum) / float64(inflightN) / float64(len(outs))
-		}
-		o.InFlightMax = inflightMax
+		o.InFlightMean, o.InFlightMax = inflightMean, inflightMax
 		o.Examples = st.examples
 	}
 	if feedErr != nil && !errors.Is(feedErr, io.EOF) {

@@ -72,7 +72,10 @@ func (rn *runner) nodeLoss() error {
 	if iv := s.Load.Interval.D(); iv > transition {
 		transition = iv
 	}
-	var after []result.Interval
+	// Objectives over the part of the step after the loss.
+	post := stats.New()
+	var reqs, errs int64
+	after := 0
 	for _, iv := range st.Intervals {
 		h, _ := stats.Decode(iv.Histogram)
 		p99 := stats.QuantileMS(h, 99)
@@ -81,7 +84,10 @@ func (rn *runner) nodeLoss() error {
 		// flight on the lost node fail whatever the others can carry, and
 		// are counted apart as transition errors.
 		if iv.OffsetS+1e-9 >= at.Seconds()+transition.Seconds() {
-			after = append(after, iv)
+			stats.Merge(post, h)
+			reqs += iv.Requests
+			errs += iv.Errors
+			after++
 		}
 	}
 	// Transition errors: errors in the intervals from the loss to the end
@@ -91,16 +97,7 @@ func (rn *runner) nodeLoss() error {
 			res.TransitionErrs += p.Errors
 		}
 	}
-	// Objectives over the part of the step after the loss.
-	post := stats.New()
-	var reqs, errs int64
-	for _, iv := range after {
-		h, _ := stats.Decode(iv.Histogram)
-		stats.Merge(post, h)
-		reqs += iv.Requests
-		errs += iv.Errors
-	}
-	if len(after) == 0 {
+	if after == 0 {
 		res.Notes = append(res.Notes, "the hold ended within the transition: lengthen capacity.node_loss.duration to judge the objectives after the loss")
 	}
 	ps := result.Step{Requests: reqs, Errors: errs, LatencyMS: stats.Summarize(post)}

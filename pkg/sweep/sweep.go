@@ -543,7 +543,6 @@ func summaryWarnings(r *result.Result) []string {
 	if sat > 0 {
 		w = append(w, fmt.Sprintf("%d step(s) saturated the generator and cannot set the best-before; send fewer checks, give the generator more cores, or shard the load (run --shard)", sat))
 	}
-	var lastPass float64
 	var failedBelow bool
 	for _, st := range r.Steps {
 		if st.Phase != result.PhaseRamp {
@@ -551,7 +550,7 @@ func summaryWarnings(r *result.Result) []string {
 		}
 		if !st.SLOPass && !st.Generator.Saturated {
 			failedBelow = true
-		} else if st.SLOPass && failedBelow && st.OfferedQPS > lastPass {
+		} else if st.SLOPass && failedBelow {
 			w = append(w, fmt.Sprintf("a step at %.0f QPS passed after a lower rate failed: the target is unstable near its limit; the best-before stays below the first failure", st.OfferedQPS))
 			break
 		}
