@@ -70,9 +70,17 @@ monitor: {max_send_lag: 50ms}
 			if d := len(bseen) - len(cseen); d < -2 || d > 2 {
 				t.Errorf("baseline received %d requests, candidate %d", len(bseen), len(cseen))
 			}
+			// Requests in flight on different connections may arrive a few
+			// places apart; the n-th request each side sees must still be
+			// one the other side saw near the same place.
+			const slack = 6
 			for i := 0; i < len(bseen) && i < len(cseen) && i < 200; i++ {
-				if bseen[i].URI != cseen[i].URI && (i+1 >= len(cseen) || bseen[i].URI != cseen[i+1].URI) && (i == 0 || bseen[i].URI != cseen[i-1].URI) {
-					t.Fatalf("request %d: baseline got %s, candidate %s", i, bseen[i].URI, cseen[i].URI)
+				found := false
+				for j := max(0, i-slack); j <= i+slack && j < len(cseen); j++ {
+					found = found || bseen[i].URI == cseen[j].URI
+				}
+				if !found {
+					t.Fatalf("request %d: baseline got %s, candidate none such within %d places (got %s)", i, bseen[i].URI, slack, cseen[i].URI)
 				}
 			}
 			for k := range bsd.Steps {
