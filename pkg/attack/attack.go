@@ -46,6 +46,10 @@ type Options struct {
 	// TargetSide assigns each target to a side of a live A/B run (0 for
 	// baseline, 1 for candidate); nil puts every target on side 0.
 	TargetSide []int
+	// Control, when set, checks every address the attacker itself dials
+	// (the health probe of a target out of the rotation); see
+	// h1.PrivateOnly.
+	Control func(network, address string, c syscall.RawConn) error
 }
 
 // Item is one due request: its offset from the step start and the request
@@ -591,7 +595,8 @@ func (a *Attacker) probe(t int) {
 			return
 		case <-tick.C:
 		}
-		c, err := net.DialTimeout("tcp", addr, DownFor/2)
+		d := net.Dialer{Timeout: DownFor / 2, Control: a.opts.Control}
+		c, err := d.Dial("tcp", addr)
 		if err == nil {
 			c.Close()
 			a.health[t].down.Store(false)

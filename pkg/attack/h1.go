@@ -16,8 +16,8 @@ type H1Doer struct {
 
 // NewH1Doer returns the default Doer for base (plain http: the lean
 // client; https: net/http behind the same interface).
-func NewH1Doer(base string, maxConns int, maxBytes int64) (*H1Doer, error) {
-	d, err := h1.New(base, h1.Options{MaxConns: maxConns, MaxResponseBytes: maxBytes})
+func NewH1Doer(base string, o h1.Options) (*H1Doer, error) {
+	d, err := h1.New(base, o)
 	if err != nil {
 		return nil, err
 	}

@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"github.com/bestbefore/bestbefore/pkg/attack"
+	"github.com/bestbefore/bestbefore/pkg/h1"
 	"github.com/bestbefore/bestbefore/pkg/pace"
 	"github.com/bestbefore/bestbefore/pkg/stats"
 	"github.com/bestbefore/bestbefore/pkg/traffic"
@@ -345,7 +346,7 @@ func newEngine(o Options) (*engine, error) {
 		srv.Close()
 		return nil, err
 	}
-	d, err := attack.NewH1Doer(srv.URL(), maxInFlight, 1<<16)
+	d, err := attack.NewH1Doer(srv.URL(), h1.Options{MaxConns: maxInFlight, MaxResponseBytes: 1 << 16})
 	if err != nil {
 		srv.Close()
 		return nil, err

@@ -45,6 +45,10 @@ type Options struct {
 	// ReadBufferSize is the per-connection read buffer; the status line
 	// and every header line must fit in it. 0 means DefaultReadBufferSize.
 	ReadBufferSize int
+	// Control, when set, is called with every address about to be
+	// dialed, after name resolution; an error refuses the connection
+	// (PrivateOnly refuses public addresses).
+	Control func(network, address string, c syscall.RawConn) error
 }
 
 func (o Options) withDefaults() Options {
@@ -90,7 +94,7 @@ type conn struct {
 // NewClient returns a Client for addr ("host:port").
 func NewClient(addr string, o Options) *Client {
 	o = o.withDefaults()
-	c := &Client{addr: addr, o: o, dialer: net.Dialer{Timeout: o.DialTimeout}}
+	c := &Client{addr: addr, o: o, dialer: net.Dialer{Timeout: o.DialTimeout, Control: o.Control}}
 	if o.MaxConns > 0 {
 		c.slots = make(chan struct{}, o.MaxConns)
 	}

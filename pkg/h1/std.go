@@ -39,7 +39,7 @@ func NewStd(baseURL string, o Options) (*Std, error) {
 	}
 	tr := &http.Transport{
 		Proxy:               nil,
-		DialContext:         (&net.Dialer{Timeout: o.DialTimeout}).DialContext,
+		DialContext:         (&net.Dialer{Timeout: o.DialTimeout, Control: o.Control}).DialContext,
 		TLSHandshakeTimeout: o.DialTimeout,
 		MaxConnsPerHost:     o.MaxConns,
 		MaxIdleConns:        idle,

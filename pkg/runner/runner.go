@@ -21,6 +21,7 @@ import (
 
 	"github.com/bestbefore/bestbefore/pkg/calibrate"
 	"github.com/bestbefore/bestbefore/pkg/capacity"
+	"github.com/bestbefore/bestbefore/pkg/h1"
 	"github.com/bestbefore/bestbefore/pkg/probe"
 	"github.com/bestbefore/bestbefore/pkg/result"
 	"github.com/bestbefore/bestbefore/pkg/scenario"
@@ -242,7 +243,8 @@ func Execute(ctx context.Context, o Options) (*Outcome, error) {
 	out.Dir = dir
 	out.ResultPath = filepath.Join(dir, "result.json")
 
-	cfg := sweep.Config{Scenario: s, TargetURLs: urls, CandidateURLs: candidateURLs, TrafficPath: trafficPath, Traffic: info, Observer: o.Observer, Now: o.Now}
+	cfg := sweep.Config{Scenario: s, TargetURLs: urls, CandidateURLs: candidateURLs, TrafficPath: trafficPath, Traffic: info, Observer: o.Observer, Now: o.Now,
+		AllowPublic: o.AllowPublic || s.Limits.AllowPublic}
 	if o.NewMonitor != nil && !s.Monitor.Disabled {
 		var pids []int32
 		var murls []string
@@ -356,7 +358,7 @@ func CheckTargets(ctx context.Context, urls []string, allowPublic bool) error {
 		}
 		if !allowPublic {
 			for _, a := range addrs {
-				if !(a.IP.IsLoopback() || a.IP.IsPrivate() || a.IP.IsLinkLocalUnicast()) {
+				if !h1.IsPrivate(a.IP) {
 					return badInput(fmt.Errorf("target %s resolves to %s, a public address; bestbefore only loads loopback and private addresses unless given --allow-public", raw, a.IP))
 				}
 			}

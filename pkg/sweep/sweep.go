@@ -12,9 +12,11 @@ import (
 	"net/url"
 	"runtime"
 	"sort"
+	"syscall"
 	"time"
 
 	"github.com/bestbefore/bestbefore/pkg/attack"
+	"github.com/bestbefore/bestbefore/pkg/h1"
 	"github.com/bestbefore/bestbefore/pkg/pace"
 	"github.com/bestbefore/bestbefore/pkg/result"
 	"github.com/bestbefore/bestbefore/pkg/scenario"
@@ -67,6 +69,10 @@ type Config struct {
 	NodeKiller  NodeKiller
 	// Doer, when set, replaces the default HTTP client for every target.
 	Doer func(u *url.URL, maxConns int, maxBytes int64) (attack.Doer, error)
+	// AllowPublic lets the default client connect to public addresses;
+	// without it every dial is checked (h1.PrivateOnly), after name
+	// resolution, whatever the targets resolved to before the run.
+	AllowPublic bool
 	// Plan, when set, replaces the ramp by a fixed list of rates (shards).
 	Plan []float64
 	// RateScale multiplies every rate sent (shard i of n sends 1/n).
@@ -174,9 +180,15 @@ func Run(ctx context.Context, cfg Config) (*result.Result, error) {
 		checks = append(checks, spec.Compile())
 	}
 	maxConns := s.Load.MaxInFlight
+	var control func(string, string, syscall.RawConn) error
+	if !cfg.AllowPublic {
+		control = h1.PrivateOnly
+	}
 	mkDoer := cfg.Doer
 	if mkDoer == nil {
-		mkDoer = DefaultDoer
+		mkDoer = func(u *url.URL, maxConns int, maxBytes int64) (attack.Doer, error) {
+			return attack.NewH1Doer(u.String(), h1.Options{MaxConns: maxConns, MaxResponseBytes: maxBytes, Control: control})
+		}
 	}
 	targets := make([]attack.Target, len(bases))
 	for i, b := range bases {
@@ -197,6 +209,7 @@ func Run(ctx context.Context, cfg Config) (*result.Result, error) {
 	atk := attack.New(attack.Options{
 		Targets: targets, MaxInFlight: s.Load.MaxInFlight, Timeout: s.Load.Timeout.D(),
 		Checks: checks, KeepBody: keepBody, MaxSendLag: s.Monitor.MaxSendLag.D(), TargetSide: targetSide,
+		Control: control,
 	})
 	defer atk.Close()
 
@@ -217,12 +230,6 @@ func Run(ctx context.Context, cfg Config) (*result.Result, error) {
 	}
 	finish()
 	return r, err
-}
-
-// DefaultDoer is the lean HTTP/1.1 client for http:// targets and
-// net/http behind the same interface for https://.
-func DefaultDoer(u *url.URL, maxConns int, maxBytes int64) (attack.Doer, error) {
-	return attack.NewH1Doer(u.String(), maxConns, maxBytes)
 }
 
 // DefaultThroughput is the least share of the sent rate a step must
