@@ -74,8 +74,8 @@ func TestTwoShardsMergeToGroundTruth(t *testing.T) {
 	}
 	srv := testserver.NewSlots(8, 100*time.Millisecond)
 	ts := testserver.Start(t, srv)
-	closed := testserver.ClosedLoop(context.Background(), ts.URL+"/", 16, 2*time.Second)
-	t.Logf("closed-loop capacity %.1f QPS (analytic %.1f)", closed, srv.Capacity())
+	capacity := testserver.MeasureCapacity(context.Background(), ts.URL+"/", 16, 2*time.Second)
+	t.Logf("closed-loop capacity before the shards %.1f QPS (analytic %.1f)", capacity.Before(), srv.Capacity())
 
 	dir := t.TempDir()
 	var lines []string
@@ -204,6 +204,8 @@ slo: {latency: {p99: 150ms}, error_rate: 1%%}
 	if !bb.Found {
 		t.Fatalf("no best-before in the merged result: %+v", bb)
 	}
+	closed, after := capacity.After(context.Background())
+	t.Logf("closed-loop capacity after the shards %.1f QPS", after)
 	ratio := bb.QPS / closed
 	t.Logf("merged best-before %.0f QPS = %.0f%% of closed-loop capacity %.1f, limited by %s", bb.QPS, 100*ratio, closed, bb.LimitedBy)
 	if ratio < 0.85 || ratio > 1.05 {

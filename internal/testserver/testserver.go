@@ -78,6 +78,32 @@ func Start(t testing.TB, h http.Handler) *httptest.Server {
 	return srv
 }
 
+// Capacity is a server's capacity measured closed-loop: the better of the
+// two measurements taken by Before and After. CPU noise from other tests
+// sharing the machine only ever slows a server down, so the better of a
+// measurement before a ramp and one after it is the fairer yardstick for
+// what the ramp found.
+type Capacity struct {
+	url     string
+	clients int
+	d       time.Duration
+	before  float64
+}
+
+// MeasureCapacity measures closed-loop capacity now (see ClosedLoop).
+func MeasureCapacity(ctx context.Context, url string, clients int, d time.Duration) *Capacity {
+	return &Capacity{url: url, clients: clients, d: d, before: ClosedLoop(ctx, url, clients, d)}
+}
+
+// Before is the measurement taken by MeasureCapacity.
+func (c *Capacity) Before() float64 { return c.before }
+
+// After measures again and returns the better of the two.
+func (c *Capacity) After(ctx context.Context) (best, after float64) {
+	after = ClosedLoop(ctx, c.url, c.clients, c.d)
+	return max(c.before, after), after
+}
+
 // ClosedLoop measures a server's capacity the classic way: n clients each
 // sending their next request as soon as the previous one returns, for d.
 func ClosedLoop(ctx context.Context, url string, n int, d time.Duration) float64 {
