@@ -88,6 +88,7 @@ type Client struct {
 
 type conn struct {
 	nc net.Conn
+	rw io.ReadWriter
 	p  parser
 }
 
@@ -129,7 +130,7 @@ func (c *Client) Do(raw []byte, deadline time.Time, keepBody bool, resp *Respons
 			cn.close()
 			return classify(err)
 		}
-		if _, err := cn.nc.Write(raw); err != nil {
+		if _, err := cn.rw.Write(raw); err != nil {
 			cn.close()
 			if reused && isStale(err) {
 				fresh = true
@@ -204,7 +205,8 @@ func (c *Client) get(deadline time.Time, fresh bool) (cn *conn, reused bool, err
 	if tc, ok := nc.(*net.TCPConn); ok {
 		_ = tc.SetNoDelay(true)
 	}
-	return &conn{nc: nc, p: parser{br: bufio.NewReaderSize(nc, c.o.ReadBufferSize), max: c.o.MaxResponseBytes}}, false, nil
+	rw := newRawIO(nc)
+	return &conn{nc: nc, rw: rw, p: parser{br: bufio.NewReaderSize(rw, c.o.ReadBufferSize), max: c.o.MaxResponseBytes}}, false, nil
 }
 
 func (c *Client) put(cn *conn) {
