@@ -4,21 +4,79 @@ package attack
 
 import (
 	"context"
+	"os"
 	"runtime"
+	"syscall"
 	"time"
+	"unsafe"
 
 	"golang.org/x/sys/unix"
 )
 
-// The Go runtime's timers wait in the network poller with millisecond
-// resolution, so a 200 µs sleep takes about a millisecond: too coarse for
-// pacing thousands of requests a second. For short waits the pacer sleeps
-// with nanosleep(2) instead, which wakes within tens of microseconds
-// (default timer slack, 50 µs).
+// The pacer's clock. The Go runtime's timers wait in the network poller
+// with millisecond resolution, so a 200 µs sleep takes about a
+// millisecond: too coarse for pacing thousands of requests a second.
+//
+//   - With two Ps or more, short waits sleep in nanosleep(2), which wakes
+//     within tens of microseconds (default timer slack, 50 µs).
+//   - With a single P a thread in nanosleep would hold the only P while the
+//     workers that read responses wait (measured: a 0.1 ms server looked
+//     like 6 ms), so short waits read a timerfd through the network poller
+//     instead: the P is free for the workers, and the wake-up is as exact
+//     as nanosleep's. The timerfd is set and read with raw system calls
+//     (see adr/0021).
+//   - Long waits (over 3 ms) and any failure fall back to the runtime's
+//     timer, which also watches ctx.
+type sleeper struct {
+	fd  int
+	rc  syscall.RawConn
+	f   *os.File
+	buf [8]byte
+	rd  func(fd uintptr) bool
+}
 
-// sleepUntil sleeps until due or until ctx is done, whichever is first,
-// and reports whether ctx ended it.
-func sleepUntil(ctx context.Context, due time.Time) bool {
+func newSleeper() *sleeper {
+	s := &sleeper{fd: -1}
+	if runtime.GOMAXPROCS(0) >= 2 {
+		return s
+	}
+	fd, err := unix.TimerfdCreate(unix.CLOCK_MONOTONIC, unix.TFD_NONBLOCK|unix.TFD_CLOEXEC)
+	if err != nil {
+		return s
+	}
+	f := os.NewFile(uintptr(fd), "pacer-timerfd")
+	rc, err := f.SyscallConn()
+	if err != nil {
+		f.Close()
+		return s
+	}
+	s.fd, s.rc, s.f = fd, rc, f
+	s.rd = func(fd uintptr) bool {
+		_, _, e := unix.RawSyscall(unix.SYS_READ, fd, uintptr(unsafe.Pointer(&s.buf[0])), uintptr(len(s.buf)))
+		return e != unix.EAGAIN
+	}
+	return s
+}
+
+func (s *sleeper) close() {
+	if s.f != nil {
+		s.f.Close()
+		s.f, s.fd = nil, -1
+	}
+}
+
+// timerfd waits d on the timerfd and reports whether it could.
+func (s *sleeper) timerfd(d time.Duration) bool {
+	spec := unix.ItimerSpec{Value: unix.NsecToTimespec(int64(d))}
+	if _, _, e := unix.RawSyscall6(unix.SYS_TIMERFD_SETTIME, uintptr(s.fd), 0, uintptr(unsafe.Pointer(&spec)), 0, 0, 0); e != 0 {
+		return false
+	}
+	return s.rc.Read(s.rd) == nil
+}
+
+// until sleeps until due or until ctx is done, whichever is first, and
+// reports whether ctx ended it.
+func (s *sleeper) until(ctx context.Context, due time.Time) bool {
 	for {
 		if ctx.Err() != nil {
 			return true
@@ -27,29 +85,31 @@ func sleepUntil(ctx context.Context, due time.Time) bool {
 		if d <= 0 {
 			return false
 		}
-		// With a single P, a goroutine blocked in nanosleep holds the only
-		// processor until the runtime takes it back, and the workers that
-		// read responses wait: measured, a 0.1 ms server looked like 6 ms.
-		// There, and for long waits, use the runtime's timer instead.
-		if d > 3*time.Millisecond || runtime.GOMAXPROCS(0) < 2 {
-			wait := d - 2*time.Millisecond
-			if runtime.GOMAXPROCS(0) < 2 {
-				wait = d
+		single := runtime.GOMAXPROCS(0) < 2
+		if d <= 3*time.Millisecond {
+			if single && s.fd >= 0 && s.timerfd(d) {
+				continue
 			}
-			t := time.NewTimer(wait)
-			select {
-			case <-t.C:
-			case <-ctx.Done():
-				t.Stop()
-				return true
+			if !single {
+				// No runtime.Gosched() before blocking: it sends the pacer
+				// to the global run queue behind every goroutine handling a
+				// response, and measured, it tripled the send lag's p99. An
+				// idle P steals the worker just handed a request.
+				ts := unix.NsecToTimespec(int64(d))
+				_ = unix.Nanosleep(&ts, nil)
+				continue
 			}
-			continue
 		}
-		// No runtime.Gosched() before blocking: it sends the pacer to the
-		// global run queue behind every goroutine handling a response, and
-		// measured, it tripled the send lag's p99. An idle P steals the
-		// worker just handed a request.
-		ts := unix.NsecToTimespec(int64(d))
-		_ = unix.Nanosleep(&ts, nil)
+		wait := d
+		if d > 3*time.Millisecond {
+			wait = d - 2*time.Millisecond // the rest on the precise clock
+		}
+		t := time.NewTimer(wait)
+		select {
+		case <-t.C:
+		case <-ctx.Done():
+			t.Stop()
+			return true
+		}
 	}
 }

@@ -354,6 +354,7 @@ func newEngine(o Options) (*engine, error) {
 	atk := attack.New(attack.Options{
 		Targets:     []attack.Target{{Base: base, Doer: d}},
 		MaxInFlight: maxInFlight, Timeout: attack.DefaultTimeout, MaxSendLag: o.MaxSendLag,
+		Coalesce: attack.CoalesceFor(o.MaxSendLag),
 	})
 	req := attack.Prepare(&traffic.Request{Method: "GET", Path: "/calibrate"}, base, nil)
 	return &engine{srv: srv, atk: atk, req: []*attack.Prepared{req}}, nil

@@ -209,7 +209,7 @@ func Run(ctx context.Context, cfg Config) (*result.Result, error) {
 	atk := attack.New(attack.Options{
 		Targets: targets, MaxInFlight: s.Load.MaxInFlight, Timeout: s.Load.Timeout.D(),
 		Checks: checks, KeepBody: keepBody, MaxSendLag: s.Monitor.MaxSendLag.D(), TargetSide: targetSide,
-		Control: control,
+		Control: control, Coalesce: attack.CoalesceFor(s.Monitor.MaxSendLag.D()),
 	})
 	defer atk.Close()
 

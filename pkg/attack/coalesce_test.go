@@ -1,0 +1,129 @@
+package attack_test
+
+import (
+	"context"
+	"net/url"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/bestbefore/bestbefore/pkg/attack"
+	"github.com/bestbefore/bestbefore/pkg/traffic"
+)
+
+// stampDoer records when each request reached it.
+type stampDoer struct {
+	mu   sync.Mutex
+	at   map[*attack.Prepared]time.Time
+	reqs map[*attack.Prepared]int
+}
+
+func (d *stampDoer) Do(p *attack.Prepared, deadline time.Time, keepBody bool, resp *attack.Response) error {
+	now := time.Now()
+	d.mu.Lock()
+	d.at[p] = now
+	d.mu.Unlock()
+	resp.Status = 200
+	return nil
+}
+
+// listFeed yields one distinct request per offset.
+type listFeed struct {
+	offsets []time.Duration
+	reqs    []*attack.Prepared
+	i       int
+}
+
+func (f *listFeed) Next() (attack.Item, error) {
+	if f.i == len(f.offsets) {
+		return attack.Item{Offset: time.Hour}, nil
+	}
+	f.i++
+	return attack.Item{Offset: f.offsets[f.i-1], Req: []*attack.Prepared{f.reqs[f.i-1]}}, nil
+}
+
+func runStamped(t *testing.T, coalesce time.Duration, offsets []time.Duration) (start time.Time, sent []time.Time) {
+	t.Helper()
+	u, _ := url.Parse("http://127.0.0.1:1")
+	d := &stampDoer{at: map[*attack.Prepared]time.Time{}}
+	feed := &listFeed{offsets: offsets}
+	for range offsets {
+		feed.reqs = append(feed.reqs, attack.Prepare(&traffic.Request{Path: "/"}, u, nil))
+	}
+	a := attack.New(attack.Options{Targets: []attack.Target{{Base: u, Doer: d}}, Coalesce: coalesce})
+	defer a.Close()
+	last := offsets[len(offsets)-1]
+	st, err := a.Step(context.Background(), feed, attack.StepSpec{Rate: 1, Duration: last + 50*time.Millisecond, Interval: time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.Requests != int64(len(offsets)) || st.Successes != st.Requests {
+		t.Fatalf("%d requests, %d successes, want %d", st.Requests, st.Successes, len(offsets))
+	}
+	for _, p := range feed.reqs {
+		at, ok := d.at[p]
+		if !ok {
+			t.Fatal("a request was never sent")
+		}
+		sent = append(sent, at)
+	}
+	return st.Start, sent
+}
+
+// Requests due within the coalescing window of the first of them go out
+// together, when the last of them is due; none is ever sent early.
+func TestCoalescedSendsWaitForTheLastDue(t *testing.T) {
+	var offsets []time.Duration
+	for i := 1; i <= 30; i++ { // 200 µs apart: 5,000 a second
+		offsets = append(offsets, time.Duration(i)*200*time.Microsecond)
+	}
+	start, sent := runStamped(t, 500*time.Microsecond, offsets)
+	for i, at := range sent {
+		due := start.Add(offsets[i])
+		if at.Before(due) {
+			t.Fatalf("request %d sent %v before it was due", i, due.Sub(at))
+		}
+	}
+	// Batches: {200, 400, 600}, {800, 1000, 1200}, ... µs: the first of
+	// each waits for the third.
+	for i := 0; i+2 < len(offsets); i += 3 {
+		if lastDue := start.Add(offsets[i+2]); sent[i].Before(lastDue) {
+			t.Errorf("request %d went out %v before the last request of its window was due", i, lastDue.Sub(sent[i]))
+		}
+	}
+}
+
+// Without coalescing each request goes out on its own: well before the
+// next one is due, with 5 ms between them.
+func TestUncoalescedSendsAreOnTime(t *testing.T) {
+	var offsets []time.Duration
+	for i := 1; i <= 20; i++ {
+		offsets = append(offsets, time.Duration(i)*5*time.Millisecond)
+	}
+	start, sent := runStamped(t, 0, offsets)
+	onTime := 0
+	for i, at := range sent {
+		due := start.Add(offsets[i])
+		if at.Before(due) {
+			t.Fatalf("request %d sent %v before it was due", i, due.Sub(at))
+		}
+		if at.Before(due.Add(5 * time.Millisecond)) {
+			onTime++
+		}
+	}
+	// A noisy machine may delay a few wake-ups by a gap; most are on time.
+	if onTime < len(sent)*3/4 {
+		t.Errorf("only %d of %d requests went out before the next one was due", onTime, len(sent))
+	}
+}
+
+func TestCoalesceFor(t *testing.T) {
+	for lag, want := range map[time.Duration]time.Duration{
+		time.Millisecond: 500 * time.Microsecond, 400 * time.Microsecond: 200 * time.Microsecond,
+		time.Minute: attack.MaxCoalesce, 0: 0,
+	} {
+		if got := attack.CoalesceFor(lag); got != want {
+			t.Errorf("CoalesceFor(%v) = %v, want %v", lag, got, want)
+		}
+	}
+}
