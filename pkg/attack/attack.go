@@ -313,16 +313,16 @@ func (a *Attacker) Step(ctx context.Context, feed Feed, spec StepSpec) (*StepSta
 	interrupted := false
 	sl := newSleeper()
 	defer sl.close()
-	// batch holds the requests sent at one wake-up; next, when set, is the
-	// request read after them, always the last one read from the feed (so
-	// Unread gives it back).
+	// batch holds the requests sent at one wake-up; next, when hasNext, is
+	// the request read after them, always the last one read from the feed
+	// (so Unread gives it back).
 	batch := make([]Item, 0, 16)
-	var next *Item
+	var next Item
+	hasNext := false
 	read := func() (Item, bool) {
-		if next != nil {
-			it := *next
-			next = nil
-			return it, true
+		if hasNext {
+			hasNext = false
+			return next, true
 		}
 		it, err := feed.Next()
 		if err != nil {
@@ -350,7 +350,7 @@ pacing:
 				break
 			}
 			if it.Offset >= spec.Duration || it.Offset > first.Offset+a.opts.Coalesce {
-				next = &it
+				next, hasNext = it, true
 				break
 			}
 			batch = append(batch, it)
