@@ -56,11 +56,13 @@ type Options struct {
 	// TargetSide assigns each target to a side of a live A/B run (0 for
 	// baseline, 1 for candidate); nil puts every target on side 0.
 	TargetSide []int
-	// Coalesce lets the pacer wake once for the requests due within this
-	// window of each other and send them together, each when the last of
-	// them is due: fewer wake-ups, the dearest thing for a generator that
-	// shares a core, for a send lag of at most the window (measured and
-	// reported like any other). 0 sends each request on its own.
+	// Coalesce lets the pacer wake once for the requests due less than
+	// this window after the first of them and send them together, when
+	// the last of them is due: fewer wake-ups, the dearest thing for a
+	// generator that shares a core, for a send lag under the window
+	// (measured and reported like any other). Requests sent together
+	// reach the server together, and it may serve them in any order.
+	// 0 sends each request on its own.
 	Coalesce time.Duration
 	// Control, when set, checks every address the attacker itself dials
 	// (the health probe of a target out of the rotation); see
@@ -349,7 +351,7 @@ pacing:
 			if !ok {
 				break
 			}
-			if it.Offset >= spec.Duration || it.Offset > first.Offset+a.opts.Coalesce {
+			if it.Offset >= spec.Duration || it.Offset-first.Offset >= a.opts.Coalesce {
 				next, hasNext = it, true
 				break
 			}

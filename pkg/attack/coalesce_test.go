@@ -93,14 +93,21 @@ func TestCoalescedSendsWaitForTheLastDue(t *testing.T) {
 	}
 }
 
-// Without coalescing each request goes out on its own: well before the
-// next one is due, with 5 ms between them.
+// Without coalescing, or when the gap between requests is as long as the
+// window, each request goes out on its own: well before the next one is
+// due, with 5 ms between them.
 func TestUncoalescedSendsAreOnTime(t *testing.T) {
+	for _, w := range []time.Duration{0, 5 * time.Millisecond} {
+		t.Run(w.String(), func(t *testing.T) { checkOnTime(t, w) })
+	}
+}
+
+func checkOnTime(t *testing.T, coalesce time.Duration) {
 	var offsets []time.Duration
 	for i := 1; i <= 20; i++ {
 		offsets = append(offsets, time.Duration(i)*5*time.Millisecond)
 	}
-	start, sent := runStamped(t, 0, offsets)
+	start, sent := runStamped(t, coalesce, offsets)
 	onTime := 0
 	for i, at := range sent {
 		due := start.Add(offsets[i])
