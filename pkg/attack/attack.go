@@ -592,14 +592,6 @@ func (a *Attacker) collect(st *stepRun, outs []*StepStats, done chan struct{}) {
 	}
 }
 
-func processCPU() time.Duration {
-	var ru syscall.Rusage
-	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
-		return 0
-	}
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
-}
-
 // Client-side round robin over several targets behaves like a load
 // balancer with a health check: a target whose connections are refused or
 // reset DownAfter times in a row leaves the rotation, and a TCP dial every
