@@ -258,7 +258,11 @@ type IntervalStats struct {
 	Offset   time.Duration
 	Requests int64
 	Errors   int64
-	Latency  *hdrhistogram.Histogram
+	// Histogram is the interval's latency histogram in the standard
+	// compressed encoding (stats.Encode). The collector encodes each
+	// interval as soon as every request due in it has completed, so a
+	// long step holds a few histograms in memory, not one per interval.
+	Histogram string
 }
 
 type stepRun struct {
@@ -273,6 +277,19 @@ type stepRun struct {
 	p99       atomic.Int64
 	exMu      sync.Mutex
 	examples  map[string]string
+	// ivSent counts the requests the pacer dispatched per interval of the
+	// measured window; ivPassed is how many intervals it has left behind
+	// (their counts are final). The collector encodes an interval once it
+	// has seen as many results for it as were sent.
+	ivSent   []atomic.Int64
+	ivPassed atomic.Int64
+}
+
+// interval returns the index of the interval of the measured window that
+// offset falls in (offset at or after the warmup).
+func (st *stepRun) interval(off time.Duration) int {
+	k := int((off - st.spec.Warmup) / st.spec.Interval)
+	return min(k, len(st.ivSent)-1)
 }
 
 // Step runs one step: it sends the feed's requests at their intended
@@ -294,10 +311,11 @@ func (a *Attacker) Step(ctx context.Context, feed Feed, spec StepSpec) (*StepSta
 		}
 		nIv := int(math.Ceil(float64(o.Window) / float64(spec.Interval)))
 		for i := 0; i < nIv; i++ {
-			o.Intervals = append(o.Intervals, IntervalStats{Offset: time.Duration(i) * spec.Interval, Latency: stats.New()})
+			o.Intervals = append(o.Intervals, IntervalStats{Offset: time.Duration(i) * spec.Interval})
 		}
 		outs[k] = o
 	}
+	st.ivSent = make([]atomic.Int64, len(outs[0].Intervals))
 	out := outs[0]
 	if len(outs) > 1 {
 		out.Sides = outs
@@ -370,6 +388,13 @@ pacing:
 			t := a.pick(it.Side)
 			p := it.Req[t]
 			n := a.inflight.Load()
+			if it.Offset >= spec.Warmup && len(st.ivSent) > 0 {
+				k := st.interval(it.Offset)
+				st.ivSent[k].Add(1)
+				if int64(k) > st.ivPassed.Load() {
+					st.ivPassed.Store(int64(k))
+				}
+			}
 			if it.Offset >= spec.Warmup {
 				inflightSum += n
 				inflightN++
@@ -402,6 +427,7 @@ pacing:
 			break
 		}
 	}
+	st.ivPassed.Store(int64(len(st.ivSent)))
 	st.wg.Wait()
 	close(st.results)
 	<-collected
@@ -512,6 +538,7 @@ func (a *Attacker) collect(st *stepRun, outs []*StepStats, done chan struct{}) {
 	for k, o := range outs {
 		sides[k] = &side{out: o, lat: stats.Recorder{H: o.Latency}, svc: stats.Recorder{H: o.Service}, lag: stats.Recorder{H: o.SendLag}}
 	}
+	ivs := newIntervalSet(len(st.ivSent), len(sides))
 	tick := time.NewTicker(250 * time.Millisecond)
 	defer tick.Stop()
 	progress := func() {
@@ -528,6 +555,7 @@ func (a *Attacker) collect(st *stepRun, outs []*StepStats, done chan struct{}) {
 		select {
 		case r, ok := <-st.results:
 			if !ok {
+				ivs.finish(st, outs, len(st.ivSent), true)
 				for _, sd := range sides {
 					for c := uint8(1); c < numClasses; c++ {
 						if sd.byClass[c] > 0 {
@@ -539,10 +567,11 @@ func (a *Attacker) collect(st *stepRun, outs []*StepStats, done chan struct{}) {
 				progress()
 				return
 			}
-			sd := sides[0]
+			si := 0
 			if int(r.side) < len(sides) {
-				sd = sides[r.side]
+				si = int(r.side)
 			}
+			sd := sides[si]
 			out := sd.out
 			st.completed.Add(1)
 			if r.class != classOK {
@@ -555,17 +584,18 @@ func (a *Attacker) collect(st *stepRun, outs []*StepStats, done chan struct{}) {
 				continue
 			}
 			out.Requests++
-			iv := int((off - spec.Warmup) / spec.Interval)
-			if iv >= len(out.Intervals) {
-				iv = len(out.Intervals) - 1
+			iv, ivo := -1, &IntervalStats{} // a window too short for an interval
+			if len(st.ivSent) > 0 {
+				iv = st.interval(off)
+				ivs.done[iv]++
+				ivo = &out.Intervals[iv]
 			}
-			ivs := &out.Intervals[iv]
-			ivs.Requests++
+			ivo.Requests++
 			if r.class == classOK {
 				out.Successes++
 			} else {
 				sd.byClass[r.class]++
-				ivs.Errors++
+				ivo.Errors++
 			}
 			if r.class == classDropped {
 				continue
@@ -585,9 +615,71 @@ func (a *Attacker) collect(st *stepRun, outs []*StepStats, done chan struct{}) {
 			if v > stats.MaxValue {
 				v = stats.MaxValue
 			}
-			_ = ivs.Latency.RecordValue(v)
+			if iv >= 0 {
+				_ = ivs.hist(si, iv).RecordValue(v)
+			}
 		case <-tick.C:
+			ivs.finish(st, outs, int(st.ivPassed.Load()), false)
 			progress()
+		}
+	}
+}
+
+// intervalSet holds the latency histograms of the intervals still
+// receiving results, one per side, and encodes each interval into the
+// step's figures once it is complete. Encoded histograms take a few
+// hundred bytes; a live one, 136 KB: a one-hour step of one-second
+// intervals would otherwise hold half a gigabyte.
+type intervalSet struct {
+	done  []int64                     // results seen per interval
+	live  [][]*hdrhistogram.Histogram // [side][interval], nil until used
+	free  []*hdrhistogram.Histogram
+	next  int // the first interval not yet encoded
+	empty string
+}
+
+func newIntervalSet(n, sides int) *intervalSet {
+	s := &intervalSet{done: make([]int64, n), live: make([][]*hdrhistogram.Histogram, sides)}
+	for k := range s.live {
+		s.live[k] = make([]*hdrhistogram.Histogram, n)
+	}
+	return s
+}
+
+func (s *intervalSet) hist(side, iv int) *hdrhistogram.Histogram {
+	h := s.live[side][iv]
+	if h == nil {
+		if n := len(s.free); n > 0 {
+			h, s.free = s.free[n-1], s.free[:n-1]
+		} else {
+			h = stats.New()
+		}
+		s.live[side][iv] = h
+	}
+	return h
+}
+
+// finish encodes, in order, the intervals before upTo whose every
+// dispatched request has reported; at the end of the step (final: every
+// result is in) it encodes them all.
+func (s *intervalSet) finish(st *stepRun, outs []*StepStats, upTo int, final bool) {
+	for ; s.next < min(upTo, len(s.done)); s.next++ {
+		if !final && s.done[s.next] < st.ivSent[s.next].Load() {
+			return
+		}
+		for k, o := range outs {
+			h := s.live[k][s.next]
+			if h == nil {
+				if s.empty == "" {
+					s.empty, _ = stats.Encode(stats.New())
+				}
+				o.Intervals[s.next].Histogram = s.empty
+				continue
+			}
+			o.Intervals[s.next].Histogram, _ = stats.Encode(h)
+			h.Reset()
+			s.free = append(s.free, h)
+			s.live[k][s.next] = nil
 		}
 	}
 }

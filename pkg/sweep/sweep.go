@@ -496,8 +496,7 @@ func BuildStep(idx int, phase string, offered float64, ss *attack.StepStats, sam
 	st.Histogram, _ = stats.Encode(ss.Latency)
 	st.ServiceHistogram, _ = stats.Encode(ss.Service)
 	for _, iv := range ss.Intervals {
-		h, _ := stats.Encode(iv.Latency)
-		st.Intervals = append(st.Intervals, result.Interval{OffsetS: iv.Offset.Seconds(), Requests: iv.Requests, Errors: iv.Errors, Histogram: h})
+		st.Intervals = append(st.Intervals, result.Interval{OffsetS: iv.Offset.Seconds(), Requests: iv.Requests, Errors: iv.Errors, Histogram: iv.Histogram})
 	}
 	g := &st.Generator
 	g.SendLagP50MS = stats.QuantileMS(ss.SendLag, 50)
