@@ -132,7 +132,10 @@ type Monitor struct {
 	MetricsURL  string   `yaml:"metrics_url"`
 	MetricsURLs []string `yaml:"metrics_urls"`
 	// Metrics names extra counters, gauges or histograms to record per step.
-	Metrics    []string `yaml:"metrics"`
+	Metrics []string `yaml:"metrics"`
+	// MaxSendLag is the send lag p99 above which a step is saturated
+	// (default: 1 ms, or a tenth of the tightest latency objective). The
+	// pacer gathers requests due within half of it, at most 500 µs.
 	MaxSendLag Duration `yaml:"max_send_lag"`
 	Disabled   bool     `yaml:"disabled"`
 }
