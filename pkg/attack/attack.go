@@ -388,14 +388,14 @@ pacing:
 			t := a.pick(it.Side)
 			p := it.Req[t]
 			n := a.inflight.Load()
-			if it.Offset >= spec.Warmup && len(st.ivSent) > 0 {
-				k := st.interval(it.Offset)
-				st.ivSent[k].Add(1)
-				if int64(k) > st.ivPassed.Load() {
-					st.ivPassed.Store(int64(k))
-				}
-			}
 			if it.Offset >= spec.Warmup {
+				if len(st.ivSent) > 0 {
+					k := st.interval(it.Offset)
+					st.ivSent[k].Add(1)
+					if int64(k) > st.ivPassed.Load() {
+						st.ivPassed.Store(int64(k))
+					}
+				}
 				inflightSum += n
 				inflightN++
 				if n > inflightMax {
@@ -608,14 +608,8 @@ func (a *Attacker) collect(st *stepRun, outs []*StepStats, done chan struct{}) {
 			if sl > a.opts.MaxSendLag {
 				out.LateSends++
 			}
-			v := l.Microseconds()
-			if v < stats.MinValue {
-				v = stats.MinValue
-			}
-			if v > stats.MaxValue {
-				v = stats.MaxValue
-			}
 			if iv >= 0 {
+				v, _ := stats.Micros(l)
 				_ = ivs.hist(si, iv).RecordValue(v)
 			}
 		case <-tick.C:

@@ -38,15 +38,24 @@ func NewRecorder() *Recorder { return &Recorder{H: New()} }
 
 // Record adds one duration. It does not allocate.
 func (r *Recorder) Record(d time.Duration) {
-	v := d.Microseconds()
-	if v < MinValue {
-		v = MinValue
-	}
-	if v > MaxValue {
-		v = MaxValue
+	v, over := Micros(d)
+	if over {
 		r.Clamped++
 	}
 	_ = r.H.RecordValue(v)
+}
+
+// Micros returns d in microseconds clamped into the histograms' range,
+// and whether it was above the range.
+func Micros(d time.Duration) (v int64, over bool) {
+	v = d.Microseconds()
+	if v < MinValue {
+		return MinValue, false
+	}
+	if v > MaxValue {
+		return MaxValue, true
+	}
+	return v, false
 }
 
 // Reset empties the recorder.
