@@ -68,6 +68,9 @@ func FuzzJSONCheck(f *testing.F) {
 	f.Add([]byte(`[1, 2, 3]`), "2")
 	f.Add([]byte(`{"a": "}"}`), "a")
 	f.Add([]byte(`{"a":`), "a")
+	f.Add([]byte(`{"a\u0062":1}`), "ab")
+	f.Add([]byte(`{"a":[1],"a":2}`), "a.0")
+	f.Add([]byte("{\"\xff\":1}"), "\xff")
 	f.Fuzz(func(t *testing.T, body []byte, path string) {
 		zero := 0
 		c := attack.CheckSpec{JSONPath: path, MinItems: &zero}.Compile()

@@ -2,9 +2,11 @@ package attack
 
 import (
 	"bytes"
+	"encoding/json"
 	"errors"
 	"strconv"
 	"strings"
+	"unicode/utf8"
 )
 
 // A small JSON scanner for response checks. Checks run on every response,
@@ -95,7 +97,7 @@ func jsonPath(doc []byte, path string) ([]byte, error) {
 				if err != nil {
 					return nil, err
 				}
-				key := cur[j+1 : k-1]
+				key := cur[j:k]
 				j = skipSpace(cur, k)
 				if j >= len(cur) || cur[j] != ':' {
 					return nil, errNotJSON
@@ -105,9 +107,9 @@ func jsonPath(doc []byte, path string) ([]byte, error) {
 				if err != nil {
 					return nil, err
 				}
-				if string(key) == part {
+				// The last of duplicate keys wins, as in encoding/json.
+				if keyIs(key, part) {
 					next = cur[vs:ve]
-					break
 				}
 				j = skipSpace(cur, ve)
 				if j < len(cur) && cur[j] == ',' {
@@ -138,6 +140,21 @@ func jsonPath(doc []byte, path string) ([]byte, error) {
 		cur = next
 	}
 	return cur, nil
+}
+
+// keyIs reports whether the quoted object key q names part. Plain keys
+// compare in place; a key with escapes or bytes that are not UTF-8 is
+// decoded first, as encoding/json would decode it.
+func keyIs(q []byte, part string) bool {
+	raw := q[1 : len(q)-1]
+	if bytes.IndexByte(raw, '\\') < 0 && utf8.Valid(raw) {
+		return string(raw) == part
+	}
+	var key string
+	if json.Unmarshal(q, &key) != nil {
+		return false
+	}
+	return key == part
 }
 
 // eachItem calls f with each item of the array arr until f returns false.
