@@ -255,3 +255,56 @@ func TestKeptRatioLeavesOutRunsThatFellBehind(t *testing.T) {
 		t.Errorf("KeptRatio = %v, %d of %d; want 0.6, 1 of 2", r, kept, total)
 	}
 }
+
+func TestStealShare(t *testing.T) {
+	a := ParseCPUTimes([]byte("cpu  1000 10 300 8000 50 0 40 100 0 0\ncpu0 500 5 150 4000 25 0 20 50 0 0\n"))
+	b := ParseCPUTimes([]byte("cpu  1300 10 400 8500 50 0 40 200 7 0\n"))
+	if !a.OK || a.Total != 9500 || a.Steal != 100 {
+		t.Fatalf("ParseCPUTimes = %+v, want total 9500 ticks, steal 100", a)
+	}
+	// 1000 ticks passed, 100 of them stolen; guest time (7) is already in user.
+	if got := StealShare(a, b); math.Abs(got-0.1) > 1e-9 {
+		t.Errorf("StealShare = %v, want 0.1", got)
+	}
+	for _, bad := range []string{"", "garbage", "cpu 1 2 3", "cpu0 1 2 3 4 5 6 7 8", "cpu 1 2 3 4 5 6 7 x"} {
+		if got := ParseCPUTimes([]byte(bad)); got.OK {
+			t.Errorf("ParseCPUTimes(%q) = %+v, want not OK", bad, got)
+		}
+	}
+	if got := StealShare(a, CPUTimes{}); !math.IsNaN(got) {
+		t.Errorf("StealShare with a missing reading = %v, want NaN", got)
+	}
+	if got := StealShare(a, a); !math.IsNaN(got) {
+		t.Errorf("StealShare over no time = %v, want NaN", got)
+	}
+}
+
+// A benchmark measured while the hypervisor took CPU says so, for the
+// whole report and for each rate where it happened.
+func TestMarkdownWarnsOfStealTime(t *testing.T) {
+	bb := fake(BestBefore, 5000, 1, 4*time.Second, 50000, 0.5)
+	vg := fake(Vegeta, 5000, 1, 5*time.Second, 50000, math.NaN())
+	bb.Steal, vg.Steal = 0.12, 0.005
+	rep := &Report{
+		Config: Config{GenCPU: "0", ServerCPU: "1", Reps: 1, Duration: 10 * time.Second, MaxLagMS: 1, MinAchieved: 0.99},
+		Fixed:  []Run{bb, vg},
+		Steal:  0.08,
+	}
+	md := rep.Markdown()
+	for _, want := range []string{
+		"Steal time (CPU the hypervisor gave to other guests): 8.0% of the machine's CPU time. **Above 2%",
+		"During bestbefore's runs the hypervisor took 12.0% of the machine's CPU time (steal).",
+		"| 5000 | bestbefore | 1 | 0.00 | 12.0% |",
+	} {
+		if !strings.Contains(md, want) {
+			t.Errorf("report lacks %q:\n%s", want, md)
+		}
+	}
+	if strings.Contains(md, "During vegeta's runs") {
+		t.Errorf("report warns of vegeta's 0.5%% steal:\n%s", md)
+	}
+	rep.Steal = 0.01
+	if md := rep.Markdown(); strings.Contains(md, "**Above 2%") {
+		t.Errorf("report warns of 1%% steal:\n%s", md)
+	}
+}

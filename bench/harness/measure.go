@@ -66,6 +66,11 @@ type Run struct {
 	LatP50MS, LatP99MS float64
 	// Load1 is the machine's 1-minute load average when the run started.
 	Load1 float64
+	// Steal is the share of the machine's CPU time the hypervisor gave to
+	// other guests during the run (steal time; NaN where unknown). Above a
+	// few percent the generators ran on a slower machine than the one
+	// the figures describe.
+	Steal float64
 	// Steps is how many times bestbefore measured the step (it measures a
 	// step that saturated its CPU once more).
 	Steps int
@@ -98,12 +103,14 @@ func (r Run) Sustained(maxLagMS, minAchieved float64) bool {
 
 // Report is everything one benchmark run measured.
 type Report struct {
-	Config     Config
-	Env        Env
-	Started    time.Time
-	Finished   time.Time
-	LoadStart  string
-	LoadEnd    string
+	Config    Config
+	Env       Env
+	Started   time.Time
+	Finished  time.Time
+	LoadStart string
+	LoadEnd   string
+	// Steal is the machine's steal time over the whole benchmark (see Run).
+	Steal      float64
 	Fixed      []Run // the fixed-rate runs, Reps per rate and tool
 	Max        []Run // the maximum-rate search, one run per rate and tool
 	Idle       []Run // startup and exit cost: 10 QPS for one second
@@ -128,6 +135,7 @@ func Bench(ctx context.Context, c Config, log io.Writer) (*Report, error) {
 		return nil, errors.New("taskset not found: install util-linux")
 	}
 	rep := &Report{Config: c, Env: environment(c.Vegeta), Started: time.Now(), LoadStart: loadavg()}
+	stat0 := machineCPU()
 	addr, serverPID, stopServer, err := startServer(c)
 	if err != nil {
 		return nil, err
@@ -199,6 +207,7 @@ func Bench(ctx context.Context, c Config, log io.Writer) (*Report, error) {
 		}
 	}
 	rep.Finished, rep.LoadEnd = time.Now(), loadavg()
+	rep.Steal = StealShare(stat0, machineCPU())
 	return rep, nil
 }
 
@@ -212,11 +221,13 @@ func (m *measurer) run(ctx context.Context, tool string, rate float64, d time.Du
 	r := Run{Tool: tool, Offered: rate, Rep: repNo, Load1: load1(),
 		LagP50MS: math.NaN(), LagP99MS: math.NaN(), LatP50MS: math.NaN(), LatP99MS: math.NaN()}
 	var err error
+	stat0 := machineCPU()
 	if tool == BestBefore {
 		err = m.bestbefore(ctx, &r, d)
 	} else {
 		err = m.vegeta(ctx, &r, d)
 	}
+	r.Steal = StealShare(stat0, machineCPU())
 	if err != nil {
 		r.Err = err.Error()
 	}
@@ -372,7 +383,11 @@ func (r Run) line() string {
 	if !math.IsNaN(r.LagP99MS) {
 		s += fmt.Sprintf(", send lag p50 %.3f p99 %.3f ms", r.LagP50MS, r.LagP99MS)
 	}
-	return s + fmt.Sprintf(", load %.2f", r.Load1)
+	s += fmt.Sprintf(", load %.2f", r.Load1)
+	if !math.IsNaN(r.Steal) {
+		s += fmt.Sprintf(", steal %.1f%%", 100*r.Steal)
+	}
+	return s
 }
 
 // startServer starts the fixed-response server pinned to its core and
@@ -525,4 +540,52 @@ func StatCPU(stat []byte) time.Duration {
 		return 0
 	}
 	return time.Duration(u+s) * 10 * time.Millisecond
+}
+
+// CPUTimes is the machine's total CPU time and the part of it stolen by
+// the hypervisor, in clock ticks, from the first line of /proc/stat.
+type CPUTimes struct {
+	Total, Steal uint64
+	OK           bool
+}
+
+// ParseCPUTimes reads the aggregate "cpu" line of /proc/stat: user nice
+// system idle iowait irq softirq steal [guest guest_nice]. Guest time is
+// already counted in user and nice, so it is left out of the total.
+func ParseCPUTimes(stat []byte) CPUTimes {
+	line, _, _ := bytes.Cut(stat, []byte("\n"))
+	f := strings.Fields(string(line))
+	if len(f) < 9 || f[0] != "cpu" {
+		return CPUTimes{}
+	}
+	var t CPUTimes
+	for i, v := range f[1:9] {
+		n, err := strconv.ParseUint(v, 10, 64)
+		if err != nil {
+			return CPUTimes{}
+		}
+		t.Total += n
+		if i == 7 {
+			t.Steal = n
+		}
+	}
+	t.OK = true
+	return t
+}
+
+func machineCPU() CPUTimes {
+	b, err := os.ReadFile("/proc/stat")
+	if err != nil {
+		return CPUTimes{}
+	}
+	return ParseCPUTimes(b)
+}
+
+// StealShare is the share of the CPU time between two readings that was
+// stolen; NaN when either reading is missing or no time passed.
+func StealShare(a, b CPUTimes) float64 {
+	if !a.OK || !b.OK || b.Total <= a.Total || b.Steal < a.Steal {
+		return math.NaN()
+	}
+	return float64(b.Steal-a.Steal) / float64(b.Total-a.Total)
 }

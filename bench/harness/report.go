@@ -20,7 +20,12 @@ type Summary struct {
 	LagP50, LagP99, LagP99Hi float64 // ms; NaN for vegeta
 	LatP50, LatP99           float64 // ms
 	Load1                    float64
+	Steal                    float64 // share of the machine's CPU time, median
 }
+
+// StealWarn is the steal time above which a report warns that its
+// figures describe a noisier machine than the one named.
+const StealWarn = 0.02
 
 // Median of the non-NaN values; NaN when there are none.
 func Median(xs []float64) float64 {
@@ -59,7 +64,7 @@ func Summarize(runs []Run) []Summary {
 	var out []Summary
 	for _, k := range order {
 		s := Summary{Tool: k.tool, Offered: k.rate}
-		var cpu, user, sys, ach, l50, l99, t50, t99, load []float64
+		var cpu, user, sys, ach, l50, l99, t50, t99, load, steal []float64
 		for _, r := range groups[k] {
 			if r.Err != "" || r.Completed == 0 {
 				s.Failed++
@@ -74,8 +79,9 @@ func Summarize(runs []Run) []Summary {
 			l50, l99 = append(l50, r.LagP50MS), append(l99, r.LagP99MS)
 			t50, t99 = append(t50, r.LatP50MS), append(t99, r.LatP99MS)
 			load = append(load, r.Load1)
+			steal = append(steal, r.Steal)
 		}
-		s.CPU, s.User, s.Sys, s.Achieved = Median(cpu), Median(user), Median(sys), Median(ach)
+		s.CPU, s.User, s.Sys, s.Achieved, s.Steal = Median(cpu), Median(user), Median(sys), Median(ach), Median(steal)
 		s.LagP50, s.LagP99, s.LatP50, s.LatP99, s.Load1 = Median(l50), Median(l99), Median(t50), Median(t99), Median(load)
 		s.CPUMin, s.CPUMax, s.LagP99Hi = math.NaN(), math.NaN(), math.NaN()
 		if len(cpu) > 0 {
@@ -162,7 +168,12 @@ func (rep *Report) Markdown() string {
 	}
 	p("Machine: %s, %d cores, Linux %s, %s. vegeta: %s.\n", rep.Env.CPUModel, rep.Env.CPUs, rep.Env.Kernel, rep.Env.Go, rep.Env.VegetaVersion)
 	p("Generators pinned to core %s, the fixed-response loopback server (`bench/server`) to core %s. ", c.GenCPU, c.ServerCPU)
-	p("Load average (1, 5, 15 min) at the start: %s, at the end: %s; took %s.\n\n", rep.LoadStart, rep.LoadEnd, rep.Finished.Sub(rep.Started).Round(time.Second))
+	p("Load average (1, 5, 15 min) at the start: %s, at the end: %s; took %s. ", rep.LoadStart, rep.LoadEnd, rep.Finished.Sub(rep.Started).Round(time.Second))
+	p("Steal time (CPU the hypervisor gave to other guests): %s%% of the machine's CPU time.", num(100*rep.Steal, 1))
+	if rep.Steal > StealWarn {
+		p(" **Above %s%%: the generators ran on a slower, noisier machine than the one described; compare tools within this report only, and measure again on a quiet machine before quoting the figures.**", num(100*StealWarn, 0))
+	}
+	p("\n\n")
 	p("CPU is each generator process's user + system time (getrusage, nothing subtracted: startup, encoding of results and reports included) ")
 	p("divided by the requests it completed. Medians of %d run(s) of %s per rate and tool, alternating which tool goes first; range in brackets. ", c.Reps, c.Duration)
 	p("Send lag is bestbefore's (actual minus intended send time); vegeta does not measure it. ")
@@ -217,6 +228,11 @@ func (rep *Report) Markdown() string {
 					o.Tool, num(o.Achieved, 0), o.Offered)
 			}
 		}
+		for _, o := range sums {
+			if o.Offered == s.Offered && o.Steal > StealWarn {
+				p(" During %s's runs the hypervisor took %s%% of the machine's CPU time (steal).", o.Tool, num(100*o.Steal, 1))
+			}
+		}
 		p("\n")
 	}
 
@@ -253,8 +269,8 @@ func (rep *Report) Markdown() string {
 	}
 
 	p("\n## Every run\n\nServer CPU is the share of its core the server used during the run; near 100%% the server set the pace.\n\n")
-	p("| offered QPS | tool | rep | load 1 min | CPU s (user + sys) | completed / sent | achieved QPS | send lag p50 / p99 ms | latency p99 ms | server CPU | note |\n")
-	p("| ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |\n")
+	p("| offered QPS | tool | rep | load 1 min | steal | CPU s (user + sys) | completed / sent | achieved QPS | send lag p50 / p99 ms | latency p99 ms | server CPU | note |\n")
+	p("| ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |\n")
 	for _, r := range slices.Concat(rep.Idle, rep.Fixed, rep.Max) {
 		note := r.Err
 		if r.Steps > 1 {
@@ -265,8 +281,8 @@ func (rep *Report) Markdown() string {
 				note += fmt.Sprintf(" %s: %d", k, r.Errors[k])
 			}
 		}
-		p("| %.0f | %s | %d | %s | %.2f + %.2f | %d / %d | %s | %s / %s | %s | %s%% | %s |\n", r.Offered, r.Tool, r.Rep, num(r.Load1, 2),
-			r.User.Seconds(), r.Sys.Seconds(), r.Completed, r.Sent, num(r.AchievedQPS, 0), num(r.LagP50MS, 3), num(r.LagP99MS, 3), num(r.LatP99MS, 3),
+		p("| %.0f | %s | %d | %s | %s%% | %.2f + %.2f | %d / %d | %s | %s / %s | %s | %s%% | %s |\n", r.Offered, r.Tool, r.Rep, num(r.Load1, 2),
+			num(100*r.Steal, 1), r.User.Seconds(), r.Sys.Seconds(), r.Completed, r.Sent, num(r.AchievedQPS, 0), num(r.LagP50MS, 3), num(r.LagP99MS, 3), num(r.LatP99MS, 3),
 			num(100*r.ServerCPU, 0), note)
 	}
 	return b.String()
