@@ -4,12 +4,15 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/bestbefore/bestbefore/pkg/probe"
 	"github.com/bestbefore/bestbefore/pkg/scenario"
 	"github.com/bestbefore/bestbefore/pkg/traffic"
+	"github.com/shirou/gopsutil/v4/cpu"
 )
 
 // The scenario the harness writes is one bestbefore accepts, with the rate,
@@ -257,25 +260,26 @@ func TestKeptRatioLeavesOutRunsThatFellBehind(t *testing.T) {
 }
 
 func TestStealShare(t *testing.T) {
-	a := ParseCPUTimes([]byte("cpu  1000 10 300 8000 50 0 40 100 0 0\ncpu0 500 5 150 4000 25 0 20 50 0 0\n"))
-	b := ParseCPUTimes([]byte("cpu  1300 10 400 8500 50 0 40 200 7 0\n"))
-	if !a.OK || a.Total != 9500 || a.Steal != 100 {
-		t.Fatalf("ParseCPUTimes = %+v, want total 9500 ticks, steal 100", a)
+	a := probe.TimesOf(cpu.TimesStat{User: 1000, Nice: 10, System: 300, Idle: 8000, Iowait: 50, Softirq: 40, Steal: 100})
+	b := probe.TimesOf(cpu.TimesStat{User: 1300, Nice: 10, System: 400, Idle: 8500, Iowait: 50, Softirq: 40, Steal: 200, Guest: 7})
+	if a.Total != 9500 || a.Steal != 100 {
+		t.Fatalf("TimesOf = %+v, want total 9500 s, steal 100", a)
 	}
-	// 1000 ticks passed, 100 of them stolen; guest time (7) is already in user.
+	// 1000 s passed, 100 of them stolen; guest time (7) is already in user.
 	if got := StealShare(a, b); math.Abs(got-0.1) > 1e-9 {
 		t.Errorf("StealShare = %v, want 0.1", got)
 	}
-	for _, bad := range []string{"", "garbage", "cpu 1 2 3", "cpu0 1 2 3 4 5 6 7 8", "cpu 1 2 3 4 5 6 7 x"} {
-		if got := ParseCPUTimes([]byte(bad)); got.OK {
-			t.Errorf("ParseCPUTimes(%q) = %+v, want not OK", bad, got)
-		}
-	}
-	if got := StealShare(a, CPUTimes{}); !math.IsNaN(got) {
+	if got := StealShare(a, probe.CPUTimes{}); !math.IsNaN(got) {
 		t.Errorf("StealShare with a missing reading = %v, want NaN", got)
+	}
+	if got := StealShare(probe.CPUTimes{}, b); !math.IsNaN(got) {
+		t.Errorf("StealShare with a missing first reading = %v, want NaN", got)
 	}
 	if got := StealShare(a, a); !math.IsNaN(got) {
 		t.Errorf("StealShare over no time = %v, want NaN", got)
+	}
+	if got := machineCPU(); runtime.GOOS == "linux" && !(got.Total > 0) {
+		t.Errorf("machineCPU on Linux = %+v, want a reading", got)
 	}
 }
 

@@ -19,7 +19,9 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/bestbefore/bestbefore/pkg/probe"
 	"github.com/bestbefore/bestbefore/pkg/result"
+	"github.com/shirou/gopsutil/v4/cpu"
 )
 
 // Tools measured.
@@ -542,50 +544,22 @@ func StatCPU(stat []byte) time.Duration {
 	return time.Duration(u+s) * 10 * time.Millisecond
 }
 
-// CPUTimes is the machine's total CPU time and the part of it stolen by
-// the hypervisor, in clock ticks, from the first line of /proc/stat.
-type CPUTimes struct {
-	Total, Steal uint64
-	OK           bool
+// machineCPU reads the machine's CPU times, all cores together; zero
+// when they cannot be read.
+func machineCPU() probe.CPUTimes {
+	ts, err := cpu.Times(false)
+	if err != nil || len(ts) == 0 {
+		return probe.CPUTimes{}
+	}
+	return probe.TimesOf(ts[0])
 }
 
-// ParseCPUTimes reads the aggregate "cpu" line of /proc/stat: user nice
-// system idle iowait irq softirq steal [guest guest_nice]. Guest time is
-// already counted in user and nice, so it is left out of the total.
-func ParseCPUTimes(stat []byte) CPUTimes {
-	line, _, _ := bytes.Cut(stat, []byte("\n"))
-	f := strings.Fields(string(line))
-	if len(f) < 9 || f[0] != "cpu" {
-		return CPUTimes{}
-	}
-	var t CPUTimes
-	for i, v := range f[1:9] {
-		n, err := strconv.ParseUint(v, 10, 64)
-		if err != nil {
-			return CPUTimes{}
-		}
-		t.Total += n
-		if i == 7 {
-			t.Steal = n
-		}
-	}
-	t.OK = true
-	return t
-}
-
-func machineCPU() CPUTimes {
-	b, err := os.ReadFile("/proc/stat")
-	if err != nil {
-		return CPUTimes{}
-	}
-	return ParseCPUTimes(b)
-}
-
-// StealShare is the share of the CPU time between two readings that was
-// stolen; NaN when either reading is missing or no time passed.
-func StealShare(a, b CPUTimes) float64 {
-	if !a.OK || !b.OK || b.Total <= a.Total || b.Steal < a.Steal {
+// StealShare is the share of the machine's CPU time between two readings
+// that was stolen; NaN when either reading is missing (zero) or no time
+// passed.
+func StealShare(a, b probe.CPUTimes) float64 {
+	if a.Total <= 0 || b.Total <= a.Total || b.Steal < a.Steal {
 		return math.NaN()
 	}
-	return float64(b.Steal-a.Steal) / float64(b.Total-a.Total)
+	return (b.Steal - a.Steal) / (b.Total - a.Total)
 }

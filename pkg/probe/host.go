@@ -31,7 +31,7 @@ func (h *HostSampler) Sample(ctx context.Context) (Sample, error) {
 	}
 	hs := &HostSample{PerCore: make([]CPUTimes, len(times))}
 	for i, t := range times {
-		hs.PerCore[i] = cpuTimes(t)
+		hs.PerCore[i] = TimesOf(t)
 	}
 	if vm, err := mem.VirtualMemoryWithContext(ctx); err == nil {
 		hs.MemUsedBytes = vm.Used
@@ -42,11 +42,11 @@ func (h *HostSampler) Sample(ctx context.Context) (Sample, error) {
 	return Sample{Time: now, Host: hs}, nil
 }
 
-// cpuTimes folds gopsutil's times into busy and total. On Linux guest time
-// is already included in user time, so it is not added again.
-func cpuTimes(t cpu.TimesStat) CPUTimes {
+// TimesOf folds gopsutil's times into busy, total and steal. On Linux
+// guest time is already included in user time, so it is not added again.
+func TimesOf(t cpu.TimesStat) CPUTimes {
 	busy := t.User + t.System + t.Nice + t.Irq + t.Softirq + t.Steal
-	return CPUTimes{Busy: busy, Total: busy + t.Idle + t.Iowait}
+	return CPUTimes{Busy: busy, Total: busy + t.Idle + t.Iowait, Steal: t.Steal}
 }
 
 // hostStep turns the first and last readings of a step into result values:

@@ -61,6 +61,8 @@ type CPUTimes struct {
 	Busy float64
 	// Total includes idle and iowait.
 	Total float64
+	// Steal is the time the hypervisor gave to other guests (part of Busy).
+	Steal float64
 }
 
 // HostSample is a reading of the machine.
