@@ -187,7 +187,7 @@ slo: {latency: {p99: 150ms}, error_rate: 1%%}
 		if got.TotalCount() != st.Requests-st.ErrorsByClass[result.ClassDropped] && got.TotalCount() != st.Requests {
 			t.Errorf("step %d: merged histogram counts %d latencies for %d requests", k, got.TotalCount(), st.Requests)
 		}
-		if want := stats.Summarize(want); st.LatencyMS != want {
+		if want := result.Summarize(want); st.LatencyMS != want {
 			t.Errorf("step %d: percentiles %+v, want those of the summed histogram %+v", k, st.LatencyMS, want)
 		}
 		var ivTotal int64

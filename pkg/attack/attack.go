@@ -547,7 +547,7 @@ func (a *Attacker) collect(st *stepRun, outs []*StepStats, done chan struct{}) {
 		}
 		spec.Progress(Snapshot{
 			Elapsed: time.Since(st.start), Sent: st.sent.Load(), Completed: st.completed.Load(),
-			Errors: st.errs.Load(), P99: time.Duration(outs[0].Latency.ValueAtQuantile(99)) * time.Microsecond,
+			Errors: st.errs.Load(), P99: time.Duration(stats.ValueAtQuantile(outs[0].Latency, 99)) * time.Microsecond,
 			InFlight: a.inflight.Load(),
 		})
 	}

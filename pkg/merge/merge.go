@@ -340,8 +340,8 @@ func mergeStep(in []Input, k int, tol time.Duration) (result.Step, error) {
 	if out.Requests > 0 {
 		out.ErrorRate = float64(out.Errors) / float64(out.Requests)
 	}
-	out.LatencyMS = stats.Summarize(lat)
-	out.ServiceTimeMS = stats.Summarize(svc)
+	out.LatencyMS = result.Summarize(lat)
+	out.ServiceTimeMS = result.Summarize(svc)
 	out.LittleConcurrency = float64(out.Requests-dropped) / math.Max(out.DurationS, 1e-9) * out.LatencyMS.Mean / 1000
 	var err error
 	if out.Histogram, err = stats.Encode(lat); err != nil {

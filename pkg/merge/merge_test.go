@@ -49,7 +49,7 @@ func shardResult(t *testing.T, i, n int, rates []float64, lat func(k, j int) []i
 		st.Errors = 1
 		st.ErrorsByClass[result.ClassTimeout] = 1
 		st.AchievedQPS = float64(st.Successes) / st.DurationS
-		st.LatencyMS = stats.Summarize(all)
+		st.LatencyMS = result.Summarize(all)
 		st.Histogram, _ = stats.Encode(all)
 		st.Generator = result.Generator{CPUPercent: float64(10 * i), SendLagP99MS: float64(i), LateSends: 2}
 		st.Target = &result.Target{CPUPercent: float64(40 + i), Metrics: map[string]float64{"queue": float64(i)}}
@@ -118,8 +118,8 @@ func TestMergeIsLossless(t *testing.T) {
 		if !got.Equals(truth) {
 			t.Errorf("step %d: merged histogram is not the histogram of all latencies", k)
 		}
-		if st.LatencyMS != stats.Summarize(truth) {
-			t.Errorf("step %d: latency %+v, want %+v", k, st.LatencyMS, stats.Summarize(truth))
+		if st.LatencyMS != result.Summarize(truth) {
+			t.Errorf("step %d: latency %+v, want %+v", k, st.LatencyMS, result.Summarize(truth))
 		}
 		var avg float64
 		for _, r := range rs {

@@ -75,7 +75,7 @@ func (m *fixtureModel) step(qps float64, phase string, capacity float64) result.
 	if err != nil {
 		panic(err)
 	}
-	lat := stats.Summarize(rec.H)
+	lat := result.Summarize(rec.H)
 	achieved := float64(n-errs) / durS
 	if u > 1 {
 		achieved = capacity * (1 - float64(errs)/float64(n)) * 0.98
@@ -95,7 +95,7 @@ func (m *fixtureModel) step(qps float64, phase string, capacity float64) result.
 		ErrorRate:         float64(errs) / float64(n),
 		ErrorsByClass:     byClass,
 		LatencyMS:         lat,
-		ServiceTimeMS:     stats.Summarize(svc.H),
+		ServiceTimeMS:     result.Summarize(svc.H),
 		InFlightMean:      math.Round(achieved*lat.Mean/1000*10) / 10,
 		InFlightMax:       int64(achieved*lat.Max/1000) + 1,
 		LittleConcurrency: math.Round(achieved*lat.Mean/1000*100) / 100,

@@ -502,7 +502,7 @@ func spectrum(r *result.Result, steps []result.Step) (*chart, error) {
 		var pts []point
 		for x := 0.0; x <= top+1e-9; x += 0.1 {
 			q := 100 * (1 - math.Pow(10, -x))
-			pts = append(pts, point{x, float64(h.ValueAtQuantile(q)) / 1000})
+			pts = append(pts, point{x, stats.QuantileMS(h, q)})
 		}
 		name := fmt.Sprintf("%s: %s QPS", pk.label, fmtQPS(pk.s.OfferedQPS))
 		c.Series = append(c.Series, series{Name: name, Points: pts, NoMarks: len(pts) > 30, Tip: func(p point) string {

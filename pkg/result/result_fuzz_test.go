@@ -63,7 +63,7 @@ func checkHistogram(t *testing.T, s string) {
 	if err != nil {
 		return
 	}
-	l := stats.Summarize(h)
+	l := result.Summarize(h)
 	for _, v := range []float64{l.P50, l.P90, l.P99, l.P999, l.Max, l.Mean} {
 		if math.IsNaN(v) || math.IsInf(v, 0) {
 			t.Fatalf("histogram %q summarizes to %+v", s, l)

@@ -4,7 +4,7 @@ import (
 	"fmt"
 	"sort"
 
-	hdrhistogram "github.com/HdrHistogram/hdrhistogram-go"
+	"github.com/bestbefore/bestbefore/pkg/stats"
 )
 
 // Failure is one objective a step broke, with how badly.
@@ -60,11 +60,11 @@ func LatencyOf(s *Step, key string) float64 {
 	if q == 0 || s.Histogram == "" {
 		return 0
 	}
-	h, err := hdrhistogram.Decode([]byte(s.Histogram))
-	if err != nil || h.TotalCount() == 0 {
+	h, err := stats.Decode(s.Histogram)
+	if err != nil {
 		return 0
 	}
-	return float64(h.ValueAtQuantile(q)) / 1000
+	return stats.QuantileMS(h, q)
 }
 
 // Judge checks a step against the objectives and returns the objectives it

@@ -8,11 +8,10 @@ package stats
 
 import (
 	"fmt"
+	"math"
 	"time"
 
 	hdrhistogram "github.com/HdrHistogram/hdrhistogram-go"
-
-	"github.com/bestbefore/bestbefore/pkg/result"
 )
 
 // Range and precision of every histogram the project writes.
@@ -64,28 +63,58 @@ func (r *Recorder) Reset() {
 	r.Clamped = 0
 }
 
-// Summarize returns the usual percentiles of h in milliseconds.
-func Summarize(h *hdrhistogram.Histogram) result.Latency {
-	if h == nil || h.TotalCount() == 0 {
-		return result.Latency{}
-	}
-	ms := func(v int64) float64 { return float64(v) / 1000 }
-	return result.Latency{
-		P50:  ms(h.ValueAtQuantile(50)),
-		P90:  ms(h.ValueAtQuantile(90)),
-		P99:  ms(h.ValueAtQuantile(99)),
-		P999: ms(h.ValueAtQuantile(99.9)),
-		Max:  ms(h.Max()),
-		Mean: h.Mean() / 1000,
-	}
-}
-
-// QuantileMS returns the value at quantile q (0-100) of h in milliseconds.
-func QuantileMS(h *hdrhistogram.Histogram, q float64) float64 {
-	if h == nil || h.TotalCount() == 0 {
+// ValueAtQuantile returns the value at quantile q (0-100) of h, by the
+// nearest-rank rule of HdrHistogram's reference implementation (Java's
+// getValueAtPercentile, which hdr-histogram-js follows): the highest
+// value equivalent to the smallest recorded value v such that at least
+// ceil(q/100·n) samples, and at least one, are ≤ v. q = 0 gives the
+// lowest equivalent value of the smallest sample.
+//
+// hdrhistogram-go's own ValueAtQuantile ranks by round(q/100·n) instead,
+// which reads one bucket low whenever q/100·n has a fraction under a half
+// (p99.9 of 600 samples is rank 599 there, 600 here). This function is the
+// one every reported percentile in the project goes through. An empty
+// histogram gives 0. It does not allocate.
+func ValueAtQuantile(h *hdrhistogram.Histogram, q float64) int64 {
+	n := h.TotalCount()
+	if n == 0 {
 		return 0
 	}
-	return float64(h.ValueAtQuantile(q)) / 1000
+	if q <= 0 {
+		// The reference returns the lowest equivalent value of the first
+		// recorded bucket; Min is that.
+		return h.Min()
+	}
+	rank := NearestRank(q, n)
+	// Ask the library for exactly that rank: it computes
+	// int64(q/100·n + 0.5), which for q = 100·rank/n is rank plus a
+	// rounding error far below one half.
+	return h.ValueAtQuantile(100 * float64(rank) / float64(n))
+}
+
+// NearestRank is the 1-based rank of quantile q (0-100) among n samples,
+// computed as the reference implementation does: the quantile is first
+// lowered by one ulp so that a product landing a hair above a whole rank
+// by floating-point error is not pushed to the next one.
+func NearestRank(q float64, n int64) int64 {
+	q = math.Min(math.Max(math.Nextafter(q, math.Inf(-1)), 0), 100)
+	rank := int64(math.Ceil(q / 100 * float64(n)))
+	if rank < 1 {
+		rank = 1
+	}
+	if rank > n {
+		rank = n
+	}
+	return rank
+}
+
+// QuantileMS returns ValueAtQuantile of h in milliseconds; 0 for a nil or
+// empty histogram.
+func QuantileMS(h *hdrhistogram.Histogram, q float64) float64 {
+	if h == nil {
+		return 0
+	}
+	return float64(ValueAtQuantile(h, q)) / 1000
 }
 
 // Encode returns h in the standard compressed, base64 encoding that other

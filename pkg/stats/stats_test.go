@@ -1,6 +1,8 @@
 package stats
 
 import (
+	"math"
+	"sort"
 	"strings"
 	"testing"
 	"time"
@@ -39,29 +41,81 @@ func TestRecordDoesNotAllocate(t *testing.T) {
 	}
 }
 
-// Percentiles are within the histogram's three significant digits of the
-// exact values.
-func TestSummarizeKnownDistribution(t *testing.T) {
-	r := NewRecorder()
-	for i := 1; i <= 10000; i++ { // 0.1 ms .. 1000 ms, uniform
-		r.Record(time.Duration(i) * 100 * time.Microsecond)
-	}
-	l := Summarize(r.H)
-	for _, c := range []struct {
-		name      string
-		got, want float64
-	}{
-		{"p50", l.P50, 500}, {"p90", l.P90, 900}, {"p99", l.P99, 990}, {"p99.9", l.P999, 999}, {"max", l.Max, 1000}, {"mean", l.Mean, 500.05},
-	} {
-		if d := c.got/c.want - 1; d < -0.001 || d > 0.001 {
-			t.Errorf("%s = %.3f ms, want %.3f ±0.1%%", c.name, c.got, c.want)
+// ValueAtQuantile is the nearest rank: the value of the ceil(q·n)-th
+// smallest sample (at least the first), reported as the highest value its
+// bucket stands for. Checked by sorting the raw samples, for counts and
+// quantiles where rounding and nearest rank part ways.
+func TestValueAtQuantileIsNearestRank(t *testing.T) {
+	qs := []float64{1, 10, 25, 50, 75, 90, 95, 99, 99.5, 99.9, 99.99, 100}
+	for _, n := range []int{1, 2, 3, 7, 10, 99, 100, 101, 600, 999, 1000, 1001, 1999, 12345} {
+		h := New()
+		samples := make([]int64, n)
+		x := uint64(n)
+		for i := range samples {
+			x = x*6364136223846793005 + 1442695040888963407
+			samples[i] = 1 + int64(x>>33)%2_000_000 // 1 µs .. 2 s
+			_ = h.RecordValue(samples[i])
+		}
+		sort.Slice(samples, func(i, j int) bool { return samples[i] < samples[j] })
+		for _, q := range qs {
+			rank := int(math.Ceil(q / 100 * float64(n)))
+			if q/100*float64(n) == math.Floor(q/100*float64(n)) {
+				rank = int(q / 100 * float64(n)) // whole ranks exactly, without float noise
+			}
+			rank = max(rank, 1)
+			want := samples[rank-1]
+			// The highest value of the sample's bucket: equivalent to it, and not below it.
+			if got := ValueAtQuantile(h, q); !h.ValuesAreEquivalent(got, want) || got < want {
+				t.Errorf("n=%d q=%v: got %d µs, want %d's bucket (rank %d)", n, q, got, want, rank)
+			}
 		}
 	}
-	if got := QuantileMS(r.H, 99); got != l.P99 {
-		t.Errorf("QuantileMS(99) = %v, Summarize p99 = %v", got, l.P99)
+	if got := ValueAtQuantile(New(), 99); got != 0 {
+		t.Errorf("empty histogram: %d, want 0", got)
 	}
-	if (Summarize(nil) != Summarize(New())) || QuantileMS(nil, 50) != 0 {
-		t.Error("an empty histogram must summarize to zeros")
+	if QuantileMS(nil, 50) != 0 {
+		t.Error("nil histogram must give 0")
+	}
+}
+
+// The case that set the rule: 600 requests, p99.9 is the slowest of them
+// (rank ceil(599.4) = 600), where round(599.4) = 599 reads the one before.
+func TestValueAtQuantileP999Of600(t *testing.T) {
+	h := New()
+	for i := 1; i <= 599; i++ {
+		_ = h.RecordValue(int64(i) * 100)
+	}
+	_ = h.RecordValue(237_700)
+	if got := ValueAtQuantile(h, 99.9); !h.ValuesAreEquivalent(got, 237_700) {
+		t.Errorf("p99.9 of 600 = %d µs, want the slowest request, 237700", got)
+	}
+	if got, lib := ValueAtQuantile(h, 99.9), h.ValueAtQuantile(99.9); got == lib {
+		t.Errorf("the library's own rounding rule now agrees (%d); recheck this test", lib)
+	}
+}
+
+func TestNearestRank(t *testing.T) {
+	for _, c := range []struct {
+		q    float64
+		n    int64
+		want int64
+	}{
+		{50, 1, 1}, {0.0001, 10, 1}, {50, 10, 5}, {50, 11, 6}, {99, 100, 99}, {99, 101, 100},
+		{99.9, 600, 600}, {99.9, 1000, 999}, {99.9, 1001, 1000}, {100, 7, 7}, {150, 7, 7},
+	} {
+		if got := NearestRank(c.q, c.n); got != c.want {
+			t.Errorf("NearestRank(%v, %d) = %d, want %d", c.q, c.n, got, c.want)
+		}
+	}
+}
+
+func TestValueAtQuantileDoesNotAllocate(t *testing.T) {
+	h := New()
+	for i := int64(1); i < 5000; i++ {
+		_ = h.RecordValue(i * 37)
+	}
+	if n := testing.AllocsPerRun(100, func() { _ = ValueAtQuantile(h, 99.9) }); n != 0 {
+		t.Errorf("ValueAtQuantile allocates %.1f times per call", n)
 	}
 }
 

@@ -100,7 +100,7 @@ func (rn *runner) nodeLoss() error {
 	if after == 0 {
 		res.Notes = append(res.Notes, "the hold ended within the transition: lengthen capacity.node_loss.duration to judge the objectives after the loss")
 	}
-	ps := result.Step{Requests: reqs, Errors: errs, LatencyMS: stats.Summarize(post)}
+	ps := result.Step{Requests: reqs, Errors: errs, LatencyMS: result.Summarize(post)}
 	if reqs > 0 {
 		ps.ErrorRate = float64(errs) / float64(reqs)
 	}

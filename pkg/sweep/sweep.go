@@ -479,7 +479,7 @@ func BuildStep(idx int, phase string, offered float64, ss *attack.StepStats, sam
 		DurationS: win, WarmupS: ss.Warmup.Seconds(),
 		Requests: ss.Requests, Successes: ss.Successes, Errors: ss.Requests - ss.Successes,
 		ErrorsByClass: ss.ByClass,
-		LatencyMS:     stats.Summarize(ss.Latency), ServiceTimeMS: stats.Summarize(ss.Service),
+		LatencyMS:     result.Summarize(ss.Latency), ServiceTimeMS: result.Summarize(ss.Service),
 		InFlightMean: ss.InFlightMean, InFlightMax: ss.InFlightMax,
 		Target: sample.Target, Host: sample.Host,
 	}

@@ -12,6 +12,8 @@ import (
 	"time"
 
 	hdrhistogram "github.com/HdrHistogram/hdrhistogram-go"
+
+	"github.com/bestbefore/bestbefore/pkg/stats"
 )
 
 // Bounds that keep Inspect's memory flat for files of any length.
@@ -192,9 +194,9 @@ func Inspect(r *Reader) (*Summary, error) {
 	}
 	s.TopPaths, s.PathsExact = top.top(10)
 	if s.BodyBytes.WithBody > 0 {
-		s.BodyBytes.P50 = sizes.ValueAtQuantile(50)
-		s.BodyBytes.P90 = sizes.ValueAtQuantile(90)
-		s.BodyBytes.P99 = sizes.ValueAtQuantile(99)
+		s.BodyBytes.P50 = stats.ValueAtQuantile(sizes, 50)
+		s.BodyBytes.P90 = stats.ValueAtQuantile(sizes, 90)
+		s.BodyBytes.P99 = stats.ValueAtQuantile(sizes, 99)
 		s.BodyBytes.Max = sizes.Max()
 		s.BodyBytes.Mean = sizes.Mean()
 	}

@@ -171,6 +171,6 @@ func simulateStep(srv Server, plan Plan, qps float64, rng *rand.Rand, runFactor 
 		st.ErrorRate = float64(st.Errors) / float64(st.Requests)
 	}
 	st.AchievedQPS = float64(st.Requests) / st.DurationS
-	st.LatencyMS = stats.Summarize(all)
+	st.LatencyMS = result.Summarize(all)
 	return st
 }

@@ -1,0 +1,85 @@
+// Package hdrref asks HdrHistogram's reference implementation (the Java
+// library, Debian's libhdrhistogram-java) what it reads from histograms
+// bestbefore wrote, so that tests hold bestbefore's percentiles to an
+// independent implementation rather than to its own reading of the rule.
+package hdrref
+
+import (
+	"bytes"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strconv"
+	"strings"
+	"testing"
+)
+
+// Jar is where Debian's libhdrhistogram-java installs the library.
+const Jar = "/usr/share/java/hdrhistogram.jar"
+
+// Reading is what the reference reports for one histogram, in the
+// histogram's unit (µs for bestbefore's).
+type Reading struct {
+	Count  int64
+	Values []int64 // at each requested percentile, in order
+	Max    int64
+}
+
+// Available says whether java and the library are installed. Under CI
+// (CI=true) a missing one fails the test instead of skipping it, so the
+// cross-check cannot silently stop running.
+func Available(t testing.TB) {
+	t.Helper()
+	_, jerr := exec.LookPath("java")
+	_, ferr := os.Stat(Jar)
+	if jerr == nil && ferr == nil {
+		return
+	}
+	msg := fmt.Sprintf("HdrHistogram reference check needs java and %s (apt-get install default-jre-headless libhdrhistogram-java)", Jar)
+	if os.Getenv("CI") != "" {
+		t.Fatal(msg)
+	}
+	t.Skip(msg)
+}
+
+// Read returns the reference's reading of each base64 histogram at the
+// given percentiles (0-100).
+func Read(t testing.TB, hists []string, percentiles []float64) []Reading {
+	t.Helper()
+	Available(t)
+	_, file, _, _ := runtime.Caller(0)
+	src := filepath.Join(filepath.Dir(file), "HdrPercentiles.java")
+	args := []string{"-cp", Jar, src}
+	for _, p := range percentiles {
+		args = append(args, strconv.FormatFloat(p, 'g', -1, 64))
+	}
+	cmd := exec.Command("java", args...)
+	cmd.Stdin = strings.NewReader(strings.Join(hists, "\n") + "\n")
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("java HdrPercentiles: %v\n%s", err, stderr.String())
+	}
+	lines := strings.Split(strings.TrimSpace(string(out)), "\n")
+	if len(lines) != len(hists) {
+		t.Fatalf("java read %d histograms of %d:\n%s", len(lines), len(hists), out)
+	}
+	rs := make([]Reading, len(lines))
+	for i, l := range lines {
+		f := strings.Fields(l)
+		if len(f) != len(percentiles)+2 {
+			t.Fatalf("java line %d: %q", i+1, l)
+		}
+		v := make([]int64, len(f))
+		for j, s := range f {
+			if v[j], err = strconv.ParseInt(s, 10, 64); err != nil {
+				t.Fatalf("java line %d: %v", i+1, err)
+			}
+		}
+		rs[i] = Reading{Count: v[0], Values: v[1 : len(v)-1], Max: v[len(v)-1]}
+	}
+	return rs
+}
