@@ -235,6 +235,11 @@ type StepStats struct {
 	SendLag   *hdrhistogram.Histogram
 	LateSends int64
 	Intervals []IntervalStats
+	// Trend splits the measured window into TrendSlices equal slices by
+	// intended send time, each with the latency histogram of the requests
+	// due in it: the record the steady-state judgement reads (a queue
+	// that grows within the step shows as latency rising slice by slice).
+	Trend []IntervalStats
 	// InFlightMean and InFlightMax are sampled at each send in the window.
 	InFlightMean float64
 	InFlightMax  int64
@@ -252,6 +257,11 @@ type StepStats struct {
 	// StepStats itself); nil otherwise.
 	Sides []*StepStats
 }
+
+// TrendSlices is how many slices StepStats.Trend splits a window into:
+// enough points for a robust slope, few enough that each slice of a short
+// step holds tens of requests.
+const TrendSlices = 10
 
 // IntervalStats is a slice of the measured window.
 type IntervalStats struct {
@@ -539,6 +549,11 @@ func (a *Attacker) collect(st *stepRun, outs []*StepStats, done chan struct{}) {
 		sides[k] = &side{out: o, lat: stats.Recorder{H: o.Latency}, svc: stats.Recorder{H: o.Service}, lag: stats.Recorder{H: o.SendLag}}
 	}
 	ivs := newIntervalSet(len(st.ivSent), len(sides))
+	window := spec.Duration - spec.Warmup
+	var trend [][TrendSlices]*hdrhistogram.Histogram
+	if window > 0 {
+		trend = make([][TrendSlices]*hdrhistogram.Histogram, len(sides))
+	}
 	tick := time.NewTicker(250 * time.Millisecond)
 	defer tick.Stop()
 	progress := func() {
@@ -556,6 +571,9 @@ func (a *Attacker) collect(st *stepRun, outs []*StepStats, done chan struct{}) {
 		case r, ok := <-st.results:
 			if !ok {
 				ivs.finish(st, outs, len(st.ivSent), true)
+				for k := range trend {
+					encodeTrend(outs[k], &trend[k], window)
+				}
 				for _, sd := range sides {
 					for c := uint8(1); c < numClasses; c++ {
 						if sd.byClass[c] > 0 {
@@ -608,14 +626,36 @@ func (a *Attacker) collect(st *stepRun, outs []*StepStats, done chan struct{}) {
 			if sl > a.opts.MaxSendLag {
 				out.LateSends++
 			}
+			v, _ := stats.Micros(l)
 			if iv >= 0 {
-				v, _ := stats.Micros(l)
 				_ = ivs.hist(si, iv).RecordValue(v)
+			}
+			if trend != nil {
+				j := min(int(int64(off-spec.Warmup)*TrendSlices/int64(window)), TrendSlices-1)
+				h := trend[si][j]
+				if h == nil {
+					h = stats.New()
+					trend[si][j] = h
+				}
+				_ = h.RecordValue(v)
 			}
 		case <-tick.C:
 			ivs.finish(st, outs, int(st.ivPassed.Load()), false)
 			progress()
 		}
+	}
+}
+
+// encodeTrend writes the trend slices' histograms into o.Trend; a slice
+// no request was due in has an empty histogram.
+func encodeTrend(o *StepStats, hs *[TrendSlices]*hdrhistogram.Histogram, window time.Duration) {
+	o.Trend = make([]IntervalStats, TrendSlices)
+	for j, h := range hs {
+		if h == nil {
+			h = stats.New()
+		}
+		o.Trend[j] = IntervalStats{Offset: window * time.Duration(j) / TrendSlices, Requests: h.TotalCount()}
+		o.Trend[j].Histogram, _ = stats.Encode(h)
 	}
 }
 

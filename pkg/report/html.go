@@ -71,7 +71,7 @@ func HTML(w io.Writer, r *result.Result, o Options) error {
 	card("steps · duration", fmt.Sprintf("%d · %s", len(r.Steps), duration(r)), "")
 	p("</div>\n</header>\n<main>\n")
 
-	if obs := objectives(r); len(obs) > 0 {
+	if obs := r.Objectives.InForce(); len(obs) > 0 {
 		best, hasBest := bestStep(r)
 		fail, hasFail := firstFailStep(r)
 		p("<section id=\"objectives\">\n<h2>Objectives</h2>\n<div class=\"scroll\"><table>\n<thead><tr><th>objective</th><th>bound</th>")
@@ -83,7 +83,7 @@ func HTML(w io.Writer, r *result.Result, o Options) error {
 		}
 		p("</tr></thead>\n<tbody>\n")
 		for _, ob := range obs {
-			p("<tr><td>%s</td><td class=\"n\">%s</td>", e(ob.Label), e(ob.format(ob.Bound)))
+			p("<tr><td>%s</td><td class=\"n\">%s</td>", e(ob.Label), e(ob.Format(ob.Bound)))
 			for _, x := range []struct {
 				s  result.Step
 				ok bool
@@ -91,7 +91,7 @@ func HTML(w io.Writer, r *result.Result, o Options) error {
 				if !x.ok {
 					continue
 				}
-				v, pass := ob.verdict(x.s)
+				v, pass := objectiveCell(ob, x.s)
 				p("<td class=\"n %s\">%s %s</td>", passClass(pass), check(pass), e(v))
 			}
 			p("</tr>\n")
@@ -455,9 +455,9 @@ func nonEmpty(ss []series) []series {
 
 func sloLines(r *result.Result) []refLine {
 	var out []refLine
-	for _, k := range latencyOrder {
-		if v, ok := r.Objectives.LatencyMS[k]; ok {
-			out = append(out, refLine{Value: v, Label: "SLO " + pctLabel(k) + " " + fmtMS(v), Color: "#dc2626"})
+	for _, f := range r.Objectives.InForce() {
+		if strings.HasPrefix(f.Key, "latency.") {
+			out = append(out, refLine{Value: f.Bound, Label: "SLO " + strings.TrimPrefix(f.Label, "latency ") + " " + fmtMS(f.Bound), Color: "#dc2626"})
 		}
 	}
 	return out

@@ -39,7 +39,7 @@ func Markdown(w io.Writer, r *result.Result, o Options) error {
 	}
 	p("\n\n")
 
-	if obs := objectives(r); len(obs) > 0 {
+	if obs := r.Objectives.InForce(); len(obs) > 0 {
 		best, hasBest := bestStep(r)
 		fail, hasFail := firstFailStep(r)
 		p("## Objectives\n\n| objective | bound |")
@@ -58,7 +58,7 @@ func Markdown(w io.Writer, r *result.Result, o Options) error {
 		}
 		p("\n")
 		for _, ob := range obs {
-			p("| %s | %s |", ob.Label, ob.format(ob.Bound))
+			p("| %s | %s |", ob.Label, ob.Format(ob.Bound))
 			for _, st := range []struct {
 				s  result.Step
 				ok bool
@@ -66,7 +66,7 @@ func Markdown(w io.Writer, r *result.Result, o Options) error {
 				if !st.ok {
 					continue
 				}
-				v, pass := ob.verdict(st.s)
+				v, pass := objectiveCell(ob, st.s)
 				p(" %s %s |", mark(pass), v)
 			}
 			p("\n")

@@ -130,13 +130,27 @@ func bestStep(r *result.Result) (result.Step, bool) {
 	return result.Step{}, false
 }
 
-// firstFailStep returns the lowest-rate ramp or refinement step that broke
-// an objective.
+// firstFailStep returns the step the best-before calls the first failure
+// (best_before.first_fail_qps): the lowest-rate ramp or refinement step
+// that broke an objective or, failing that, saturated the generator.
 func firstFailStep(r *result.Result) (result.Step, bool) {
+	if r.BestBefore.FirstFailQPS <= 0 {
+		return result.Step{}, false
+	}
+	var sat *result.Step
 	for _, s := range rampSteps(r) {
-		if !s.SLOPass {
+		if s.OfferedQPS != r.BestBefore.FirstFailQPS {
+			continue
+		}
+		if !s.SLOPass && !s.Generator.Saturated {
 			return s, true
 		}
+		if s.Generator.Saturated && sat == nil {
+			sat = &s
+		}
+	}
+	if sat != nil {
+		return *sat, true
 	}
 	return result.Step{}, false
 }
@@ -236,127 +250,15 @@ func noneReason(r *result.Result) string {
 	return "no step met every objective" + suffix + "."
 }
 
-// objective is one SLO and its verdict at the best-before and first failing step.
-type objective struct {
-	Key   string // as in Step.Failed: latency.p99, error_rate, target_cpu, gc_pause
-	Label string
-	Bound float64
-	Unit  string
-}
-
-var latencyOrder = []string{"p50", "p90", "p99", "p999", "max", "mean"}
-
-func objectives(r *result.Result) []objective {
-	var out []objective
-	o := r.Objectives
-	seen := map[string]bool{}
-	for _, k := range latencyOrder {
-		if v, ok := o.LatencyMS[k]; ok {
-			out = append(out, objective{Key: "latency." + k, Label: "latency " + pctLabel(k), Bound: v, Unit: "ms"})
-			seen[k] = true
-		}
-	}
-	var rest []string
-	for k := range o.LatencyMS {
-		if !seen[k] {
-			rest = append(rest, k)
-		}
-	}
-	sort.Strings(rest)
-	for _, k := range rest {
-		out = append(out, objective{Key: "latency." + k, Label: "latency " + k, Bound: o.LatencyMS[k], Unit: "ms"})
-	}
-	if o.ErrorRate != nil {
-		out = append(out, objective{Key: "error_rate", Label: "error rate", Bound: *o.ErrorRate, Unit: "ratio"})
-	}
-	if o.TargetCPUPercent != nil {
-		out = append(out, objective{Key: "target_cpu", Label: "target CPU", Bound: *o.TargetCPUPercent, Unit: "%"})
-	}
-	if o.GCPauseP99MS != nil {
-		out = append(out, objective{Key: "gc_pause", Label: "target GC pause p99", Bound: *o.GCPauseP99MS, Unit: "ms"})
-	}
-	return out
-}
-
-// value returns the step's measure for the objective.
-func (ob objective) value(s result.Step) (float64, bool) {
-	switch {
-	case strings.HasPrefix(ob.Key, "latency."):
-		l := s.LatencyMS
-		switch strings.TrimPrefix(ob.Key, "latency.") {
-		case "p50":
-			return l.P50, true
-		case "p90":
-			return l.P90, true
-		case "p99":
-			return l.P99, true
-		case "p999":
-			return l.P999, true
-		case "max":
-			return l.Max, true
-		case "mean":
-			return l.Mean, true
-		}
-	case ob.Key == "error_rate":
-		return s.ErrorRate, true
-	case ob.Key == "target_cpu":
-		if s.Target == nil {
-			return 0, false
-		}
-		if s.Target.MaxCPUPercent > 0 {
-			return s.Target.MaxCPUPercent, true
-		}
-		return s.Target.CPUPercent, true
-	case ob.Key == "gc_pause":
-		if s.Target == nil {
-			return 0, false
-		}
-		return s.Target.GCPauseP99MS, true
-	}
-	return 0, false
-}
-
-func (ob objective) format(v float64) string {
-	switch ob.Unit {
-	case "ms":
-		return fmtMS(v)
-	case "ratio":
-		return fmtPct(v)
-	case "%":
-		return strconv.FormatFloat(v, 'f', 0, 64) + "%"
-	}
-	return fmtFloat(v)
-}
-
-// verdict says whether s kept the objective: the step's own Failed list is
-// authoritative; without one, the value is compared with the bound.
-func (ob objective) verdict(s result.Step) (string, bool) {
-	v, ok := ob.value(s)
+// objectiveCell is what a report shows for an objective at a step: the
+// step's measure in the objective's unit, and the step's own verdict.
+func objectiveCell(f result.InForce, s result.Step) (string, bool) {
+	kept := f.Verdict(&s)
+	v, ok := f.Measure(&s)
 	if !ok {
-		return "not measured", true
+		return "not measured", kept
 	}
-	failed := false
-	named := false
-	for _, f := range s.Failed {
-		if f == ob.Key {
-			failed = true
-		}
-		named = true
-	}
-	if !named && !s.SLOPass {
-		failed = v > ob.Bound
-	}
-	return ob.format(v), !failed
-}
-
-func pctLabel(k string) string {
-	switch k {
-	case "p999":
-		return "p99.9"
-	case "p9999":
-		return "p99.99"
-	}
-	return k
+	return f.Format(v), kept
 }
 
 // availability is successes / requests as a percentage in "nines": as many
@@ -425,33 +327,12 @@ func fmtQPS(v float64) string {
 	return strconv.FormatFloat(v, 'f', 1, 64)
 }
 
-func fmtMS(v float64) string {
-	switch {
-	case v == 0:
-		return "0 ms"
-	case v < 10:
-		return strconv.FormatFloat(v, 'f', 2, 64) + " ms"
-	case v < 100:
-		return strconv.FormatFloat(v, 'f', 1, 64) + " ms"
-	case v < 10000:
-		return strconv.FormatFloat(v, 'f', 0, 64) + " ms"
-	}
-	return strconv.FormatFloat(v/1000, 'f', 1, 64) + " s"
-}
-
-// fmtPct formats a ratio (0.001) as a percentage (0.1%).
-func fmtPct(v float64) string {
-	p := v * 100
-	switch {
-	case p == 0:
-		return "0%"
-	case p < 0.01:
-		return strconv.FormatFloat(p, 'f', 4, 64) + "%"
-	case p < 1:
-		return strconv.FormatFloat(p, 'f', 2, 64) + "%"
-	}
-	return strconv.FormatFloat(p, 'f', 1, 64) + "%"
-}
+// fmtMS and fmtPct write milliseconds and shares as every report and the
+// objective catalogue do.
+var (
+	fmtMS  = result.FormatMS
+	fmtPct = result.FormatShare
+)
 
 func fmtFloat(v float64) string { return strconv.FormatFloat(v, 'g', 4, 64) }
 

@@ -2,6 +2,7 @@ package report_test
 
 import (
 	"bytes"
+	"fmt"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -315,4 +316,42 @@ func BenchmarkHTML40Steps(b *testing.B) {
 		}
 	}
 	b.ReportMetric(float64(buf.Len()), "bytes/report")
+}
+
+// The objectives table shows each step's own verdict from the catalogue:
+// a step that broke only the GC pause objective is marked broken there,
+// the default throughput and steady objectives are listed, and the first
+// failing column is the step the headline names.
+func TestObjectivesTableShowsTheStepsVerdict(t *testing.T) {
+	r := loadFixture(t)
+	gc, tp, steady := 5.0, 0.97, 0.005
+	r.Objectives.GCPauseP99MS, r.Objectives.Throughput, r.Objectives.Steady = &gc, &tp, &steady
+	fail, ok := -1, false
+	for i := range r.Steps {
+		if r.Steps[i].OfferedQPS == r.BestBefore.FirstFailQPS && !r.Steps[i].SLOPass {
+			fail, ok = i, true
+			break
+		}
+	}
+	if !ok {
+		t.Fatal("fixture has no first failing step")
+	}
+	r.Steps[fail].Target = &result.Target{GCPauseP99MS: 50}
+	r.Steps[fail].Failed = []string{"gc_pause_p99"}
+	var md bytes.Buffer
+	if err := report.Markdown(&md, r, fixedOptions()); err != nil {
+		t.Fatal(err)
+	}
+	out := md.String()
+	for _, want := range []string{
+		"| target GC pause p99 | 5.00 ms |",
+		"❌ 50.0 ms |",
+		"| throughput (share of the sent rate delivered) | 97.0% |",
+		"| steady state (backlog growth, share of the rate) | 0.50% |",
+		fmt.Sprintf("at first failing step (%s QPS)", strconv.FormatFloat(r.BestBefore.FirstFailQPS, 'f', -1, 64)),
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("report lacks %q:\n%s", want, out[:min(len(out), 2500)])
+		}
+	}
 }

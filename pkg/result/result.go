@@ -103,6 +103,12 @@ type Objectives struct {
 	// successfully within the step (0.97: a target delivering under 97% of
 	// the load it is offered is falling behind, whatever its latency).
 	Throughput *float64 `json:"throughput,omitempty"`
+	// Steady bounds how fast a step's median latency may grow across its
+	// measured window, in ms per ms: the share of the rate a backlog grows
+	// by (0.005: latency rising 5 ms per second), beyond the noise of the
+	// step's trend slices. A step whose latency keeps rising holds a
+	// queue that grows: it was survived, not sustained (ADR 23).
+	Steady *float64 `json:"steady,omitempty"`
 }
 
 // Latency is a set of percentiles in milliseconds.
@@ -158,6 +164,10 @@ type Step struct {
 	// Intervals are per-second histograms of the measured window, the samples
 	// that compare's statistics work on.
 	Intervals []Interval `json:"intervals,omitempty"`
+	// Trend splits the measured window into equal slices by intended
+	// send time (ten), each with the latency histogram of the requests
+	// due in it: what the steady-state objective reads.
+	Trend []Interval `json:"trend,omitempty"`
 }
 
 // Interval is a slice of a step (one second by default).
@@ -217,6 +227,9 @@ type BestBefore struct {
 	Step int `json:"step"`
 	// FirstFailQPS is the lowest rate that failed, 0 if none did.
 	FirstFailQPS float64 `json:"first_fail_qps,omitempty"`
+	// FirstFailStep is the position in Steps of the lowest failing step
+	// that broke an objective, -1 if none did; not written.
+	FirstFailStep int `json:"-"`
 }
 
 // Shard marks a result written by one of several generators.

@@ -1,119 +1,49 @@
 package result
 
 import (
-	"fmt"
+	"math"
 	"sort"
 
 	"github.com/bestbefore/bestbefore/pkg/stats"
 )
 
-// Failure is one objective a step broke, with how badly.
-type Failure struct {
-	Objective string  // e.g. "latency.p99", "error_rate", "target_cpu"
-	Measured  float64 // in the objective's unit (ms, share, percent)
-	Bound     float64
-}
-
-// Severity is measured ÷ bound: how far past the objective the step was.
-func (f Failure) Severity() float64 {
-	if f.Objective == "throughput" {
-		// Lower is worse: 0.8 of a 0.95 bound is as bad as 1.19×.
-		if f.Measured <= 0 {
-			return 1e9
-		}
-		return f.Bound / f.Measured
-	}
-	if f.Bound <= 0 {
-		return f.Measured + 1
-	}
-	return f.Measured / f.Bound
-}
-
-func (f Failure) String() string {
-	if f.Objective == "throughput" {
-		return fmt.Sprintf("throughput %.1f%% of the sent rate < %.1f%%", f.Measured*100, f.Bound*100)
-	}
-	return fmt.Sprintf("%s %.4g > %.4g", f.Objective, f.Measured, f.Bound)
-}
-
-// percentileKeys orders the latency objectives the way reports list them.
-var percentileKeys = []string{"p50", "p90", "p95", "p99", "p999", "p9999", "max", "mean"}
-
-// LatencyOf returns the step's latency at an SLO key, in ms, reading the
-// step's histogram for percentiles the summary does not hold.
-func LatencyOf(s *Step, key string) float64 {
-	switch key {
-	case "p50":
-		return s.LatencyMS.P50
-	case "p90":
-		return s.LatencyMS.P90
-	case "p99":
-		return s.LatencyMS.P99
-	case "p999":
-		return s.LatencyMS.P999
-	case "max":
-		return s.LatencyMS.Max
-	case "mean":
-		return s.LatencyMS.Mean
-	}
-	q := map[string]float64{"p95": 95, "p9999": 99.99}[key]
-	if q == 0 || s.Histogram == "" {
-		return 0
+// latencyFromHistogram reads a percentile the step summary does not hold
+// from the step's histogram.
+func latencyFromHistogram(s *Step, q float64) (float64, bool) {
+	if s.Histogram == "" {
+		return 0, false
 	}
 	h, err := stats.Decode(s.Histogram)
-	if err != nil {
-		return 0
+	if err != nil || h.TotalCount() == 0 {
+		return 0, false
 	}
-	return stats.QuantileMS(h, q)
+	return stats.QuantileMS(h, q), true
 }
 
-// Judge checks a step against the objectives and returns the objectives it
-// broke, most severe first. A step with no requests measured fails.
+// Judge checks a step against the objectives in force and returns the
+// objectives it broke, most severe first. A step with no requests
+// measured fails (ObjectiveRequests): nothing can vouch for it. An
+// objective the step holds no measurement for is not judged.
 func Judge(s *Step, o Objectives) []Failure {
-	var fs []Failure
 	if s.Requests == 0 {
-		return []Failure{{Objective: "requests", Measured: 0, Bound: 1}}
+		return []Failure{{Objective: ObjectiveRequests, Measured: 0, Bound: 1}}
 	}
-	for _, k := range percentileKeys {
-		bound, ok := o.LatencyMS[k]
+	var fs []Failure
+	for _, f := range o.InForce() {
+		v, ok := f.measure(s)
 		if !ok {
 			continue
 		}
-		if v := LatencyOf(s, k); v > bound {
-			fs = append(fs, Failure{Objective: "latency." + k, Measured: v, Bound: bound})
+		broke := v > f.Bound
+		if f.AtLeast {
+			broke = v < f.Bound
 		}
-	}
-	if o.ErrorRate != nil && s.ErrorRate > *o.ErrorRate {
-		fs = append(fs, Failure{Objective: "error_rate", Measured: s.ErrorRate, Bound: *o.ErrorRate})
-	}
-	if o.Throughput != nil && *o.Throughput > 0 {
-		sent := s.SentQPS
-		if sent == 0 {
-			sent = s.OfferedQPS
+		if f.breaks != nil {
+			broke = f.breaks(s, v, f.Bound)
 		}
-		// Completions are counted inside the window, so a few requests
-		// fall on either side of its edges: forgive two, and with no
-		// warmup the ones still in flight when the window opened.
-		slack := 2.0
-		if s.WarmupS == 0 {
-			slack += sent * s.LatencyMS.P50 / 1000
+		if broke {
+			fs = append(fs, Failure{Objective: f.Key, Measured: v, Bound: f.Bound})
 		}
-		short := (sent - s.AchievedQPS) * s.DurationS
-		if sent > 0 && s.AchievedQPS < *o.Throughput*sent && (s.DurationS == 0 || short > slack) {
-			fs = append(fs, Failure{Objective: "throughput", Measured: s.AchievedQPS / sent, Bound: *o.Throughput})
-		}
-	}
-	if o.TargetCPUPercent != nil && s.Target != nil {
-		cpu := s.Target.MaxCPUPercent
-		if cpu == 0 {
-			cpu = s.Target.CPUPercent
-		}
-		if cpu > *o.TargetCPUPercent {
-			fs = append(fs, Failure{Objective: "target_cpu", Measured: cpu, Bound: *o.TargetCPUPercent})
-		}
-	}
-	if o.GCPauseP99MS != nil && s.Target != nil && s.Target.GCPauseP99MS > *o.GCPauseP99MS {
-		fs = append(fs, Failure{Objective: "gc_pause_p99", Measured: s.Target.GCPauseP99MS, Bound: *o.GCPauseP99MS})
 	}
 	sort.SliceStable(fs, func(i, j int) bool { return fs[i].Severity() > fs[j].Severity() })
 	return fs
@@ -132,12 +62,47 @@ func ApplyJudgement(s *Step, o Objectives) {
 	}
 }
 
+// Resolution is the smallest overload a step can tell from none, as a
+// share of its rate: a backlog growing by ε of the rate adds ε × window
+// of latency, which stays under one median latency (what a queue of a
+// request or so per server slot adds) until ε ≥ p50 ÷ window. Never
+// finer than 2%: a server's rate with a queue (each freed slot handing
+// over to a waiting request) and without one (each arrival finding a slot
+// free) differ by about a percent, and a short step sees only the latter
+// (ADR 23).
+func Resolution(s *Step) float64 {
+	if s.DurationS <= 0 {
+		return MinResolution
+	}
+	return math.Max(MinResolution, s.LatencyMS.P50/1000/s.DurationS)
+}
+
+// TrustedBelow is the highest rate at which a pass like s can set the
+// best-before, given the lowest failing step: at least s's Resolution
+// below the failing rate, and no higher than the goodput the failing step
+// delivered (on the offered scale, for a shard).
+func TrustedBelow(fail, s *Step) float64 {
+	limit := fail.OfferedQPS * (1 - Resolution(s))
+	if sent := fail.sentQPS(); sent > 0 && fail.AchievedQPS > 0 {
+		limit = math.Min(limit, fail.AchievedQPS*fail.OfferedQPS/sent)
+	}
+	return limit
+}
+
+// MinResolution is the finest resolution any step claims.
+const MinResolution = 0.02
+
 // ComputeBestBefore finds the best-before from judged steps: the highest
 // rate that passed below the lowest rate that failed (a pass above a
-// failure is not trusted), never interpolated. Saturated steps neither
-// pass nor fail: the generator, not the target, limited them.
+// failure is not trusted), never interpolated. Two more bounds come from
+// the lowest failing step (TrustedBelow): a pass closer to it than the
+// pass's own Resolution was too short to tell whether the service
+// sustained it, and a pass above the goodput that failing step delivered
+// claims more than the service was measured to deliver under load.
+// Saturated steps neither pass nor fail: the generator, not the target,
+// limited them.
 func ComputeBestBefore(steps []Step, nodes int, margin float64) BestBefore {
-	bb := BestBefore{Nodes: nodes, SafetyMargin: margin, Step: -1}
+	bb := BestBefore{Nodes: nodes, SafetyMargin: margin, Step: -1, FirstFailStep: -1}
 	lowestFail := -1
 	for i := range steps {
 		s := &steps[i]
@@ -174,7 +139,7 @@ func ComputeBestBefore(steps []Step, nodes int, margin float64) BestBefore {
 		if s.Phase == PhaseHold || !s.SLOPass || s.Generator.Saturated {
 			continue
 		}
-		if lowestFail >= 0 && s.OfferedQPS >= steps[lowestFail].OfferedQPS {
+		if lowestFail >= 0 && s.OfferedQPS > TrustedBelow(&steps[lowestFail], s) {
 			continue
 		}
 		if lowestSat >= 0 && s.OfferedQPS >= steps[lowestSat].OfferedQPS {
@@ -187,6 +152,7 @@ func ComputeBestBefore(steps []Step, nodes int, margin float64) BestBefore {
 	switch {
 	case lowestFail >= 0 && (lowestSat < 0 || steps[lowestFail].OfferedQPS <= steps[lowestSat].OfferedQPS):
 		bb.FirstFailQPS = steps[lowestFail].OfferedQPS
+		bb.FirstFailStep = lowestFail
 		if len(steps[lowestFail].Failed) > 0 {
 			bb.LimitedBy = steps[lowestFail].Failed[0]
 		} else {

@@ -3,6 +3,7 @@ package runner
 import (
 	"fmt"
 	"io"
+	"strings"
 	"sync"
 	"time"
 
@@ -39,7 +40,7 @@ func StepLine(st *result.Step) string {
 	if !st.SLOPass {
 		verdict = "FAIL"
 		if len(st.Failed) > 0 {
-			verdict += " " + st.Failed[0]
+			verdict += " " + strings.Join(st.Failed, ",")
 		}
 	}
 	if st.Generator.Saturated {

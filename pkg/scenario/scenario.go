@@ -16,6 +16,8 @@ import (
 	"time"
 
 	"go.yaml.in/yaml/v3"
+
+	"github.com/bestbefore/bestbefore/pkg/result"
 )
 
 // Error is a problem with a scenario, located by file, line and field.
@@ -571,8 +573,8 @@ func (s *Scenario) Validate() Errors {
 	}
 	sort.Strings(keys)
 	for _, k := range keys {
-		if _, ok := PercentileOf(k); !ok {
-			add("slo.latency."+k, "unknown percentile %q: use p50, p90, p99, p999, p9999, max or mean", k)
+		if _, ok := result.LatencyQuantile(k); !ok {
+			add("slo.latency."+k, "unknown percentile %q: use %s", k, strings.Join(result.LatencyKeys(), ", "))
 		}
 		if s.SLO.Latency[k] <= 0 {
 			add("slo.latency."+k, "must be positive")
@@ -586,6 +588,7 @@ func (s *Scenario) Validate() Errors {
 	checkRatio("slo.error_rate", s.SLO.ErrorRate)
 	checkRatio("slo.target_cpu", s.SLO.TargetCPU)
 	checkRatio("slo.throughput", s.SLO.Throughput)
+	checkRatio("slo.steady", s.SLO.Steady)
 	for i, c := range s.Checks {
 		f := fmt.Sprintf("checks.%d", i)
 		if c.Status == nil && c.Header == "" && c.JSONPath == "" && c.BodyHas == "" {
@@ -629,29 +632,6 @@ func (s *Scenario) Validate() Errors {
 		add("limits.max_duration", "must be positive")
 	}
 	return errs
-}
-
-// PercentileOf maps an SLO key to a quantile in percent (max = 100, mean = -1).
-func PercentileOf(key string) (float64, bool) {
-	switch key {
-	case "p50":
-		return 50, true
-	case "p90":
-		return 90, true
-	case "p95":
-		return 95, true
-	case "p99":
-		return 99, true
-	case "p999":
-		return 99.9, true
-	case "p9999":
-		return 99.99, true
-	case "max":
-		return 100, true
-	case "mean":
-		return -1, true
-	}
-	return 0, false
 }
 
 // SafetyMarginValue returns the safety margin (default 1).

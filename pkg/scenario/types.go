@@ -93,6 +93,11 @@ type SLO struct {
 	// Throughput is the least share of the offered rate that must complete
 	// successfully within each step; default 97%, 0 turns it off.
 	Throughput *Ratio `yaml:"throughput"`
+	// Steady is the most a step's backlog may grow, as a share of the
+	// rate (latency rising 1 ms per second of the step is 0.1%); default
+	// 0.5%, 0 turns it off. A step whose latency keeps rising is not
+	// sustainable, however short it was.
+	Steady *Ratio `yaml:"steady"`
 }
 
 // Check is an invariant every response must keep. Exactly one kind is set

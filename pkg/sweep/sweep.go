@@ -267,6 +267,14 @@ func Objectives(s *scenario.Scenario) result.Objectives {
 		v := float64(s.SLO.GCPauseP99.D()) / float64(time.Millisecond)
 		o.GCPauseP99MS = &v
 	}
+	if s.SLO.Steady != nil {
+		if v := float64(*s.SLO.Steady); v > 0 {
+			o.Steady = &v
+		}
+	} else {
+		v := result.DefaultSteady
+		o.Steady = &v
+	}
 	return o
 }
 
@@ -335,10 +343,16 @@ func (rn *runner) ramp() error {
 		if bb.FirstFailQPS == 0 {
 			break
 		}
+		// A pass too close to the failure, or above what the failing step
+		// delivered, cannot set the best-before (result.TrustedBelow):
+		// bisect below that bound.
 		lo := bb.QPS
 		hi := bb.FirstFailQPS
+		if bb.Found && bb.FirstFailStep >= 0 {
+			hi = result.TrustedBelow(&rn.r.Steps[bb.FirstFailStep], &rn.r.Steps[bb.Step])
+		}
 		mid := math.Round((lo+hi)/2*10) / 10
-		if hi-lo < math.Max(1, 0.01*hi) || mid <= lo || mid >= hi {
+		if hi-lo < math.Max(1, 0.01*bb.FirstFailQPS) || mid <= lo || mid >= hi {
 			break
 		}
 		if _, err := rn.step(result.PhaseRefine, mid, s.Load.StepDuration.D(), nil, 0); err != nil {
@@ -497,6 +511,9 @@ func BuildStep(idx int, phase string, offered float64, ss *attack.StepStats, sam
 	st.ServiceHistogram, _ = stats.Encode(ss.Service)
 	for _, iv := range ss.Intervals {
 		st.Intervals = append(st.Intervals, result.Interval{OffsetS: iv.Offset.Seconds(), Requests: iv.Requests, Errors: iv.Errors, Histogram: iv.Histogram})
+	}
+	for _, sl := range ss.Trend {
+		st.Trend = append(st.Trend, result.Interval{OffsetS: sl.Offset.Seconds(), Requests: sl.Requests, Histogram: sl.Histogram})
 	}
 	g := &st.Generator
 	g.SendLagP50MS = stats.QuantileMS(ss.SendLag, 50)
