@@ -219,12 +219,12 @@ func nodeLossText(nl *result.NodeLoss) string {
 	} else {
 		b.WriteString(": the remaining nodes **did not hold** the load")
 	}
-	fmt.Fprintf(&b, ". Errors during the transition: %d. ", nl.TransitionErrs)
+	fmt.Fprintf(&b, ". Errors from the loss to recovery: %d. ", nl.TransitionErrs)
 	switch {
 	case nl.Never:
-		b.WriteString("Latency never recovered within the hold.")
+		b.WriteString("The service never recovered within the hold.")
 	case nl.RecoverS != nil:
-		fmt.Fprintf(&b, "Time to recover: %s s.", fmtFloat(*nl.RecoverS))
+		fmt.Fprintf(&b, "Time to recover (to the first second from which no request failed and p99 kept its objective): %s s.", fmtFloat(*nl.RecoverS))
 	}
 	if nl.Restored {
 		b.WriteString(" The node was restored afterwards.")

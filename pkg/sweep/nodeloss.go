@@ -30,8 +30,10 @@ func (rn *runner) nodeLoss() error {
 	var node string
 	var killErr error
 	killed := make(chan struct{})
+	var killedAt time.Time
 	hook := func() {
 		defer close(killed)
+		killedAt = time.Now()
 		node, killErr = rn.cfg.NodeKiller.Kill(rn.ctx)
 	}
 	st, err := rn.step(result.PhaseHold, q, dur, hook, at)
@@ -66,74 +68,77 @@ func (rn *runner) nodeLoss() error {
 	if restoreErr != nil {
 		res.Notes = append(res.Notes, "restoring the node failed: "+restoreErr.Error())
 	}
-	p99Bound, hasP99 := rn.r.Objectives.LatencyMS["p99"]
-	// transition is how long after the loss errors are put down to it.
-	transition := 2 * time.Second
-	if iv := s.Load.Interval.D(); iv > transition {
-		transition = iv
+	// Where the loss fell: when the node was taken out, not when it was
+	// scheduled to be, as an offset into the hold's window.
+	lost := at.Seconds()
+	if !killedAt.IsZero() {
+		lost = killedAt.Sub(st.StartedAt).Seconds() - st.WarmupS
 	}
-	// Objectives over the part of the step after the loss.
-	post := stats.New()
-	var reqs, errs int64
-	after := 0
+	res.LostAtS = lost
+	p99Bound, hasP99 := rn.r.Objectives.LatencyMS["p99"]
+	width := s.Load.Interval.D().Seconds()
 	for _, iv := range st.Intervals {
 		h, _ := stats.Decode(iv.Histogram)
-		p99 := stats.QuantileMS(h, 99)
-		res.Timeline = append(res.Timeline, result.TimelinePoint{OffsetS: iv.OffsetS, P99MS: p99, Requests: iv.Requests, Errors: iv.Errors})
-		// The objectives are judged after the transition: the requests in
-		// flight on the lost node fail whatever the others can carry, and
-		// are counted apart as transition errors.
-		if iv.OffsetS+1e-9 >= at.Seconds()+transition.Seconds() {
-			stats.Merge(post, h)
-			reqs += iv.Requests
-			errs += iv.Errors
-			after++
-		}
+		res.Timeline = append(res.Timeline, result.TimelinePoint{OffsetS: iv.OffsetS, P99MS: stats.QuantileMS(h, 99), Requests: iv.Requests, Errors: iv.Errors})
 	}
-	// Transition errors: errors in the intervals from the loss to the end
-	// of the transition.
-	for _, p := range res.Timeline {
-		if p.OffsetS+s.Load.Interval.D().Seconds() > at.Seconds() && p.OffsetS < at.Seconds()+transition.Seconds() {
+	// Recovery is the start of the first interval after the loss from
+	// which every later interval has no error and keeps p99 under its
+	// objective; a hold whose last interval breaks either never recovered.
+	rec := -1
+	for i := len(res.Timeline) - 1; i >= 0; i-- {
+		p := res.Timeline[i]
+		if p.OffsetS+width <= lost || p.Errors > 0 || p.Requests == 0 || (hasP99 && p.P99MS > p99Bound) {
+			break
+		}
+		rec = i
+	}
+	// The transition runs from the loss to recovery. Its errors are every
+	// error of a request due from one timeout before the loss (the
+	// requests in flight on the lost node were sent before it) until
+	// recovery, or until the end of the hold if it never came.
+	from := lost - s.Load.Timeout.D().Seconds()
+	end := len(res.Timeline)
+	if rec >= 0 {
+		end = rec
+	}
+	for _, p := range res.Timeline[:end] {
+		if p.OffsetS+width > from {
 			res.TransitionErrs += p.Errors
 		}
 	}
-	if after == 0 {
-		res.Notes = append(res.Notes, "the hold ended within the transition: lengthen capacity.node_loss.duration to judge the objectives after the loss")
+	// The objectives after recovery, judged like a step.
+	post := stats.New()
+	var reqs, errs int64
+	if rec >= 0 {
+		for _, iv := range st.Intervals[rec:] {
+			h, _ := stats.Decode(iv.Histogram)
+			stats.Merge(post, h)
+			reqs += iv.Requests
+			errs += iv.Errors
+		}
+		d := max(res.Timeline[rec].OffsetS-lost, 0)
+		res.RecoverS = &d
+	} else {
+		res.Never = true
+		res.Notes = append(res.Notes, "the service did not recover before the hold ended: errors or p99 above its objective lasted to the last interval")
 	}
 	ps := result.Step{Requests: reqs, Errors: errs, LatencyMS: result.Summarize(post)}
 	if reqs > 0 {
 		ps.ErrorRate = float64(errs) / float64(reqs)
 	}
 	ps.Histogram, _ = stats.Encode(post)
-	fails := result.Judge(&ps, rn.r.Objectives)
-	res.Held = len(fails) == 0
-	for _, f := range fails {
-		res.Notes = append(res.Notes, "after the loss: "+f.String())
+	var fails []result.Failure
+	if rec >= 0 {
+		fails = result.Judge(&ps, rn.r.Objectives)
 	}
-	// Time to recover: from the loss to the first interval from which every
-	// later interval keeps p99 under its objective.
-	if hasP99 {
-		rec := -1
-		for i := len(res.Timeline) - 1; i >= 0; i-- {
-			p := res.Timeline[i]
-			if p.OffsetS+s.Load.Interval.D().Seconds() <= at.Seconds() {
-				break
-			}
-			if p.P99MS > p99Bound || p.Requests == 0 {
-				break
-			}
-			rec = i
-		}
-		switch {
-		case rec < 0:
-			res.Never = true
-		default:
-			d := res.Timeline[rec].OffsetS - at.Seconds()
-			if d < 0 {
-				d = 0
-			}
-			res.RecoverS = &d
-		}
+	for _, f := range fails {
+		res.Notes = append(res.Notes, "after recovery: "+f.String())
+	}
+	// Held: the hold as a whole met its objectives, transition included,
+	// and so did the part after recovery.
+	res.Held = st.SLOPass && !res.Never && len(fails) == 0
+	if !st.SLOPass {
+		res.Notes = append(res.Notes, "the hold broke "+strings.Join(st.Failed, ", ")+" with the node lost")
 	}
 	rn.r.NodeLoss = res
 	return nil

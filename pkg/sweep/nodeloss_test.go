@@ -84,9 +84,10 @@ func TestNodeLossVerification(t *testing.T) {
 	}
 	for _, tc := range []struct {
 		share float64
+		at    string
 		held  bool
-	}{{0.9, true}, {1.4, false}} {
-		t.Run(fmt.Sprintf("%.0f%%", tc.share*100), func(t *testing.T) {
+	}{{0.9, "25%", true}, {0.9, "75%", true}, {1.4, "25%", false}} {
+		t.Run(fmt.Sprintf("%.0f%%_at_%s", tc.share*100, tc.at), func(t *testing.T) {
 			srvs, urls, node := threeNodes(t)
 			q := tc.share * 2 * node
 			s := loadScenario(t, fmt.Sprintf(`
@@ -94,9 +95,9 @@ target: {urls: [%s]}
 traffic: {file: x}
 load: {steps: [100], step_duration: 1s, warmup: 200ms}
 slo: {latency: {p99: 200ms}, error_rate: 1%%}
-capacity: {node_loss: {verify: true, command: "true", qps: %v, duration: 6s, at: 25%%}}
+capacity: {node_loss: {verify: true, command: "true", qps: %v, duration: 6s, at: %s}}
 monitor: {max_send_lag: 25ms}
-`, strings.Join(urls, ", "), q))
+`, strings.Join(urls, ", "), q, tc.at))
 			r, err := sweep.Run(context.Background(), sweep.Config{Scenario: s, TargetURLs: urls, TrafficPath: writeTraffic(t, `{"path":"/"}`),
 				NodeKiller: &closeKiller{srv: srvs[2]}})
 			if err != nil {
@@ -118,6 +119,19 @@ monitor: {max_send_lag: 25ms}
 			}
 			if !tc.held && !nl.Never {
 				t.Errorf("overloaded survivors recovered after %v s; want never", *nl.RecoverS)
+			}
+			// Every error of the hold came with the loss: none failed
+			// before the node was taken out, so the transition counts
+			// them all.
+			hold := r.Steps[nl.Step]
+			var before int64
+			for _, p := range nl.Timeline {
+				if p.OffsetS+1 <= nl.LostAtS-2 { // a timeout (2 s) before the loss
+					before += p.Errors
+				}
+			}
+			if want := hold.Errors - before; nl.TransitionErrs != want || (tc.held && nl.TransitionErrs == 0) {
+				t.Errorf("transition errors %d, want the %d errors of the hold from the loss on (%d in all)", nl.TransitionErrs, want, hold.Errors)
 			}
 		})
 	}
