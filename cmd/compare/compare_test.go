@@ -98,7 +98,7 @@ func TestCompare_sameRunPassesAndJSON(t *testing.T) {
 
 func TestCompare_abResultWithOneArgument(t *testing.T) {
 	dir := t.TempDir()
-	ab := &result.Result{Schema: result.SchemaV1, Name: "sim", Status: result.StatusCompleted, Sides: map[string]*result.Result{
+	ab := &result.Result{Schema: result.SchemaV1, Name: "sim", Status: result.StatusCompleted, Manifest: result.Manifest{Tool: "bestbefore", CPUs: 1}, Steps: []result.Step{}, BestBefore: result.BestBefore{Step: -1}, Sides: map[string]*result.Result{
 		"baseline":  comparetest.Run(server, plan, 5),
 		"candidate": comparetest.Run(server, plan, 6),
 	}}

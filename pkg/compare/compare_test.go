@@ -338,7 +338,7 @@ func TestLoad(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(dir, "corrupt.json"), []byte(`{"schema": "bestbefore.result/v1", "steps": [`), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	ab := &result.Result{Schema: result.SchemaV1, Name: "sim", Sides: map[string]*result.Result{"baseline": r, "candidate": r}}
+	ab := &result.Result{Schema: result.SchemaV1, Name: "sim", Status: result.StatusCompleted, Manifest: result.Manifest{Tool: "bestbefore", CPUs: 1}, Steps: []result.Step{}, BestBefore: result.BestBefore{Step: -1}, Sides: map[string]*result.Result{"baseline": r, "candidate": r}}
 	writeJSON(t, filepath.Join(dir, "ab.json"), ab)
 
 	for _, c := range []struct {

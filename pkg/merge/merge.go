@@ -111,6 +111,14 @@ func Merge(in []Input, o Options) (*result.Result, error) {
 	if err := check(in); err != nil {
 		return nil, err
 	}
+	// Whatever reached Merge without result.Read is held to the same
+	// invariants: a shard whose histogram lacks requests it counts would
+	// give the merged step percentiles of part of its data.
+	for _, x := range in {
+		if err := result.Check(x.Result); err != nil {
+			return nil, errf(x.Path, "%v", err)
+		}
+	}
 	sort.SliceStable(in, func(i, j int) bool { return in[i].Result.Shard.Index < in[j].Result.Shard.Index })
 	first := in[0]
 	nSteps := len(first.Result.Steps)
@@ -119,8 +127,13 @@ func Merge(in []Input, o Options) (*result.Result, error) {
 			continue
 		}
 		if !o.Partial {
-			return nil, errf(x.Path, "has %d steps and %s has %d: a shard stopped early (status %s%s); merge with --partial to keep the steps every shard completed",
-				len(x.Result.Steps), first.Path, nSteps, x.Result.Status, reasonSuffix(x.Result))
+			short, long := x, first
+			if len(x.Result.Steps) > nSteps {
+				short, long = first, x
+			}
+			miss := len(short.Result.Steps)
+			return nil, errf(short.Path, "has %d steps and %s has %d: step %d (%g QPS) is missing, a shard stopped early (status %s%s); merge with --partial to keep the steps every shard completed",
+				miss, long.Path, len(long.Result.Steps), miss, long.Result.Steps[miss].OfferedQPS, short.Result.Status, reasonSuffix(short.Result))
 		}
 		nSteps = min(nSteps, len(x.Result.Steps))
 	}
@@ -276,8 +289,8 @@ func mergeStep(in []Input, k int, tol time.Duration) (result.Step, error) {
 		DurationS: f.DurationS, WarmupS: f.WarmupS, ErrorsByClass: map[string]int64{},
 	}
 	lat, svc := stats.New(), stats.New()
-	var ivs []result.Interval
-	var ivHists []*hdrhistogram.Histogram
+	var ivs, trend []result.Interval
+	var ivHists, trendHists []*hdrhistogram.Histogram
 	latest := f.StartedAt
 	var dropped int64
 	var targets []*result.Target
@@ -326,6 +339,21 @@ func mergeStep(in []Input, k int, tol time.Duration) (result.Step, error) {
 				return out, err
 			}
 		}
+		if len(s.Trend) > 0 && len(trend) == 0 {
+			for _, sl := range s.Trend {
+				trend = append(trend, result.Interval{OffsetS: sl.OffsetS})
+				trendHists = append(trendHists, stats.New())
+			}
+		}
+		if len(s.Trend) != len(trend) {
+			return out, errf(x.Path, "step %d has %d trend slices and another shard's %d: the shards were written by different versions", k, len(s.Trend), len(trend))
+		}
+		for j, sl := range s.Trend {
+			trend[j].Requests += sl.Requests
+			if err := add(trendHists[j], sl.Histogram, x.Path, k, fmt.Sprintf("trend[%d].histogram", j)); err != nil {
+				return out, err
+			}
+		}
 		mergeGenerator(&out.Generator, &s.Generator, x.Result.Shard.Index)
 		if s.Target != nil {
 			targets = append(targets, s.Target)
@@ -358,6 +386,12 @@ func mergeStep(in []Input, k int, tol time.Duration) (result.Step, error) {
 		}
 	}
 	out.Intervals = ivs
+	for j := range trend {
+		if trend[j].Histogram, err = stats.Encode(trendHists[j]); err != nil {
+			return out, err
+		}
+	}
+	out.Trend = trend
 	out.Target = mergeTargets(targets)
 	out.Host = mergeHosts(hosts)
 	return out, nil

@@ -29,6 +29,7 @@ func shardResult(t *testing.T, i, n int, rates []float64, lat func(k, j int) []i
 		Shard:      &result.Shard{Index: i, Count: n, Plan: "sha256:plan", StartAt: start},
 		BestBefore: result.BestBefore{Nodes: 3, SafetyMargin: 0.8},
 	}
+	r.Manifest.Tool, r.Manifest.CPUs = "bestbefore", 2
 	r.Manifest.Hostname = "gen-" + string(rune('a'+i-1))
 	for k, q := range rates {
 		st := result.Step{Index: k, Phase: result.PhaseRamp, OfferedQPS: q,
@@ -46,8 +47,10 @@ func shardResult(t *testing.T, i, n int, rates []float64, lat func(k, j int) []i
 		}
 		st.Requests = all.TotalCount() + 1
 		st.Successes = all.TotalCount()
+		// One request a step dropped (never sent, so no latency).
 		st.Errors = 1
-		st.ErrorsByClass[result.ClassTimeout] = 1
+		st.ErrorsByClass[result.ClassDropped] = 1
+		st.ErrorRate = 1 / float64(st.Requests)
 		st.AchievedQPS = float64(st.Successes) / st.DurationS
 		st.LatencyMS = result.Summarize(all)
 		st.Histogram, _ = stats.Encode(all)
@@ -128,7 +131,7 @@ func TestMergeIsLossless(t *testing.T) {
 		if d := st.LatencyMS.P99 - avg; d < 1 && d > -1 {
 			t.Errorf("step %d: p99 %.2f equals the average of the shards' p99: percentiles were averaged", k, st.LatencyMS.P99)
 		}
-		if st.Requests != n+3 || st.Successes != n || st.Errors != 3 || st.ErrorsByClass[result.ClassTimeout] != 3 {
+		if st.Requests != n+3 || st.Successes != n || st.Errors != 3 || st.ErrorsByClass[result.ClassDropped] != 3 {
 			t.Errorf("step %d: requests %d successes %d errors %d by class %v; want %d, %d, 3", k, st.Requests, st.Successes, st.Errors, st.ErrorsByClass, n+3, n)
 		}
 		if want := float64(n) / 2; st.AchievedQPS < want-1e-9 || st.AchievedQPS > want+1e-9 {
@@ -237,7 +240,18 @@ func TestMergeRefuses(t *testing.T) {
 			b.Steps = b.Steps[:1]
 			b.Status, b.Reason = result.StatusInterrupted, "interrupted"
 			return inputs(mk(1, 2), b)
-		}(), "shard-2.json", "has 1 steps and shard-1.json has 2"},
+		}(), "shard-2.json", "has 1 steps and shard-1.json has 2: step 1 (200 QPS) is missing"},
+		{"empty histogram", func() []merge.Input {
+			b := mk(2, 2)
+			b.Steps[1].Histogram = ""
+			return inputs(mk(1, 2), b)
+		}(), "shard-2.json", "steps[1].histogram: holds 0 latencies, but the step measured"},
+		{"histogram short of requests", func() []merge.Input {
+			b := mk(2, 2)
+			b.Steps[0].Requests += 60
+			b.Steps[0].Successes += 60
+			return inputs(mk(1, 2), b)
+		}(), "shard-2.json", "steps[0].histogram: holds 4 latencies, but the step measured 65 requests"},
 		{"misaligned", func() []merge.Input {
 			b := mk(2, 2)
 			b.Steps[1].StartedAt = b.Steps[1].StartedAt.Add(1500 * time.Millisecond)

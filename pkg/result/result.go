@@ -305,15 +305,39 @@ func Read(path string) (*Result, error) {
 	return r, nil
 }
 
-// Decode reads a result document and checks its schema marker.
+// MaxDocumentBytes bounds what Decode reads: a result with per-interval
+// histograms of a day-long soak is tens of megabytes.
+const MaxDocumentBytes = 1 << 30
+
+// Decode reads a result document and checks it as every reader must: the
+// JSON Schema (every property typed), then the invariants a schema cannot
+// state (Check). The error names the field.
 func Decode(rd io.Reader) (*Result, error) {
-	var r Result
-	dec := json.NewDecoder(rd)
-	if err := dec.Decode(&r); err != nil {
+	b, err := io.ReadAll(io.LimitReader(rd, MaxDocumentBytes+1))
+	if err != nil {
+		return nil, err
+	}
+	if len(b) > MaxDocumentBytes {
+		return nil, fmt.Errorf("%w: larger than %d bytes", ErrCorrupt, MaxDocumentBytes)
+	}
+	var head struct {
+		Schema string `json:"schema"`
+	}
+	if err := json.Unmarshal(b, &head); err != nil {
 		return nil, fmt.Errorf("%w: %v", ErrCorrupt, err)
 	}
-	if r.Schema != SchemaV1 {
-		return nil, fmt.Errorf("%w: schema %q, want %q", ErrCorrupt, r.Schema, SchemaV1)
+	if head.Schema != SchemaV1 {
+		return nil, fmt.Errorf("%w: schema %q, want %q", ErrCorrupt, head.Schema, SchemaV1)
+	}
+	if err := ValidateJSON(b); err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrCorrupt, err)
+	}
+	var r Result
+	if err := json.Unmarshal(b, &r); err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrCorrupt, err)
+	}
+	if err := Check(&r); err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrCorrupt, err)
 	}
 	return &r, nil
 }

@@ -11,14 +11,21 @@ import (
 	"time"
 
 	"github.com/bestbefore/bestbefore/pkg/result"
+	"github.com/bestbefore/bestbefore/pkg/stats"
 )
 
 func sampleResult(steps int) *result.Result {
 	r := &result.Result{Schema: result.SchemaV1, Name: "fault", Status: result.StatusCompleted,
-		StartedAt: time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC), Steps: []result.Step{}}
+		StartedAt: time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC), Steps: []result.Step{},
+		Manifest: result.Manifest{Tool: "bestbefore", CPUs: 2}, BestBefore: result.BestBefore{Step: -1}}
 	for i := 0; i < steps; i++ {
+		h := stats.New()
+		for v := int64(1); v <= 2000; v++ {
+			_ = h.RecordValue(v * 997 % 500_000)
+		}
+		enc, _ := stats.Encode(h)
 		r.Steps = append(r.Steps, result.Step{Index: i, Phase: result.PhaseRamp, OfferedQPS: float64(100 * (i + 1)),
-			Histogram: strings.Repeat("HISTFAAAA", 200)})
+			Requests: h.TotalCount(), Successes: h.TotalCount(), Histogram: enc})
 	}
 	return r
 }

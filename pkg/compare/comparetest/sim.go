@@ -58,7 +58,7 @@ func Run(srv Server, plan Plan, seed uint64) *result.Result {
 		Name:       plan.Name,
 		Status:     result.StatusCompleted,
 		StartedAt:  start,
-		Manifest:   result.Manifest{Tool: "bestbefore", Seed: int64(seed), Scenario: plan.Name},
+		Manifest:   result.Manifest{Tool: "bestbefore", CPUs: 1, Seed: int64(seed), Scenario: plan.Name},
 		Objectives: result.Objectives{LatencyMS: map[string]float64{"p99": plan.P99MS}, ErrorRate: &errRate},
 		BestBefore: result.BestBefore{Step: -1},
 	}
@@ -170,7 +170,11 @@ func simulateStep(srv Server, plan Plan, qps float64, rng *rand.Rand, runFactor 
 	if st.Requests > 0 {
 		st.ErrorRate = float64(st.Errors) / float64(st.Requests)
 	}
+	if st.Errors > 0 {
+		st.ErrorsByClass = map[string]int64{result.ClassHTTP5xx: st.Errors}
+	}
 	st.AchievedQPS = float64(st.Requests) / st.DurationS
 	st.LatencyMS = result.Summarize(all)
+	st.Histogram, _ = stats.Encode(all)
 	return st
 }
