@@ -72,6 +72,7 @@ func TestTwoShardsMergeToGroundTruth(t *testing.T) {
 	if testing.Short() {
 		t.Skip("two shard runs take ~20 s")
 	}
+	testserver.Serialize(t)
 	srv := testserver.NewSlots(8, 100*time.Millisecond)
 	ts := testserver.Start(t, srv)
 	capacity := testserver.MeasureCapacity(context.Background(), ts.URL+"/", 16, 2*time.Second)

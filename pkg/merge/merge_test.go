@@ -250,6 +250,7 @@ func TestMergeRefuses(t *testing.T) {
 			b := mk(2, 2)
 			b.Steps[0].Requests += 60
 			b.Steps[0].Successes += 60
+			b.Steps[0].ErrorRate = 1 / float64(b.Steps[0].Requests)
 			return inputs(mk(1, 2), b)
 		}(), "shard-2.json", "steps[0].histogram: holds 4 latencies, but the step measured 65 requests"},
 		{"misaligned", func() []merge.Input {

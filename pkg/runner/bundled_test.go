@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/bestbefore/bestbefore/internal/testserver"
 	"github.com/bestbefore/bestbefore/pkg/attack"
 	"github.com/bestbefore/bestbefore/pkg/result"
 	"github.com/bestbefore/bestbefore/pkg/runner"
@@ -145,6 +146,7 @@ func TestBundledCapacityGroundTruth(t *testing.T) {
 	if testing.Short() {
 		t.Skip("two ramps of ~20 s")
 	}
+	testserver.Serialize(t)
 	for _, c := range []struct {
 		nodes, workers int
 		lookup         time.Duration
@@ -186,6 +188,7 @@ func TestBundledNodeLoss(t *testing.T) {
 	if testing.Short() {
 		t.Skip("ramp and hold of ~25 s")
 	}
+	testserver.Serialize(t)
 	o, started := bundledOptions(t, `
 target: {bundled: {nodes: 3, workers: 4, lookup: 20ms, queue: 64}}
 traffic: {file: x.ndjson.gz}

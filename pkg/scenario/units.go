@@ -10,7 +10,9 @@ import (
 	"go.yaml.in/yaml/v3"
 )
 
-// UnmarshalYAML reads "250ms", "5s", "1m30s"; a bare number is seconds.
+// UnmarshalYAML reads "250ms", "5s", "1m30s", "60d". A bare number other
+// than 0 is an error: 100 could mean milliseconds or seconds, and a
+// latency objective read in the wrong one is off by a thousand.
 func (d *Duration) UnmarshalYAML(n *yaml.Node) error {
 	if n.Kind != yaml.ScalarNode {
 		return fmt.Errorf("line %d: want a duration such as 250ms or 5s", n.Line)
@@ -26,14 +28,18 @@ func (d *Duration) UnmarshalYAML(n *yaml.Node) error {
 // MarshalYAML writes the duration as "250ms".
 func (d Duration) MarshalYAML() (any, error) { return time.Duration(d).String(), nil }
 
-// ParseDuration reads a Go duration, a number of seconds, or days ("60d").
+// ParseDuration reads a Go duration or days ("60d"). A number needs its
+// unit; only 0 may go without.
 func ParseDuration(s string) (time.Duration, error) {
 	s = strings.TrimSpace(s)
 	if s == "" {
 		return 0, fmt.Errorf("empty duration")
 	}
 	if f, err := strconv.ParseFloat(s, 64); err == nil {
-		return durationOf(s, f*float64(time.Second))
+		if f == 0 {
+			return 0, nil
+		}
+		return 0, fmt.Errorf("%s has no unit: write %sms or %ss", s, s, s)
 	}
 	if strings.HasSuffix(s, "d") {
 		f, err := strconv.ParseFloat(strings.TrimSuffix(s, "d"), 64)
@@ -57,7 +63,7 @@ func durationOf(s string, ns float64) (time.Duration, error) {
 	return time.Duration(ns), nil
 }
 
-// UnmarshalYAML reads "0.1%" or a plain fraction such as 0.001.
+// UnmarshalYAML reads "0.1%" or a ratio below 1 such as 0.001.
 func (r *Ratio) UnmarshalYAML(n *yaml.Node) error {
 	if n.Kind != yaml.ScalarNode {
 		return fmt.Errorf("line %d: want a share such as 0.1%% or 0.001", n.Line)
@@ -75,7 +81,9 @@ func (r Ratio) MarshalYAML() (any, error) {
 	return strconv.FormatFloat(float64(r)*100, 'g', -1, 64) + "%", nil
 }
 
-// ParseRatio reads "0.1%" (= 0.001) or a plain fraction.
+// ParseRatio reads a percentage ("0.1%" = 0.001) or a ratio in [0, 1).
+// A bare 1 or more is refused, saying how it would have been read: 1 is
+// as likely meant as 1% as 100%.
 func ParseRatio(s string) (float64, error) {
 	s = strings.TrimSpace(s)
 	pct := strings.HasSuffix(s, "%")
@@ -84,7 +92,10 @@ func ParseRatio(s string) (float64, error) {
 		return 0, fmt.Errorf("%q is not a share (want e.g. 0.1%% or 0.001)", s)
 	}
 	if pct {
-		f /= 100
+		return f / 100, nil
+	}
+	if f >= 1 {
+		return 0, fmt.Errorf("%s read as a ratio is %s%%: write %s%% for that share, or a ratio below 1 (%s%% is %g)", s, strconv.FormatFloat(f*100, 'g', -1, 64), s, s, f/100)
 	}
 	return f, nil
 }

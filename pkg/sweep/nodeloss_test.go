@@ -48,6 +48,7 @@ func TestClusterBestBefore(t *testing.T) {
 	if testing.Short() {
 		t.Skip("ramp takes ~25 s")
 	}
+	testserver.Serialize(t)
 	_, urls, _ := threeNodes(t)
 	capacity := testserver.MeasureCapacity(context.Background(), urls[0]+"/", 8, 1500*time.Millisecond)
 	s := loadScenario(t, fmt.Sprintf(`
@@ -82,6 +83,7 @@ func TestNodeLossVerification(t *testing.T) {
 	if testing.Short() {
 		t.Skip("two 6 s holds")
 	}
+	testserver.Serialize(t)
 	for _, tc := range []struct {
 		share float64
 		at    string

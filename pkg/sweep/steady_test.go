@@ -20,6 +20,7 @@ import (
 // closed-loop in the same test: never above a rate the server cannot
 // sustain, however short the steps.
 func groundTruth(t *testing.T, k int, service, step time.Duration) {
+	testserver.Serialize(t)
 	srv := testserver.NewSlots(k, service)
 	ts := testserver.Start(t, srv)
 	ctx := context.Background()

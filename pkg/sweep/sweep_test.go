@@ -42,6 +42,7 @@ func TestGroundTruthCapacity(t *testing.T) {
 	if testing.Short() {
 		t.Skip("ramp takes ~25 s")
 	}
+	testserver.Serialize(t)
 	srv := testserver.NewSlots(8, 40*time.Millisecond) // 200 QPS
 	ts := testserver.Start(t, srv)
 	capacity := testserver.MeasureCapacity(context.Background(), ts.URL+"/", 16, 2*time.Second)
@@ -80,8 +81,8 @@ slo:
 	if ratio < 0.85 || ratio > 1.05 {
 		t.Errorf("best-before %.1f QPS is %.0f%% of the measured capacity %.1f, want 85-105%%", bb.QPS, ratio*100, closed)
 	}
-	if !strings.HasPrefix(bb.LimitedBy, "latency") && bb.LimitedBy != "error_rate" && bb.LimitedBy != "throughput" {
-		t.Errorf("limited_by = %q, want a latency, error or throughput objective", bb.LimitedBy)
+	if !strings.HasPrefix(bb.LimitedBy, "latency") && bb.LimitedBy != "error_rate" && bb.LimitedBy != "throughput" && bb.LimitedBy != "steady" {
+		t.Errorf("limited_by = %q, want a latency, error, throughput or steady-state objective", bb.LimitedBy)
 	}
 	if bb.NMinus1QPS != bb.QPS*0 && bb.Nodes == 1 {
 		t.Errorf("n_minus_1 for one node = %v, want 0", bb.NMinus1QPS)
