@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/bestbefore/bestbefore/internal/hdrref"
 	"github.com/bestbefore/bestbefore/pkg/merge"
 	"github.com/bestbefore/bestbefore/pkg/result"
 	"github.com/bestbefore/bestbefore/pkg/stats"
@@ -102,6 +103,22 @@ func TestMergeIsLossless(t *testing.T) {
 	}
 	if len(m.Steps) != 3 || m.Shard.Count != 3 || m.Shard.Index != 0 || len(m.Shard.MergedFrom) != 3 {
 		t.Fatalf("merged %d steps, shard %+v", len(m.Steps), m.Shard)
+	}
+	// HdrHistogram's reference reads the merged histograms as merge
+	// summarized them.
+	var hs []string
+	for _, st := range m.Steps {
+		hs = append(hs, st.Histogram)
+	}
+	for k, ref := range hdrref.Read(t, hs, []float64{50, 90, 99, 99.9}) {
+		l := m.Steps[k].LatencyMS
+		got := []float64{l.P50, l.P90, l.P99, l.P999, l.Max}
+		want := append(append([]int64(nil), ref.Values...), ref.Max)
+		for j := range got {
+			if us := int64(math.Round(got[j] * 1000)); us != want[j] {
+				t.Errorf("step %d percentile %d: merged %d µs, HdrHistogram Java %d µs", k, j, us, want[j])
+			}
+		}
 	}
 	for k, st := range m.Steps {
 		truth := stats.New()
