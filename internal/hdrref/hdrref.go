@@ -7,6 +7,7 @@ package hdrref
 import (
 	"bytes"
 	"fmt"
+	"math"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -14,6 +15,8 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+
+	"github.com/bestbefore/bestbefore/pkg/result"
 )
 
 // Jar is where Debian's libhdrhistogram-java installs the library.
@@ -82,4 +85,34 @@ func Read(t testing.TB, hists []string, percentiles []float64) []Reading {
 		rs[i] = Reading{Count: v[0], Values: v[1 : len(v)-1], Max: v[len(v)-1]}
 	}
 	return rs
+}
+
+// SummaryPercentiles are the percentiles a step summary reports besides
+// its max, in the order of Latency's fields.
+var SummaryPercentiles = []float64{50, 90, 99, 99.9}
+
+// MatchSummaries checks that each summary (p50, p90, p99, p99.9, max) is
+// what the reference reads from the histogram it was computed from, and
+// reports each difference as a test error named by name(i). It returns
+// how many values it compared and how many differed.
+func MatchSummaries(t testing.TB, hists []string, sums []result.Latency, name func(i int) string) (compared, differ int) {
+	t.Helper()
+	ref := Read(t, hists, SummaryPercentiles)
+	labels := []string{"p50", "p90", "p99", "p99.9", "max"}
+	for i, l := range sums {
+		if ref[i].Count == 0 {
+			t.Errorf("%s: empty histogram", name(i))
+			continue
+		}
+		got := []float64{l.P50, l.P90, l.P99, l.P999, l.Max}
+		want := append(append([]int64(nil), ref[i].Values...), ref[i].Max)
+		for j, g := range got {
+			compared++
+			if us := int64(math.Round(g * 1000)); us != want[j] {
+				differ++
+				t.Errorf("%s %s: bestbefore %d µs, HdrHistogram Java %d µs (n=%d)", name(i), labels[j], us, want[j], ref[i].Count)
+			}
+		}
+	}
+	return compared, differ
 }

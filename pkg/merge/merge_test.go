@@ -2,6 +2,7 @@ package merge_test
 
 import (
 	"errors"
+	"fmt"
 	"math"
 	"math/rand/v2"
 	"os"
@@ -107,19 +108,11 @@ func TestMergeIsLossless(t *testing.T) {
 	// HdrHistogram's reference reads the merged histograms as merge
 	// summarized them.
 	var hs []string
+	var sums []result.Latency
 	for _, st := range m.Steps {
-		hs = append(hs, st.Histogram)
+		hs, sums = append(hs, st.Histogram), append(sums, st.LatencyMS)
 	}
-	for k, ref := range hdrref.Read(t, hs, []float64{50, 90, 99, 99.9}) {
-		l := m.Steps[k].LatencyMS
-		got := []float64{l.P50, l.P90, l.P99, l.P999, l.Max}
-		want := append(append([]int64(nil), ref.Values...), ref.Max)
-		for j := range got {
-			if us := int64(math.Round(got[j] * 1000)); us != want[j] {
-				t.Errorf("step %d percentile %d: merged %d µs, HdrHistogram Java %d µs", k, j, us, want[j])
-			}
-		}
-	}
+	hdrref.MatchSummaries(t, hs, sums, func(i int) string { return fmt.Sprintf("merged step %d", i) })
 	for k, st := range m.Steps {
 		truth := stats.New()
 		var n int64
