@@ -34,8 +34,12 @@ type Objective struct {
 	// measure reads the step's measure; false when it was not measured.
 	measure func(s *Step) (float64, bool)
 	// breaks, when set, decides the failure instead of the plain
-	// comparison of measure and bound (an allowance for edges or noise).
+	// comparison of the measure v with the bound (an allowance for edges
+	// or noise).
 	breaks func(s *Step, v, bound float64) bool
+	// judge, when set, measures and decides in one reading, for an
+	// objective whose measure and verdict come from the same costly work.
+	judge func(s *Step, bound float64) (v float64, measured, broke bool)
 }
 
 // Bound is the objective's bound under o, false when o does not set it.
@@ -186,8 +190,9 @@ var Catalogue = []Objective{
 			t := SteadinessOf(s)
 			return t.Slope, t.Judged
 		},
-		breaks: func(s *Step, v, bound float64) bool {
-			return SteadinessOf(s).Breaks(bound)
+		judge: func(s *Step, bound float64) (float64, bool, bool) {
+			t := SteadinessOf(s)
+			return t.Slope, t.Judged, t.Breaks(bound)
 		},
 	},
 	{

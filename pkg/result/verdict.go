@@ -20,6 +20,26 @@ func latencyFromHistogram(s *Step, q float64) (float64, bool) {
 	return stats.QuantileMS(h, q), true
 }
 
+// decide measures the step for the objective and says whether it broke
+// a bound; ok is false when the step holds no such measurement.
+func (ob *Objective) decide(s *Step, bound float64) (v float64, ok, broke bool) {
+	if ob.judge != nil {
+		return ob.judge(s, bound)
+	}
+	if v, ok = ob.measure(s); !ok {
+		return v, false, false
+	}
+	switch {
+	case ob.breaks != nil:
+		broke = ob.breaks(s, v, bound)
+	case ob.AtLeast:
+		broke = v < bound
+	default:
+		broke = v > bound
+	}
+	return v, true, broke
+}
+
 // Judge checks a step against the objectives in force and returns the
 // objectives it broke, most severe first. A step with no requests
 // measured fails (ObjectiveRequests): nothing can vouch for it. An
@@ -30,18 +50,8 @@ func Judge(s *Step, o Objectives) []Failure {
 	}
 	var fs []Failure
 	for _, f := range o.InForce() {
-		v, ok := f.measure(s)
-		if !ok {
-			continue
-		}
-		broke := v > f.Bound
-		if f.AtLeast {
-			broke = v < f.Bound
-		}
-		if f.breaks != nil {
-			broke = f.breaks(s, v, f.Bound)
-		}
-		if broke {
+		v, ok, broke := f.decide(s, f.Bound)
+		if ok && broke {
 			fs = append(fs, Failure{Objective: f.Key, Measured: v, Bound: f.Bound})
 		}
 	}
