@@ -2,6 +2,7 @@ package result
 
 import (
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 )
@@ -33,17 +34,11 @@ type Objective struct {
 	bound func(o *Objectives) (float64, bool)
 	// measure reads the step's measure; false when it was not measured.
 	measure func(s *Step) (float64, bool)
-	// breaks, when set, decides the failure instead of the plain
-	// comparison of the measure v with the bound (an allowance for edges
-	// or noise).
-	breaks func(s *Step, v, bound float64) bool
-	// judge, when set, measures and decides in one reading, for an
-	// objective whose measure and verdict come from the same costly work.
+	// judge, when set, decides the failure instead of the plain
+	// comparison of measure and bound: an allowance for a window's edges
+	// or for noise, read with the measure in one pass.
 	judge func(s *Step, bound float64) (v float64, measured, broke bool)
 }
-
-// Bound is the objective's bound under o, false when o does not set it.
-func (ob *Objective) Bound(o *Objectives) (float64, bool) { return ob.bound(o) }
 
 // Measure is the step's measure for the objective in ob.Unit, false when
 // the step holds no such measurement.
@@ -156,16 +151,11 @@ var Catalogue = []Objective{
 			}
 			return *o.Throughput, true
 		},
-		measure: func(s *Step) (float64, bool) {
-			sent := s.sentQPS()
-			if sent <= 0 || s.Requests == 0 {
-				return 0, false
-			}
-			return s.AchievedQPS / sent, true
-		},
-		breaks: func(s *Step, v, bound float64) bool {
-			if v >= bound {
-				return false
+		measure: deliveredShare,
+		judge: func(s *Step, bound float64) (float64, bool, bool) {
+			v, ok := deliveredShare(s)
+			if !ok || v >= bound {
+				return v, ok, false
 			}
 			// Completions are counted inside the window, so a few requests
 			// fall on either side of its edges: forgive two, and with no
@@ -175,7 +165,7 @@ var Catalogue = []Objective{
 			if s.WarmupS == 0 {
 				slack += sent * s.LatencyMS.P50 / 1000
 			}
-			return s.DurationS == 0 || (sent-s.AchievedQPS)*s.DurationS > slack
+			return v, true, s.DurationS == 0 || (sent-s.AchievedQPS)*s.DurationS > slack
 		},
 	},
 	{
@@ -280,12 +270,7 @@ func (o Objectives) InForce() []InForce {
 // step's Failed list names it. It is never computed again from the
 // measure, so a report shows what the run decided.
 func (f InForce) Verdict(s *Step) (kept bool) {
-	for _, k := range s.Failed {
-		if k == f.Key {
-			return false
-		}
-	}
-	return true
+	return !slices.Contains(s.Failed, f.Key)
 }
 
 // Failure is one objective a step broke, with how badly.
@@ -320,6 +305,16 @@ func (f Failure) String() string {
 		rel = "<"
 	}
 	return fmt.Sprintf("%s %s %s %s", ob.Label, ob.Format(f.Measured), rel, ob.Format(f.Bound))
+}
+
+// deliveredShare is the throughput objective's measure: the share of the
+// sent rate that completed successfully within the window.
+func deliveredShare(s *Step) (float64, bool) {
+	sent := s.sentQPS()
+	if sent <= 0 || s.Requests == 0 {
+		return 0, false
+	}
+	return s.AchievedQPS / sent, true
 }
 
 // sentQPS is the rate this generator was scheduled to send.

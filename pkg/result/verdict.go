@@ -29,15 +29,10 @@ func (ob *Objective) decide(s *Step, bound float64) (v float64, ok, broke bool) 
 	if v, ok = ob.measure(s); !ok {
 		return v, false, false
 	}
-	switch {
-	case ob.breaks != nil:
-		broke = ob.breaks(s, v, bound)
-	case ob.AtLeast:
-		broke = v < bound
-	default:
-		broke = v > bound
+	if ob.AtLeast {
+		return v, true, v < bound
 	}
-	return v, true, broke
+	return v, true, v > bound
 }
 
 // Judge checks a step against the objectives in force and returns the

@@ -30,7 +30,7 @@ func (rn *runner) nodeLoss() error {
 	var node string
 	var killErr error
 	killed := make(chan struct{})
-	var killedAt time.Time
+	var killedAt, lostAt time.Time
 	hook := func() {
 		defer close(killed)
 		killedAt = time.Now()
@@ -39,6 +39,7 @@ func (rn *runner) nodeLoss() error {
 	st, err := rn.step(result.PhaseHold, q, dur, hook, at)
 	select {
 	case <-killed:
+		lostAt = killedAt // written before killed was closed
 	case <-time.After(30 * time.Second):
 		killErr = fmt.Errorf("the node-loss command did not finish within 30s")
 	}
@@ -71,8 +72,8 @@ func (rn *runner) nodeLoss() error {
 	// Where the loss fell: when the node was taken out, not when it was
 	// scheduled to be, as an offset into the hold's window.
 	lost := at.Seconds()
-	if !killedAt.IsZero() {
-		lost = killedAt.Sub(st.StartedAt).Seconds() - st.WarmupS
+	if !lostAt.IsZero() {
+		lost = lostAt.Sub(st.StartedAt).Seconds() - st.WarmupS
 	}
 	res.LostAtS = lost
 	p99Bound, hasP99 := rn.r.Objectives.LatencyMS["p99"]
