@@ -3,6 +3,7 @@
 package result
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -10,6 +11,8 @@ import (
 	"os"
 	"path/filepath"
 	"time"
+
+	"github.com/santhosh-tekuri/jsonschema/v6"
 )
 
 // SchemaV1 identifies the result document format.
@@ -320,16 +323,18 @@ func Decode(rd io.Reader) (*Result, error) {
 	if len(b) > MaxDocumentBytes {
 		return nil, fmt.Errorf("%w: larger than %d bytes", ErrCorrupt, MaxDocumentBytes)
 	}
-	var head struct {
-		Schema string `json:"schema"`
-	}
-	if err := json.Unmarshal(b, &head); err != nil {
+	doc, err := jsonschema.UnmarshalJSON(bytes.NewReader(b))
+	if err != nil {
 		return nil, fmt.Errorf("%w: %v", ErrCorrupt, err)
 	}
-	if head.Schema != SchemaV1 {
-		return nil, fmt.Errorf("%w: schema %q, want %q", ErrCorrupt, head.Schema, SchemaV1)
+	// The marker first: a file of another version or kind is named as
+	// such, not as a list of schema violations.
+	m, _ := doc.(map[string]any)
+	marker, _ := m["schema"].(string)
+	if marker != SchemaV1 {
+		return nil, fmt.Errorf("%w: schema %q, want %q", ErrCorrupt, marker, SchemaV1)
 	}
-	if err := ValidateJSON(b); err != nil {
+	if err := validate(doc); err != nil {
 		return nil, fmt.Errorf("%w: %v", ErrCorrupt, err)
 	}
 	var r Result

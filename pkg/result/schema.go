@@ -22,6 +22,15 @@ var (
 
 // ValidateJSON checks a result document against JSONSchema.
 func ValidateJSON(doc []byte) error {
+	v, err := jsonschema.UnmarshalJSON(bytes.NewReader(doc))
+	if err != nil {
+		return fmt.Errorf("%w: %v", ErrCorrupt, err)
+	}
+	return validate(v)
+}
+
+// validate checks a document already parsed by jsonschema.UnmarshalJSON.
+func validate(v any) error {
 	schemaOnce.Do(func() {
 		s, err := jsonschema.UnmarshalJSON(bytes.NewReader(JSONSchema))
 		if err != nil {
@@ -37,10 +46,6 @@ func ValidateJSON(doc []byte) error {
 	})
 	if schemaErr != nil {
 		return fmt.Errorf("result: schema: %w", schemaErr)
-	}
-	v, err := jsonschema.UnmarshalJSON(bytes.NewReader(doc))
-	if err != nil {
-		return fmt.Errorf("%w: %v", ErrCorrupt, err)
 	}
 	return schema.Validate(v)
 }
