@@ -20,6 +20,7 @@ import (
 
 	hdrhistogram "github.com/HdrHistogram/hdrhistogram-go"
 
+	"github.com/bestbefore/bestbefore/pkg/h1"
 	"github.com/bestbefore/bestbefore/pkg/result"
 	"github.com/bestbefore/bestbefore/pkg/stats"
 )
@@ -64,10 +65,10 @@ type Options struct {
 	// reach the server together, and it may serve them in any order.
 	// 0 sends each request on its own.
 	Coalesce time.Duration
-	// Control, when set, checks every address the attacker itself dials
-	// (the health probe of a target out of the rotation); see
-	// h1.PrivateOnly.
-	Control func(network, address string, c syscall.RawConn) error
+	// Guard checks every address the attacker itself dials (the health
+	// probe of a target out of the rotation); its zero value refuses
+	// public and link-local addresses.
+	Guard h1.Guard
 }
 
 // Item is one due request: its offset from the step start and the request
@@ -198,22 +199,24 @@ const (
 	classCheck
 	classDropped
 	classTooLarge
+	classHeaderTooLarge
 	classOther
 	numClasses
 )
 
 // classNames maps the hot-path codes to the result's class names.
 var classNames = [numClasses]string{
-	classOK:       "",
-	classTimeout:  result.ClassTimeout,
-	classRefused:  result.ClassRefused,
-	classReset:    result.ClassReset,
-	class4xx:      result.ClassHTTP4xx,
-	class5xx:      result.ClassHTTP5xx,
-	classCheck:    result.ClassCheckFailed,
-	classDropped:  result.ClassDropped,
-	classTooLarge: result.ClassResponseLarge,
-	classOther:    result.ClassOther,
+	classOK:             "",
+	classTimeout:        result.ClassTimeout,
+	classRefused:        result.ClassRefused,
+	classReset:          result.ClassReset,
+	class4xx:            result.ClassHTTP4xx,
+	class5xx:            result.ClassHTTP5xx,
+	classCheck:          result.ClassCheckFailed,
+	classDropped:        result.ClassDropped,
+	classTooLarge:       result.ClassResponseLarge,
+	classHeaderTooLarge: result.ClassHeaderLarge,
+	classOther:          result.ClassOther,
 }
 
 // StepStats is what one step measured, over its measured window (after
@@ -530,6 +533,8 @@ func classify(err error) uint8 {
 		return classReset
 	case errors.Is(err, ErrTooLarge):
 		return classTooLarge
+	case errors.Is(err, h1.ErrHeaderTooLarge):
+		return classHeaderTooLarge
 	}
 	return classOther
 }
@@ -767,8 +772,7 @@ func (a *Attacker) probe(t int) {
 			return
 		case <-tick.C:
 		}
-		d := net.Dialer{Timeout: DownFor / 2, Control: a.opts.Control}
-		c, err := d.Dial("tcp", addr)
+		c, err := a.opts.Guard.Dialer(DownFor/2).Dial("tcp", addr)
 		if err == nil {
 			c.Close()
 			a.health[t].down.Store(false)

@@ -47,7 +47,7 @@ func cpuTime() time.Duration {
 func BenchmarkSenderHotPath(b *testing.B) {
 	const gap = 20 * time.Microsecond
 	u, _ := url.Parse("http://127.0.0.1:1")
-	p := attack.Prepare(&traffic.Request{Path: "/"}, u, nil)
+	p := mustPrepare(b, &traffic.Request{Path: "/"}, u)
 	a := attack.New(attack.Options{Targets: []attack.Target{{Base: u, Doer: nopDoer{}}}, MaxInFlight: 10000})
 	defer a.Close()
 	// Warm the workers and the histograms' pages.

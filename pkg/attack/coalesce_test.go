@@ -48,7 +48,7 @@ func runStamped(t *testing.T, coalesce time.Duration, offsets []time.Duration) (
 	d := &stampDoer{at: map[*attack.Prepared]time.Time{}}
 	feed := &listFeed{offsets: offsets}
 	for range offsets {
-		feed.reqs = append(feed.reqs, attack.Prepare(&traffic.Request{Path: "/"}, u, nil))
+		feed.reqs = append(feed.reqs, mustPrepare(t, &traffic.Request{Path: "/"}, u))
 	}
 	a := attack.New(attack.Options{Targets: []attack.Target{{Base: u, Doer: d}}, Coalesce: coalesce})
 	defer a.Close()

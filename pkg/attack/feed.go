@@ -71,7 +71,12 @@ func NewProvider(src *traffic.Source, targets []*url.URL, extra http.Header, lin
 			}
 			prep := make([]*Prepared, len(targets))
 			for i, t := range targets {
-				prep[i] = Prepare(req, t, extra)
+				if prep[i], err = Prepare(req, t, extra); err != nil {
+					p.errMu.Lock()
+					p.err = err
+					p.errMu.Unlock()
+					return
+				}
 			}
 			v := Provided{Req: prep, TS: req.TS, Cycle: src.Cycles}
 			if cacheable {

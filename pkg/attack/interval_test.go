@@ -28,7 +28,7 @@ func (s slowDoer) Do(p *attack.Prepared, deadline time.Time, keepBody bool, resp
 // live histogram is 136 KB; one per interval would be 270 MB).
 func TestIntervalsCompleteAndBounded(t *testing.T) {
 	u, _ := url.Parse("http://127.0.0.1:1")
-	p := attack.Prepare(&traffic.Request{Path: "/"}, u, nil)
+	p := mustPrepare(t, &traffic.Request{Path: "/"}, u)
 	a := attack.New(attack.Options{Targets: []attack.Target{{Base: u, Doer: slowDoer{5 * time.Millisecond}}}})
 	defer a.Close()
 	var m0, m1 runtime.MemStats
@@ -64,4 +64,14 @@ func TestIntervalsCompleteAndBounded(t *testing.T) {
 		t.Logf("the step's figures hold %.1f MB for %d intervals", held, len(st.Intervals))
 	}
 	runtime.KeepAlive(st)
+}
+
+// mustPrepare serializes req for u or fails the test.
+func mustPrepare(t testing.TB, req *traffic.Request, u *url.URL) *attack.Prepared {
+	t.Helper()
+	p, err := attack.Prepare(req, u, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p
 }

@@ -4,10 +4,9 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
-	"sort"
-	"strconv"
 	"strings"
 
+	"github.com/bestbefore/bestbefore/pkg/h1"
 	"github.com/bestbefore/bestbefore/pkg/traffic"
 )
 
@@ -27,11 +26,16 @@ type Prepared struct {
 	Line   int
 }
 
-// Prepare serializes req for the target at base. extra headers are added
-// to every request (they do not replace the request's own).
-func Prepare(req *traffic.Request, base *url.URL, extra http.Header) *Prepared {
+// Prepare serializes req for the target at base with h1.AppendRequest,
+// the one request serializer. extra headers are added to every request
+// (they do not replace the request's own). The base path is kept as it
+// was escaped in the URL: a %0d%0a in it stays three bytes each, never a
+// line break. A request that is not safe to send is an error naming its
+// traffic line; the traffic reader and the scenario refuse such input
+// before a run starts, so here it means a caller skipped that check.
+func Prepare(req *traffic.Request, base *url.URL, extra http.Header) (*Prepared, error) {
 	path := req.Path
-	if p := strings.TrimSuffix(base.Path, "/"); p != "" {
+	if p := strings.TrimSuffix(base.EscapedPath(), "/"); p != "" {
 		path = p + path
 	}
 	body := req.BodyBytes()
@@ -48,47 +52,13 @@ func Prepare(req *traffic.Request, base *url.URL, extra http.Header) *Prepared {
 		}
 	}
 	method := req.MethodOrGet()
-	raw := AppendRequest(make([]byte, 0, 256+len(path)+len(body)), method, base.Host, path, header, body)
+	raw, err := h1.AppendRequest(make([]byte, 0, 256+len(path)+len(body)), method, base.Host, path, header, body)
+	if err != nil {
+		return nil, fmt.Errorf("traffic line %d for %s: %w", req.Line, base.Redacted(), err)
+	}
 	// A file's worth of prepared requests may stay in memory: keep the
 	// bytes at their exact size and nothing else.
-	return &Prepared{Raw: append(make([]byte, 0, len(raw)), raw...), Method: method, Line: req.Line}
-}
-
-// AppendRequest serializes an HTTP/1.1 request. Headers are written in
-// sorted order so the bytes are reproducible; Host and Content-Length are
-// set by the tool, and hop-by-hop headers of the recording are left out.
-func AppendRequest(dst []byte, method, host, path string, header http.Header, body []byte) []byte {
-	dst = append(dst, method...)
-	dst = append(dst, ' ')
-	dst = append(dst, path...)
-	dst = append(dst, " HTTP/1.1\r\nHost: "...)
-	dst = append(dst, host...)
-	dst = append(dst, "\r\n"...)
-	keys := make([]string, 0, len(header))
-	for k := range header {
-		switch http.CanonicalHeaderKey(k) {
-		case "Host", "Content-Length", "Connection", "Transfer-Encoding", "Keep-Alive", "Proxy-Connection", "Te", "Upgrade", "Trailer":
-			continue
-		}
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	for _, k := range keys {
-		for _, v := range header[k] {
-			dst = append(dst, k...)
-			dst = append(dst, ": "...)
-			dst = append(dst, v...)
-			dst = append(dst, "\r\n"...)
-		}
-	}
-	if len(body) > 0 || (method != "GET" && method != "HEAD" && method != "DELETE" && method != "OPTIONS") {
-		dst = append(dst, "Content-Length: "...)
-		dst = strconv.AppendInt(dst, int64(len(body)), 10)
-		dst = append(dst, "\r\n"...)
-	}
-	dst = append(dst, "\r\n"...)
-	dst = append(dst, body...)
-	return dst
+	return &Prepared{Raw: append(make([]byte, 0, len(raw)), raw...), Method: method, Line: req.Line}, nil
 }
 
 // ParseTargets parses base URLs.

@@ -356,7 +356,12 @@ func newEngine(o Options) (*engine, error) {
 		MaxInFlight: maxInFlight, Timeout: attack.DefaultTimeout, MaxSendLag: o.MaxSendLag,
 		Coalesce: attack.CoalesceFor(o.MaxSendLag),
 	})
-	req := attack.Prepare(&traffic.Request{Method: "GET", Path: "/calibrate"}, base, nil)
+	req, err := attack.Prepare(&traffic.Request{Method: "GET", Path: "/calibrate"}, base, nil)
+	if err != nil {
+		atk.Close()
+		srv.Close()
+		return nil, err
+	}
 	return &engine{srv: srv, atk: atk, req: []*attack.Prepared{req}}, nil
 }
 

@@ -12,7 +12,7 @@ const benchResponse = "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nDate
 	"Content-Length: 27\r\n\r\n{\"items\":[1,2,3],\"ok\":true}"
 
 func benchRequest() []byte {
-	return h1.AppendRequest(nil, "GET", "127.0.0.1", "/v1/predict?q=wireless+mouse&k=5",
+	return rawRequest("GET", "127.0.0.1", "/v1/predict?q=wireless+mouse&k=5",
 		http.Header{"Accept": {"application/json"}, "User-Agent": {"bestbefore"}}, nil)
 }
 

@@ -19,6 +19,10 @@ var (
 	// ErrTooLarge means the response body is above MaxResponseBytes; the
 	// connection was closed.
 	ErrTooLarge = errors.New("h1: response body too large")
+	// ErrHeaderTooLarge means the status line and header fields of a
+	// response are above MaxHeaderBytes or MaxHeaderFields; the
+	// connection was closed.
+	ErrHeaderTooLarge = errors.New("h1: response header too large")
 	// ErrMalformed means the response is not valid HTTP/1.x; the
 	// connection was closed.
 	ErrMalformed = errors.New("h1: malformed response")
@@ -28,6 +32,11 @@ var (
 const (
 	DefaultDialTimeout    = 5 * time.Second
 	DefaultReadBufferSize = 4096
+	// DefaultMaxHeaderBytes bounds a response's header block, interim
+	// responses included: 1 MiB, net/http's server default.
+	DefaultMaxHeaderBytes = 1 << 20
+	// DefaultMaxHeaderFields bounds the number of header fields.
+	DefaultMaxHeaderFields = 1000
 )
 
 // Options tune a Client or a Std.
@@ -45,10 +54,15 @@ type Options struct {
 	// ReadBufferSize is the per-connection read buffer; the status line
 	// and every header line must fit in it. 0 means DefaultReadBufferSize.
 	ReadBufferSize int
-	// Control, when set, is called with every address about to be
-	// dialed, after name resolution; an error refuses the connection
-	// (PrivateOnly refuses public addresses).
-	Control func(network, address string, c syscall.RawConn) error
+	// MaxHeaderBytes and MaxHeaderFields bound a response's header block
+	// (bytes and fields); past either the response fails with
+	// ErrHeaderTooLarge. 0 means DefaultMaxHeaderBytes and
+	// DefaultMaxHeaderFields.
+	MaxHeaderBytes  int
+	MaxHeaderFields int
+	// Guard checks every address about to be dialed, after name
+	// resolution; its zero value refuses public and link-local addresses.
+	Guard Guard
 }
 
 func (o Options) withDefaults() Options {
@@ -57,6 +71,12 @@ func (o Options) withDefaults() Options {
 	}
 	if o.ReadBufferSize <= 0 {
 		o.ReadBufferSize = DefaultReadBufferSize
+	}
+	if o.MaxHeaderBytes <= 0 {
+		o.MaxHeaderBytes = DefaultMaxHeaderBytes
+	}
+	if o.MaxHeaderFields <= 0 {
+		o.MaxHeaderFields = DefaultMaxHeaderFields
 	}
 	return o
 }
@@ -95,7 +115,7 @@ type conn struct {
 // NewClient returns a Client for addr ("host:port").
 func NewClient(addr string, o Options) *Client {
 	o = o.withDefaults()
-	c := &Client{addr: addr, o: o, dialer: net.Dialer{Timeout: o.DialTimeout, Control: o.Control}}
+	c := &Client{addr: addr, o: o, dialer: *o.Guard.Dialer(o.DialTimeout)}
 	if o.MaxConns > 0 {
 		c.slots = make(chan struct{}, o.MaxConns)
 	}
@@ -206,7 +226,7 @@ func (c *Client) get(deadline time.Time, fresh bool) (cn *conn, reused bool, err
 		_ = tc.SetNoDelay(true)
 	}
 	rw := newRawIO(nc)
-	return &conn{nc: nc, rw: rw, p: parser{br: bufio.NewReaderSize(rw, c.o.ReadBufferSize), max: c.o.MaxResponseBytes}}, false, nil
+	return &conn{nc: nc, rw: rw, p: parser{br: bufio.NewReaderSize(rw, c.o.ReadBufferSize), max: c.o.MaxResponseBytes, maxHeader: c.o.MaxHeaderBytes, maxFields: c.o.MaxHeaderFields}}, false, nil
 }
 
 func (c *Client) put(cn *conn) {

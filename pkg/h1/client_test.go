@@ -47,7 +47,7 @@ func TestKeepAliveReuse(t *testing.T) {
 	var resp h1.Response
 	for i := range 100 {
 		path := fmt.Sprintf("/item/%d?q=x", i)
-		raw := h1.AppendRequest(nil, "POST", "example.test", path, nil, []byte("payload"))
+		raw := rawRequest("POST", "example.test", path, nil, []byte("payload"))
 		if err := c.Do(raw, deadline(), true, &resp); err != nil {
 			t.Fatalf("request %d: %v", i, err)
 		}
@@ -67,7 +67,7 @@ func TestStaleConnectionRetriedOnce(t *testing.T) {
 	srv := cannedServer(t, "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok", true)
 	c := h1.NewClient(srv.addr(), h1.Options{})
 	defer c.CloseIdle()
-	raw := h1.AppendRequest(nil, "GET", "example.test", "/", nil, nil)
+	raw := rawRequest("GET", "example.test", "/", nil, nil)
 	var resp h1.Response
 	for i := range 5 {
 		if err := c.Do(raw, deadline(), true, &resp); err != nil {
@@ -98,7 +98,7 @@ func TestStaleRetryNotRepeated(t *testing.T) {
 	})
 	c := h1.NewClient(srv.addr(), h1.Options{})
 	defer c.CloseIdle()
-	raw := h1.AppendRequest(nil, "GET", "example.test", "/", nil, nil)
+	raw := rawRequest("GET", "example.test", "/", nil, nil)
 	var resp h1.Response
 	if err := c.Do(raw, deadline(), false, &resp); err != nil {
 		t.Fatal(err)
@@ -129,7 +129,7 @@ func TestNoRetryAfterPartialResponse(t *testing.T) {
 	})
 	c := h1.NewClient(srv.addr(), h1.Options{})
 	defer c.CloseIdle()
-	raw := h1.AppendRequest(nil, "POST", "example.test", "/charge", nil, []byte("1 EUR"))
+	raw := rawRequest("POST", "example.test", "/charge", nil, []byte("1 EUR"))
 	var resp h1.Response
 	if err := c.Do(raw, deadline(), false, &resp); err != nil {
 		t.Fatal(err)
@@ -148,7 +148,7 @@ func TestTimeoutWhenServerNeverAnswers(t *testing.T) {
 	})
 	c := h1.NewClient(srv.addr(), h1.Options{})
 	defer c.CloseIdle()
-	raw := h1.AppendRequest(nil, "GET", "example.test", "/", nil, nil)
+	raw := rawRequest("GET", "example.test", "/", nil, nil)
 	var resp h1.Response
 	start := time.Now()
 	err := c.Do(raw, start.Add(200*time.Millisecond), false, &resp)
@@ -171,7 +171,7 @@ func TestTimeoutInsideSlowBody(t *testing.T) {
 		time.Sleep(2 * time.Second)
 	})
 	c := h1.NewClient(srv.addr(), h1.Options{})
-	raw := h1.AppendRequest(nil, "GET", "example.test", "/", nil, nil)
+	raw := rawRequest("GET", "example.test", "/", nil, nil)
 	var resp h1.Response
 	if err := c.Do(raw, time.Now().Add(150*time.Millisecond), true, &resp); !errors.Is(err, h1.ErrTimeout) {
 		t.Fatalf("err = %v, want ErrTimeout", err)
@@ -187,7 +187,7 @@ func TestConnectionRefused(t *testing.T) {
 	ln.Close()
 	c := h1.NewClient(addr, h1.Options{})
 	var resp h1.Response
-	err = c.Do(h1.AppendRequest(nil, "GET", addr, "/", nil, nil), deadline(), false, &resp)
+	err = c.Do(rawRequest("GET", addr, "/", nil, nil), deadline(), false, &resp)
 	if !errors.Is(err, syscall.ECONNREFUSED) {
 		t.Fatalf("err = %v, want ECONNREFUSED", err)
 	}
@@ -203,7 +203,7 @@ func TestConnectionReset(t *testing.T) {
 	})
 	c := h1.NewClient(srv.addr(), h1.Options{})
 	var resp h1.Response
-	err := c.Do(h1.AppendRequest(nil, "GET", "example.test", "/", nil, nil), deadline(), false, &resp)
+	err := c.Do(rawRequest("GET", "example.test", "/", nil, nil), deadline(), false, &resp)
 	if !errors.Is(err, syscall.ECONNRESET) {
 		t.Fatalf("err = %v, want ECONNRESET", err)
 	}
@@ -216,7 +216,7 @@ func TestDeadlineAlreadyPassed(t *testing.T) {
 	srv := cannedServer(t, "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n", false)
 	c := h1.NewClient(srv.addr(), h1.Options{})
 	var resp h1.Response
-	err := c.Do(h1.AppendRequest(nil, "GET", "example.test", "/", nil, nil), time.Now().Add(-time.Second), false, &resp)
+	err := c.Do(rawRequest("GET", "example.test", "/", nil, nil), time.Now().Add(-time.Second), false, &resp)
 	if !errors.Is(err, h1.ErrTimeout) {
 		t.Fatalf("err = %v, want ErrTimeout", err)
 	}
@@ -239,7 +239,7 @@ func TestConcurrentDo(t *testing.T) {
 			var raw []byte
 			for i := range each {
 				path := fmt.Sprintf("/w%d/%d", w, i)
-				raw = h1.AppendRequest(raw[:0], "GET", "example.test", path, nil, nil)
+				raw = rawRequestTo(raw[:0], "GET", "example.test", path, nil, nil)
 				if err := c.Do(raw, deadline(), true, &resp); err != nil {
 					errs <- err
 					return
@@ -276,7 +276,7 @@ func TestMaxConns(t *testing.T) {
 	})
 	c := h1.NewClient(srv.Listener.Addr().String(), h1.Options{MaxConns: 2})
 	defer c.CloseIdle()
-	raw := h1.AppendRequest(nil, "GET", "example.test", "/", nil, nil)
+	raw := rawRequest("GET", "example.test", "/", nil, nil)
 	var wg sync.WaitGroup
 	var failed atomic.Int64
 	for range 6 {
@@ -315,7 +315,7 @@ func TestMaxConnsWaitEndsAtDeadline(t *testing.T) {
 	})
 	defer close(release)
 	c := h1.NewClient(srv.addr(), h1.Options{MaxConns: 1})
-	raw := h1.AppendRequest(nil, "GET", "example.test", "/", nil, nil)
+	raw := rawRequest("GET", "example.test", "/", nil, nil)
 	go func() {
 		var resp h1.Response
 		c.Do(raw, deadline(), false, &resp) // holds the only connection
@@ -337,7 +337,7 @@ func TestMaxConnsWaitEndsAtDeadline(t *testing.T) {
 func TestCloseIdle(t *testing.T) {
 	srv, conns := newCountingServer(t, nil)
 	c := h1.NewClient(srv.Listener.Addr().String(), h1.Options{})
-	raw := h1.AppendRequest(nil, "GET", "example.test", "/", nil, nil)
+	raw := rawRequest("GET", "example.test", "/", nil, nil)
 	var resp h1.Response
 	for range 2 {
 		if err := c.Do(raw, deadline(), false, &resp); err != nil {
@@ -358,7 +358,7 @@ func TestDoDoesNotAllocate(t *testing.T) {
 	srv := newFixedServer(t, "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 11\r\n\r\nhello world")
 	c := h1.NewClient(srv, h1.Options{})
 	defer c.CloseIdle()
-	raw := h1.AppendRequest(nil, "GET", "example.test", "/", http.Header{"Accept": {"*/*"}}, nil)
+	raw := rawRequest("GET", "example.test", "/", http.Header{"Accept": {"*/*"}}, nil)
 	var resp h1.Response
 	dl := deadline()
 	for _, keepBody := range []bool{false, true} {
@@ -379,7 +379,7 @@ func TestRequestHeadersArrive(t *testing.T) {
 		got <- r
 	})
 	c := h1.NewClient(srv.Listener.Addr().String(), h1.Options{})
-	raw := h1.AppendRequest(nil, "PUT", "svc.internal:8080", "/a/b?c=d",
+	raw := rawRequest("PUT", "svc.internal:8080", "/a/b?c=d",
 		http.Header{"Content-Type": {"application/json"}, "X-Multi": {"1", "2"}}, []byte(`{}`))
 	var resp h1.Response
 	if err := c.Do(raw, deadline(), false, &resp); err != nil {

@@ -3,17 +3,20 @@ package h1
 import (
 	"errors"
 	"net"
+	"strings"
 	"testing"
 	"time"
 )
 
-func TestPrivateOnly(t *testing.T) {
+func TestGuardDefault(t *testing.T) {
 	for addr, ok := range map[string]bool{
 		"127.0.0.1:80": true, "[::1]:8080": true, "10.1.2.3:80": true, "192.168.0.7:443": true,
-		"172.16.0.1:80": true, "[fd00::1]:80": true, "169.254.1.1:80": true, "[::ffff:127.0.0.1]:80": true,
+		"172.16.0.1:80": true, "[fd00::1]:80": true, "[::ffff:127.0.0.1]:80": true,
+		"169.254.169.254:80": false, "169.254.1.1:80": false, "[fe80::1]:80": false, "[::ffff:169.254.169.254]:80": false,
+		"0.0.0.0:80": false, "[::]:80": false, "224.0.0.1:80": false,
 		"192.0.2.1:80": false, "8.8.8.8:53": false, "[2001:db8::1]:80": false, "[::ffff:8.8.8.8]:80": false,
 	} {
-		err := PrivateOnly("tcp", addr, nil)
+		err := Guard{}.Check("tcp", addr, nil)
 		if ok != (err == nil) {
 			t.Errorf("%s: %v", addr, err)
 		}
@@ -21,8 +24,14 @@ func TestPrivateOnly(t *testing.T) {
 			t.Errorf("%s: %v is not ErrPublicAddress", addr, err)
 		}
 	}
-	if err := PrivateOnly("tcp", "not an address", nil); err == nil {
+	if err := (Guard{}).Check("tcp", "not an address", nil); err == nil {
 		t.Error("an unparsable address passed")
+	}
+	if err := (Guard{AllowPublic: true}).Check("tcp", "169.254.169.254:80", nil); err != nil {
+		t.Errorf("--allow-public: %v", err)
+	}
+	if err := (Guard{}).Check("tcp", "169.254.169.254:80", nil); err == nil || !strings.Contains(err.Error(), "link-local") {
+		t.Errorf("metadata address: %v, want a refusal naming link-local", err)
 	}
 }
 
@@ -32,12 +41,12 @@ func TestPrivateOnly(t *testing.T) {
 func TestClientControlRefusesPublicDial(t *testing.T) {
 	// 192.0.2.0/24 is TEST-NET-1: public by the rules, and Control stops
 	// the dial before any packet could leave.
-	c := NewClient("192.0.2.1:80", Options{Control: PrivateOnly})
+	c := NewClient("192.0.2.1:80", Options{})
 	err := c.Do([]byte("GET / HTTP/1.1\r\nHost: x\r\n\r\n"), time.Now().Add(time.Second), false, &Response{})
 	if !errors.Is(err, ErrPublicAddress) {
 		t.Fatalf("Do: %v, want ErrPublicAddress", err)
 	}
-	s, err := NewStd("https://192.0.2.1/", Options{Control: PrivateOnly})
+	s, err := NewStd("https://192.0.2.1/", Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -57,7 +66,7 @@ func TestClientControlRefusesPublicDial(t *testing.T) {
 			c.Close()
 		}
 	}()
-	c = NewClient(ln.Addr().String(), Options{Control: PrivateOnly})
+	c = NewClient(ln.Addr().String(), Options{})
 	resp := &Response{}
 	if err := c.Do([]byte("GET / HTTP/1.1\r\nHost: x\r\n\r\n"), time.Now().Add(2*time.Second), false, resp); err != nil || resp.Status != 200 {
 		t.Fatalf("loopback: %v status %d", err, resp.Status)

@@ -10,6 +10,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/bestbefore/bestbefore/pkg/h1"
 )
 
 // rawServer is a TCP server on loopback that hands each connection to
@@ -99,4 +101,17 @@ func isErr(err, target error) bool {
 		return err == nil
 	}
 	return errors.Is(err, target)
+}
+
+// rawRequest serializes a request that is known to be safe to send.
+func rawRequest(method, host, target string, header http.Header, body []byte) []byte {
+	return rawRequestTo(nil, method, host, target, header, body)
+}
+
+func rawRequestTo(dst []byte, method, host, target string, header http.Header, body []byte) []byte {
+	b, err := h1.AppendRequest(dst, method, host, target, header, body)
+	if err != nil {
+		panic(err)
+	}
+	return b
 }

@@ -18,6 +18,11 @@ type parser struct {
 	br *bufio.Reader
 	// max is the largest body accepted, 0 for no limit.
 	max int64
+	// maxHeader and maxFields bound the header block of one response
+	// (interim responses included), in bytes and fields; 0 for no limit.
+	maxHeader, maxFields int
+	// headerBytes and fields count what the current response used.
+	headerBytes, fields int
 }
 
 // errNoResponse means the connection ended before any byte of the
@@ -30,6 +35,7 @@ var errNoResponse = errors.New("h1: connection closed before any response byte")
 // started reports whether any byte of the response was read.
 func (p *parser) read(head, keepBody bool, resp *Response) (keep, started bool, err error) {
 	resp.Reset()
+	p.headerBytes, p.fields = 0, 0
 	for interim := 0; ; interim++ {
 		if interim > maxInterim {
 			return false, true, fmt.Errorf("%w: more than %d interim (1xx) responses", ErrMalformed, maxInterim)
@@ -43,6 +49,9 @@ func (p *parser) read(head, keepBody bool, resp *Response) (keep, started bool, 
 				return false, false, err
 			}
 			return false, true, p.lineErr(err, "status line")
+		}
+		if err := p.count(len(line), 0); err != nil {
+			return false, true, err
 		}
 		minor, status, err := parseStatusLine(trimEOL(line))
 		if err != nil {
@@ -84,6 +93,20 @@ func (p *parser) read(head, keepBody bool, resp *Response) (keep, started bool, 
 			return false, true, p.readUntilClose(keepBody, resp)
 		}
 	}
+}
+
+// count adds a line of n bytes holding fields header fields to the
+// response's header block, failing once it is past a bound.
+func (p *parser) count(n, fields int) error {
+	p.headerBytes += n
+	p.fields += fields
+	switch {
+	case p.maxHeader > 0 && p.headerBytes > p.maxHeader:
+		return fmt.Errorf("%w: more than %d bytes of status line and header fields", ErrHeaderTooLarge, p.maxHeader)
+	case p.maxFields > 0 && p.fields > p.maxFields:
+		return fmt.Errorf("%w: more than %d header fields", ErrHeaderTooLarge, p.maxFields)
+	}
+	return nil
 }
 
 // lineErr turns a failure to read a whole line into the error to return.
@@ -136,6 +159,9 @@ func (p *parser) readHeader(resp *Response) (framing, error) {
 		l := trimEOL(line)
 		if len(l) == 0 {
 			return h, nil
+		}
+		if err := p.count(len(line), 1); err != nil {
+			return h, err
 		}
 		if l[0] == ' ' || l[0] == '\t' {
 			return h, fmt.Errorf("%w: obsolete header line folding in %q", ErrMalformed, clip(l))

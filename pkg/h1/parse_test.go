@@ -157,7 +157,7 @@ func TestDoParsing(t *testing.T) {
 			if tc.head {
 				method = "HEAD"
 			}
-			raw := h1.AppendRequest(nil, method, "example.test", "/x", nil, nil)
+			raw := rawRequest(method, "example.test", "/x", nil, nil)
 			var resp h1.Response
 			err := c.Do(raw, deadline(), true, &resp)
 			checkResponse(t, tc, true, &resp, err)

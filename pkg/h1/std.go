@@ -38,14 +38,15 @@ func NewStd(baseURL string, o Options) (*Std, error) {
 		idle = 10000
 	}
 	tr := &http.Transport{
-		Proxy:               nil,
-		DialContext:         (&net.Dialer{Timeout: o.DialTimeout, Control: o.Control}).DialContext,
-		TLSHandshakeTimeout: o.DialTimeout,
-		MaxConnsPerHost:     o.MaxConns,
-		MaxIdleConns:        idle,
-		MaxIdleConnsPerHost: idle,
-		DisableCompression:  true,
-		ReadBufferSize:      o.ReadBufferSize,
+		Proxy:                  nil,
+		DialContext:            o.Guard.Dialer(o.DialTimeout).DialContext,
+		MaxResponseHeaderBytes: int64(o.MaxHeaderBytes),
+		TLSHandshakeTimeout:    o.DialTimeout,
+		MaxConnsPerHost:        o.MaxConns,
+		MaxIdleConns:           idle,
+		MaxIdleConnsPerHost:    idle,
+		DisableCompression:     true,
+		ReadBufferSize:         o.ReadBufferSize,
 	}
 	return &Std{base: u, o: o, tr: tr, client: &http.Client{
 		Transport:     tr,
@@ -123,6 +124,10 @@ func readAll(r io.Reader, dst []byte) ([]byte, error) {
 func stdErr(err error) error {
 	if errors.Is(err, context.DeadlineExceeded) {
 		return ErrTimeout
+	}
+	if strings.Contains(err.Error(), "server response headers exceeded") {
+		// net/http has no sentinel for MaxResponseHeaderBytes.
+		return fmt.Errorf("%w: %v", ErrHeaderTooLarge, err)
 	}
 	return classify(err)
 }

@@ -21,7 +21,7 @@ func TestStdDo(t *testing.T) {
 	defer s.CloseIdle()
 	var resp h1.Response
 	for range 3 {
-		raw := h1.AppendRequest(nil, "POST", "example.test", "/p?x=1", http.Header{"Content-Type": {"text/plain"}}, []byte("abc"))
+		raw := rawRequest("POST", "example.test", "/p?x=1", http.Header{"Content-Type": {"text/plain"}}, []byte("abc"))
 		if err := s.Do(raw, deadline(), true, &resp); err != nil {
 			t.Fatal(err)
 		}
@@ -32,7 +32,7 @@ func TestStdDo(t *testing.T) {
 			t.Errorf("Content-Type = %q, %v", ct, ok)
 		}
 	}
-	if err := s.Do(h1.AppendRequest(nil, "GET", "x", "/", nil, nil), deadline(), false, &resp); err != nil || len(resp.Body) != 0 || resp.BodyLen != 6 {
+	if err := s.Do(rawRequest("GET", "x", "/", nil, nil), deadline(), false, &resp); err != nil || len(resp.Body) != 0 || resp.BodyLen != 6 {
 		t.Errorf("discarding the body: err %v, body %q, BodyLen %d", err, resp.Body, resp.BodyLen)
 	}
 	if n := conns.Load(); n != 1 {
@@ -51,7 +51,7 @@ func TestStdErrors(t *testing.T) {
 		s, _ := h1.NewStd(srv.URL, h1.Options{})
 		defer s.CloseIdle()
 		var resp h1.Response
-		if err := s.Do(h1.AppendRequest(nil, "GET", "x", "/", nil, nil), time.Now().Add(100*time.Millisecond), false, &resp); !errors.Is(err, h1.ErrTimeout) {
+		if err := s.Do(rawRequest("GET", "x", "/", nil, nil), time.Now().Add(100*time.Millisecond), false, &resp); !errors.Is(err, h1.ErrTimeout) {
 			t.Errorf("err = %v, want ErrTimeout", err)
 		}
 	})
@@ -61,7 +61,7 @@ func TestStdErrors(t *testing.T) {
 		ln.Close()
 		s, _ := h1.NewStd("http://"+addr, h1.Options{})
 		var resp h1.Response
-		if err := s.Do(h1.AppendRequest(nil, "GET", addr, "/", nil, nil), deadline(), false, &resp); !errors.Is(err, syscall.ECONNREFUSED) {
+		if err := s.Do(rawRequest("GET", addr, "/", nil, nil), deadline(), false, &resp); !errors.Is(err, syscall.ECONNREFUSED) {
 			t.Errorf("err = %v, want ECONNREFUSED", err)
 		}
 	})
@@ -75,7 +75,7 @@ func TestStdErrors(t *testing.T) {
 		defer s.CloseIdle()
 		var resp h1.Response
 		for _, keep := range []bool{true, false} {
-			if err := s.Do(h1.AppendRequest(nil, "GET", "x", "/", nil, nil), deadline(), keep, &resp); !errors.Is(err, h1.ErrTooLarge) {
+			if err := s.Do(rawRequest("GET", "x", "/", nil, nil), deadline(), keep, &resp); !errors.Is(err, h1.ErrTooLarge) {
 				t.Errorf("keepBody=%v: err = %v, want ErrTooLarge", keep, err)
 			}
 		}
@@ -126,7 +126,7 @@ func TestNewReachesTheServer(t *testing.T) {
 		t.Fatal(err)
 	}
 	var resp h1.Response
-	if err := d.Do(h1.AppendRequest(nil, "GET", "x", "/hi", nil, nil), deadline(), true, &resp); err != nil || string(resp.Body) != "GET /hi " {
+	if err := d.Do(rawRequest("GET", "x", "/hi", nil, nil), deadline(), true, &resp); err != nil || string(resp.Body) != "GET /hi " {
 		t.Fatalf("err %v body %q", err, resp.Body)
 	}
 }

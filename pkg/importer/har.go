@@ -1,6 +1,8 @@
 package importer
 
 import (
+	"github.com/bestbefore/bestbefore/pkg/h1"
+
 	"encoding/base64"
 	"encoding/json"
 	"errors"
@@ -48,7 +50,7 @@ func (e *HAREntry) TrafficRequest() (*traffic.Request, error) {
 	if e.Request.Method == "" {
 		return nil, &traffic.LineError{Field: "request.method", Msg: "required"}
 	}
-	req := &traffic.Request{Method: strings.ToUpper(e.Request.Method), Path: escapePath(u.RequestURI())}
+	req := &traffic.Request{Method: strings.ToUpper(e.Request.Method), Path: h1.EscapeTarget(u.RequestURI())}
 	if e.StartedDateTime != "" {
 		t, err := time.Parse(time.RFC3339Nano, e.StartedDateTime)
 		if err != nil {

@@ -4,6 +4,8 @@
 package importer
 
 import (
+	"github.com/bestbefore/bestbefore/pkg/h1"
+
 	"errors"
 	"fmt"
 	"io"
@@ -161,34 +163,7 @@ func pathOf(target string) (string, error) {
 			target = "/"
 		}
 	}
-	return escapePath(target), nil
-}
-
-// escapePath percent-encodes the bytes a traffic path may not hold
-// (spaces, controls, non-ASCII) and leaves everything else as written.
-func escapePath(p string) string {
-	const hex = "0123456789ABCDEF"
-	var b strings.Builder
-	for i := 0; i < len(p); i++ {
-		c := p[i]
-		if c <= ' ' || c >= 0x7f {
-			if b.Len() == 0 {
-				b.Grow(len(p) + 8)
-				b.WriteString(p[:i])
-			}
-			b.WriteByte('%')
-			b.WriteByte(hex[c>>4])
-			b.WriteByte(hex[c&15])
-			continue
-		}
-		if b.Len() > 0 {
-			b.WriteByte(c)
-		}
-	}
-	if b.Len() == 0 {
-		return p
-	}
-	return b.String()
+	return h1.EscapeTarget(target), nil
 }
 
 // skipHeaders are not carried over: connection-level headers, the host

@@ -136,7 +136,7 @@ func TestParseLogLineFields(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if req.Path != `/a%20b?x="y"` || req.TS.Hour() != 22 || req.Header.Get("User-Agent") != "ua line" || req.Header.Get("Referer") != "" {
+	if req.Path != `/a%20b?x=%22y%22` || req.TS.Hour() != 22 || req.Header.Get("User-Agent") != "ua line" || req.Header.Get("Referer") != "" {
 		t.Fatalf("got %+v", req)
 	}
 }

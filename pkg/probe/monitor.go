@@ -1,6 +1,8 @@
 package probe
 
 import (
+	"github.com/bestbefore/bestbefore/pkg/h1"
+
 	"context"
 	"fmt"
 	"math"
@@ -35,8 +37,12 @@ type Config struct {
 	// at Start and one at Stop, because a step limited by the generator
 	// must never pass as the target's limit.
 	Disabled bool
-	// HTTPClient scrapes the metrics; nil: a private client.
+	// HTTPClient scrapes the metrics; nil: a client through Guard that
+	// follows no redirect.
 	HTTPClient *http.Client
+	// Guard checks every address a scrape dials (zero value: loopback
+	// and private addresses only).
+	Guard h1.Guard
 }
 
 // StepSample is what the Monitor measured over one step.
@@ -116,12 +122,12 @@ func NewMonitor(cfg Config) *Monitor {
 	}
 	client := cfg.HTTPClient
 	if client == nil && len(cfg.MetricsURLs) > 0 {
-		client = &http.Client{Transport: &http.Transport{
-			Proxy:               nil, // metrics are read directly, never through a proxy
-			MaxIdleConnsPerHost: 1,
-			IdleConnTimeout:     max(3*cfg.Interval, 10*time.Second),
-			DisableCompression:  false,
-		}}
+		// Metrics are read directly, never through a proxy, and a
+		// redirect is an error: the guard checks where the tool goes.
+		client = cfg.Guard.Client(0)
+		tr := client.Transport.(*http.Transport)
+		tr.MaxIdleConnsPerHost = 1
+		tr.IdleConnTimeout = max(3*cfg.Interval, 10*time.Second)
 	}
 	for _, u := range cfg.MetricsURLs {
 		m.scrapers = append(m.scrapers, NewScraper(u, client))

@@ -1,6 +1,8 @@
 package probe
 
 import (
+	"github.com/bestbefore/bestbefore/pkg/h1"
+
 	"context"
 	"fmt"
 	"io"
@@ -29,7 +31,7 @@ type Scraper struct {
 // 5 s timeout). Requests are bounded by the context given to Sample.
 func NewScraper(url string, client *http.Client) *Scraper {
 	if client == nil {
-		client = &http.Client{Timeout: 5 * time.Second}
+		client = h1.Guard{}.Client(5 * time.Second)
 	}
 	return &Scraper{url: url, client: client}
 }

@@ -10,17 +10,21 @@ package record
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"fmt"
 	"io"
 	"math/rand/v2"
+	"net"
 	"net/http"
 	"net/http/httputil"
 	"net/url"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
 
+	"github.com/bestbefore/bestbefore/pkg/h1"
 	"github.com/bestbefore/bestbefore/pkg/traffic"
 )
 
@@ -30,6 +34,8 @@ const (
 	DefaultQueueLen      = 4096
 	DefaultQueueBytes    = 64 << 20
 	DefaultFlushInterval = time.Second
+	// DefaultUpstreamTimeout bounds the wait for an upstream's response.
+	DefaultUpstreamTimeout = 30 * time.Second
 )
 
 // Options configure a Recorder.
@@ -55,8 +61,15 @@ type Options struct {
 	QueueBytes int64
 	// FlushInterval is how often buffered lines reach the file.
 	FlushInterval time.Duration
-	// Transport forwards the requests; nil means http.DefaultTransport.
+	// Transport forwards the requests; nil means a transport through
+	// Guard that never compresses on its own (see New).
 	Transport http.RoundTripper
+	// Guard checks every upstream address dialed (zero value: loopback
+	// and private addresses only).
+	Guard h1.Guard
+	// UpstreamTimeout bounds the wait for the upstream's response header;
+	// past it the client gets 504. 0 means DefaultUpstreamTimeout.
+	UpstreamTimeout time.Duration
 	// Now returns the time stamped on each request; nil means time.Now.
 	Now func() time.Time
 }
@@ -126,6 +139,19 @@ func New(opts Options) (*Recorder, error) {
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
+	if opts.UpstreamTimeout <= 0 {
+		opts.UpstreamTimeout = DefaultUpstreamTimeout
+	}
+	if opts.Transport == nil {
+		// The client's request goes upstream as it came: no
+		// Accept-Encoding added, no body decompressed, so the client sees
+		// the upstream's own Content-Length, ETag and Accept-Ranges.
+		tr := opts.Guard.Transport(min(opts.UpstreamTimeout, h1.DefaultDialTimeout))
+		tr.DisableCompression = true
+		tr.ResponseHeaderTimeout = opts.UpstreamTimeout
+		tr.MaxIdleConnsPerHost = 256
+		opts.Transport = tr
+	}
 	r := &Recorder{
 		opts:  opts,
 		queue: make(chan *item, opts.QueueLen),
@@ -141,11 +167,34 @@ func New(opts Options) (*Recorder, error) {
 			// SetURL rewrites Host to the upstream's; keep the
 			// client's query exactly as sent.
 			pr.Out.URL.RawQuery = pr.In.URL.RawQuery
+			// Rewrite strips the X-Forwarded-* fields; a proxy keeps
+			// what the client sent and appends the client's address to
+			// X-Forwarded-For.
+			for _, k := range []string{"X-Forwarded-Host", "X-Forwarded-Proto"} {
+				if v, ok := pr.In.Header[k]; ok {
+					pr.Out.Header[k] = v
+				}
+			}
+			xff := pr.In.Header["X-Forwarded-For"]
+			if ip, _, err := net.SplitHostPort(pr.In.RemoteAddr); err == nil {
+				if len(xff) > 0 {
+					pr.Out.Header.Set("X-Forwarded-For", strings.Join(xff, ", ")+", "+ip)
+				} else {
+					pr.Out.Header.Set("X-Forwarded-For", ip)
+				}
+			} else if len(xff) > 0 {
+				pr.Out.Header["X-Forwarded-For"] = xff
+			}
 		},
 		Transport:     opts.Transport,
 		FlushInterval: -1,
 		ErrorHandler: func(w http.ResponseWriter, req *http.Request, err error) {
-			http.Error(w, "bestbefore record: upstream: "+err.Error(), http.StatusBadGateway)
+			status := http.StatusBadGateway
+			var ne net.Error
+			if errors.As(err, &ne) && ne.Timeout() || errors.Is(err, context.DeadlineExceeded) {
+				status = http.StatusGatewayTimeout
+			}
+			http.Error(w, "bestbefore record: upstream: "+err.Error(), status)
 		},
 	}
 	go r.writeLoop()

@@ -35,6 +35,7 @@ const (
 	ClassCheckFailed   = "check_failed"
 	ClassDropped       = "dropped"
 	ClassResponseLarge = "response_too_large"
+	ClassHeaderLarge   = "header_too_large"
 	ClassOther         = "other"
 )
 

@@ -12,6 +12,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"net/netip"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -212,9 +213,9 @@ func Execute(ctx context.Context, o Options) (*Outcome, error) {
 			clusters = append(clusters, c)
 			return []string{c.URL()}, c, nil
 		case t.URL != "":
-			return []string{t.URL}, nil, CheckTargets(ctx, []string{t.URL}, o.AllowPublic || s.Limits.AllowPublic)
+			return []string{t.URL}, nil, CheckTargets(ctx, []string{t.URL}, o.AllowPublic)
 		default:
-			return t.URLs, nil, CheckTargets(ctx, t.URLs, o.AllowPublic || s.Limits.AllowPublic)
+			return t.URLs, nil, CheckTargets(ctx, t.URLs, o.AllowPublic)
 		}
 	}
 	var urls, candidateURLs []string
@@ -244,7 +245,7 @@ func Execute(ctx context.Context, o Options) (*Outcome, error) {
 	out.ResultPath = filepath.Join(dir, "result.json")
 
 	cfg := sweep.Config{Scenario: s, TargetURLs: urls, CandidateURLs: candidateURLs, TrafficPath: trafficPath, Traffic: info, Observer: o.Observer, Now: o.Now,
-		AllowPublic: o.AllowPublic || s.Limits.AllowPublic}
+		AllowPublic: o.AllowPublic}
 	if o.NewMonitor != nil && !s.Monitor.Disabled {
 		var pids []int32
 		var murls []string
@@ -356,15 +357,13 @@ func CheckTargets(ctx context.Context, urls []string, allowPublic bool) error {
 		if err != nil || len(addrs) == 0 {
 			return fmt.Errorf("%w: %s: cannot resolve %q: %v", ErrUnreachable, raw, host, err)
 		}
-		if !allowPublic {
-			for _, a := range addrs {
-				if !h1.IsPrivate(a.IP) {
-					return badInput(fmt.Errorf("target %s resolves to %s, a public address; bestbefore only loads loopback and private addresses unless given --allow-public", raw, a.IP))
-				}
+		guard := h1.Guard{AllowPublic: allowPublic}
+		for _, a := range addrs {
+			if ip, ok := netip.AddrFromSlice(a.IP); ok && !guard.Allowed(ip) {
+				return badInput(fmt.Errorf("target %s resolves to %s, %s", raw, a.IP, h1.Refusal(ip)))
 			}
 		}
-		d := net.Dialer{Timeout: 3 * time.Second}
-		c, err := d.DialContext(ctx, "tcp", net.JoinHostPort(host, port))
+		c, err := guard.DialContext(ctx, "tcp", net.JoinHostPort(host, port), 3*time.Second)
 		if err != nil {
 			return fmt.Errorf("%w: %s: %v", ErrUnreachable, raw, err)
 		}

@@ -5,6 +5,7 @@ import (
 	"io"
 	"os"
 
+	"github.com/bestbefore/bestbefore/pkg/h1"
 	"github.com/bestbefore/bestbefore/pkg/probe"
 	"github.com/bestbefore/bestbefore/pkg/report"
 	"github.com/bestbefore/bestbefore/pkg/result"
@@ -17,7 +18,9 @@ import (
 // pkg/probe and reports with pkg/report.
 func Standard(o *Options) {
 	if o.NewMonitor == nil {
-		o.NewMonitor = NewProbeMonitor
+		o.NewMonitor = func(s *scenario.Scenario, pids []int32, metricsURLs []string) sweep.Monitor {
+			return NewProbeMonitor(s, pids, metricsURLs, h1.Guard{AllowPublic: o.AllowPublic})
+		}
 	}
 	if o.Warnings == nil {
 		o.Warnings = CalibrationWarnings
@@ -52,8 +55,9 @@ func quietWriter(w io.Writer) io.Writer {
 }
 
 // NewProbeMonitor samples the host, the target's processes and metrics,
-// and the generator itself.
-func NewProbeMonitor(s *scenario.Scenario, pids []int32, metricsURLs []string) sweep.Monitor {
+// and the generator itself. Metrics are scraped through guard, as the
+// load is sent.
+func NewProbeMonitor(s *scenario.Scenario, pids []int32, metricsURLs []string, guard h1.Guard) sweep.Monitor {
 	cfg := probe.Config{
 		Interval:    s.Monitor.Interval.D(),
 		PIDs:        append(append([]int32(nil), pids...), s.Monitor.PIDs...),
@@ -61,6 +65,7 @@ func NewProbeMonitor(s *scenario.Scenario, pids []int32, metricsURLs []string) s
 		MetricsURLs: append(append([]string(nil), metricsURLs...), s.Monitor.MetricsURLs...),
 		Metrics:     s.Monitor.Metrics,
 		Disabled:    s.Monitor.Disabled,
+		Guard:       guard,
 	}
 	if s.Monitor.MetricsURL != "" {
 		cfg.MetricsURLs = append(cfg.MetricsURLs, s.Monitor.MetricsURL)

@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"net/http"
+	"net/url"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -17,6 +19,7 @@ import (
 
 	"go.yaml.in/yaml/v3"
 
+	"github.com/bestbefore/bestbefore/pkg/h1"
 	"github.com/bestbefore/bestbefore/pkg/result"
 )
 
@@ -165,6 +168,11 @@ func yamlError(name string, err error, lines map[string]int) *Error {
 		e.Msg = m[2]
 	}
 	e.Msg = strings.ReplaceAll(e.Msg, "scenario.", "")
+	for k := range removedKeys {
+		if strings.Contains(e.Msg, "field "+k+" not found") {
+			e.Msg += removedKeyHint(k)
+		}
+	}
 	if e.Line > 0 && lines != nil {
 		best := ""
 		for k, l := range lines {
@@ -175,6 +183,18 @@ func yamlError(name string, err error, lines map[string]int) *Error {
 		e.Field = best
 	}
 	return e
+}
+
+// removedKeys are keys a scenario may not hold, with the reason.
+var removedKeys = map[string]string{
+	"allow_public": "only the command-line flag --allow-public opens the address guard; a scenario or --set cannot",
+}
+
+func removedKeyHint(k string) string {
+	if why, ok := removedKeys[k]; ok {
+		return ": " + why
+	}
+	return ""
 }
 
 // blockStyle turns flow mappings and sequences ({a: 1}, [1, 2]) into
@@ -276,7 +296,7 @@ func checkPath(t reflect.Type, parts []string) error {
 		case reflect.Struct:
 			f, ok := fieldByTag(t, p)
 			if !ok {
-				return fmt.Errorf("unknown key %q (in %s)", strings.Join(parts[:i+1], "."), t.Name())
+				return fmt.Errorf("unknown key %q (in %s)%s", strings.Join(parts[:i+1], "."), t.Name(), removedKeyHint(p))
 			}
 			t = f.Type
 		case reflect.Map:
@@ -420,6 +440,77 @@ func (s *Scenario) applyDefaults() {
 
 func (s *Scenario) set(key string) bool { _, ok := s.lines[key]; return ok }
 
+// Bounds of a scenario, checked at validation so that a typo cannot run
+// for an hour or start a runaway target.
+const (
+	// MaxQPS is the highest rate of any step (load.steps, load.max_qps).
+	MaxQPS = 10_000_000
+	// MaxSteps is the most steps a ramp may hold.
+	MaxSteps = 10_000
+	// MaxBundledWorkers and MaxBundledQueue bound a bundled node's pool.
+	MaxBundledWorkers = 4096
+	MaxBundledQueue   = 1 << 20
+)
+
+// targetURLProblem says what is wrong with a target URL, or "" when it can
+// be loaded: http or https, a host, a port in 1-65535 when one is given, no
+// user information, query or fragment (the traffic supplies them), and a
+// path the wire accepts.
+func targetURLProblem(raw string) string {
+	if raw == "" {
+		return ""
+	}
+	for i := 0; i < len(raw); i++ {
+		if c := raw[i]; c < ' ' || c == 0x7f {
+			return fmt.Sprintf("%q holds a control character (0x%02x): a URL cannot hold CR, LF, NUL or another control byte", raw, c)
+		}
+	}
+	u, err := url.Parse(raw)
+	if err != nil {
+		var ue *url.Error
+		if errors.As(err, &ue) {
+			err = ue.Err
+		}
+		return fmt.Sprintf("%q is not a URL: %v", raw, err)
+	}
+	switch {
+	case u.Scheme != "http" && u.Scheme != "https":
+		return fmt.Sprintf("%q is not an http:// or https:// URL", raw)
+	case u.Hostname() == "":
+		return fmt.Sprintf("%q names no host: write e.g. http://127.0.0.1:8080", raw)
+	case u.User != nil:
+		return fmt.Sprintf("%q holds user information: put credentials in target.headers (Authorization)", raw)
+	case u.RawQuery != "" || u.ForceQuery || u.Fragment != "":
+		return fmt.Sprintf("%q holds a query or fragment: the traffic file gives each request its own", raw)
+	}
+	if p := u.Port(); p != "" {
+		n, err := strconv.Atoi(p)
+		if err != nil || n < 1 || n > 65535 {
+			return fmt.Sprintf("%q: port %s is not in 1-65535", raw, p)
+		}
+	}
+	if p := u.EscapedPath(); p != "" {
+		if err := h1.CheckTarget(p); err != nil {
+			return fmt.Sprintf("%q: path: %s", raw, wireMsg(err))
+		}
+	}
+	return ""
+}
+
+// reservedHeader reports a header bestbefore writes itself.
+func reservedHeader(k string) bool {
+	switch http.CanonicalHeaderKey(k) {
+	case "Host", "Content-Length", "Connection", "Keep-Alive", "Proxy-Connection", "Transfer-Encoding", "Te", "Trailer", "Upgrade":
+		return true
+	}
+	return false
+}
+
+// wireMsg is the message of an h1 check without its sentinel prefix.
+func wireMsg(err error) string {
+	return strings.TrimPrefix(err.Error(), h1.ErrNotWireSafe.Error()+": ")
+}
+
 // Validate checks values that decode but make no sense.
 func (s *Scenario) Validate() Errors {
 	var errs Errors
@@ -457,9 +548,12 @@ func (s *Scenario) Validate() Errors {
 			if side.Baseline != nil || side.Candidate != nil {
 				add("target."+name, "a side cannot itself be an A/B pair")
 			}
-			for i, u := range append([]string{side.URL}, side.URLs...) {
-				if u != "" && !strings.HasPrefix(u, "http://") && !strings.HasPrefix(u, "https://") {
-					add(fmt.Sprintf("target.%s.urls.%d", name, i), "%q is not an http:// or https:// URL", u)
+			if msg := targetURLProblem(side.URL); msg != "" {
+				add("target."+name+".url", "%s", msg)
+			}
+			for i, u := range side.URLs {
+				if msg := targetURLProblem(u); msg != "" {
+					add(fmt.Sprintf("target.%s.urls.%d", name, i), "%s", msg)
 				}
 			}
 		}
@@ -481,16 +575,44 @@ func (s *Scenario) Validate() Errors {
 		if i > 0 {
 			field = fmt.Sprintf("target.urls.%d", i-1)
 		}
-		if !strings.HasPrefix(u, "http://") && !strings.HasPrefix(u, "https://") {
-			add(field, "%q is not an http:// or https:// URL", u)
+		if msg := targetURLProblem(u); msg != "" {
+			add(field, "%s", msg)
+		}
+	}
+	for _, side := range []*Target{&s.Target, t.Baseline, t.Candidate} {
+		if side == nil {
+			continue
+		}
+		names := make([]string, 0, len(side.Headers))
+		for k := range side.Headers {
+			names = append(names, k)
+		}
+		sort.Strings(names)
+		prefix := "target.headers"
+		if side == t.Baseline {
+			prefix = "target.baseline.headers"
+		} else if side == t.Candidate {
+			prefix = "target.candidate.headers"
+		}
+		for _, k := range names {
+			if err := h1.CheckHeaderName(k); err != nil {
+				add(prefix+"."+k, "%s", wireMsg(err))
+			} else if err := h1.CheckHeaderValue(side.Headers[k]); err != nil {
+				add(prefix+"."+k, "%s", wireMsg(err))
+			} else if reservedHeader(k) {
+				add(prefix+"."+k, "%s is written by bestbefore itself (from the URL and the body) and cannot be set", http.CanonicalHeaderKey(k))
+			}
 		}
 	}
 	if b := t.Bundled; b != nil {
 		if b.Nodes < 1 || b.Nodes > 64 {
 			add("target.bundled.nodes", "must be between 1 and 64, got %d", b.Nodes)
 		}
-		if b.Workers < 0 {
-			add("target.bundled.workers", "must not be negative")
+		if b.Workers < 0 || b.Workers > MaxBundledWorkers {
+			add("target.bundled.workers", "must be between 0 (the default, %d) and %d, got %d", 8, MaxBundledWorkers, b.Workers)
+		}
+		if b.Queue < 0 || b.Queue > MaxBundledQueue {
+			add("target.bundled.queue", "must be between 0 (the default, 4 × workers) and %d, got %d", MaxBundledQueue, b.Queue)
 		}
 	}
 	if t.MaxResponseBytes < 0 {
@@ -520,9 +642,15 @@ func (s *Scenario) Validate() Errors {
 		add("load.arrival", "must be constant or poisson, got %q", l.Arrival)
 	}
 	if len(l.Steps) > 0 {
+		if len(l.Steps) > MaxSteps {
+			add("load.steps", "%d steps is more than the %d a ramp may hold", len(l.Steps), MaxSteps)
+		}
 		for i, q := range l.Steps {
-			if !(q > 0) || math.IsInf(q, 0) {
+			switch {
+			case !(q > 0) || math.IsInf(q, 0):
 				add(fmt.Sprintf("load.steps.%d", i), "rate must be positive, got %v", q)
+			case q > MaxQPS:
+				add(fmt.Sprintf("load.steps.%d", i), "%v is beyond what any generator can send (at most %v)", q, float64(MaxQPS))
 			}
 		}
 	} else {
@@ -541,8 +669,11 @@ func (s *Scenario) Validate() Errors {
 		if l.MaxQPS == 0 {
 			add("load.max_qps", "required: the ramp's upper bound")
 		}
-		if l.MaxQPS > 10_000_000 {
-			add("load.max_qps", "%v is beyond what any generator can send", l.MaxQPS)
+		if l.MaxQPS > MaxQPS {
+			add("load.max_qps", "%v is beyond what any generator can send (at most %v)", l.MaxQPS, float64(MaxQPS))
+		}
+		if l.StepQPS > 0 && l.MaxQPS <= MaxQPS && (l.MaxQPS-l.StartQPS)/l.StepQPS >= MaxSteps {
+			add("load.step_qps", "%v from %v to %v makes more than the %d steps a ramp may hold", l.StepQPS, l.StartQPS, l.MaxQPS, MaxSteps)
 		}
 	}
 	if l.StepDuration.D() < 100*time.Millisecond {

@@ -165,7 +165,6 @@ type Gate struct {
 // Limits are safety rails on the run as a whole.
 type Limits struct {
 	MaxDuration Duration `yaml:"max_duration"`
-	AllowPublic bool     `yaml:"allow_public"`
 }
 
 // Duration is a time.Duration written as "250ms" or "5s" in YAML.

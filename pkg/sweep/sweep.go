@@ -12,7 +12,6 @@ import (
 	"net/url"
 	"runtime"
 	"sort"
-	"syscall"
 	"time"
 
 	"github.com/bestbefore/bestbefore/pkg/attack"
@@ -69,9 +68,10 @@ type Config struct {
 	NodeKiller  NodeKiller
 	// Doer, when set, replaces the default HTTP client for every target.
 	Doer func(u *url.URL, maxConns int, maxBytes int64) (attack.Doer, error)
-	// AllowPublic lets the default client connect to public addresses;
-	// without it every dial is checked (h1.PrivateOnly), after name
-	// resolution, whatever the targets resolved to before the run.
+	// AllowPublic lets the default client connect to public and
+	// link-local addresses; without it every dial is checked by h1.Guard,
+	// after name resolution, whatever the targets resolved to before the
+	// run.
 	AllowPublic bool
 	// Plan, when set, replaces the ramp by a fixed list of rates (shards).
 	Plan []float64
@@ -180,14 +180,11 @@ func Run(ctx context.Context, cfg Config) (*result.Result, error) {
 		checks = append(checks, spec.Compile())
 	}
 	maxConns := s.Load.MaxInFlight
-	var control func(string, string, syscall.RawConn) error
-	if !cfg.AllowPublic {
-		control = h1.PrivateOnly
-	}
+	guard := h1.Guard{AllowPublic: cfg.AllowPublic}
 	mkDoer := cfg.Doer
 	if mkDoer == nil {
 		mkDoer = func(u *url.URL, maxConns int, maxBytes int64) (attack.Doer, error) {
-			return attack.NewH1Doer(u.String(), h1.Options{MaxConns: maxConns, MaxResponseBytes: maxBytes, Control: control})
+			return attack.NewH1Doer(u.String(), h1.Options{MaxConns: maxConns, MaxResponseBytes: maxBytes, Guard: guard})
 		}
 	}
 	targets := make([]attack.Target, len(bases))
@@ -209,7 +206,7 @@ func Run(ctx context.Context, cfg Config) (*result.Result, error) {
 	atk := attack.New(attack.Options{
 		Targets: targets, MaxInFlight: s.Load.MaxInFlight, Timeout: s.Load.Timeout.D(),
 		Checks: checks, KeepBody: keepBody, MaxSendLag: s.Monitor.MaxSendLag.D(), TargetSide: targetSide,
-		Control: control, Coalesce: attack.CoalesceFor(s.Monitor.MaxSendLag.D()),
+		Guard: guard, Coalesce: attack.CoalesceFor(s.Monitor.MaxSendLag.D()),
 	})
 	defer atk.Close()
 

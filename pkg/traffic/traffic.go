@@ -16,6 +16,8 @@ import (
 	"os"
 	"strings"
 	"time"
+
+	"github.com/bestbefore/bestbefore/pkg/h1"
 )
 
 // Request is one line of a traffic file.
@@ -204,13 +206,8 @@ func (r *Request) Validate() error {
 	if r.Path == "" {
 		return &LineError{Field: "path", Msg: "required"}
 	}
-	if r.Path[0] != '/' {
-		return &LineError{Field: "path", Msg: fmt.Sprintf("%q must start with /", trunc(r.Path))}
-	}
-	for _, c := range r.Path {
-		if c <= ' ' || c == 0x7f {
-			return &LineError{Field: "path", Msg: "contains a space or control character (escape it as %20)"}
-		}
+	if err := h1.CheckTarget(r.Path); err != nil {
+		return &LineError{Field: "path", Msg: wireMsg(err)}
 	}
 	if r.Method != "" {
 		r.Method = strings.ToUpper(r.Method)
@@ -219,12 +216,12 @@ func (r *Request) Validate() error {
 		}
 	}
 	for k, vs := range r.Header {
-		if !validHeaderName(k) {
-			return &LineError{Field: "header", Msg: fmt.Sprintf("%q is not a valid header name", trunc(k))}
+		if err := h1.CheckHeaderName(k); err != nil {
+			return &LineError{Field: "header", Msg: wireMsg(err)}
 		}
 		for _, v := range vs {
-			if strings.ContainsAny(v, "\r\n\x00") {
-				return &LineError{Field: "header." + k, Msg: "value contains a line break"}
+			if err := h1.CheckHeaderValue(v); err != nil {
+				return &LineError{Field: "header." + k, Msg: wireMsg(err)}
 			}
 		}
 	}
@@ -241,17 +238,9 @@ func (r *Request) Validate() error {
 	return nil
 }
 
-func validHeaderName(k string) bool {
-	if k == "" {
-		return false
-	}
-	for i := 0; i < len(k); i++ {
-		c := k[i]
-		if c <= ' ' || c >= 0x7f || strings.IndexByte("()<>@,;:\\\"/[]?={}", c) >= 0 {
-			return false
-		}
-	}
-	return true
+// wireMsg is the message of an h1 check without its sentinel prefix.
+func wireMsg(err error) string {
+	return strings.TrimPrefix(err.Error(), h1.ErrNotWireSafe.Error()+": ")
 }
 
 func trunc(s string) string {
