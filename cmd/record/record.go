@@ -20,6 +20,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/bestbefore/bestbefore/cmd/cmdutil"
+	"github.com/bestbefore/bestbefore/pkg/h1"
 	"github.com/bestbefore/bestbefore/pkg/record"
 	"github.com/bestbefore/bestbefore/pkg/traffic"
 )
@@ -30,9 +31,10 @@ type Options struct {
 	Upstream    string
 	Listen      string
 	Out         string
-	RedactHdr   []string
-	RedactField []string
-	NoRedact    bool
+	Redaction   cmdutil.Redaction
+	AllowPublic bool
+	Force       bool
+	Timeout     time.Duration
 	Sample      float64
 	Seed        uint64
 	MaxBody     string
@@ -48,17 +50,23 @@ func NewCmdRecord(f *cmdutil.Factory, runF func(*Options) error) *cobra.Command 
 	cmd := &cobra.Command{
 		Use:   "record --upstream URL [--listen ADDR] --out FILE[.gz]",
 		Short: "Record traffic through a reverse proxy into a traffic file, secrets redacted",
-		Long: `Run a reverse proxy that forwards every request and its response unchanged
-to --upstream and appends each request to a traffic file.
+		Long: `Run a reverse proxy that forwards every request and its response to
+--upstream as they are (hop-by-hop fields aside; the client's address is
+appended to X-Forwarded-For) and appends each request to a traffic file.
 
-Secrets are redacted by default: the values of Authorization,
-Proxy-Authorization, Cookie and X-Api-Key, of any --redact-header, and of any
-JSON body field named by --redact-field (at any depth) become "REDACTED".
-Recording them as they are takes an explicit --no-redact.
+` + cmdutil.RedactionHelp() + `
 
-Lines reach the file every second; Ctrl-C (or SIGTERM) stops the proxy,
-writes what is pending and closes the file cleanly. If the disk cannot keep
-up, recordings are dropped and counted rather than slowing the traffic.`,
+--out appends to an existing traffic file (a new gzip member for .gz); a
+file that does not end in a whole line is refused, and --force starts it
+afresh. Lines reach the file every second, whole lines only; a .gz file
+closes a gzip member every second, so a recording killed outright keeps
+all but its last second. Ctrl-C (or SIGTERM) stops the proxy, writes what
+is pending and closes the file cleanly. If the disk cannot keep up,
+recordings are dropped and counted rather than slowing the traffic.
+
+The upstream is dialed through the same address guard as a run: loopback
+and private addresses only, unless --allow-public. An upstream that does
+not answer within --upstream-timeout gets the client a 504.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if runF != nil {
@@ -71,9 +79,10 @@ up, recordings are dropped and counted rather than slowing the traffic.`,
 	fl.StringVar(&opts.Upstream, "upstream", "", "base URL requests are forwarded to (required)")
 	fl.StringVar(&opts.Listen, "listen", "127.0.0.1:8089", "address to listen on")
 	fl.StringVarP(&opts.Out, "out", "o", "", "traffic file to append to; .gz compresses (required)")
-	fl.StringArrayVar(&opts.RedactHdr, "redact-header", nil, "another header whose values are replaced (repeatable)")
-	fl.StringArrayVar(&opts.RedactField, "redact-field", nil, "a JSON body field whose values are replaced, at any depth (repeatable)")
-	fl.BoolVar(&opts.NoRedact, "no-redact", false, "record secrets as they are")
+	cmdutil.RedactionFlags(fl, &opts.Redaction)
+	fl.BoolVar(&opts.AllowPublic, "allow-public", false, "allow an upstream outside loopback and private address ranges")
+	fl.BoolVar(&opts.Force, "force", false, "replace an existing --out file instead of appending to it")
+	fl.DurationVar(&opts.Timeout, "upstream-timeout", record.DefaultUpstreamTimeout, "longest wait for the upstream's response header; past it the client gets 504")
 	fl.Float64Var(&opts.Sample, "sample", 1, "fraction of requests recorded, in (0, 1]")
 	fl.Uint64Var(&opts.Seed, "seed", 1, "seed of the sampling")
 	fl.StringVar(&opts.MaxBody, "max-body", "1MiB", "longest body stored; longer ones are stored truncated (e.g. 64KiB, 0 for none)")
@@ -124,25 +133,46 @@ func Run(ctx context.Context, opts *Options) error {
 	if maxBody == 0 {
 		maxBody = -1 // store no body
 	}
-	var red *traffic.Redactor
-	if opts.NoRedact {
-		if len(opts.RedactHdr) > 0 || len(opts.RedactField) > 0 {
-			return cmdutil.BadInputf("record: --no-redact contradicts --redact-header/--redact-field")
+	red, err := opts.Redaction.Redactor()
+	if err != nil {
+		return cmdutil.BadInputf("record: %v", err)
+	}
+	if opts.Timeout <= 0 {
+		return cmdutil.BadInputf("record: --upstream-timeout must be positive, got %v", opts.Timeout)
+	}
+	guard := h1.Guard{AllowPublic: opts.AllowPublic}
+	if !opts.AllowPublic {
+		rctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		ips, err := net.DefaultResolver.LookupNetIP(rctx, "ip", up.Hostname())
+		cancel()
+		for _, ip := range ips {
+			if !guard.Allowed(ip) {
+				return cmdutil.BadInputf("record: --upstream %s resolves to %s, %s", up.Redacted(), ip, h1.Refusal(ip))
+			}
 		}
-	} else {
-		red = traffic.NewRedactor(opts.RedactHdr, opts.RedactField)
+		_ = err // an unresolvable upstream is reported per request (502), as it may come up later
+	}
+	gz := strings.HasSuffix(opts.Out, ".gz")
+	if !opts.Force {
+		if err := traffic.CheckAppendable(opts.Out, gz); err != nil {
+			return cmdutil.BadInputf("record: --out: %v (--force replaces the file)", err)
+		}
 	}
 	ln, err := net.Listen("tcp", opts.Listen)
 	if err != nil {
 		return cmdutil.BadInputf("record: --listen %s: %v", opts.Listen, err)
 	}
-	file, err := os.OpenFile(opts.Out, os.O_CREATE|os.O_WRONLY|os.O_TRUNC, 0o600)
+	mode := os.O_CREATE | os.O_WRONLY | os.O_APPEND
+	if opts.Force {
+		mode = os.O_CREATE | os.O_WRONLY | os.O_TRUNC
+	}
+	file, err := os.OpenFile(opts.Out, mode, 0o600)
 	if err != nil {
 		ln.Close()
 		return cmdutil.RunFailed(fmt.Errorf("record: %w", err))
 	}
 	rec, err := record.New(record.Options{
-		Upstream: up, Out: file, Gzip: strings.HasSuffix(opts.Out, ".gz"),
+		Upstream: up, Out: file, Gzip: gz, Guard: guard, UpstreamTimeout: opts.Timeout,
 		Redactor: red, Sample: opts.Sample, Seed: opts.Seed, MaxBody: maxBody,
 	})
 	if err != nil {

@@ -5,6 +5,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -74,6 +75,12 @@ func TestRecordCommandRejectsBadFlags(t *testing.T) {
 		{"--upstream", "http://127.0.0.1:1", "--out", "x", "--sample", "2"},
 		{"--upstream", "http://127.0.0.1:1", "--out", "x", "--max-body", "lots"},
 		{"--upstream", "http://127.0.0.1:1", "--out", "x", "--no-redact", "--redact-field", "a"},
+		{"--upstream", "http://127.0.0.1:1", "--out", "x", "--no-redact", "--keep-field", "token"},
+		{"--upstream", "http://127.0.0.1:1", "--out", "x", "--upstream-timeout", "0s"},
+		// The guard covers the recorder's upstream: public and link-local
+		// addresses need --allow-public (refused before anything listens).
+		{"--upstream", "http://8.8.8.8", "--out", "x"},
+		{"--upstream", "http://169.254.169.254/latest/meta-data", "--out", "x"},
 	} {
 		ios, _, _, _ := iostreams.Test()
 		c := cmdRecord.NewCmdRecord(&cmdutil.Factory{IOStreams: ios}, nil)
@@ -82,6 +89,73 @@ func TestRecordCommandRejectsBadFlags(t *testing.T) {
 		if err := c.Execute(); cmdutil.CodeOf(err) != cmdutil.ExitBadInput {
 			t.Errorf("%v: exit %d (%v), want 2", args, cmdutil.CodeOf(err), err)
 		}
+	}
+}
+
+// --out appends: a second recording into the same file keeps the first
+// one's lines, for plain and gzip files; a file that ends mid-line is
+// refused unless --force, which starts it afresh.
+func TestRecordCommandAppends(t *testing.T) {
+	up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "ok") }))
+	defer up.Close()
+	for _, name := range []string{"rec.ndjson", "rec.ndjson.gz"} {
+		out := filepath.Join(t.TempDir(), name)
+		session := func(n int, extra ...string) error {
+			ios, _, _, _ := iostreams.Test()
+			f := &cmdutil.Factory{IOStreams: ios}
+			var captured *cmdRecord.Options
+			c := cmdRecord.NewCmdRecord(f, func(o *cmdRecord.Options) error { captured = o; return nil })
+			c.SetArgs(append([]string{"--upstream", up.URL, "--listen", "127.0.0.1:0", "--out", out, "--progress", "0"}, extra...))
+			c.SilenceErrors, c.SilenceUsage = true, true
+			if err := c.Execute(); err != nil {
+				return err
+			}
+			ready := make(chan string, 1)
+			captured.Ready = func(addr string) { ready <- addr }
+			ctx, cancel := context.WithCancel(context.Background())
+			done := make(chan error, 1)
+			go func() { done <- cmdRecord.Run(ctx, captured) }()
+			var addr string
+			select {
+			case addr = <-ready:
+			case err := <-done:
+				cancel()
+				return err
+			}
+			for i := 0; i < n; i++ {
+				resp, err := http.Get("http://" + addr + "/v1/items?i=" + string(rune('a'+i)))
+				if err != nil {
+					t.Fatal(err)
+				}
+				resp.Body.Close()
+			}
+			cancel()
+			return <-done
+		}
+		if err := session(6); err != nil {
+			t.Fatal(err)
+		}
+		if err := session(1); err != nil {
+			t.Fatal(err)
+		}
+		if n, err := traffic.Count(out); err != nil || n != 7 {
+			t.Fatalf("%s: %d lines after two sessions of 6 and 1 (%v), want 7", name, n, err)
+		}
+		if err := session(2, "--force"); err != nil {
+			t.Fatal(err)
+		}
+		if n, err := traffic.Count(out); err != nil || n != 2 {
+			t.Fatalf("%s: %d lines after --force, want 2 (%v)", name, n, err)
+		}
+	}
+	half := filepath.Join(t.TempDir(), "half.ndjson")
+	os.WriteFile(half, []byte("{\"path\":\"/\"}\n{\"pa"), 0o600)
+	ios, _, _, _ := iostreams.Test()
+	c := cmdRecord.NewCmdRecord(&cmdutil.Factory{IOStreams: ios}, nil)
+	c.SetArgs([]string{"--upstream", up.URL, "--listen", "127.0.0.1:0", "--out", half, "--duration", "1ms"})
+	c.SilenceErrors, c.SilenceUsage = true, true
+	if err := c.Execute(); cmdutil.CodeOf(err) != cmdutil.ExitBadInput || !strings.Contains(err.Error(), "whole line") {
+		t.Errorf("appending to a half-written line: exit %d (%v), want 2", cmdutil.CodeOf(err), err)
 	}
 }
 

@@ -34,9 +34,7 @@ type ImportOptions struct {
 	From        string
 	In, Out     string
 	SkipInvalid bool
-	NoRedact    bool
-	RedactHdr   []string
-	RedactField []string
+	Redaction   cmdutil.Redaction
 }
 
 // NewCmdImport builds `traffic import`; runF replaces the action in tests.
@@ -69,9 +67,7 @@ and reported at the end.`,
 	cmd.Flags().StringVar(&opts.From, "from", "", "input format: nginx, apache, har or vegeta (required)")
 	cmd.Flags().StringVarP(&opts.Out, "out", "o", "", "traffic file to write; .gz compresses (required)")
 	cmd.Flags().BoolVar(&opts.SkipInvalid, "skip-invalid", false, "skip entries that cannot be converted, and report how many")
-	cmd.Flags().BoolVar(&opts.NoRedact, "no-redact", false, "keep secret headers and fields as they are")
-	cmd.Flags().StringArrayVar(&opts.RedactHdr, "redact-header", nil, "another header whose values are replaced (repeatable)")
-	cmd.Flags().StringArrayVar(&opts.RedactField, "redact-field", nil, "a JSON body field whose values are replaced, at any depth (repeatable)")
+	cmdutil.RedactionFlags(cmd.Flags(), &opts.Redaction)
 	return cmd
 }
 
@@ -85,12 +81,8 @@ func importRun(opts *ImportOptions) error {
 	}
 	ios := opts.IO.IOStreams
 	iopts := importer.Options{SkipInvalid: opts.SkipInvalid}
-	if opts.NoRedact {
-		if len(opts.RedactHdr) > 0 || len(opts.RedactField) > 0 {
-			return cmdutil.BadInputf("traffic import: --no-redact contradicts --redact-header/--redact-field")
-		}
-	} else {
-		iopts.Redactor = traffic.NewRedactor(opts.RedactHdr, opts.RedactField)
+	if iopts.Redactor, err = opts.Redaction.Redactor(); err != nil {
+		return cmdutil.BadInputf("traffic import: %v", err)
 	}
 	st, err := importer.ImportFile(opts.In, opts.Out, format, iopts)
 	if err != nil {

@@ -84,7 +84,7 @@ func Import(r io.Reader, name string, f Format, opts Options, emit func(*traffic
 			return err
 		}
 		rs := opts.Redactor.Apply(req)
-		if rs.Headers > 0 || rs.Fields > 0 || rs.BodyWithheld {
+		if rs.Changed() {
 			st.Redacted++
 		}
 		if req.Body == "" && req.BodyBase64 == "" && (req.Method == http.MethodPost || req.Method == http.MethodPut || req.Method == http.MethodPatch) {

@@ -40,7 +40,7 @@ type nopCloser struct{ *bytes.Buffer }
 func (nopCloser) Close() error { return nil }
 
 func fuzzImport(t *testing.T, data []byte, f importer.Format) {
-	_, _ = importer.Import(bytes.NewReader(data), "fuzz", f, importer.Options{SkipInvalid: true, Redactor: traffic.NewRedactor(nil, []string{"password"})},
+	_, _ = importer.Import(bytes.NewReader(data), "fuzz", f, importer.Options{SkipInvalid: true, Redactor: traffic.NewRedactor(nil, []string{"password"}, nil)},
 		func(req *traffic.Request) error { checkEmitted(t, req); return nil })
 }
 

@@ -46,7 +46,7 @@ func TestImportGolden(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.in, func(t *testing.T) {
-			got, st, err := convert(t, c.in, c.format, importer.Options{Redactor: traffic.NewRedactor(nil, nil)})
+			got, st, err := convert(t, c.in, c.format, importer.Options{Redactor: traffic.NewRedactor(nil, nil, nil)})
 			if err != nil {
 				t.Fatal(err)
 			}

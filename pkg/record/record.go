@@ -19,6 +19,7 @@ import (
 	"net/http"
 	"net/http/httputil"
 	"net/url"
+	"os"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -158,6 +159,9 @@ func New(opts Options) (*Recorder, error) {
 		done:  make(chan struct{}),
 		rng:   rand.New(rand.NewPCG(opts.Seed, 0x5851f42d4c957f2d)),
 		file:  &countingWriter{w: opts.Out},
+	}
+	if fi, err := r.file.Stat(); err == nil {
+		r.file.base = fi.Size()
 	}
 	r.out = traffic.NewWriter(r.file, opts.Gzip)
 	up := opts.Upstream
@@ -302,14 +306,20 @@ func (r *Recorder) writeLoop() {
 	defer close(r.done)
 	tick := time.NewTicker(r.opts.FlushInterval)
 	defer tick.Stop()
-	dirty := false
+	// A line counts as recorded once it is in the file: the writer puts
+	// whole lines there or none, so the count is what the file holds.
+	settle := func(err error) {
+		r.recorded.Store(r.out.Lines())
+		if err != nil && r.err == nil {
+			r.err = err
+			r.dropped.Add(int64(r.out.Pending()))
+		}
+	}
 	for {
 		select {
 		case it, ok := <-r.queue:
 			if !ok {
-				if err := r.out.Close(); err != nil && r.err == nil {
-					r.err = err
-				}
+				settle(r.out.Close())
 				return
 			}
 			r.qbytes.Add(-it.size)
@@ -318,18 +328,13 @@ func (r *Recorder) writeLoop() {
 				continue
 			}
 			if err := r.out.Write(it.req); err != nil {
-				r.err = err
-				r.dropped.Add(1)
+				settle(err)
 				continue
 			}
-			r.recorded.Add(1)
-			dirty = true
+			settle(nil)
 		case <-tick.C:
-			if dirty && r.err == nil {
-				if err := r.out.Flush(); err != nil {
-					r.err = err
-				}
-				dirty = false
+			if r.err == nil {
+				settle(r.out.Flush())
 			}
 		}
 	}
@@ -368,8 +373,9 @@ func (b *prefixBody) Close() error { return b.c.Close() }
 
 // countingWriter counts the bytes that reach the file.
 type countingWriter struct {
-	w io.WriteCloser
-	n atomic.Int64
+	w    io.WriteCloser
+	n    atomic.Int64
+	base int64 // the file's size when recording started
 }
 
 func (c *countingWriter) Write(p []byte) (int, error) {
@@ -379,3 +385,24 @@ func (c *countingWriter) Write(p []byte) (int, error) {
 }
 
 func (c *countingWriter) Close() error { return c.w.Close() }
+
+// Stat and Truncate reach the file, so a failed write is cut back to a
+// whole line (see traffic.Writer).
+func (c *countingWriter) Stat() (os.FileInfo, error) {
+	if f, ok := c.w.(interface{ Stat() (os.FileInfo, error) }); ok {
+		return f.Stat()
+	}
+	return nil, errors.ErrUnsupported
+}
+
+func (c *countingWriter) Truncate(size int64) error {
+	f, ok := c.w.(interface{ Truncate(int64) error })
+	if !ok {
+		return errors.ErrUnsupported
+	}
+	if err := f.Truncate(size); err != nil {
+		return err
+	}
+	c.n.Store(size - c.base)
+	return nil
+}

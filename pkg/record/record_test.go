@@ -117,7 +117,7 @@ func startRecorder(t *testing.T, upstream string, out string, mod func(*record.O
 	}
 	opts := record.Options{
 		Upstream: u, Out: f, Gzip: strings.HasSuffix(out, ".gz"),
-		Redactor: traffic.NewRedactor([]string{"x-custom-secret"}, []string{"password", "api_token"}),
+		Redactor: traffic.NewRedactor([]string{"x-custom-secret"}, []string{"password", "api_token"}, nil),
 	}
 	if mod != nil {
 		mod(&opts)

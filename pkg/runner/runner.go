@@ -277,6 +277,12 @@ func Execute(ctx context.Context, o Options) (*Outcome, error) {
 			}
 		}
 	}
+	if info.Truncated {
+		advice = append(advice, fmt.Sprintf("traffic file %s is a gzip stream cut off before its end (a recording stopped without closing it): its %d complete lines are replayed, the partial last one is left out", trafficPath, info.Count))
+		if o.Stderr != nil {
+			fmt.Fprintf(o.Stderr, "warning: %s\n", advice[len(advice)-1])
+		}
+	}
 	r, runErr := sweep.Run(ctx, cfg)
 	if len(advice) > 0 {
 		r.Warnings = append(advice, r.Warnings...)

@@ -17,6 +17,9 @@ type TrafficInfo struct {
 	Rate float64
 	// Span is the recording's length plus one mean gap.
 	Span time.Duration
+	// Truncated is set for a gzip file cut off before its end: Count
+	// holds its complete lines, the partial last one is left out.
+	Truncated bool
 }
 
 // ScanTraffic reads the whole traffic file once, validating every line,
@@ -32,6 +35,7 @@ func ScanTraffic(path string) (*TrafficInfo, error) {
 	for {
 		req, err := rd.Next()
 		if err == io.EOF {
+			ti.Truncated = rd.Truncated()
 			break
 		}
 		if err != nil {

@@ -9,7 +9,7 @@ import (
 )
 
 func TestRedactorHeadersAnyCase(t *testing.T) {
-	r := traffic.NewRedactor([]string{"x-session"}, nil)
+	r := traffic.NewRedactor([]string{"x-session"}, nil, nil)
 	req := &traffic.Request{Path: "/", Header: http.Header{
 		"authorization": {"Bearer a"}, "Cookie": {"c=1", "d=2"}, "X-Api-Key": {"k"},
 		"Proxy-Authorization": {"p"}, "X-Session": {"s"}, "Accept": {"*/*"},
@@ -33,7 +33,7 @@ func TestRedactorHeadersAnyCase(t *testing.T) {
 }
 
 func TestRedactorJSONFieldsAtAnyDepth(t *testing.T) {
-	r := traffic.NewRedactor(nil, []string{"password", "token"})
+	r := traffic.NewRedactor(nil, []string{"password", "token"}, nil)
 	cases := []struct {
 		body, want string
 		withheld   bool
@@ -71,5 +71,50 @@ func TestSetBodyKeepsBinaryExact(t *testing.T) {
 	req.SetBody([]byte("héllo"))
 	if req.Body != "héllo" || req.BodyBase64 != "" {
 		t.Fatalf("%+v", req)
+	}
+}
+
+// The secrets users found stored in clear are redacted by default, in any
+// case, in query strings, JSON bodies and form bodies, keeping the key so
+// the request still replays; --keep-field narrows the list.
+func TestRedactorDefaultsCoverCommonSecrets(t *testing.T) {
+	r := traffic.NewRedactor(nil, nil, nil)
+	req := &traffic.Request{
+		Path: "/v1/search?q=mouse&api_key=AK1&Access_Token=AT2&token=T3&password=P4&k=5",
+		Header: http.Header{
+			"X-Auth-Token": {"H1"}, "X-Amz-Security-Token": {"H2"}, "Api-Key": {"H3"},
+			"Content-Type": {"application/json"}, "Accept": {"*/*"},
+		},
+		Body: `{"user":"ann","Password":"B1","token":"B2","client_secret":"B3","nested":{"deep":[{"api_key":"B4"}]}}`,
+	}
+	st := r.Apply(req)
+	for _, secret := range []string{"AK1", "AT2", "T3", "P4", "H1", "H2", "H3", "B1", "B2", "B3", "B4"} {
+		if strings.Contains(req.Path+req.Body+strings.Join(req.Header.Values("X-Auth-Token"), "")+
+			strings.Join(req.Header.Values("X-Amz-Security-Token"), "")+strings.Join(req.Header.Values("Api-Key"), ""), secret) {
+			t.Errorf("secret %s kept: %s %v %s", secret, req.Path, req.Header, req.Body)
+		}
+	}
+	if req.Path != "/v1/search?q=mouse&api_key=REDACTED&Access_Token=REDACTED&token=REDACTED&password=REDACTED&k=5" {
+		t.Errorf("query: %s", req.Path)
+	}
+	if st.Query != 4 || st.Headers != 3 || st.Fields != 4 {
+		t.Errorf("stats %+v", st)
+	}
+	if req.Header.Get("Accept") != "*/*" || !strings.Contains(req.Body, `"user":"ann"`) {
+		t.Error("harmless fields changed")
+	}
+
+	form := &traffic.Request{Path: "/login", Header: http.Header{"Content-Type": {"application/x-www-form-urlencoded; charset=utf-8"}},
+		Body: "user=ann&PASSWORD=hunter2&remember=1"}
+	r.Apply(form)
+	if form.Body != "user=ann&PASSWORD=REDACTED&remember=1" {
+		t.Errorf("form body: %s", form.Body)
+	}
+
+	keep := traffic.NewRedactor(nil, []string{"pin"}, []string{"token", "Api-Key"})
+	kr := &traffic.Request{Path: "/p?token=t&pin=1", Header: http.Header{"Api-Key": {"k"}}}
+	keep.Apply(kr)
+	if kr.Path != "/p?token=t&pin=REDACTED" || kr.Header.Get("Api-Key") != "k" {
+		t.Errorf("--keep-field/--redact-field: %s %v", kr.Path, kr.Header)
 	}
 }

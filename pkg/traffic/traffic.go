@@ -12,6 +12,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"net/http"
 	"os"
 	"strings"
@@ -68,6 +69,12 @@ type LineError struct {
 }
 
 func (e *LineError) Error() string {
+	if e.Line <= 0 {
+		if e.Field != "" {
+			return fmt.Sprintf("%s: %s: %s", e.File, e.Field, e.Msg)
+		}
+		return fmt.Sprintf("%s: %s", e.File, e.Msg)
+	}
 	if e.Field != "" {
 		return fmt.Sprintf("%s:%d: %s: %s", e.File, e.Line, e.Field, e.Msg)
 	}
@@ -77,8 +84,10 @@ func (e *LineError) Error() string {
 // ErrEmpty is returned for a traffic file without any request.
 var ErrEmpty = errors.New("traffic: file holds no requests")
 
-// MaxLine is the longest line a traffic file may hold.
-const MaxLine = 64 << 20
+// MaxLine is the longest line a traffic file may hold: 16 MiB, room for a
+// body of 10 MiB in base64. A longer line is refused as soon as the
+// reader has buffered this much of it.
+const MaxLine = 16 << 20
 
 // Reader streams requests from a traffic file.
 type Reader struct {
@@ -87,6 +96,29 @@ type Reader struct {
 	gz   *gzip.Reader
 	sc   *bufio.Scanner
 	line int
+	// cut is set when a gzip stream ended before its trailer.
+	cut *cutReader
+}
+
+// Truncated reports, once Next has returned io.EOF, that the file is a
+// gzip stream cut off before its end (a recording killed outright): every
+// complete line before the cut was returned, the partial last one was not.
+func (r *Reader) Truncated() bool { return r.cut != nil && r.cut.cut }
+
+// cutReader turns a gzip stream's unexpected end into the end of the
+// input, remembering it.
+type cutReader struct {
+	r   io.Reader
+	cut bool
+}
+
+func (c *cutReader) Read(p []byte) (int, error) {
+	n, err := c.r.Read(p)
+	if errors.Is(err, io.ErrUnexpectedEOF) {
+		c.cut = true
+		err = io.EOF
+	}
+	return n, err
 }
 
 // Open opens a traffic file; names ending in .gz are decompressed.
@@ -110,14 +142,26 @@ func NewReader(rd io.Reader, name string) (*Reader, error) {
 	r := &Reader{name: name}
 	if strings.HasSuffix(name, ".gz") {
 		gz, err := gzip.NewReader(bufio.NewReaderSize(rd, 64<<10))
-		if err != nil {
-			return nil, &LineError{File: name, Line: 0, Msg: "not a gzip file: " + err.Error()}
+		switch {
+		case errors.Is(err, io.EOF):
+			return nil, &LineError{File: name, Msg: "empty file: a .gz traffic file holds a gzip stream"}
+		case errors.Is(err, io.ErrUnexpectedEOF):
+			return nil, &LineError{File: name, Msg: "gzip stream cut off inside its header: no line is readable"}
+		case err != nil:
+			return nil, &LineError{File: name, Msg: "not a gzip file, though its name ends in .gz (" + err.Error() + ")"}
 		}
 		r.gz = gz
-		rd = gz
+		r.cut = &cutReader{r: gz}
+		rd = r.cut
 	}
 	sc := bufio.NewScanner(rd)
 	sc.Buffer(make([]byte, 64<<10), MaxLine)
+	sc.Split(func(data []byte, atEOF bool) (int, []byte, error) {
+		if atEOF && len(data) > 0 && bytes.IndexByte(data, '\n') < 0 && r.cut != nil && r.cut.cut {
+			return len(data), nil, nil // the partial line a cut stream ends with
+		}
+		return bufio.ScanLines(data, atEOF)
+	})
 	r.sc = sc
 	return r, nil
 }
@@ -275,12 +319,25 @@ func Count(path string) (int, error) {
 	return n, nil
 }
 
-// Writer appends requests to a traffic file.
+// Writer appends requests to a traffic file, whole lines only: a line is
+// encoded in memory and reaches the file at the next Flush (or when 64 KiB
+// are pending). If writing fails part-way, a file that can be truncated
+// is cut back to its last whole line (or, gzip-compressed, its last whole
+// gzip member), so it never ends inside a line; the error sticks and every
+// later call returns it.
+//
+// A compressed file is a sequence of gzip members, one per Flush, which
+// gzip, zcat and Reader read as one stream: a file cut short by a killed
+// process loses only what came after the last Flush.
 type Writer struct {
-	w   *bufio.Writer
-	gz  *gzip.Writer
-	f   io.WriteCloser
-	enc *json.Encoder
+	f     io.WriteCloser
+	gz    *gzip.Writer
+	buf   bytes.Buffer
+	enc   *json.Encoder
+	lines int   // lines encoded, not yet in the file
+	done  int64 // lines in the file
+	off   int64 // bytes of the file up to its last whole line or member
+	err   error
 }
 
 // Create opens path for writing; a name ending in .gz is compressed.
@@ -293,44 +350,145 @@ func Create(path string) (*Writer, error) {
 }
 
 // NewWriter writes traffic lines to wc, gzip-compressed when gz is true.
-// Close closes wc.
+// When wc is a file (it has Stat and Truncate), lines go after what it
+// holds and a failed write is cut back to a whole line. Close closes wc.
 func NewWriter(wc io.WriteCloser, gz bool) *Writer {
 	w := &Writer{f: wc}
-	var out io.Writer = wc
+	if t, ok := wc.(truncater); ok {
+		if fi, err := t.Stat(); err == nil {
+			w.off = fi.Size()
+		}
+	}
 	if gz {
 		w.gz = gzip.NewWriter(wc)
-		out = w.gz
 	}
-	w.w = bufio.NewWriterSize(out, 64<<10)
-	w.enc = json.NewEncoder(w.w)
+	w.enc = json.NewEncoder(&w.buf)
 	w.enc.SetEscapeHTML(false)
 	return w
 }
 
-// Write appends one request as a line.
-func (w *Writer) Write(r *Request) error { return w.enc.Encode(r) }
+// truncater is a file a failed write can be cut back on.
+type truncater interface {
+	Stat() (os.FileInfo, error)
+	Truncate(size int64) error
+}
 
-// Flush pushes buffered lines (and a gzip flush block) to the file.
-func (w *Writer) Flush() error {
-	if err := w.w.Flush(); err != nil {
+// Write appends one request as a line.
+func (w *Writer) Write(r *Request) error {
+	if w.err != nil {
+		return w.err
+	}
+	if err := w.enc.Encode(r); err != nil {
 		return err
 	}
-	if w.gz != nil {
-		return w.gz.Flush()
+	w.lines++
+	if w.gz == nil && w.buf.Len() >= 64<<10 {
+		return w.Flush()
 	}
 	return nil
 }
 
-// Close flushes and closes the file, writing the gzip trailer.
-func (w *Writer) Close() error {
-	err := w.w.Flush()
-	if w.gz != nil {
-		if e := w.gz.Close(); err == nil {
-			err = e
-		}
+// Lines is the number of lines this Writer has put in the file.
+func (w *Writer) Lines() int64 { return w.done }
+
+// Pending is the number of lines written but not yet flushed to the file.
+func (w *Writer) Pending() int { return w.lines }
+
+// Flush puts the pending lines in the file: as they are, or as one
+// complete gzip member.
+func (w *Writer) Flush() error {
+	if w.err != nil {
+		return w.err
 	}
+	if w.lines == 0 {
+		return nil
+	}
+	var n int64
+	var err error
+	if w.gz != nil {
+		cw := &counter{w: w.f}
+		w.gz.Reset(cw)
+		if _, err = w.gz.Write(w.buf.Bytes()); err == nil {
+			err = w.gz.Close()
+		}
+		n = cw.n
+	} else {
+		var m int
+		m, err = w.f.Write(w.buf.Bytes())
+		n = int64(m)
+	}
+	if err != nil {
+		w.err = err
+		if t, ok := w.f.(truncater); ok && n > 0 {
+			if terr := t.Truncate(w.off); terr != nil {
+				w.err = fmt.Errorf("%w (and cutting the file back to its last whole line failed: %v)", err, terr)
+			}
+		}
+		return w.err
+	}
+	w.off += n
+	w.done += int64(w.lines)
+	w.lines = 0
+	w.buf.Reset()
+	return nil
+}
+
+// Close flushes and closes the file.
+func (w *Writer) Close() error {
+	err := w.Flush()
 	if e := w.f.Close(); err == nil {
 		err = e
 	}
 	return err
+}
+
+// counter counts the bytes written through it.
+type counter struct {
+	w io.Writer
+	n int64
+}
+
+func (c *counter) Write(p []byte) (int, error) {
+	n, err := c.w.Write(p)
+	c.n += int64(n)
+	return n, err
+}
+
+// CheckAppendable reports whether lines can be appended to the traffic
+// file at path: it does not exist, is empty, or ends with a whole line
+// (for a .gz file: a complete gzip stream).
+func CheckAppendable(path string, gz bool) error {
+	f, err := os.Open(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil || fi.Size() == 0 {
+		return err
+	}
+	if fi.IsDir() {
+		return fmt.Errorf("%s is a directory", path)
+	}
+	if gz {
+		zr, err := gzip.NewReader(bufio.NewReader(f))
+		if err != nil {
+			return fmt.Errorf("%s exists and is not a gzip file", path)
+		}
+		if _, err := io.Copy(io.Discard, zr); err != nil {
+			return fmt.Errorf("%s exists and its gzip stream is cut off (%v): appending would leave it unreadable", path, err)
+		}
+		return nil
+	}
+	last := make([]byte, 1)
+	if _, err := f.ReadAt(last, fi.Size()-1); err != nil {
+		return err
+	}
+	if last[0] != '\n' {
+		return fmt.Errorf("%s exists and does not end with a whole line: appending would join two lines", path)
+	}
+	return nil
 }
