@@ -440,6 +440,13 @@ pacing:
 			break
 		}
 	}
+	// A step lasts its duration, not until its last scheduled request:
+	// at 1 QPS over 3 s the last request goes at 2 s and the step, with
+	// the wait for its answers, still covers the whole 3 s (its
+	// intervals and duration_s say so).
+	if !interrupted && feedErr == nil && sl.until(ctx, st.start.Add(spec.Duration)) {
+		interrupted = true
+	}
 	st.ivPassed.Store(int64(len(st.ivSent)))
 	st.wg.Wait()
 	close(st.results)

@@ -134,3 +134,30 @@ func TestCoalesceFor(t *testing.T) {
 		}
 	}
 }
+
+// A step lasts its duration: at 1 QPS over 1.5 s the last request goes
+// at 1 s, and the step still ends at 1.5 s, not at its last send.
+// Three such steps in a row take 4.5 s, not 3.
+func TestStepLastsItsDuration(t *testing.T) {
+	u, _ := url.Parse("http://127.0.0.1:1")
+	a := attack.New(attack.Options{Targets: []attack.Target{{Base: u, Doer: nopDoer{}}}})
+	defer a.Close()
+	const dur = 1500 * time.Millisecond
+	start := time.Now()
+	for i := 0; i < 3; i++ {
+		feed := &listFeed{offsets: []time.Duration{0, time.Second}}
+		for range feed.offsets {
+			feed.reqs = append(feed.reqs, mustPrepare(t, &traffic.Request{Path: "/"}, u))
+		}
+		st, err := a.Step(context.Background(), feed, attack.StepSpec{Rate: 1, Duration: dur, Interval: 500 * time.Millisecond})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if st.Wall < dur {
+			t.Fatalf("step %d ended after %v, before its %v", i, st.Wall, dur)
+		}
+	}
+	if took := time.Since(start); took < 3*dur {
+		t.Fatalf("three %v steps took %v", dur, took)
+	}
+}
