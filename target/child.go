@@ -39,6 +39,9 @@ type balancerSpec struct {
 	Nodes  []string `json:"nodes"`
 	// Admin is the parent's admin server, where /admin/ requests go.
 	Admin string `json:"admin"`
+	// PublicAdmin lets clients off this machine reach /admin/ (kill and
+	// revive nodes); by default only loopback clients may.
+	PublicAdmin bool `json:"public_admin,omitempty"`
 }
 
 type childSpec struct {
@@ -184,7 +187,11 @@ func runBalancer(spec balancerSpec, stdin io.Reader, stdout, stderr io.Writer) e
 	mux.HandleFunc("GET /_bestbefore/nodes", func(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusOK, b.Up())
 	})
-	mux.Handle("/admin/", loopbackOnly(httputil.NewSingleHostReverseProxy(admin).ServeHTTP))
+	var adminProxy http.HandlerFunc = httputil.NewSingleHostReverseProxy(admin).ServeHTTP
+	if !spec.PublicAdmin {
+		adminProxy = loopbackOnly(adminProxy)
+	}
+	mux.Handle("/admin/", adminProxy)
 	mux.Handle("/", b)
 	ln, err := net.Listen("tcp", spec.Listen)
 	if err != nil {
@@ -210,9 +217,24 @@ func loopbackOnly(h http.HandlerFunc) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		host, _, _ := net.SplitHostPort(r.RemoteAddr)
 		if ip := net.ParseIP(host); ip == nil || !ip.IsLoopback() {
-			writeError(w, http.StatusForbidden, "admin endpoints answer loopback clients only")
+			writeError(w, http.StatusForbidden, "admin endpoints answer loopback clients only (target serve --public-admin opens /admin/)")
 			return
 		}
 		h(w, r)
 	}
+}
+
+// IsLoopbackURL reports whether rawURL's host is a loopback address (or
+// localhost): a server listening there is not reachable from other
+// machines.
+func IsLoopbackURL(rawURL string) bool {
+	u, err := url.Parse(rawURL)
+	if err != nil {
+		return false
+	}
+	if u.Hostname() == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(u.Hostname())
+	return ip != nil && ip.IsLoopback()
 }

@@ -28,6 +28,10 @@ type ClusterOptions struct {
 	Node Config
 	// Listen is the balancer's address (default 127.0.0.1:0).
 	Listen string
+	// PublicAdmin lets clients that are not on loopback use the
+	// balancer's /admin/ endpoints (kill, revive); by default they get 403
+	// whatever address the balancer listens on.
+	PublicAdmin bool
 	// Stderr receives the nodes' diagnostics, each line prefixed by the
 	// node; nil discards them (the last lines still appear in errors).
 	Stderr io.Writer
@@ -56,7 +60,7 @@ func DefaultChildArgs(executable string) []string {
 // Cluster is N node processes behind a round-robin balancer, all on
 // loopback. The balancer runs in a process of its own, so neither the load
 // generator's CPU nor a node's includes it. Admin endpoints on the
-// balancer's address (loopback clients only): POST /admin/nodes/{i}/kill,
+// balancer's address (loopback clients only, unless PublicAdmin): POST /admin/nodes/{i}/kill,
 // POST /admin/nodes/{i}/revive, GET /admin/nodes.
 type Cluster struct {
 	opts  ClusterOptions
@@ -160,7 +164,7 @@ func StartCluster(ctx context.Context, opts ClusterOptions) (*Cluster, error) {
 	for i, n := range c.nodes {
 		urls[i] = n.url
 	}
-	spec, _ := json.Marshal(balancerSpec{Listen: opts.Listen, Nodes: urls, Admin: "http://" + aln.Addr().String()})
+	spec, _ := json.Marshal(balancerSpec{Listen: opts.Listen, Nodes: urls, Admin: "http://" + aln.Addr().String(), PublicAdmin: opts.PublicAdmin})
 	c.bal, err = c.startProc(ctx, BalancerEnv+"="+string(spec), "balancer")
 	if err != nil {
 		c.Close()

@@ -23,7 +23,9 @@ type ServeOptions struct {
 	Factory *cmdutil.Factory
 	Nodes   int
 	Listen  string
-	Node    target.Config
+	// PublicAdmin lets clients off this machine kill and revive nodes.
+	PublicAdmin bool
+	Node        target.Config
 	// Ready, when set, is called once the cluster is up (tests).
 	Ready func(*target.Cluster)
 }
@@ -66,7 +68,8 @@ func NewCmdServe(f *cmdutil.Factory, ready func(*target.Cluster)) *cobra.Command
 	}
 	fl := cmd.Flags()
 	fl.IntVarP(&opts.Nodes, "nodes", "n", 3, "node processes")
-	fl.StringVar(&opts.Listen, "listen", "127.0.0.1:8080", "balancer address")
+	fl.StringVar(&opts.Listen, "listen", "127.0.0.1:8080", "balancer address (one outside loopback is reachable from other machines)")
+	fl.BoolVar(&opts.PublicAdmin, "public-admin", false, "let clients off this machine use /admin/ (kill, revive: no authentication)")
 	fl.IntVar(&opts.Node.Workers, "workers", target.DefaultWorkers, "workers per node")
 	fl.DurationVar(&lookup, "lookup", target.DefaultLookup, "mean feature-store lookup time")
 	fl.DurationVar(&lookupP99, "lookup-p99", 0, "99th percentile of the lookup time (default 2.5 × --lookup)")
@@ -101,12 +104,19 @@ func serveRun(ctx context.Context, opts *ServeOptions) error {
 		}
 	}
 	c, err := target.StartCluster(ctx, target.ClusterOptions{
-		Nodes: opts.Nodes, Node: cfg, Listen: opts.Listen, Stderr: errOut, Executable: exe,
+		Nodes: opts.Nodes, Node: cfg, Listen: opts.Listen, PublicAdmin: opts.PublicAdmin, Stderr: errOut, Executable: exe,
 	})
 	if err != nil {
 		return cmdutil.RunFailed(err)
 	}
 	defer c.Close()
+	if !target.IsLoopbackURL(c.URL()) {
+		admin := "its /admin/ endpoints answer loopback clients only (--public-admin opens them)"
+		if opts.PublicAdmin {
+			admin = "anyone who reaches it can kill nodes through /admin/ (--public-admin), without authentication"
+		}
+		fmt.Fprintf(errOut, "warning: the balancer listens on %s, reachable from other machines; %s\n", c.URL(), admin)
+	}
 	fmt.Fprintf(ios.Out, "bundled prediction service: %d nodes, configured capacity %.0f QPS (%.0f a node: %d workers / %v lookup, p99 %v)\n",
 		opts.Nodes, c.CapacityQPS(), c.NodeCapacityQPS(), cfg.Workers, cfg.Lookup, cfg.LookupP99)
 	fmt.Fprintf(ios.Out, "balancer  %s   (POST /v1/predict; admin: GET /admin/nodes, POST /admin/nodes/{i}/kill|revive)\n", c.URL())

@@ -77,3 +77,31 @@ func TestServe_BadFlags(t *testing.T) {
 		}
 	}
 }
+
+// Listening outside loopback says so, and that /admin/ still answers
+// loopback clients only unless --public-admin.
+func TestServe_WarnsWhenReachable(t *testing.T) {
+	for _, public := range []bool{false, true} {
+		ios, _, _, errOut := iostreams.Test()
+		f := &cmdutil.Factory{IOStreams: ios, Executable: os.Executable}
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		cmd := cmdTarget.NewCmdServe(f, func(c *target.Cluster) { cancel() })
+		args := []string{"--nodes", "1", "--listen", "0.0.0.0:0", "--workers", "2", "--items", "100"}
+		if public {
+			args = append(args, "--public-admin")
+		}
+		cmd.SetArgs(args)
+		cmd.SetContext(ctx)
+		if err := cmd.Execute(); err != nil {
+			t.Fatal(err)
+		}
+		cancel()
+		msg := errOut.String()
+		if !strings.Contains(msg, "warning: the balancer listens on http://") || !strings.Contains(msg, "reachable from other machines") {
+			t.Errorf("public=%v: no warning in stderr:\n%s", public, msg)
+		}
+		if want := map[bool]string{false: "loopback clients only", true: "anyone who reaches it can kill nodes"}[public]; !strings.Contains(msg, want) {
+			t.Errorf("public=%v: stderr lacks %q:\n%s", public, want, msg)
+		}
+	}
+}
