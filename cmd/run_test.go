@@ -4,9 +4,12 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"net"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -220,5 +223,107 @@ monitor: {max_send_lag: 100ms}
 		if s.DurationS < 0.99 {
 			t.Errorf("a cut-short step was kept: %+v", s.DurationS)
 		}
+	}
+}
+
+// A second Ctrl-C stops the wait for requests in flight (here held by a
+// server that never answers, far below the 30 s request timeout) and still
+// writes a schema-valid partial result, then exits 130.
+func TestRunSecondInterruptStillWritesResult(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var held atomic.Int64
+	var conns sync.WaitGroup
+	stop := make(chan struct{})
+	defer func() { close(stop); ln.Close(); conns.Wait() }()
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			conns.Add(1)
+			go func() {
+				defer conns.Done()
+				defer c.Close()
+				buf := make([]byte, 4096)
+				if n, _ := c.Read(buf); n > 0 {
+					held.Add(1) // read the request, never answer it
+				}
+				<-stop
+			}()
+		}
+	}()
+	dir := writeFiles(t, map[string]string{
+		"s.yaml": fmt.Sprintf(`name: held
+target: {url: http://%s}
+traffic: {file: t.ndjson}
+load: {start_qps: 20, max_qps: 20, step_duration: 20s, warmup: 0s, timeout: 30s}
+monitor: {max_send_lag: 100ms}
+`, ln.Addr()),
+		"t.ndjson": `{"path":"/"}` + "\n",
+	})
+	out := filepath.Join(dir, "out")
+	go func() {
+		deadline := time.Now().Add(20 * time.Second)
+		for held.Load() < 10 && time.Now().Before(deadline) {
+			time.Sleep(20 * time.Millisecond)
+		}
+		syscall.Kill(os.Getpid(), syscall.SIGINT)
+		time.Sleep(300 * time.Millisecond)
+		syscall.Kill(os.Getpid(), syscall.SIGINT)
+	}()
+	start := time.Now()
+	code, _, stderr := execute(t, context.Background(), "run", filepath.Join(dir, "s.yaml"), "--out", out, "--quiet")
+	if code != 130 {
+		t.Fatalf("exit %d, want 130; stderr %s", code, stderr)
+	}
+	if el := time.Since(start); el > 15*time.Second {
+		t.Errorf("the run took %v to stop after a second interrupt", el)
+	}
+	b, err := os.ReadFile(filepath.Join(out, "result.json"))
+	if err != nil {
+		t.Fatalf("no partial result after a second interrupt: %v; stderr %s", err, stderr)
+	}
+	if err := result.ValidateJSON(b); err != nil {
+		t.Fatalf("partial result does not match the schema: %v", err)
+	}
+	var r result.Result
+	json.Unmarshal(b, &r)
+	if r.Status != result.StatusInterrupted {
+		t.Errorf("status %q, want interrupted", r.Status)
+	}
+	if !strings.Contains(strings.Join(r.Warnings, "\n"), "second interrupt stopped the wait for") {
+		t.Errorf("warnings do not say requests were abandoned: %q", r.Warnings)
+	}
+	if !strings.Contains(stderr, "not waiting for the requests in flight") {
+		t.Errorf("stderr does not explain the second interrupt: %s", stderr)
+	}
+}
+
+// An interrupt before the first request (while the traffic is validated
+// or the target checked) is exit 130 with nothing sent and nothing
+// written, not "target unreachable".
+func TestRunInterruptedBeforeStart(t *testing.T) {
+	srv := testserver.NewSlots(8, time.Millisecond)
+	ts := testserver.Start(t, srv)
+	dir := writeFiles(t, map[string]string{
+		"s.yaml":   fmt.Sprintf("target: {url: %s}\ntraffic: {file: t.ndjson}\nload: {start_qps: 10, max_qps: 10}\n", ts.URL),
+		"t.ndjson": strings.Repeat(`{"path":"/"}`+"\n", 10000),
+	})
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	out := filepath.Join(dir, "out")
+	code, _, stderr := execute(t, ctx, "run", filepath.Join(dir, "s.yaml"), "--out", out, "--quiet")
+	if code != 130 || !strings.Contains(stderr, "interrupted before the first request") || strings.Contains(stderr, "unreachable") {
+		t.Errorf("exit %d (want 130), stderr %q", code, stderr)
+	}
+	if n := srv.Served.Load(); n != 0 {
+		t.Errorf("%d requests sent after the interrupt", n)
+	}
+	if _, err := os.Stat(filepath.Join(out, "result.json")); err == nil {
+		t.Error("a result was written for a run that never started")
 	}
 }

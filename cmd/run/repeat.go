@@ -7,11 +7,9 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"os/signal"
 	"path/filepath"
 	"sort"
 	"strings"
-	"syscall"
 	"time"
 
 	"github.com/bestbefore/bestbefore/cmd/cmdutil"
@@ -85,12 +83,8 @@ func RunRepeat(ctx context.Context, opts *Options, w Wiring) error {
 		return cmdutil.BadInputf("--repeat cannot be combined with --shard: repeat the whole sharded run instead")
 	}
 	ios := opts.F.IOStreams
-	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
+	ctx, _, stop := cmdutil.Interrupts(ctx, ios.ErrOut)
 	defer stop()
-	go func() {
-		<-ctx.Done()
-		stop()
-	}()
 
 	dir, err := repeatDir(opts, w)
 	if err != nil {

@@ -8,9 +8,7 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"os/signal"
 	"path/filepath"
-	"syscall"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -118,15 +116,12 @@ type Wiring struct {
 func Run(ctx context.Context, opts *Options, w Wiring) error {
 	f := opts.F
 	ios := f.IOStreams
-	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
+	ctx, abort, stop := cmdutil.Interrupts(ctx, ios.ErrOut)
 	defer stop()
-	go func() {
-		<-ctx.Done()
-		stop() // a second Ctrl-C ends the process at once
-	}()
 	ro := runner.Options{
 		ScenarioPath: opts.Scenario, Overrides: opts.Set, OutDir: opts.OutDir,
 		Version: f.Version, Stderr: ios.ErrOut, AllowPublic: opts.AllowPublic, TrafficOverride: opts.Traffic,
+		Abort: abort,
 	}
 	var bars *runner.Bars
 	switch {
@@ -169,6 +164,8 @@ func Run(ctx context.Context, opts *Options, w Wiring) error {
 	}
 	if err != nil {
 		switch {
+		case errors.Is(err, runner.ErrInterrupted):
+			return cmdutil.Interrupted(err)
 		case errors.Is(err, runner.ErrBadInput):
 			return cmdutil.BadInput(err)
 		case out == nil:

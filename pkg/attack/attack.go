@@ -65,6 +65,12 @@ type Options struct {
 	// reach the server together, and it may serve them in any order.
 	// 0 sends each request on its own.
 	Coalesce time.Duration
+	// Abort, once closed, makes a step that was interrupted (its ctx
+	// cancelled) stop waiting for its requests in flight: the step
+	// returns at once with what completed, and Abandoned counts the rest
+	// (a second Ctrl-C). nil waits for every request, each bounded by
+	// Timeout.
+	Abort <-chan struct{}
 	// Guard checks every address the attacker itself dials (the health
 	// probe of a target out of the rotation); its zero value refuses
 	// public and link-local addresses.
@@ -250,6 +256,10 @@ type StepStats struct {
 	Clamped int64
 	// Completed is false when the step was cut short (interrupt).
 	Completed bool
+	// Abandoned counts the requests sent and not waited for, because
+	// Options.Abort was closed while they were in flight; their answers
+	// are in no figure of the step.
+	Abandoned int64
 	// Errors holds one example message per class, for diagnosis.
 	Examples map[string]string
 	// CPU is the generator process's CPU time during the step.
@@ -283,6 +293,9 @@ type stepRun struct {
 	start   time.Time
 	results chan rec
 	wg      sync.WaitGroup
+	// abandon is closed when the step stops waiting for its requests in
+	// flight (Options.Abort): their workers then drop their results.
+	abandon chan struct{}
 	// running figures for progress, written by the collector
 	sent      atomic.Int64
 	completed atomic.Int64
@@ -315,7 +328,7 @@ func (a *Attacker) Step(ctx context.Context, feed Feed, spec StepSpec) (*StepSta
 		spec.Interval = time.Second
 	}
 	cpu0 := processCPU()
-	st := &stepRun{spec: spec, results: make(chan rec, 1<<14), examples: map[string]string{}}
+	st := &stepRun{spec: spec, results: make(chan rec, 1<<14), abandon: make(chan struct{}), examples: map[string]string{}}
 	outs := make([]*StepStats, max(1, len(a.bySide)))
 	for k := range outs {
 		o := &StepStats{
@@ -448,8 +461,21 @@ pacing:
 		interrupted = true
 	}
 	st.ivPassed.Store(int64(len(st.ivSent)))
-	st.wg.Wait()
-	close(st.results)
+	waited := make(chan struct{})
+	go func() {
+		st.wg.Wait()
+		close(waited)
+	}()
+	abandoned := false
+	select {
+	case <-waited:
+	case <-a.abortAfter(ctx):
+		abandoned = true
+		close(st.abandon)
+	}
+	if !abandoned {
+		close(st.results)
+	}
 	<-collected
 	wall, cpu := time.Since(st.start), processCPU()-cpu0
 	var inflightMean float64
@@ -462,10 +488,35 @@ pacing:
 		o.InFlightMean, o.InFlightMax = inflightMean, inflightMax
 		o.Examples = st.examples
 	}
+	if abandoned {
+		out.Abandoned = st.sent.Load() - st.completed.Load()
+	}
 	if feedErr != nil && !errors.Is(feedErr, io.EOF) {
 		return out, feedErr
 	}
 	return out, nil
+}
+
+// abortAfter returns a channel closed once Options.Abort is closed and
+// ctx is done: Abort cuts short only the wait of an interrupted step.
+func (a *Attacker) abortAfter(ctx context.Context) <-chan struct{} {
+	if a.opts.Abort == nil {
+		return nil
+	}
+	ch := make(chan struct{})
+	go func() {
+		select {
+		case <-ctx.Done():
+		case <-a.closed:
+			return
+		}
+		select {
+		case <-a.opts.Abort:
+			close(ch)
+		case <-a.closed:
+		}
+	}()
+	return ch
 }
 
 func (a *Attacker) worker(j *job) {
@@ -510,7 +561,10 @@ func (a *Attacker) do(j *job, resp *Response) {
 	if len(a.health) > 1 {
 		a.observe(j.target, class)
 	}
-	st.results <- rec{intended: j.intended, sent: sent, done: done, class: class, side: j.side}
+	select {
+	case st.results <- rec{intended: j.intended, sent: sent, done: done, class: class, side: j.side}:
+	case <-st.abandon: // the step no longer waits for this answer
+	}
 	a.inflight.Add(-1)
 	j.st = nil
 	j.p = nil
@@ -578,79 +632,98 @@ func (a *Attacker) collect(st *stepRun, outs []*StepStats, done chan struct{}) {
 			InFlight: a.inflight.Load(),
 		})
 	}
+	finish := func() {
+		ivs.finish(st, outs, len(st.ivSent), true)
+		for k := range trend {
+			encodeTrend(outs[k], &trend[k], window)
+		}
+		for _, sd := range sides {
+			for c := uint8(1); c < numClasses; c++ {
+				if sd.byClass[c] > 0 {
+					sd.out.ByClass[classNames[c]] = sd.byClass[c]
+				}
+			}
+			sd.out.Clamped = sd.lat.Clamped
+		}
+		progress()
+	}
+	handle := func(r rec) {
+		si := 0
+		if int(r.side) < len(sides) {
+			si = int(r.side)
+		}
+		sd := sides[si]
+		out := sd.out
+		st.completed.Add(1)
+		if r.class != classOK {
+			st.errs.Add(1)
+		} else if d := r.done.Sub(st.start); d >= spec.Warmup && d < spec.Duration {
+			out.Goodput++
+		}
+		off := r.intended.Sub(st.start)
+		if off < spec.Warmup {
+			return
+		}
+		out.Requests++
+		iv, ivo := -1, &IntervalStats{} // a window too short for an interval
+		if len(st.ivSent) > 0 {
+			iv = st.interval(off)
+			ivs.done[iv]++
+			ivo = &out.Intervals[iv]
+		}
+		ivo.Requests++
+		if r.class == classOK {
+			out.Successes++
+		} else {
+			sd.byClass[r.class]++
+			ivo.Errors++
+		}
+		if r.class == classDropped {
+			return
+		}
+		l := r.done.Sub(r.intended)
+		sd.lat.Record(l)
+		sd.svc.Record(r.done.Sub(r.sent))
+		sl := r.sent.Sub(r.intended)
+		sd.lag.Record(sl)
+		if sl > a.opts.MaxSendLag {
+			out.LateSends++
+		}
+		v, _ := stats.Micros(l)
+		if iv >= 0 {
+			_ = ivs.hist(si, iv).RecordValue(v)
+		}
+		if trend != nil {
+			j := min(int(int64(off-spec.Warmup)*TrendSlices/int64(window)), TrendSlices-1)
+			h := trend[si][j]
+			if h == nil {
+				h = stats.New()
+				trend[si][j] = h
+			}
+			_ = h.RecordValue(v)
+		}
+	}
 	for {
 		select {
 		case r, ok := <-st.results:
 			if !ok {
-				ivs.finish(st, outs, len(st.ivSent), true)
-				for k := range trend {
-					encodeTrend(outs[k], &trend[k], window)
-				}
-				for _, sd := range sides {
-					for c := uint8(1); c < numClasses; c++ {
-						if sd.byClass[c] > 0 {
-							sd.out.ByClass[classNames[c]] = sd.byClass[c]
-						}
-					}
-					sd.out.Clamped = sd.lat.Clamped
-				}
-				progress()
+				finish()
 				return
 			}
-			si := 0
-			if int(r.side) < len(sides) {
-				si = int(r.side)
-			}
-			sd := sides[si]
-			out := sd.out
-			st.completed.Add(1)
-			if r.class != classOK {
-				st.errs.Add(1)
-			} else if d := r.done.Sub(st.start); d >= spec.Warmup && d < spec.Duration {
-				out.Goodput++
-			}
-			off := r.intended.Sub(st.start)
-			if off < spec.Warmup {
-				continue
-			}
-			out.Requests++
-			iv, ivo := -1, &IntervalStats{} // a window too short for an interval
-			if len(st.ivSent) > 0 {
-				iv = st.interval(off)
-				ivs.done[iv]++
-				ivo = &out.Intervals[iv]
-			}
-			ivo.Requests++
-			if r.class == classOK {
-				out.Successes++
-			} else {
-				sd.byClass[r.class]++
-				ivo.Errors++
-			}
-			if r.class == classDropped {
-				continue
-			}
-			l := r.done.Sub(r.intended)
-			sd.lat.Record(l)
-			sd.svc.Record(r.done.Sub(r.sent))
-			sl := r.sent.Sub(r.intended)
-			sd.lag.Record(sl)
-			if sl > a.opts.MaxSendLag {
-				out.LateSends++
-			}
-			v, _ := stats.Micros(l)
-			if iv >= 0 {
-				_ = ivs.hist(si, iv).RecordValue(v)
-			}
-			if trend != nil {
-				j := min(int(int64(off-spec.Warmup)*TrendSlices/int64(window)), TrendSlices-1)
-				h := trend[si][j]
-				if h == nil {
-					h = stats.New()
-					trend[si][j] = h
+			handle(r)
+		case <-st.abandon:
+			// The step stopped waiting: take what has arrived, no more.
+			for {
+				select {
+				case r := <-st.results:
+					handle(r)
+					continue
+				default:
 				}
-				_ = h.RecordValue(v)
+				break
 			}
+			finish()
+			return
 		case <-tick.C:
 			ivs.finish(st, outs, int(st.ivPassed.Load()), false)
 			progress()

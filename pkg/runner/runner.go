@@ -35,6 +35,9 @@ var (
 	ErrBadInput = errors.New("bad input")
 	// ErrUnreachable wraps a target that cannot be reached before the run (exit 3).
 	ErrUnreachable = errors.New("target unreachable")
+	// ErrInterrupted is an interrupt before the first request: nothing
+	// was sent and no result written (exit 130).
+	ErrInterrupted = errors.New("interrupted before the first request was sent: no result written")
 )
 
 // inputError is bad input: its message is the underlying one, and
@@ -80,6 +83,9 @@ type Options struct {
 	// WriteReports renders the reports beside result.json.
 	WriteReports func(dir string, r *result.Result) error
 	AllowPublic  bool
+	// Abort, once closed after ctx is cancelled, cuts short the wait for
+	// the requests in flight; the partial result is still written.
+	Abort <-chan struct{}
 	// Sweep is applied to the sweep configuration last (shards, tests).
 	Sweep func(*sweep.Config)
 	// Warnings, when set, is asked for advice before the sweep starts,
@@ -188,7 +194,10 @@ func Execute(ctx context.Context, o Options) (*Outcome, error) {
 	if _, err := os.Stat(trafficPath); err != nil {
 		return nil, badInput(fmt.Errorf("%s: traffic.file: %v", s.Path, err))
 	}
-	info, err := sweep.ScanTraffic(trafficPath)
+	info, err := sweep.ScanTraffic(ctx, trafficPath)
+	if ctx.Err() != nil {
+		return nil, ErrInterrupted
+	}
 	if err != nil {
 		return nil, badInput(err)
 	}
@@ -221,16 +230,25 @@ func Execute(ctx context.Context, o Options) (*Outcome, error) {
 	var urls, candidateURLs []string
 	var cluster Cluster
 	if s.Target.Baseline != nil {
-		if urls, _, err = resolve(s.Target.Baseline); err != nil {
-			return nil, err
+		if urls, _, err = resolve(s.Target.Baseline); err == nil {
+			candidateURLs, _, err = resolve(s.Target.Candidate)
 		}
-		if candidateURLs, _, err = resolve(s.Target.Candidate); err != nil {
+		if err != nil {
+			if ctx.Err() != nil {
+				return nil, ErrInterrupted
+			}
 			return nil, err
 		}
 	} else if urls, cluster, err = resolve(&s.Target); err != nil {
+		if ctx.Err() != nil {
+			return nil, ErrInterrupted
+		}
 		return nil, err
 	}
 
+	if ctx.Err() != nil {
+		return nil, ErrInterrupted
+	}
 	dir := o.OutDir
 	if dir == "" {
 		dir = filepath.Join("reports", fmt.Sprintf("%s-%s", SafeName(s.Name), time.Now().Format("20060102-150405")))
@@ -245,7 +263,7 @@ func Execute(ctx context.Context, o Options) (*Outcome, error) {
 	out.ResultPath = filepath.Join(dir, "result.json")
 
 	cfg := sweep.Config{Scenario: s, TargetURLs: urls, CandidateURLs: candidateURLs, TrafficPath: trafficPath, Traffic: info, Observer: o.Observer, Now: o.Now,
-		AllowPublic: o.AllowPublic}
+		AllowPublic: o.AllowPublic, Abort: o.Abort}
 	if o.NewMonitor != nil && !s.Monitor.Disabled {
 		var pids []int32
 		var murls []string

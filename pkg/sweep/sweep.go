@@ -73,6 +73,10 @@ type Config struct {
 	// after name resolution, whatever the targets resolved to before the
 	// run.
 	AllowPublic bool
+	// Abort, once closed after ctx is cancelled, stops the interrupted
+	// step from waiting for its requests in flight (a second Ctrl-C): the
+	// result is written at once.
+	Abort <-chan struct{}
 	// Plan, when set, replaces the ramp by a fixed list of rates (shards).
 	Plan []float64
 	// RateScale multiplies every rate sent (shard i of n sends 1/n).
@@ -153,7 +157,7 @@ func Run(ctx context.Context, cfg Config) (*result.Result, error) {
 	}
 	info := cfg.Traffic
 	if info == nil {
-		if info, err = ScanTraffic(cfg.TrafficPath); err != nil {
+		if info, err = ScanTraffic(ctx, cfg.TrafficPath); err != nil {
 			finish()
 			return r, err
 		}
@@ -206,7 +210,7 @@ func Run(ctx context.Context, cfg Config) (*result.Result, error) {
 	atk := attack.New(attack.Options{
 		Targets: targets, MaxInFlight: s.Load.MaxInFlight, Timeout: s.Load.Timeout.D(),
 		Checks: checks, KeepBody: keepBody, MaxSendLag: s.Monitor.MaxSendLag.D(), TargetSide: targetSide,
-		Guard: guard, Coalesce: attack.CoalesceFor(s.Monitor.MaxSendLag.D()),
+		Guard: guard, Coalesce: attack.CoalesceFor(s.Monitor.MaxSendLag.D()), Abort: cfg.Abort,
 	})
 	defer atk.Close()
 
@@ -420,6 +424,9 @@ func (rn *runner) step(phase string, q float64, dur time.Duration, hook func(), 
 		return nil, err
 	}
 	if !ss.Completed {
+		if ss.Abandoned > 0 {
+			rn.r.Warnings = append(rn.r.Warnings, fmt.Sprintf("a second interrupt stopped the wait for %d requests in flight at %.0f QPS; the interrupted step is left out of the result", ss.Abandoned, q))
+		}
 		return nil, nil
 	}
 	st := BuildStep(idx, phase, q, ss, sample, s.Monitor.MaxSendLag.D())

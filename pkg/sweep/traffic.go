@@ -1,6 +1,7 @@
 package sweep
 
 import (
+	"context"
 	"fmt"
 	"io"
 	"time"
@@ -23,8 +24,8 @@ type TrafficInfo struct {
 }
 
 // ScanTraffic reads the whole traffic file once, validating every line,
-// before any request is sent.
-func ScanTraffic(path string) (*TrafficInfo, error) {
+// before any request is sent. It stops with ctx's error when ctx is done.
+func ScanTraffic(ctx context.Context, path string) (*TrafficInfo, error) {
 	ti := &TrafficInfo{}
 	rd, err := traffic.Open(path)
 	if err != nil {
@@ -42,6 +43,9 @@ func ScanTraffic(path string) (*TrafficInfo, error) {
 			return nil, err
 		}
 		ti.Count++
+		if ti.Count%4096 == 0 && ctx.Err() != nil {
+			return nil, ctx.Err()
+		}
 		if req.TS.IsZero() {
 			haveTS = false
 			continue
