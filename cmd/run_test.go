@@ -125,6 +125,11 @@ load:
 		{"malformed traffic", good, "{\"path\":\"/ok\"}\n{\"path\": \"/x\",\n", "t.ndjson:2: malformed JSON"},
 		{"traffic field", good, "{\"path\":\"/ok\"}\n{\"path\":\"/ok\"}\n{\"path\":42}\n", "t.ndjson:3: path: wrong type"},
 		{"bad duration", strings.Replace(good, "step_duration: 1s", "step_duration: soon", 1), "", "s.yaml:7: load.step_duration"},
+		{"URL without host", strings.Replace(good, ts.URL, `"http://"`, 1), "", "s.yaml:2: target.url: \"http://\" names no host"},
+		{"port out of range", strings.Replace(good, ts.URL, "http://127.0.0.1:99999", 1), "", "s.yaml:2: target.url: \"http://127.0.0.1:99999\": port 99999 is not in 1-65535"},
+		{"URL with CR/LF", strings.Replace(good, ts.URL, `"`+ts.URL+`/a\r\nX-Injected: 1"`, 1), "", "s.yaml:2: target.url"},
+		{"unbounded step", strings.Replace(good, "  max_qps: 20", "  steps: [1e300]", 1), "", "s.yaml:6: load.steps.0: 1e+300 is beyond what any generator can send"},
+		{"bundled workers", strings.Replace(good, "target: {url: "+ts.URL+"}", "target: {bundled: {workers: 100000000}}", 1), "", "s.yaml:2: target.bundled.workers: must be between"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
