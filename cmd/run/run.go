@@ -168,21 +168,17 @@ func Run(ctx context.Context, opts *Options, w Wiring) error {
 			return cmdutil.Interrupted(err)
 		case errors.Is(err, runner.ErrBadInput):
 			return cmdutil.BadInput(err)
-		case out == nil:
-			return cmdutil.RunFailed(err)
+		case errors.Is(err, runner.ErrNotSaved) && out != nil && out.Result != nil:
+			// The run was measured: its figures still reach stdout, the
+			// only place left for them.
+			if serr := summary(opts, w, out); serr != nil {
+				fmt.Fprintf(ios.ErrOut, "the summary could not be printed either: %v\n", serr)
+			}
 		}
 		return cmdutil.RunFailed(err)
 	}
 	r := out.Result
-	if opts.Format == "json" {
-		if err := WriteJSONSummary(ios.Out, out); err != nil {
-			return err
-		}
-	} else if w.Summary != nil {
-		if err := w.Summary(ios.Out, out); err != nil {
-			return err
-		}
-	} else if err := report.Summary(ios.Out, r, report.Options{Version: f.Version, Written: written(out)}); err != nil {
+	if err := summary(opts, w, out); err != nil {
 		return err
 	}
 	switch r.Status {
@@ -231,8 +227,9 @@ func Defaults(o *runner.Options) { runner.Standard(o) }
 // JSONSummary is what `run --format json` prints: the headline, each step
 // in brief and where the files are. result.json holds everything.
 type JSONSummary struct {
-	Status     string            `json:"status"`
-	Reason     string            `json:"reason,omitempty"`
+	Status string `json:"status"`
+	Reason string `json:"reason,omitempty"`
+	// Result is the path of result.json; empty when it could not be written.
 	Result     string            `json:"result"`
 	BestBefore result.BestBefore `json:"best_before"`
 	Steps      []JSONStep        `json:"steps"`
@@ -256,6 +253,9 @@ type JSONStep struct {
 func WriteJSONSummary(w io.Writer, o *runner.Outcome) error {
 	r := o.Result
 	js := JSONSummary{Status: r.Status, Reason: r.Reason, Result: o.ResultPath, BestBefore: r.BestBefore, Warnings: r.Warnings, Steps: []JSONStep{}}
+	if _, err := os.Stat(o.ResultPath); err != nil {
+		js.Result = "" // not written (a full disk): the summary is all there is
+	}
 	for _, s := range r.Steps {
 		js.Steps = append(js.Steps, JSONStep{Phase: s.Phase, OfferedQPS: s.OfferedQPS, AchievedQPS: s.AchievedQPS,
 			P50MS: s.LatencyMS.P50, P99MS: s.LatencyMS.P99, ErrorRate: s.ErrorRate, SLOPass: s.SLOPass, Failed: s.Failed, Saturated: s.Generator.Saturated})
@@ -265,9 +265,22 @@ func WriteJSONSummary(w io.Writer, o *runner.Outcome) error {
 	return enc.Encode(js)
 }
 
+// summary prints the run's summary on stdout, as --format asks.
+func summary(opts *Options, w Wiring, out *runner.Outcome) error {
+	ios := opts.F.IOStreams
+	switch {
+	case opts.Format == "json":
+		return WriteJSONSummary(ios.Out, out)
+	case w.Summary != nil:
+		return w.Summary(ios.Out, out)
+	}
+	return report.Summary(ios.Out, out.Result, report.Options{Version: opts.F.Version, Written: written(out)})
+}
+
+// written lists the files of the run that exist.
 func written(o *runner.Outcome) []string {
-	files := []string{o.ResultPath}
-	for _, n := range []string{report.MarkdownFile, report.HTMLFile} {
+	var files []string
+	for _, n := range []string{filepath.Base(o.ResultPath), report.MarkdownFile, report.HTMLFile} {
 		p := filepath.Join(o.Dir, n)
 		if _, err := os.Stat(p); err == nil {
 			files = append(files, p)

@@ -11,9 +11,11 @@ package report
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"math"
+	"os"
 	"path/filepath"
 	"sort"
 	"strconv"
@@ -91,10 +93,22 @@ func WriteAll(dir string, r *result.Result, o Options) error {
 	if err := HTML(&html, r, o); err != nil {
 		return err
 	}
-	if err := result.WriteFileAtomic(filepath.Join(dir, MarkdownFile), md.Bytes()); err != nil {
-		return err
+	// A report that cannot be written (a full disk) must not leave the
+	// one of an earlier run in its place, passing for this run's.
+	var errs []error
+	for _, f := range []struct {
+		name string
+		data []byte
+	}{{MarkdownFile, md.Bytes()}, {HTMLFile, html.Bytes()}} {
+		path := filepath.Join(dir, f.name)
+		if err := result.WriteFileAtomic(path, f.data); err != nil {
+			if rerr := os.Remove(path); rerr == nil {
+				err = fmt.Errorf("%w (the %s of an earlier run was removed)", err, f.name)
+			}
+			errs = append(errs, err)
+		}
 	}
-	return result.WriteFileAtomic(filepath.Join(dir, HTMLFile), html.Bytes())
+	return errors.Join(errs...)
 }
 
 // rampSteps returns the steps measured while searching for the best-before

@@ -355,3 +355,27 @@ func TestObjectivesTableShowsTheStepsVerdict(t *testing.T) {
 		}
 	}
 }
+
+// A report that cannot be written is named in the error, the other one is
+// still written, and nothing of an earlier run is left in the failed
+// one's place. (A directory where report.html goes makes its rename fail,
+// as a full disk would make its write fail.)
+func TestWriteAllSaysWhichReportFailed(t *testing.T) {
+	dir := t.TempDir()
+	if err := os.Mkdir(filepath.Join(dir, "report.html"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	err := report.WriteAll(dir, loadFixture(t), fixedOptions())
+	if err == nil || !strings.Contains(err.Error(), "report.html") || strings.Contains(err.Error(), "report.md") {
+		t.Fatalf("error %v, want one naming report.html only", err)
+	}
+	if !strings.Contains(err.Error(), "of an earlier run was removed") {
+		t.Errorf("error %v does not say the stale report was removed", err)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "report.html")); err == nil {
+		t.Error("a stale report.html is still in place")
+	}
+	if b, err := os.ReadFile(filepath.Join(dir, "report.md")); err != nil || len(b) < 1000 {
+		t.Errorf("report.md not written: %d bytes, %v", len(b), err)
+	}
+}

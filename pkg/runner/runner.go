@@ -24,6 +24,7 @@ import (
 	"github.com/bestbefore/bestbefore/pkg/capacity"
 	"github.com/bestbefore/bestbefore/pkg/h1"
 	"github.com/bestbefore/bestbefore/pkg/probe"
+	"github.com/bestbefore/bestbefore/pkg/report"
 	"github.com/bestbefore/bestbefore/pkg/result"
 	"github.com/bestbefore/bestbefore/pkg/scenario"
 	"github.com/bestbefore/bestbefore/pkg/sweep"
@@ -38,6 +39,10 @@ var (
 	// ErrInterrupted is an interrupt before the first request: nothing
 	// was sent and no result written (exit 130).
 	ErrInterrupted = errors.New("interrupted before the first request was sent: no result written")
+	// ErrNotSaved wraps a run that was measured but whose result or
+	// reports could not be written (a full disk): the Outcome still holds
+	// the result, for the summary (exit 3).
+	ErrNotSaved = errors.New("the run's figures could not be saved")
 )
 
 // inputError is bad input: its message is the underlying one, and
@@ -326,14 +331,24 @@ func Execute(ctx context.Context, o Options) (*Outcome, error) {
 		}
 	}
 	if err := result.Write(out.ResultPath, r); err != nil {
-		return out, err
+		// A result.json or report left from an earlier run in this
+		// directory would pass for this one's: remove them.
+		removeStale(dir, out.ResultPath)
+		return out, fmt.Errorf("%w: %v", ErrNotSaved, err)
 	}
 	if o.WriteReports != nil {
 		if err := o.WriteReports(dir, r); err != nil {
-			return out, fmt.Errorf("reports: %w", err)
+			return out, fmt.Errorf("%w: the reports: %v (result.json was written)", ErrNotSaved, err)
 		}
 	}
 	return out, nil
+}
+
+func removeStale(dir, resultPath string) {
+	os.Remove(resultPath)
+	for _, n := range []string{report.MarkdownFile, report.HTMLFile} {
+		os.Remove(filepath.Join(dir, n))
+	}
 }
 
 // SafeName turns a scenario name into a directory name.
@@ -353,14 +368,31 @@ func SafeName(s string) string {
 	return b.String()
 }
 
+// writeReserve is the room checked for before a run: more than the
+// result.json and reports of a long run take.
+const writeReserve = 1 << 20
+
+// checkWritable makes sure the output directory takes files and has room
+// for the result, by writing writeReserve bytes and syncing them: an
+// empty file fits on a full disk, the result would not.
 func checkWritable(dir string) error {
 	f, err := os.CreateTemp(dir, ".write-check-*")
 	if err != nil {
 		return fmt.Errorf("output directory %s is not writable: %w", dir, err)
 	}
 	name := f.Name()
-	f.Close()
-	return os.Remove(name)
+	defer os.Remove(name)
+	_, err = f.Write(make([]byte, writeReserve))
+	if err == nil {
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return fmt.Errorf("output directory %s has no room for the result (%d KiB checked): %w", dir, writeReserve>>10, err)
+	}
+	return nil
 }
 
 // CheckTargets makes sure every target resolves, is allowed, and accepts a
