@@ -1,13 +1,18 @@
 package attack_test
 
 import (
+	"bufio"
 	"context"
+	"net"
+	"net/http"
 	"net/url"
+	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/bestbefore/bestbefore/pkg/attack"
+	"github.com/bestbefore/bestbefore/pkg/h1"
 	"github.com/bestbefore/bestbefore/pkg/traffic"
 )
 
@@ -159,5 +164,54 @@ func TestStepLastsItsDuration(t *testing.T) {
 	}
 	if took := time.Since(start); took < 3*dur {
 		t.Fatalf("three %v steps took %v", dur, took)
+	}
+}
+
+// A response whose header passes the bound is an error of its own class,
+// header_too_large, not a success.
+func TestHeaderTooLargeIsItsOwnClass(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			go func() {
+				defer c.Close()
+				br := bufio.NewReader(c)
+				for {
+					req, err := http.ReadRequest(br)
+					if err != nil {
+						return
+					}
+					req.Body.Close()
+					c.SetWriteDeadline(time.Now().Add(5 * time.Second))
+					c.Write([]byte("HTTP/1.1 200 OK\r\n" + strings.Repeat("X-S: 1\r\n", 2000) + "Content-Length: 0\r\n\r\n"))
+				}
+			}()
+		}
+	}()
+	u, _ := url.Parse("http://" + ln.Addr().String())
+	d, err := attack.NewH1Doer(u.String(), h1.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	a := attack.New(attack.Options{Targets: []attack.Target{{Base: u, Doer: d}}})
+	defer a.Close()
+	feed := &listFeed{offsets: []time.Duration{0, 10 * time.Millisecond, 20 * time.Millisecond}}
+	for range feed.offsets {
+		feed.reqs = append(feed.reqs, mustPrepare(t, &traffic.Request{Path: "/"}, u))
+	}
+	st, err := a.Step(context.Background(), feed, attack.StepSpec{Rate: 100, Duration: 100 * time.Millisecond, Interval: 50 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.Successes != 0 || st.ByClass["header_too_large"] != 3 {
+		t.Errorf("%d successes, classes %v; want 3 header_too_large", st.Successes, st.ByClass)
 	}
 }
