@@ -2,6 +2,8 @@ package traffic_test
 
 import (
 	"net/http"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -116,5 +118,20 @@ func TestRedactorDefaultsCoverCommonSecrets(t *testing.T) {
 	keep.Apply(kr)
 	if kr.Path != "/p?token=t&pin=REDACTED" || kr.Header.Get("Api-Key") != "k" {
 		t.Errorf("--keep-field/--redact-field: %s %v", kr.Path, kr.Header)
+	}
+}
+
+// The README's safety section lists what is redacted by default; it must
+// list every name the redactor uses, so a user reading it knows them all.
+func TestREADMEListsEveryDefaultRedaction(t *testing.T) {
+	b, err := os.ReadFile(filepath.Join("..", "..", "README.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	readme := string(b)
+	for _, name := range append(append([]string{}, traffic.DefaultRedactHeaders...), traffic.DefaultRedactFields...) {
+		if !strings.Contains(readme, "`"+name+"`") {
+			t.Errorf("README.md does not list %q among the names redacted by default", name)
+		}
 	}
 }
