@@ -6,6 +6,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"syscall"
 	"testing"
@@ -182,5 +183,49 @@ func TestCheckAppendable(t *testing.T) {
 	os.WriteFile(notgz, []byte("plain\n"), 0o644)
 	if err := traffic.CheckAppendable(notgz, true); err == nil {
 		t.Error("a .gz that is not gzip passed")
+	}
+}
+
+// endless is a 100 MB traffic line, generated as it is read.
+type endless struct{ left int }
+
+func (e *endless) Read(p []byte) (int, error) {
+	if e.left == 0 {
+		return 0, io.EOF
+	}
+	n := min(len(p), e.left)
+	for i := range p[:n] {
+		p[i] = 'a'
+	}
+	if e.left == 100<<20 {
+		copy(p, `{"path":"/`)
+	}
+	e.left -= n
+	return n, nil
+}
+
+// A line past MaxLine is refused once MaxLine is read, naming the file
+// and line, without holding the rest: a 100 MB line costs about the
+// 16 MiB bound (it cost 148 MB before the bound).
+func TestOverlongLineRefusedEarly(t *testing.T) {
+	var before, after runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&before)
+	rd, err := traffic.NewReader(io.MultiReader(strings.NewReader(`{"path":"/ok"}`+"\n"), &endless{left: 100 << 20}), "big.ndjson")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := rd.Next(); err != nil {
+		t.Fatal(err)
+	}
+	_, err = rd.Next()
+	runtime.ReadMemStats(&after)
+	if err == nil || !strings.Contains(err.Error(), "big.ndjson:2:") || !strings.Contains(err.Error(), "longer than") {
+		t.Fatalf("error %v, want big.ndjson:2: line longer than ...", err)
+	}
+	alloc := after.TotalAlloc - before.TotalAlloc
+	t.Logf("a 100 MB line refused after allocating %d MiB", alloc>>20)
+	if alloc > 3*traffic.MaxLine {
+		t.Errorf("refusing a 100 MB line allocated %d MiB (bound %d MiB)", alloc>>20, traffic.MaxLine>>20)
 	}
 }
