@@ -82,7 +82,7 @@ Exit codes: 0 pass (or inconclusive without --strict), 1 regression,
 	fl.StringVar(&opts.MaxErrorRateIncrease, "max-error-rate-increase", "", "tolerated error-rate increase in percentage points, e.g. 0.1% (default 0.1%)")
 	fl.Float64Var(&opts.Alpha, "alpha", 0.05, "family-wise significance level")
 	fl.StringVar(&opts.Markdown, "markdown", "", "also write a Markdown summary (for a PR comment) to this file")
-	fl.StringVar(&opts.JUnit, "junit", "", "also write JUnit XML (one testcase per gate) to this file")
+	fl.StringVar(&opts.JUnit, "junit", "", "also write JUnit XML (one testcase per gate; a regression is a <failure>, an inconclusive gate <skipped>, or a <failure> with --strict) to this file")
 	fl.BoolVar(&opts.JSON, "json", false, "print the report as JSON on stdout")
 	fl.BoolVar(&opts.Strict, "strict", false, "exit 1 on an inconclusive verdict too")
 	return cmd
@@ -115,7 +115,8 @@ func compareRun(opts *Options) error {
 		}
 	}
 	if opts.JUnit != "" {
-		if err := writeFile(opts.JUnit, rep.JUnit); err != nil {
+		junit := func(w io.Writer) error { return rep.JUnit(w, opts.Strict) }
+		if err := writeFile(opts.JUnit, junit); err != nil {
 			return cmdutil.RunFailed(err)
 		}
 	}

@@ -6,8 +6,10 @@ import (
 	"encoding/xml"
 	"errors"
 	"flag"
+	"fmt"
 	"math"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -238,6 +240,7 @@ type junitSuites struct {
 
 type junitSuite struct {
 	Tests    int         `xml:"tests,attr"`
+	Errors   *int        `xml:"errors,attr"`
 	Failures int         `xml:"failures,attr"`
 	Skipped  int         `xml:"skipped,attr"`
 	Cases    []junitCase `xml:"testcase"`
@@ -254,7 +257,7 @@ type junitCase struct {
 func TestReport_JUnit(t *testing.T) {
 	rep := goldenReport(t)
 	var buf bytes.Buffer
-	if err := rep.JUnit(&buf); err != nil {
+	if err := rep.JUnit(&buf, false); err != nil {
 		t.Fatal(err)
 	}
 	golden(t, "report.golden.xml", buf.Bytes())
@@ -395,3 +398,79 @@ func TestCompare_mismatchedInputs(t *testing.T) {
 }
 
 func jsonUnmarshal(b []byte, v any) error { return json.Unmarshal(b, v) }
+
+// inconclusiveReport is the golden report with its regressions made
+// passes and one overall gate inconclusive: compare exits 0, or 1 with
+// --strict.
+func inconclusiveReport(t *testing.T) *compare.Report {
+	rep := *goldenReport(t)
+	rep.Gates = append([]compare.Gate(nil), rep.Gates...)
+	for i := range rep.Gates {
+		if rep.Gates[i].Verdict != compare.Pass {
+			rep.Gates[i].Verdict = compare.Pass
+		}
+	}
+	for i := range rep.Gates {
+		if rep.Gates[i].Scope == "overall" {
+			rep.Gates[i].Verdict = compare.Inconclusive
+			break
+		}
+	}
+	rep.Verdict = compare.Inconclusive
+	return &rep
+}
+
+// With --strict an inconclusive comparison fails the job, so the JUnit
+// file must show a failure: a CI test view may not be green for a red job.
+func TestJUnitStrictShowsWhatFailsTheJob(t *testing.T) {
+	rep := inconclusiveReport(t)
+	for _, strict := range []bool{false, true} {
+		var buf bytes.Buffer
+		if err := rep.JUnit(&buf, strict); err != nil {
+			t.Fatal(err)
+		}
+		var doc junitSuites
+		if err := xml.Unmarshal(buf.Bytes(), &doc); err != nil {
+			t.Fatal(err)
+		}
+		s := doc.Suites[0]
+		if strict && (doc.Failures == 0 || s.Failures == 0 || s.Skipped != 0) {
+			t.Errorf("--strict: failures %d/%d, skipped %d; an inconclusive gate fails the job and must be a <failure>", doc.Failures, s.Failures, s.Skipped)
+		}
+		if !strict && (doc.Failures != 0 || s.Skipped == 0) {
+			t.Errorf("without --strict: failures %d, skipped %d; an inconclusive gate passes the job, as <skipped>", doc.Failures, s.Skipped)
+		}
+		if s.Errors == nil {
+			t.Error("testsuite has no errors attribute (junit-10.xsd requires it)")
+		}
+	}
+}
+
+// Jenkins' xunit junit-10.xsd, the strictest JUnit reader in common use,
+// accepts what compare --junit writes, with and without --strict, with
+// regressions and with inconclusive gates. xmllint (Debian libxml2-utils)
+// does the validating; CI installs it.
+func TestJUnitValidAgainstJenkinsXSD(t *testing.T) {
+	xmllint, err := exec.LookPath("xmllint")
+	if err != nil {
+		if os.Getenv("CI") != "" {
+			t.Fatal("xmllint is not installed (Debian libxml2-utils); CI must validate the JUnit output")
+		}
+		t.Skip("xmllint not installed (Debian libxml2-utils)")
+	}
+	dir := t.TempDir()
+	for name, rep := range map[string]*compare.Report{"regression": goldenReport(t), "inconclusive": inconclusiveReport(t)} {
+		for _, strict := range []bool{false, true} {
+			var buf bytes.Buffer
+			if err := rep.JUnit(&buf, strict); err != nil {
+				t.Fatal(err)
+			}
+			path := filepath.Join(dir, fmt.Sprintf("%s-%v.xml", name, strict))
+			os.WriteFile(path, buf.Bytes(), 0o644)
+			out, err := exec.Command(xmllint, "--noout", "--schema", filepath.Join("testdata", "junit-10.xsd"), path).CombinedOutput()
+			if err != nil {
+				t.Errorf("%s, strict=%v: junit-10.xsd rejects the output: %v\n%s\n%s", name, strict, err, out, buf.String())
+			}
+		}
+	}
+}

@@ -170,7 +170,10 @@ func (r *Report) Markdown(w io.Writer) error {
 
 func mdEscape(s string) string { return strings.ReplaceAll(s, "|", `\|`) }
 
-// JUnit document types, as CI systems read them.
+// JUnit document types, as CI systems read them. They follow the Jenkins
+// xunit plugin's junit-10.xsd (testdata/junit-10.xsd), the strictest
+// reader in common use: errors is required on <testsuite>, skipped is
+// allowed there and not on <testsuites>.
 type (
 	// JUnitSuites is the <testsuites> root.
 	JUnitSuites struct {
@@ -178,7 +181,7 @@ type (
 		Name     string       `xml:"name,attr"`
 		Tests    int          `xml:"tests,attr"`
 		Failures int          `xml:"failures,attr"`
-		Skipped  int          `xml:"skipped,attr"`
+		Errors   int          `xml:"errors,attr"`
 		Suites   []JUnitSuite `xml:"testsuite"`
 	}
 	// JUnitSuite is one <testsuite>.
@@ -186,6 +189,7 @@ type (
 		Name     string      `xml:"name,attr"`
 		Tests    int         `xml:"tests,attr"`
 		Failures int         `xml:"failures,attr"`
+		Errors   int         `xml:"errors,attr"`
 		Skipped  int         `xml:"skipped,attr"`
 		Cases    []JUnitCase `xml:"testcase"`
 	}
@@ -206,8 +210,12 @@ type (
 )
 
 // JUnit writes every gate as a <testcase>: regressions as <failure>,
-// inconclusive gates as <skipped>, in one <testsuite> inside <testsuites>.
-func (r *Report) JUnit(w io.Writer) error {
+// inconclusive gates as <skipped>, in one <testsuite> inside
+// <testsuites>. With strict (compare --strict, where an inconclusive
+// comparison fails the job) inconclusive gates are <failure> too, so the
+// file's failure count is nonzero exactly when compare exits 1; an
+// inconclusive verdict that no gate carries gets a testcase of its own.
+func (r *Report) JUnit(w io.Writer, strict bool) error {
 	suite := JUnitSuite{Name: "bestbefore compare: " + r.Scenario}
 	for i := range r.Gates {
 		g := &r.Gates[i]
@@ -218,18 +226,27 @@ func (r *Report) JUnit(w io.Writer) error {
 		if g.Note != "" {
 			detail += "\n" + g.Note
 		}
-		switch g.Verdict {
-		case Regression:
+		switch {
+		case g.Verdict == Regression:
 			tc.Failure = &JUnitMessage{Message: line, Type: "regression", Text: detail}
 			suite.Failures++
-		case Inconclusive:
+		case g.Verdict == Inconclusive && strict:
+			tc.Failure = &JUnitMessage{Message: "inconclusive (--strict): " + line, Type: "inconclusive", Text: detail}
+			suite.Failures++
+		case g.Verdict == Inconclusive:
 			tc.Skipped = &JUnitMessage{Message: "inconclusive: " + line, Text: detail}
 			suite.Skipped++
 		}
 		suite.Cases = append(suite.Cases, tc)
 	}
+	if strict && r.Verdict == Inconclusive && suite.Failures == 0 {
+		msg := "inconclusive comparison (--strict): " + r.summary()
+		suite.Cases = append(suite.Cases, JUnitCase{ClassName: "bestbefore.compare", Name: "verdict",
+			Failure: &JUnitMessage{Message: msg, Type: "inconclusive", Text: msg}})
+		suite.Failures++
+	}
 	suite.Tests = len(suite.Cases)
-	doc := JUnitSuites{Name: "bestbefore compare", Tests: suite.Tests, Failures: suite.Failures, Skipped: suite.Skipped, Suites: []JUnitSuite{suite}}
+	doc := JUnitSuites{Name: "bestbefore compare", Tests: suite.Tests, Failures: suite.Failures, Suites: []JUnitSuite{suite}}
 	if _, err := io.WriteString(w, xml.Header); err != nil {
 		return err
 	}
