@@ -19,6 +19,8 @@ type Options struct {
 	Result  string
 	Format  string
 	Out     string
+	// Tags tags each hlog interval with its step.
+	Tags bool
 }
 
 // NewCmdReport builds `report RESULT.json --format md|html|json|hlog [--out FILE]`.
@@ -32,13 +34,16 @@ func NewCmdReport(f *cmdutil.Factory) *cobra.Command {
   md    GitHub-flavoured Markdown for a pull request or CI job summary (default)
   html  one self-contained page with charts, no network needed to view it
   json  the result document itself
-  hlog  the steps' latency histograms as an HdrHistogram interval log,
-        readable by HdrHistogram's log processors (values in microseconds)
+  hlog  the steps' latency histograms as an HdrHistogram interval log, one
+        interval per step, values in microseconds; HdrHistogram's own
+        HistogramLogProcessor reads it as is (--tags names each interval
+        by its step, for -tag step-03-400qps)
 
 The report goes to stdout unless --out names a file.`,
 		Example: `  bestbefore report reports/demo/result.json
   bestbefore report reports/demo/result.json --format html --out demo.html
-  bestbefore report reports/demo/result.json --format hlog > demo.hlog`,
+  bestbefore report reports/demo/result.json --format hlog > demo.hlog
+  java -cp hdrhistogram.jar org.HdrHistogram.HistogramLogProcessor -i demo.hlog`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			opts.Result = args[0]
@@ -47,6 +52,7 @@ The report goes to stdout unless --out names a file.`,
 	}
 	cmd.Flags().StringVarP(&opts.Format, "format", "f", "md", "output format: "+strings.Join(report.Formats, ", "))
 	cmd.Flags().StringVarP(&opts.Out, "out", "o", "", "write to this file (atomically) instead of stdout")
+	cmd.Flags().BoolVar(&opts.Tags, "tags", false, "hlog: tag each interval with its step (step-03-400qps), for readers that select by tag")
 	return cmd
 }
 
@@ -60,7 +66,7 @@ func run(opts *Options) error {
 		return cmdutil.BadInputf("report: %v", err)
 	}
 	var buf bytes.Buffer
-	if err := report.Render(&buf, opts.Format, r, report.Options{Version: opts.Factory.Version}); err != nil {
+	if err := report.Render(&buf, opts.Format, r, report.Options{Version: opts.Factory.Version, HLog: report.HLogOptions{Tagged: opts.Tags}}); err != nil {
 		// A histogram that does not decode is bad input, not a failed run.
 		return cmdutil.BadInputf("report: %s: %v", opts.Result, err)
 	}

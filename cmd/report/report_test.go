@@ -43,9 +43,10 @@ func TestReportFormats(t *testing.T) {
 	for _, c := range []struct{ format, want string }{
 		{"html", `data-chart="latency"`},
 		{"json", `"schema": "bestbefore.result/v1"`},
-		{"hlog", "Tag=step-08-650qps,"},
+		{"hlog", "\n1.000000,5.000000,"},
+		{"hlog --tags", "\nTag=step-08-650qps,"},
 	} {
-		out, _, err := runCmd(t, fixture, "--format", c.format)
+		out, _, err := runCmd(t, append([]string{fixture, "--format"}, strings.Fields(c.format)...)...)
 		if err != nil {
 			t.Fatalf("%s: %v", c.format, err)
 		}

@@ -116,3 +116,44 @@ func MatchSummaries(t testing.TB, hists []string, sums []result.Latency, name fu
 	}
 	return compared, differ
 }
+
+// LogInterval is one interval as HdrHistogram's HistogramLogProcessor
+// reads it from an interval log.
+type LogInterval struct {
+	Timestamp float64 // seconds after the log's StartTime
+	Count     int64
+}
+
+// ProcessLog runs HdrHistogram's own HistogramLogProcessor on the
+// interval log at path with no option but CSV output, as a user would
+// (`HistogramLogProcessor -i FILE`), and returns the intervals it read and
+// the count of its overall histogram.
+func ProcessLog(t testing.TB, path string) (intervals []LogInterval, total int64) {
+	t.Helper()
+	Available(t)
+	out := filepath.Join(t.TempDir(), "processed")
+	cmd := exec.Command("java", "-cp", Jar, "org.HdrHistogram.HistogramLogProcessor", "-i", path, "-csv", "-o", out)
+	b, err := cmd.CombinedOutput()
+	if err != nil || bytes.Contains(b, []byte("Exception")) {
+		t.Fatalf("HistogramLogProcessor -i %s: %v\n%s", path, err, b)
+	}
+	csv, err := os.ReadFile(out)
+	if err != nil {
+		t.Fatalf("HistogramLogProcessor wrote no interval file: %v\n%s", err, b)
+	}
+	for _, l := range strings.Split(string(csv), "\n") {
+		f := strings.Split(l, ",")
+		if len(f) < 6 || strings.HasPrefix(l, "#") || strings.HasPrefix(l, `"`) {
+			continue
+		}
+		ts, err1 := strconv.ParseFloat(f[0], 64)
+		n, err2 := strconv.ParseInt(f[1], 10, 64)
+		tot, err3 := strconv.ParseInt(f[5], 10, 64)
+		if err1 != nil || err2 != nil || err3 != nil {
+			t.Fatalf("HistogramLogProcessor line %q", l)
+		}
+		intervals = append(intervals, LogInterval{Timestamp: ts, Count: n})
+		total = tot
+	}
+	return intervals, total
+}

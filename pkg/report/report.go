@@ -34,6 +34,8 @@ type Options struct {
 	// Written lists the files a run wrote (result.json, reports); Summary
 	// prints them so the user knows where to look.
 	Written []string
+	// HLog shapes the hlog format.
+	HLog HLogOptions
 }
 
 func (o Options) now() time.Time {
@@ -63,7 +65,7 @@ func Render(w io.Writer, format string, r *result.Result, o Options) error {
 	case "json":
 		return JSON(w, r)
 	case "hlog":
-		return HLog(w, r)
+		return HLog(w, r, o.HLog)
 	}
 	return fmt.Errorf("report: unknown format %q (want one of %s)", format, strings.Join(Formats, ", "))
 }

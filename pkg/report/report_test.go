@@ -13,6 +13,7 @@ import (
 
 	hdrhistogram "github.com/HdrHistogram/hdrhistogram-go"
 
+	"github.com/bestbefore/bestbefore/internal/hdrref"
 	"github.com/bestbefore/bestbefore/pkg/report"
 	"github.com/bestbefore/bestbefore/pkg/result"
 	"github.com/bestbefore/bestbefore/pkg/stats"
@@ -138,13 +139,21 @@ func TestSummaryGolden(t *testing.T) {
 }
 
 func TestHLogRoundTrip(t *testing.T) {
+	for _, tagged := range []bool{false, true} {
+		t.Run(fmt.Sprintf("tagged=%v", tagged), func(t *testing.T) { hlogRoundTrip(t, tagged) })
+	}
+}
+
+func hlogRoundTrip(t *testing.T, tagged bool) {
 	r := loadFixture(t)
+	r.StartedAt = r.StartedAt.Add(123 * time.Millisecond) // not on a whole second
 	var buf bytes.Buffer
-	if err := report.HLog(&buf, r); err != nil {
+	if err := report.HLog(&buf, r, report.HLogOptions{Tagged: tagged}); err != nil {
 		t.Fatal(err)
 	}
-	if !strings.Contains(buf.String(), "#[StartTime: 1795615200 (seconds since epoch), 2026-11-25T14:00:00Z]") {
-		t.Errorf("missing StartTime header:\n%.400s", buf.String())
+	start := strconv.FormatFloat(float64(r.StartedAt.UnixMilli())/1000, 'f', 3, 64)
+	if !strings.Contains(buf.String(), "#[StartTime: "+start+" (seconds since epoch), ") || !strings.Contains(buf.String(), "#[BaseTime: "+start+" (seconds since epoch)]") {
+		t.Errorf("StartTime or BaseTime not to the millisecond (%s):\n%.400s", start, buf.String())
 	}
 	rd := hdrhistogram.NewHistogramLogReader(&buf)
 	for i, s := range r.Steps {
@@ -156,8 +165,8 @@ func TestHLogRoundTrip(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if got.Tag() != report.StepTag(s) {
-			t.Errorf("step %d tag %q, want %q", i, got.Tag(), report.StepTag(s))
+		if want := map[bool]string{true: report.StepTag(s)}[tagged]; got.Tag() != want {
+			t.Errorf("step %d tag %q, want %q", i, got.Tag(), want)
 		}
 		if got.TotalCount() != want.TotalCount() || got.TotalCount() != s.Requests {
 			t.Errorf("step %d: %d values read back, wrote %d (requests %d)", i, got.TotalCount(), want.TotalCount(), s.Requests)
@@ -186,7 +195,7 @@ func TestHLogRoundTrip(t *testing.T) {
 func TestHLogCorruptHistogram(t *testing.T) {
 	r := loadFixture(t)
 	r.Steps[2].Histogram = "not a histogram"
-	err := report.HLog(&bytes.Buffer{}, r)
+	err := report.HLog(&bytes.Buffer{}, r, report.HLogOptions{})
 	if err == nil || !strings.Contains(err.Error(), "step 2") {
 		t.Fatalf("err = %v, want one naming step 2", err)
 	}
@@ -377,5 +386,34 @@ func TestWriteAllSaysWhichReportFailed(t *testing.T) {
 	}
 	if b, err := os.ReadFile(filepath.Join(dir, "report.md")); err != nil || len(b) < 1000 {
 		t.Errorf("report.md not written: %d bytes, %v", len(b), err)
+	}
+}
+
+// HdrHistogram's own HistogramLogProcessor reads the interval log as a
+// user runs it, with no -tag option: one interval per step, each step's
+// requests, and the run's total.
+func TestHLogReadByHistogramLogProcessor(t *testing.T) {
+	r := loadFixture(t)
+	var buf bytes.Buffer
+	if err := report.HLog(&buf, r, report.HLogOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(t.TempDir(), "demo.hlog")
+	if err := os.WriteFile(path, buf.Bytes(), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	ivs, total := hdrref.ProcessLog(t, path)
+	if len(ivs) != len(r.Steps) {
+		t.Fatalf("the processor read %d intervals, the result has %d steps", len(ivs), len(r.Steps))
+	}
+	var sum int64
+	for i, s := range r.Steps {
+		sum += s.Requests
+		if ivs[i].Count != s.Requests {
+			t.Errorf("interval %d: %d values, step %d has %d requests", i, ivs[i].Count, s.Index, s.Requests)
+		}
+	}
+	if total != sum {
+		t.Errorf("overall count %d, want %d", total, sum)
 	}
 }
