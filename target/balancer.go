@@ -7,9 +7,13 @@ import (
 	"net/http"
 	"net/http/httputil"
 	"net/url"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
 )
 
 // Health checking: a node that fails one probe (or one proxied request)
@@ -33,6 +37,14 @@ type Balancer struct {
 	stop     chan struct{}
 	done     chan struct{}
 	once     sync.Once
+
+	// The balancer's own metrics, at its /metrics: what it forwarded to
+	// each node and with what status, never a node's own figures.
+	reg       *prometheus.Registry
+	forwarded *prometheus.CounterVec
+	failed    *prometheus.CounterVec
+	noNode    prometheus.Counter
+	inFlight  prometheus.Gauge
 }
 
 type backend struct {
@@ -69,6 +81,7 @@ func NewBalancer(nodeURLs []string) (*Balancer, error) {
 		be.up.Store(true)
 		b.backends = append(b.backends, be)
 	}
+	b.initMetrics()
 	b.proxy = &httputil.ReverseProxy{
 		Rewrite: func(pr *httputil.ProxyRequest) {
 			be := pr.In.Context().Value(backendKey{}).(*backend)
@@ -78,18 +91,58 @@ func NewBalancer(nodeURLs []string) (*Balancer, error) {
 		BufferPool:    bufferPool{},
 		FlushInterval: -1,
 		ErrorHandler:  b.proxyError,
+		ModifyResponse: func(resp *http.Response) error {
+			be := resp.Request.Context().Value(backendKey{}).(*backend)
+			b.forwarded.WithLabelValues(strconv.Itoa(be.index), strconv.Itoa(resp.StatusCode)).Inc()
+			return nil
+		},
 	}
 	go b.healthLoop()
 	return b, nil
+}
+
+func (b *Balancer) initMetrics() {
+	const ns = "bestbefore_balancer"
+	b.reg = prometheus.NewRegistry()
+	b.forwarded = prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: ns, Name: "forwarded_total",
+		Help: "Requests forwarded to a node that answered, by node and status code."}, []string{"node", "code"})
+	b.failed = prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: ns, Name: "node_failures_total",
+		Help: "Requests a node failed to answer (answered 502), by node."}, []string{"node"})
+	b.noNode = prometheus.NewCounter(prometheus.CounterOpts{Namespace: ns, Name: "no_node_total",
+		Help: "Requests answered 503 because no node was in the rotation."})
+	b.inFlight = prometheus.NewGauge(prometheus.GaugeOpts{Namespace: ns, Name: "in_flight_requests",
+		Help: "Requests being forwarded."})
+	b.reg.MustRegister(b.forwarded, b.failed, b.noNode, b.inFlight,
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Namespace: ns, Name: "nodes_in_rotation", Help: "Nodes receiving requests."},
+			func() float64 {
+				n := 0
+				for _, up := range b.Up() {
+					if up {
+						n++
+					}
+				}
+				return float64(n)
+			}),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Namespace: ns, Name: "nodes", Help: "Nodes behind the balancer."},
+			func() float64 { return float64(len(b.Up())) }),
+	)
+}
+
+// MetricsHandler serves the balancer's own metrics (Prometheus text).
+func (b *Balancer) MetricsHandler() http.Handler {
+	return promhttp.HandlerFor(b.reg, promhttp.HandlerOpts{Registry: b.reg})
 }
 
 // ServeHTTP forwards the request to the next healthy node.
 func (b *Balancer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	be := b.pick()
 	if be == nil {
+		b.noNode.Inc()
 		writeError(w, http.StatusServiceUnavailable, "no healthy node")
 		return
 	}
+	b.inFlight.Inc()
+	defer b.inFlight.Dec()
 	b.proxy.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), backendKey{}, be)))
 }
 
@@ -121,6 +174,7 @@ func (b *Balancer) proxyError(w http.ResponseWriter, r *http.Request, err error)
 		return // the client left; nothing to answer, the node is not at fault
 	}
 	be := r.Context().Value(backendKey{}).(*backend)
+	b.failed.WithLabelValues(strconv.Itoa(be.index)).Inc()
 	b.SetUp(be.index, false)
 	b.Kick()
 	writeError(w, http.StatusBadGateway, fmt.Sprintf("node %d failed: %v", be.index, err))

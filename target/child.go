@@ -192,6 +192,9 @@ func runBalancer(spec balancerSpec, stdin io.Reader, stdout, stderr io.Writer) e
 		adminProxy = loopbackOnly(adminProxy)
 	}
 	mux.Handle("/admin/", adminProxy)
+	// The balancer's own metrics: forwarding /metrics round robin would
+	// show a scraper each node's counters in turn (27, 0, 27, 0).
+	mux.Handle("GET /metrics", b.MetricsHandler())
 	mux.Handle("/", b)
 	ln, err := net.Listen("tcp", spec.Listen)
 	if err != nil {

@@ -129,6 +129,17 @@ func (n *Node) Close() {
 	})
 }
 
+// exactBuckets is prometheus.ExponentialBuckets with each bound rounded to
+// four significant digits, so le labels read 0.00225, not
+// 0.0022500000000000003.
+func exactBuckets(start, factor float64, count int) []float64 {
+	b := prometheus.ExponentialBuckets(start, factor, count)
+	for i, v := range b {
+		b[i], _ = strconv.ParseFloat(strconv.FormatFloat(v, 'g', 4, 64), 64)
+	}
+	return b
+}
+
 func (n *Node) initMetrics() {
 	reg := prometheus.NewRegistry()
 	n.reg = reg
@@ -136,17 +147,17 @@ func (n *Node) initMetrics() {
 	n.duration = prometheus.NewHistogramVec(prometheus.HistogramOpts{
 		Namespace: ns, Name: "request_duration_seconds",
 		Help:    "Time to answer a request, from its arrival to the last byte written, by path and status code.",
-		Buckets: prometheus.ExponentialBuckets(0.001, 1.5, 24),
+		Buckets: exactBuckets(0.001, 1.5, 24),
 	}, []string{"path", "code"})
 	n.inference = prometheus.NewHistogramVec(prometheus.HistogramOpts{
 		Namespace: ns, Name: "inference_duration_seconds",
 		Help:    "CPU time of the ranking model per request (cache misses only), by model.",
-		Buckets: prometheus.ExponentialBuckets(0.00001, 2, 16),
+		Buckets: exactBuckets(0.00001, 2, 16),
 	}, []string{"model"})
 	n.lookupH = prometheus.NewHistogram(prometheus.HistogramOpts{
 		Namespace: ns, Name: "lookup_duration_seconds",
 		Help:    "Simulated feature-store lookup time.",
-		Buckets: prometheus.ExponentialBuckets(0.001, 1.5, 20),
+		Buckets: exactBuckets(0.001, 1.5, 20),
 	})
 	n.inFlight = prometheus.NewGauge(prometheus.GaugeOpts{Namespace: ns, Name: "in_flight_requests", Help: "Predict requests being served or queued."})
 	n.busy = prometheus.NewGauge(prometheus.GaugeOpts{Namespace: ns, Name: "busy_workers", Help: "Workers serving a request."})
