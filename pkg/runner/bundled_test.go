@@ -183,7 +183,11 @@ monitor: {max_send_lag: 25ms}
 
 // Node loss on the bundled 3-node service: at the N-1 rate the survivors
 // hold, the killed process really dies and is restarted, and no process is
-// left once the run ends.
+// left once the run ends. The killed node loses the requests it was
+// serving (up to its 4 workers, 2-3 on average at the hold's rate): of the
+// hold's ~2,000 requests that is up to 0.2%, so the error objective is
+// 0.5%, above what a kill costs and far below what survivors that could
+// not take the load would show.
 func TestBundledNodeLoss(t *testing.T) {
 	if testing.Short() {
 		t.Skip("ramp and hold of ~25 s")
@@ -193,7 +197,7 @@ func TestBundledNodeLoss(t *testing.T) {
 target: {bundled: {nodes: 3, workers: 4, lookup: 20ms, queue: 64}}
 traffic: {file: x.ndjson.gz}
 load: {start_qps: 300, step_qps: 150, max_qps: 900, step_duration: 2s, warmup: 500ms, refine: 1}
-slo: {latency: {p99: 100ms}, error_rate: 0.1%}
+slo: {latency: {p99: 100ms}, error_rate: 0.5%}
 checks: [{status: 200}]
 capacity: {node_loss: {verify: true, duration: 6s, at: 30%}}
 monitor: {max_send_lag: 25ms}
