@@ -220,3 +220,43 @@ func TestCIScriptExitsWithComparesCode(t *testing.T) {
 		})
 	}
 }
+
+// The workflows shipped as examples pass actionlint (with shellcheck on
+// their scripts), as a user's CI would run them. Under CI a missing
+// actionlint fails the test.
+func TestWorkflowsPassActionlint(t *testing.T) {
+	bin, err := exec.LookPath("actionlint")
+	if err != nil {
+		if os.Getenv("CI") != "" {
+			t.Fatal("actionlint is not installed (go install github.com/rhysd/actionlint/cmd/actionlint); CI must lint the shipped workflows")
+		}
+		t.Skip("actionlint not installed")
+	}
+	if _, err := exec.LookPath("shellcheck"); err != nil && os.Getenv("CI") != "" {
+		t.Fatal("shellcheck is not installed (Debian shellcheck): actionlint would not check the workflows' scripts")
+	}
+	files, _ := filepath.Glob(filepath.Join("github-actions", "*.yml"))
+	if len(files) < 2 {
+		t.Fatalf("workflows: %v", files)
+	}
+	args := append([]string{"-config-file", filepath.Join("github-actions", "actionlint.yaml")}, files...)
+	if out, err := exec.Command(bin, args...).CombinedOutput(); err != nil {
+		t.Errorf("actionlint: %v\n%s", err, out)
+	}
+}
+
+// docs/distributed.md shows the sharded workflow as it is in its file, so
+// what readers copy is what actionlint checked.
+func TestDistributedDocShowsTheLintedWorkflow(t *testing.T) {
+	wf, err := os.ReadFile(filepath.Join("github-actions", "sharded.yml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	doc, err := os.ReadFile(filepath.Join("..", "docs", "distributed.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(doc), "```yaml\n"+string(wf)+"```") {
+		t.Error("docs/distributed.md does not show examples/github-actions/sharded.yml verbatim")
+	}
+}
