@@ -85,6 +85,10 @@ Start with:
 	root.AddCommand(cmdRecord.NewCmdRecord(f, nil))
 	root.AddCommand(cmdTraffic.NewCmdTraffic(f))
 	root.AddCommand(cmdVersion.NewCmdVersion(f))
+	// Cobra adds its completion command at Execute; add it now, so that it
+	// too refuses a mistyped shell.
+	root.InitDefaultCompletionCmd()
+	cmdutil.RequireSubcommands(root)
 	return root
 }
 

@@ -25,6 +25,8 @@ type Options struct {
 	OutDir string
 	Set    []string
 	Quiet  bool
+	// Format is the summary's format on stdout: text or json.
+	Format string
 }
 
 // NewCmdDemo builds `demo`.
@@ -50,11 +52,19 @@ Everything it needs is embedded in the binary: it works from any directory.`,
 	cmd.Flags().StringVarP(&opts.OutDir, "out", "o", "", "directory for result.json and reports (default reports/demo-<time>)")
 	cmd.Flags().StringArrayVar(&opts.Set, "set", nil, "override a key of the demo scenario, e.g. --set load.max_qps=900")
 	cmd.Flags().BoolVarP(&opts.Quiet, "quiet", "q", false, "no progress output on stderr")
+	cmd.Flags().StringVar(&opts.Format, "format", "text", "summary on stdout: text or json (the same JSON summary as run)")
+	cmdutil.FixedValues(cmd, "format", "text", "json")
 	return cmd
 }
 
 // Run extracts the embedded scenarios and runs the demo.
 func Run(ctx context.Context, opts *Options) error {
+	if opts.Format == "" {
+		opts.Format = "text"
+	}
+	if opts.Format != "text" && opts.Format != "json" {
+		return cmdutil.BadInputf("--format %q: want text or json", opts.Format)
+	}
 	dir, err := os.MkdirTemp("", "bestbefore-demo-")
 	if err != nil {
 		return cmdutil.RunFailed(err)
@@ -71,7 +81,7 @@ func Run(ctx context.Context, opts *Options) error {
 	if !opts.Quiet {
 		fmt.Fprintln(ios.ErrOut, "Starting the bundled prediction service (3 nodes, 1200 QPS configured) and ramping the load; about 40 s.")
 	}
-	ro := &cmdRun.Options{F: opts.F, Scenario: filepath.Join(dir, "demo.yaml"), OutDir: out, Set: opts.Set, Quiet: opts.Quiet, Format: "text"}
+	ro := &cmdRun.Options{F: opts.F, Scenario: filepath.Join(dir, "demo.yaml"), OutDir: out, Set: opts.Set, Quiet: opts.Quiet, Format: opts.Format}
 	return cmdRun.Run(ctx, ro, cmdRun.Wiring{
 		Summary: func(w io.Writer, o *runner.Outcome) error {
 			files := []string{o.ResultPath, filepath.Join(o.Dir, report.MarkdownFile), filepath.Join(o.Dir, report.HTMLFile)}

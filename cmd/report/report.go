@@ -51,6 +51,7 @@ The report goes to stdout unless --out names a file.`,
 		},
 	}
 	cmd.Flags().StringVarP(&opts.Format, "format", "f", "md", "output format: "+strings.Join(report.Formats, ", "))
+	cmdutil.FixedValues(cmd, "format", report.Formats...)
 	cmd.Flags().StringVarP(&opts.Out, "out", "o", "", "write to this file (atomically) instead of stdout")
 	cmd.Flags().BoolVar(&opts.Tags, "tags", false, "hlog: tag each interval with its step (step-03-400qps), for readers that select by tag")
 	return cmd

@@ -97,6 +97,7 @@ result.json), 2 bad input, 3 the run could not be carried out,
 	cmd.Flags().StringArrayVar(&opts.Set, "set", nil, "override a scenario key, e.g. --set load.max_qps=800 (repeatable)")
 	cmd.Flags().BoolVarP(&opts.Quiet, "quiet", "q", false, "no progress output on stderr")
 	cmd.Flags().StringVar(&opts.Format, "format", "text", "summary on stdout: text or json")
+	cmdutil.FixedValues(cmd, "format", "text", "json")
 	cmd.Flags().BoolVar(&opts.AllowPublic, "allow-public", false, "allow targets outside loopback and private address ranges")
 	cmd.Flags().StringVar(&opts.Traffic, "traffic", "", "replay this traffic file instead of the scenario's")
 	cmd.Flags().StringVar(&opts.Shard, "shard", "", "run shard `i/n` (e.g. 2/3): 1/n of each step's rate and of the traffic lines, on the fixed ramp plan; merge the shards with bestbefore merge")

@@ -65,6 +65,7 @@ and reported at the end.`,
 		},
 	}
 	cmd.Flags().StringVar(&opts.From, "from", "", "input format: nginx, apache, har or vegeta (required)")
+	cmdutil.FixedValues(cmd, "from", "nginx", "apache", "har", "vegeta")
 	cmd.Flags().StringVarP(&opts.Out, "out", "o", "", "traffic file to write; .gz compresses (required)")
 	cmd.Flags().BoolVar(&opts.SkipInvalid, "skip-invalid", false, "skip entries that cannot be converted, and report how many")
 	cmdutil.RedactionFlags(cmd.Flags(), &opts.Redaction)
