@@ -145,6 +145,16 @@ func TestReaderKeepsCompleteLinesOfACutGzipStream(t *testing.T) {
 			t.Fatalf("cut at %d bytes: not reported as truncated", size)
 		}
 		r.Close()
+		if s, err := traffic.InspectFile(cut); err == nil && !s.CutOff {
+			t.Fatalf("cut at %d bytes: inspect does not say the file is cut off", size)
+		}
+	}
+	s, err := traffic.InspectFile(name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s.CutOff || s.Requests != 50 {
+		t.Fatalf("the whole file: inspect says cut off %v, %d requests", s.CutOff, s.Requests)
 	}
 }
 

@@ -61,8 +61,11 @@ type Summary struct {
 	Headers    []NameCount `json:"headers"`
 	BodyBytes  BodySizes   `json:"body_bytes"`
 	Truncated  int64       `json:"truncated"`
-	Base64     int64       `json:"body_base64"`
-	Repeats    RepeatShare `json:"repeats"`
+	// CutOff is set for a gzip file cut off before its end (a recording
+	// killed outright): the figures hold its complete lines only.
+	CutOff  bool        `json:"cut_off"`
+	Base64  int64       `json:"body_base64"`
+	Repeats RepeatShare `json:"repeats"`
 }
 
 // NameCount is a name and how many requests had it.
@@ -122,6 +125,7 @@ func Inspect(r *Reader) (*Summary, error) {
 	for {
 		req, err := r.Next()
 		if errors.Is(err, io.EOF) {
+			s.CutOff = r.Truncated()
 			break
 		}
 		if err != nil {
@@ -514,6 +518,9 @@ func (s *Summary) WriteText(w io.Writer) error {
 	}
 	if s.Truncated > 0 {
 		fmt.Fprintf(&b, "  truncated  %d bodies stored truncated\n", s.Truncated)
+	}
+	if s.CutOff {
+		b.WriteString("  cut off    the gzip stream ends before its trailer (a recording stopped outright): every complete line is counted, the partial last one is not\n")
 	}
 	if len(s.Headers) > 0 {
 		b.WriteString("  headers   ")
