@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"strings"
 
 	"github.com/spf13/cobra"
 
@@ -34,6 +35,8 @@ type ImportOptions struct {
 	From        string
 	In, Out     string
 	SkipInvalid bool
+	Hosts       []string
+	PathPrefix  string
 	Redaction   cmdutil.Redaction
 }
 
@@ -45,16 +48,41 @@ func NewCmdImport(f *cmdutil.Factory, runF func(*ImportOptions) error) *cobra.Co
 		Short: "Convert access logs, HAR archives or vegeta targets to a traffic file",
 		Long: `Convert traffic from other tools to a bestbefore traffic file.
 
-  nginx, apache  combined (or common) access log lines; times, methods, paths,
-                 Referer and User-Agent are kept. Logs hold no bodies.
-  har            HAR 1.2 archives (browser dev tools, proxies); bodies kept.
-  vegeta         vegeta JSON targets, one per line (body in base64).
+  nginx, apache  access logs: the combined or common format, or one JSON
+                 object a line (nginx's log_format escape=json, with the
+                 usual variable names: time_iso8601/time_local/msec,
+                 request or request_method+request_uri, status,
+                 http_referer, http_user_agent, request_body, host).
+                 Times, methods, paths, statuses, Referer and User-Agent
+                 are kept, and bodies when the log holds them. Requests
+                 logged in the same second are spread evenly across it, so
+                 timing: recorded does not send them in one burst.
+                 OPTIONS * (server-wide) lines are skipped with a note.
+  har            HAR 1.2 archives (browsers, Charles, Insomnia, mitmproxy),
+                 a byte order mark allowed; bodies and statuses kept. A body
+                 given only as params is rebuilt for its Content-Type
+                 (form-urlencoded or multipart/form-data).
+  vegeta         vegeta targets in either of its formats: JSON lines (body
+                 in base64), or its HTTP format ("GET http://host/path",
+                 "Name: value" headers, an "@file" body; blank-line
+                 separated). A Host header is kept, and URL credentials
+                 become a (redacted) Authorization header.
+
+Each imported request keeps the status it got (status in the traffic line):
+the check "status: recorded" then expects a replay to get the same class.
+
+A HAR or target file may name many origins: --host keeps the requests to
+one (repeatable), --path-prefix those under a path; without them, more
+than one origin is imported with a warning that counts them.
 
 An input ending in .gz is decompressed; an output ending in .gz is compressed.
-Secret headers (Authorization, Proxy-Authorization, Cookie, X-Api-Key) are
-redacted unless --no-redact is given. An entry that cannot be converted stops
-the import with its file and line (exit 2), or with --skip-invalid is counted
+Secrets (headers, query, JSON and form fields; see the README) are redacted
+unless --no-redact is given. An entry that cannot be converted stops the
+import with its file and line (exit 2), or with --skip-invalid is counted
 and reported at the end.`,
+		Example: `  bestbefore traffic import --from nginx /var/log/nginx/access.log --out traffic.ndjson.gz
+  bestbefore traffic import --from har page.har --host api.example.com --path-prefix /v1/ --out api.ndjson
+  bestbefore traffic import --from vegeta targets.txt --out traffic.ndjson`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			opts.In = args[0]
@@ -68,6 +96,8 @@ and reported at the end.`,
 	cmdutil.FixedValues(cmd, "from", "nginx", "apache", "har", "vegeta")
 	cmd.Flags().StringVarP(&opts.Out, "out", "o", "", "traffic file to write; .gz compresses (required)")
 	cmd.Flags().BoolVar(&opts.SkipInvalid, "skip-invalid", false, "skip entries that cannot be converted, and report how many")
+	cmd.Flags().StringArrayVar(&opts.Hosts, "host", nil, "keep only requests to this host (host or host:port; repeatable); entries naming no host are kept")
+	cmd.Flags().StringVar(&opts.PathPrefix, "path-prefix", "", "keep only requests whose path starts with this, e.g. /v1/")
 	cmdutil.RedactionFlags(cmd.Flags(), &opts.Redaction)
 	return cmd
 }
@@ -80,8 +110,11 @@ func importRun(opts *ImportOptions) error {
 	if err != nil {
 		return cmdutil.BadInputf("traffic import: --from: %v", err)
 	}
+	if opts.PathPrefix != "" && !strings.HasPrefix(opts.PathPrefix, "/") {
+		return cmdutil.BadInputf("traffic import: --path-prefix %q: a path starts with /", opts.PathPrefix)
+	}
 	ios := opts.IO.IOStreams
-	iopts := importer.Options{SkipInvalid: opts.SkipInvalid}
+	iopts := importer.Options{SkipInvalid: opts.SkipInvalid, Hosts: opts.Hosts, PathPrefix: opts.PathPrefix}
 	if iopts.Redactor, err = opts.Redaction.Redactor(); err != nil {
 		return cmdutil.BadInputf("traffic import: %v", err)
 	}
@@ -93,21 +126,61 @@ func importRun(opts *ImportOptions) error {
 		}
 		return cmdutil.RunFailed(fmt.Errorf("traffic import: %w", err))
 	}
-	fmt.Fprintf(ios.ErrOut, "imported %d of %d entries from %s into %s", st.Written, st.Read, opts.In, opts.Out)
+	w := ios.ErrOut
+	fmt.Fprintf(w, "imported %d of %d entries from %s into %s", st.Written, st.Read, opts.In, opts.Out)
 	if st.Redacted > 0 {
-		fmt.Fprintf(ios.ErrOut, "; %d with secrets redacted", st.Redacted)
+		fmt.Fprintf(w, "; %d with secrets redacted", st.Redacted)
 	}
-	fmt.Fprintln(ios.ErrOut)
+	fmt.Fprintln(w)
+	if st.Filtered > 0 {
+		fmt.Fprintf(w, "left out %s by --host/--path-prefix\n", count(st.Filtered, "entry", "entries"))
+	}
+	if len(st.Origins) > 1 && len(opts.Hosts) == 0 && opts.PathPrefix == "" {
+		fmt.Fprintf(w, "warning: %s names %d origins, all imported to be replayed against one target; keep one with --host (and --path-prefix):\n", opts.In, len(st.Origins))
+		top := st.TopOrigins(10)
+		for _, o := range top {
+			fmt.Fprintf(w, "  %6d  %s\n", o.Count, o.Name)
+		}
+		if rest := len(st.Origins) - len(top); rest > 0 {
+			fmt.Fprintf(w, "  and %d more\n", rest)
+		}
+	}
+	if st.Statuses > 0 {
+		fmt.Fprintf(w, "kept the recorded status of %s: the check \"status: recorded\" expects a replay to get the same class\n", count(st.Statuses, "request", "requests"))
+	}
+	if st.LogBodies > 0 {
+		fmt.Fprintf(w, "kept the body of %s from the log ($request_body)\n", count(st.LogBodies, "request", "requests"))
+	}
 	if st.NoBody > 0 && (format == importer.Nginx || format == importer.Apache) {
-		fmt.Fprintf(ios.ErrOut, "note: %d POST/PUT/PATCH requests imported without a body (access logs hold none)\n", st.NoBody)
+		fmt.Fprintf(w, "note: %s imported without a body (the log holds none for them)\n", count(st.NoBody, "POST/PUT/PATCH request", "POST/PUT/PATCH requests"))
+	}
+	if st.Spread > 0 {
+		fmt.Fprintf(w, "note: %s shared their logged second with others; they were spread evenly across it, in log order\n", count(st.Spread, "request", "requests"))
+	}
+	if st.Asterisk > 0 {
+		fmt.Fprintf(w, "note: skipped %s (OPTIONS *, e.g. Apache's internal dummy connections): they name no resource\n", count(st.Asterisk, "server-wide request", "server-wide requests"))
+	}
+	if st.NoRequest > 0 {
+		fmt.Fprintf(w, "note: skipped %s logged without a request (\"-\": a connection closed or timed out before sending one)\n", count(st.NoRequest, "line", "lines"))
+	}
+	if st.RemoteUser > 0 {
+		fmt.Fprintf(w, "note: %s made by an authenticated user ($remote_user); the log holds no credentials, so they are replayed without them\n", count(st.RemoteUser, "request was", "requests were"))
 	}
 	if st.Skipped > 0 {
-		fmt.Fprintf(ios.ErrOut, "skipped %d entries that could not be converted; the first:\n", st.Skipped)
+		fmt.Fprintf(w, "skipped %d entries that could not be converted; the first:\n", st.Skipped)
 		for _, e := range st.Errors {
-			fmt.Fprintf(ios.ErrOut, "  %v\n", e)
+			fmt.Fprintf(w, "  %v\n", e)
 		}
 	}
 	return nil
+}
+
+// count writes n with the singular or plural noun.
+func count(n int, one, many string) string {
+	if n == 1 {
+		return "1 " + one
+	}
+	return fmt.Sprintf("%d %s", n, many)
 }
 
 // InspectOptions holds the flags of `traffic inspect`.

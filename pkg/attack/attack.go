@@ -52,6 +52,13 @@ type Options struct {
 	Checks []Check
 	// KeepBody reads bodies into memory (needed by body checks).
 	KeepBody bool
+	// RecordedStatus accepts, for a request whose traffic line holds the
+	// status it was recorded with, a response of that status class as
+	// the recorded outcome: a 404 recorded and replayed is not an error,
+	// and the other checks, written for successes, do not apply to it.
+	// A different class is an error (a success where an error was
+	// recorded fails the check).
+	RecordedStatus bool
 	// MaxSendLag is the send lag above which a send counts as late.
 	MaxSendLag time.Duration
 	// TargetSide assigns each target to a side of a live A/B run (0 for
@@ -543,7 +550,10 @@ func (a *Attacker) do(j *job, resp *Response) {
 		class = classify(err)
 		st.example(class, err.Error())
 	} else {
+		resp.Recorded = j.p.Status
 		switch {
+		case a.opts.RecordedStatus && j.p.Status >= 400 && resp.Status/100 == j.p.Status/100:
+			// The error the request got when it was recorded, again.
 		case resp.Status >= 500:
 			class = class5xx
 		case resp.Status >= 400:

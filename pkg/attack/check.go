@@ -11,12 +11,15 @@ type Check func(*Response) string
 
 // CheckSpec describes one check; the fields set must all hold.
 type CheckSpec struct {
-	Status   *int
-	Header   string
-	Equals   string
-	JSONPath string
-	MinItems *int
-	Contains string
+	Status *int
+	// RecordedStatus expects the status class each request was recorded
+	// with (traffic lines without one are not checked).
+	RecordedStatus bool
+	Header         string
+	Equals         string
+	JSONPath       string
+	MinItems       *int
+	Contains       string
 }
 
 // NeedsBody reports whether the check reads the response body.
@@ -27,6 +30,9 @@ func (c CheckSpec) Compile() Check {
 	return func(r *Response) string {
 		if c.Status != nil && r.Status != *c.Status {
 			return fmt.Sprintf("status %d, want %d", r.Status, *c.Status)
+		}
+		if c.RecordedStatus && r.Recorded != 0 && r.Status/100 != r.Recorded/100 {
+			return fmt.Sprintf("status %d, recorded %d", r.Status, r.Recorded)
 		}
 		if c.Header != "" {
 			v, ok := "", false

@@ -13,9 +13,12 @@ var ErrTimeout = errors.New("attack: request timed out")
 
 // Response is what a Doer read. Buffers are reused between requests.
 type Response struct {
-	Status  int
-	Body    []byte
-	BodyLen int64
+	Status int
+	// Recorded is the status the request's traffic line was recorded
+	// with, 0 when unknown.
+	Recorded int
+	Body     []byte
+	BodyLen  int64
 	// Header looks up a response header, case-insensitively.
 	Header func(name string) (string, bool)
 	// scratch is the Doer's own reusable state for this response.

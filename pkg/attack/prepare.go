@@ -24,6 +24,8 @@ type Prepared struct {
 	Raw    []byte
 	Method string
 	Line   int
+	// Status is the status the request was recorded with, 0 when unknown.
+	Status int
 }
 
 // Prepare serializes req for the target at base with h1.AppendRequest,
@@ -58,7 +60,7 @@ func Prepare(req *traffic.Request, base *url.URL, extra http.Header) (*Prepared,
 	}
 	// A file's worth of prepared requests may stay in memory: keep the
 	// bytes at their exact size and nothing else.
-	return &Prepared{Raw: append(make([]byte, 0, len(raw)), raw...), Method: method, Line: req.Line}, nil
+	return &Prepared{Raw: append(make([]byte, 0, len(raw)), raw...), Method: method, Line: req.Line, Status: req.Status}, nil
 }
 
 // ParseTargets parses base URLs.

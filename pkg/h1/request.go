@@ -18,8 +18,8 @@ var ErrNotWireSafe = errors.New("not safe to send")
 // requests in bestbefore: everything the generator sends is written here.
 //
 // An empty method means GET and an empty target "/". The Host header is
-// host; header fields are written in sorted order, each value on its own
-// line. Host, Content-Length, Trailer and the hop-by-hop fields
+// host, or the first value of a Host field in header; header fields are
+// written in sorted order, each value on its own line. Host, Content-Length, Trailer and the hop-by-hop fields
 // (Connection, Keep-Alive, Proxy-Connection, Transfer-Encoding, TE,
 // Upgrade) are taken from the request itself, not from header: a body is
 // always framed by Content-Length, and an empty POST, PUT or PATCH says
@@ -53,6 +53,15 @@ func AppendRequest(dst []byte, method, host, target string, header http.Header, 
 	for k, vs := range header {
 		if err := CheckHeaderName(k); err != nil {
 			return dst, err
+		}
+		if len(vs) > 0 && vs[0] != "" && equalFold([]byte(k), "Host") {
+			// A Host field of the request names the virtual host to ask
+			// for, as vegeta's and curl's -H 'Host: ...' do; the
+			// connection still goes to the target.
+			if err := CheckHost(vs[0]); err != nil {
+				return dst, err
+			}
+			host = vs[0]
 		}
 		for _, v := range vs {
 			if err := CheckHeaderValue(v); err != nil {

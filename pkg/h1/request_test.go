@@ -30,9 +30,12 @@ func TestAppendRequest(t *testing.T) {
 		{name: "get with a body", method: "GET", host: "a", path: "/", body: "q",
 			want: "GET / HTTP/1.1\r\nHost: a\r\nContent-Length: 1\r\n\r\nq"},
 		{name: "headers sorted, values in order, framing and hop-by-hop fields dropped", method: "GET", host: "a", path: "/",
-			header: http.Header{"X-B": {"2", "3"}, "X-A": {"1"}, "Host": {"evil"}, "Content-Length": {"99"},
+			header: http.Header{"X-B": {"2", "3"}, "X-A": {"1"}, "Content-Length": {"99"},
 				"Connection": {"close"}, "Transfer-Encoding": {"chunked"}, "Keep-Alive": {"300"}},
 			want: "GET / HTTP/1.1\r\nHost: a\r\nX-A: 1\r\nX-B: 2\r\nX-B: 3\r\n\r\n"},
+		{name: "a Host field names the virtual host, written once", method: "GET", host: "a", path: "/",
+			header: http.Header{"Host": {"api.internal"}, "X-A": {"1"}},
+			want: "GET / HTTP/1.1\r\nHost: api.internal\r\nX-A: 1\r\n\r\n"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			var body []byte

@@ -75,6 +75,8 @@ func FuzzAppendRequest(f *testing.F) {
 	f.Add("GET /x HTTP/1.1\r\n", "/", "X A", "v", "")
 	f.Add("PUT", "/", "Transfer-Encoding", "chunked", "0\r\n\r\n")
 	f.Add("DELETE", "/r[]", "Content-Length", "5", "abc")
+	f.Add("GET", "/", "host", "api.internal:8443", "")
+	f.Add("GET", "/", "Host", "a\r\nX: y", "")
 	f.Fuzz(func(t *testing.T, method, target, name, value, body string) {
 		header := http.Header{name: {value}}
 		raw, err := h1.AppendRequest(nil, method, "example.test", target, header, []byte(body))
@@ -104,7 +106,11 @@ func FuzzAppendRequest(f *testing.F) {
 		if wantTarget == "" {
 			wantTarget = "/"
 		}
-		if req.Method != wantMethod || req.RequestURI != wantTarget || string(got) != body || req.Host != "example.test" {
+		wantHost := "example.test"
+		if strings.EqualFold(name, "Host") && value != "" {
+			wantHost = value // a Host field asks for another virtual host
+		}
+		if req.Method != wantMethod || req.RequestURI != wantTarget || string(got) != body || req.Host != wantHost {
 			t.Fatalf("%q read back as %s %s host %q body %q", raw, req.Method, req.RequestURI, req.Host, got)
 		}
 		switch http.CanonicalHeaderKey(name) {
@@ -115,4 +121,19 @@ func FuzzAppendRequest(f *testing.F) {
 			}
 		}
 	})
+}
+
+// A Host field in the request asks the target for another virtual host,
+// as vegeta's targets and curl -H 'Host: ...' do; one Host line is sent.
+func TestAppendRequestHostField(t *testing.T) {
+	raw, err := h1.AppendRequest(nil, "GET", "127.0.0.1:8080", "/", http.Header{"Host": {"api.internal"}}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Count(string(raw), "Host: ") != 1 || !strings.Contains(string(raw), "Host: api.internal\r\n") {
+		t.Fatalf("wrote %q", raw)
+	}
+	if _, err := h1.AppendRequest(nil, "GET", "127.0.0.1:8080", "/", http.Header{"host": {"a b"}}, nil); !errors.Is(err, h1.ErrNotWireSafe) {
+		t.Fatalf("a Host field with a space: %v", err)
+	}
 }

@@ -37,12 +37,19 @@ func ImportFile(in, out string, f Format, opts Options) (*Stats, error) {
 		return nil, err
 	}
 	w := traffic.NewWriter(tmp, strings.HasSuffix(out, ".gz"))
+	if opts.Dir == "" {
+		opts.Dir = filepath.Dir(in)
+	}
 	st, err := Import(rd, in, f, opts, w.Write)
 	if cerr := w.Close(); err == nil && cerr != nil {
 		err = fmt.Errorf("writing %s: %w", out, cerr)
 	}
 	if err == nil && st.Written == 0 {
-		err = &traffic.LineError{File: in, Msg: fmt.Sprintf("no request could be imported (%d entries read, %d skipped)", st.Read, st.Skipped)}
+		msg := fmt.Sprintf("no request could be imported (%d entries read, %d skipped)", st.Read, st.Skipped)
+		if st.Filtered > 0 {
+			msg = fmt.Sprintf("no request could be imported (%d entries read, %d left out by --host or --path-prefix, %d skipped)", st.Read, st.Filtered, st.Skipped)
+		}
+		err = &traffic.LineError{File: in, Msg: msg}
 	}
 	if err != nil {
 		os.Remove(tmp.Name())

@@ -4,15 +4,18 @@
 package importer
 
 import (
-	"github.com/bestbefore/bestbefore/pkg/h1"
-
+	"bufio"
+	"bytes"
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/url"
+	"sort"
 	"strings"
 
+	"github.com/bestbefore/bestbefore/pkg/h1"
 	"github.com/bestbefore/bestbefore/pkg/traffic"
 )
 
@@ -50,17 +53,59 @@ type Options struct {
 	Redactor *traffic.Redactor
 	// MaxErrors is how many skipped entries' errors Stats keeps (default 10).
 	MaxErrors int
+	// Hosts keeps only the requests to these hosts: "api.example.com"
+	// (any port) or "api.example.com:8443", in any case; a scheme before
+	// it is ignored. Entries that name no host (most access log lines)
+	// are kept. Empty keeps every host.
+	Hosts []string
+	// PathPrefix keeps only the requests whose path starts with it.
+	PathPrefix string
+	// Dir is where a vegeta HTTP target's relative @body file is looked
+	// for when it is not found from the current directory (where vegeta
+	// reads it): the targets file's directory. ImportFile sets it.
+	Dir string
 }
+
+// MaxOrigins is how many distinct origins Stats.Origins counts; the rest
+// are counted under "other".
+const MaxOrigins = 1000
 
 // Stats tell what an import did.
 type Stats struct {
-	Read      int // entries read
-	Written   int // requests emitted
-	Skipped   int // entries that could not be converted (with SkipInvalid)
-	NoBody    int // requests with a method that usually has a body, imported without one (logs hold no bodies)
-	Redacted  int // requests where a secret was replaced
+	Read     int // entries read
+	Written  int // requests emitted
+	Skipped  int // entries that could not be converted (with SkipInvalid)
+	NoBody   int // POST/PUT/PATCH requests imported without a body
+	Redacted int // requests where a secret was replaced
+	// Filtered counts the entries left out by Options.Hosts and PathPrefix.
+	Filtered int
+	// Origins counts the entries read by origin (scheme://host[:port]),
+	// for the entries that name one, before filtering.
+	Origins map[string]int
+	// Spread counts the requests that shared a log time with others at
+	// the log's resolution (a second for access logs) and were spread
+	// evenly across it, instead of being sent in one burst.
+	Spread int
+	// Asterisk counts server-wide requests (OPTIONS *, Apache's internal
+	// dummy connections) skipped: they name no resource to replay.
+	Asterisk int
+	// NoRequest counts log lines without a request line ("-": a
+	// connection that timed out before sending one), skipped.
+	NoRequest int
+	// RemoteUser counts log entries made by an authenticated user
+	// ($remote_user): the log holds no credentials, so they are replayed
+	// without them.
+	RemoteUser int
+	// LogBodies counts access log entries whose body the log holds
+	// ($request_body).
+	LogBodies int
+	// Statuses counts the requests imported with the status they got.
+	Statuses  int
 	Errors    []error
 	errorsCap int
+	// first is the start of the input's first line, to name the format
+	// of a file given with the wrong --from.
+	first []byte
 }
 
 func (s *Stats) skip(err error) {
@@ -70,16 +115,104 @@ func (s *Stats) skip(err error) {
 	}
 }
 
+func (s *Stats) origin(o string) {
+	if o == "" {
+		return
+	}
+	if s.Origins == nil {
+		s.Origins = map[string]int{}
+	}
+	if _, ok := s.Origins[o]; !ok && len(s.Origins) >= MaxOrigins {
+		o = "other"
+	}
+	s.Origins[o]++
+}
+
+// TopOrigins returns the n origins with the most entries, most first.
+func (s *Stats) TopOrigins(n int) []NameCount {
+	out := make([]NameCount, 0, len(s.Origins))
+	for k, v := range s.Origins {
+		out = append(out, NameCount{k, v})
+	}
+	sort.Slice(out, func(i, j int) bool {
+		if out[i].Count != out[j].Count {
+			return out[i].Count > out[j].Count
+		}
+		return out[i].Name < out[j].Name
+	})
+	if len(out) > n {
+		out = out[:n]
+	}
+	return out
+}
+
+// NameCount is a name and a count.
+type NameCount struct {
+	Name  string
+	Count int
+}
+
+// entry is one converted request and the origin it was sent to ("" when
+// the input does not say).
+type entry struct {
+	req    *traffic.Request
+	origin string
+}
+
 // Import reads entries in format f from r (name is used in errors) and
 // calls emit with each converted request. It stops at the first entry that
 // cannot be converted, returning a *traffic.LineError naming name and its
 // line, unless opts.SkipInvalid is set. Errors from emit stop the import.
+// A UTF-8 byte order mark at the start of r is skipped, as the HAR
+// specification asks.
 func Import(r io.Reader, name string, f Format, opts Options, emit func(*traffic.Request) error) (*Stats, error) {
 	st := &Stats{errorsCap: opts.MaxErrors}
 	if st.errorsCap <= 0 {
 		st.errorsCap = 10
 	}
-	out := func(req *traffic.Request) error {
+	br := bufio.NewReaderSize(r, 64<<10)
+	if b, err := br.Peek(3); err == nil && string(b) == "\ufeff" {
+		br.Discard(3)
+	}
+	if b, _ := br.Peek(4096); len(b) > 0 {
+		if i := bytes.IndexByte(b, '\n'); i >= 0 {
+			b = b[:i]
+		}
+		st.first = bytes.Clone(b)
+	}
+	hosts := make([]string, 0, len(opts.Hosts))
+	for _, h := range opts.Hosts {
+		if i := strings.Index(h, "://"); i >= 0 {
+			h = h[i+3:]
+		}
+		hosts = append(hosts, strings.ToLower(strings.TrimSuffix(h, "/")))
+	}
+	keep := func(e entry) bool {
+		if opts.PathPrefix != "" && !strings.HasPrefix(e.req.Path, opts.PathPrefix) {
+			return false
+		}
+		if len(hosts) == 0 || e.origin == "" {
+			return true
+		}
+		hp := strings.ToLower(e.origin[strings.Index(e.origin, "://")+3:])
+		hostOnly := hp
+		if h, _, err := net.SplitHostPort(hp); err == nil {
+			hostOnly = h
+		}
+		for _, h := range hosts {
+			if h == hp || h == hostOnly {
+				return true
+			}
+		}
+		return false
+	}
+	out := func(e entry) error {
+		st.origin(e.origin)
+		if !keep(e) {
+			st.Filtered++
+			return nil
+		}
+		req := e.req
 		if err := req.Validate(); err != nil {
 			return err
 		}
@@ -89,6 +222,9 @@ func Import(r io.Reader, name string, f Format, opts Options, emit func(*traffic
 		}
 		if req.Body == "" && req.BodyBase64 == "" && (req.Method == http.MethodPost || req.Method == http.MethodPut || req.Method == http.MethodPatch) {
 			st.NoBody++
+		}
+		if req.Status != 0 {
+			st.Statuses++
 		}
 		if err := emit(req); err != nil {
 			return emitError{err}
@@ -104,6 +240,12 @@ func Import(r io.Reader, name string, f Format, opts Options, emit func(*traffic
 			le = &traffic.LineError{Msg: err.Error()}
 		}
 		le.File, le.Line = name, line
+		if st.Written == 0 && st.Skipped == 0 && st.first != nil {
+			// The first entry fails: the file may be of another format.
+			if sf := traffic.Sniff(st.first); sf.From() != "" && sf.From() != string(f) && !(sf.From() == "nginx" && f == Apache) {
+				le.Msg += fmt.Sprintf(": this looks like %s %s; import it with --from %s", sf.Article(), sf, sf.From())
+			}
+		}
 		if opts.SkipInvalid {
 			st.skip(le)
 			return nil
@@ -113,11 +255,11 @@ func Import(r io.Reader, name string, f Format, opts Options, emit func(*traffic
 	var err error
 	switch f {
 	case Nginx, Apache:
-		err = importLog(r, name, f, st, out, bad)
+		err = importLog(br, name, f, st, out, bad)
 	case HAR:
-		err = importHAR(r, name, st, out, bad)
+		err = importHAR(br, name, st, out, bad)
 	case Vegeta:
-		err = importVegeta(r, name, st, out, bad)
+		err = importVegeta(br, name, opts.Dir, st, out, bad)
 	default:
 		err = fmt.Errorf("unknown format %q", f)
 	}
@@ -130,9 +272,9 @@ type emitError struct{ err error }
 // deliver emits a converted request, or routes the failure: an error of
 // the output stops the import, a line that could not be converted goes to
 // bad (which stops it too unless invalid lines are skipped).
-func deliver(line int, req *traffic.Request, err error, out func(*traffic.Request) error, bad func(int, error) error) error {
+func deliver(line int, e entry, err error, out func(entry) error, bad func(int, error) error) error {
 	if err == nil {
-		err = out(req)
+		err = out(e)
 	}
 	if err == nil {
 		return nil
@@ -148,22 +290,23 @@ func (e emitError) Error() string { return e.err.Error() }
 func (e emitError) Unwrap() error { return e.err }
 
 // pathOf turns a request target (origin form or absolute URL) into the
-// path and query of a traffic line.
-func pathOf(target string) (string, error) {
+// path and query of a traffic line, and the origin an absolute URL names.
+func pathOf(target string) (path, origin string, err error) {
 	if target == "" {
-		return "", &traffic.LineError{Field: "path", Msg: "empty request target"}
+		return "", "", &traffic.LineError{Field: "path", Msg: "empty request target"}
 	}
 	if target[0] != '/' {
 		u, err := url.Parse(target)
 		if err != nil || u.Host == "" || (u.Scheme != "http" && u.Scheme != "https") {
-			return "", &traffic.LineError{Field: "path", Msg: fmt.Sprintf("%q is neither a path nor an http(s) URL", short(target))}
+			return "", "", &traffic.LineError{Field: "path", Msg: fmt.Sprintf("%q is neither a path nor an http(s) URL", short(target))}
 		}
 		target = u.RequestURI()
 		if u.Opaque != "" || target == "" {
 			target = "/"
 		}
+		origin = u.Scheme + "://" + u.Host
 	}
-	return h1.EscapeTarget(target), nil
+	return h1.EscapeTarget(target), origin, nil
 }
 
 // skipHeaders are not carried over: connection-level headers, the host

@@ -49,6 +49,8 @@ func FuzzAccessLog(f *testing.F) {
 	f.Add([]byte(`10.0.0.8 - - [25/Nov/2026:15:03:08 +0100] "GET /search?q=\x22quoted\x22 HTTP/2.0" 200 12 "-" "-"`))
 	f.Add([]byte(`192.0.2.2 - - [10/Oct/2026:13:55:37 -0700] "DELETE http://h/x HTTP/1.1" 204 - "-" "a \"b\" \\"`))
 	f.Add([]byte(`1 - - [01/Jan/2026:00:00:00 +0000] "\x16\x03" 400 0`))
+	f.Add([]byte(`10.0.0.2, 10.0.0.1, 127.0.0.1 - - [07/Dec/2016:11:05:07 +0100] "-" 408 - "-" "-"` + "\n" + `::1 - - [26/Dec/2016:16:16:48 +0200] "OPTIONS * HTTP/1.0" 200 -`))
+	f.Add([]byte(`{"time_iso8601":"2026-11-25T14:03:07+00:00","request":"POST /p HTTP/1.1","status":"200","request_body":"{\"password\":\"x\"}","content_type":"application/json","host":"h"}` + "\n" + `{"msec":"1764079388.250","request_method":"GET","request_uri":"/a","args":"q=1","status":404}`))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		fuzzImport(t, data, importer.Nginx)
 		if e, err := importer.ParseLogLine(string(data)); err == nil {
@@ -64,6 +66,7 @@ func FuzzHAR(f *testing.F) {
 	f.Add([]byte(`{"log":{"entries":[{"request":{"method":"PUT","url":"https://h/b","postData":{"encoding":"base64","text":"AAEC"}}}]}}`))
 	f.Add([]byte(`{"log":{"version":"1.2","entries":[{"request":{"method":"GET","url":"ws:x"}}, 7]}}`))
 	f.Add([]byte("{\"log\":{\"entries\":[\n{\"request\":{\"method\":\"GET\",\"url\":\"http://h/\n"))
+	f.Add([]byte("\ufeff" + `{"log":{"entries":[{"request":{"method":"POST","url":"http://h/m","postData":{"mimeType":"multipart/form-data; boundary=b","params":[{"name":"n","value":5},{"name":"f","value":"d","fileName":"a\"b.txt"}]}},"response":{"status":404}}]}}`))
 	f.Fuzz(func(t *testing.T, data []byte) { fuzzImport(t, data, importer.HAR) })
 }
 
@@ -72,5 +75,6 @@ func FuzzVegeta(f *testing.F) {
 	f.Add([]byte(`{"method":"POST","url":"http://h/p","body":"eyJwYXNzd29yZCI6InMifQ=="}`))
 	f.Add([]byte(`{"method":"PUT","url":"https://h/b","body":"AAEC//4K","header":{"Host":["x"],"":[""]}}`))
 	f.Add([]byte(`{"method":"GET","url":"http://h/ok"}` + "\n" + `{"method":1}`))
+	f.Add([]byte("# comment\nGET http://u:p@h/a?x=1\nX-A: 1\nHost: api.internal\n\nPOST http://h/p\nContent-Type: text/plain\n@/nonexistent\n"))
 	f.Fuzz(func(t *testing.T, data []byte) { fuzzImport(t, data, importer.Vegeta) })
 }

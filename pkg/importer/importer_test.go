@@ -97,7 +97,7 @@ func TestImportErrorsNameFileAndLine(t *testing.T) {
 		{"bad_url.har", importer.HAR, `testdata/bad_url.har:3: request.url: "ws:relative" is not an http(s) URL`, 2, 1},
 		{"truncated.har", importer.HAR, "testdata/truncated.har:4: not a HAR file: ", 0, 0},
 		{"vegeta_bad.jsonl", importer.Vegeta, "testdata/vegeta_bad.jsonl:2: body: not valid base64", 2, 1},
-		{"sample.har", importer.Nginx, "testdata/sample.har:1: missing identity", 0, 0},
+		{"sample.har", importer.Nginx, "testdata/sample.har:1: malformed JSON log line: unexpected end of JSON input: this looks like a HAR archive; import it with --from har", 0, 0},
 		{"nginx.log", importer.HAR, "testdata/nginx.log:1: not a HAR file", 0, 0},
 	}
 	for _, c := range cases {

@@ -725,8 +725,8 @@ func (s *Scenario) Validate() Errors {
 		if c.Status == nil && c.Header == "" && c.JSONPath == "" && c.BodyHas == "" {
 			add(f, "a check needs status, header, json or contains")
 		}
-		if c.Status != nil && (*c.Status < 100 || *c.Status > 599) {
-			add(f+".status", "must be an HTTP status (100-599), got %d", *c.Status)
+		if c.Status != nil && !c.Status.Recorded && (c.Status.Code < 100 || c.Status.Code > 599) {
+			add(f+".status", "must be an HTTP status (100-599) or recorded, got %d", c.Status.Code)
 		}
 		if c.MinItems != nil && c.JSONPath == "" {
 			add(f+".min_items", "needs json: the path of the array")

@@ -103,12 +103,12 @@ type SLO struct {
 // Check is an invariant every response must keep. Exactly one kind is set
 // per entry, or several that must all hold.
 type Check struct {
-	Status   *int   `yaml:"status"`
-	Header   string `yaml:"header"`    // header that must be present
-	HeaderIs string `yaml:"equals"`    // with header: the value it must have
-	JSONPath string `yaml:"json"`      // dotted path that must exist, e.g. predictions.0.id
-	MinItems *int   `yaml:"min_items"` // with json: the array must hold at least N items
-	BodyHas  string `yaml:"contains"`  // substring the body must contain
+	Status   *StatusCheck `yaml:"status"`    // 200, or recorded
+	Header   string       `yaml:"header"`    // header that must be present
+	HeaderIs string       `yaml:"equals"`    // with header: the value it must have
+	JSONPath string       `yaml:"json"`      // dotted path that must exist, e.g. predictions.0.id
+	MinItems *int         `yaml:"min_items"` // with json: the array must hold at least N items
+	BodyHas  string       `yaml:"contains"`  // substring the body must contain
 }
 
 // Capacity describes the cluster for N-1 arithmetic.

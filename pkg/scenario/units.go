@@ -99,3 +99,34 @@ func ParseRatio(s string) (float64, error) {
 	}
 	return f, nil
 }
+
+// StatusCheck is the status a check expects of every response: one HTTP
+// status code, or, written "recorded", the class (2xx, 3xx, 4xx, 5xx) of
+// the status each request got when it was recorded.
+type StatusCheck struct {
+	Code     int
+	Recorded bool
+}
+
+// UnmarshalYAML reads 200 or "recorded".
+func (s *StatusCheck) UnmarshalYAML(n *yaml.Node) error {
+	if n.Kind == yaml.ScalarNode {
+		if n.Value == "recorded" {
+			*s = StatusCheck{Recorded: true}
+			return nil
+		}
+		if c, err := strconv.Atoi(n.Value); err == nil {
+			*s = StatusCheck{Code: c}
+			return nil
+		}
+	}
+	return fmt.Errorf("line %d: want an HTTP status such as 200, or recorded (the status class each traffic line was recorded with)", n.Line)
+}
+
+// MarshalYAML writes the code, or "recorded".
+func (s StatusCheck) MarshalYAML() (any, error) {
+	if s.Recorded {
+		return "recorded", nil
+	}
+	return s.Code, nil
+}

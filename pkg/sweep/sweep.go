@@ -177,9 +177,17 @@ func Run(ctx context.Context, cfg Config) (*result.Result, error) {
 	defer prov.Close()
 
 	var checks []attack.Check
-	keepBody := false
+	keepBody, recorded := false, false
 	for _, c := range s.Checks {
-		spec := attack.CheckSpec{Status: c.Status, Header: c.Header, Equals: c.HeaderIs, JSONPath: c.JSONPath, MinItems: c.MinItems, Contains: c.BodyHas}
+		spec := attack.CheckSpec{Header: c.Header, Equals: c.HeaderIs, JSONPath: c.JSONPath, MinItems: c.MinItems, Contains: c.BodyHas}
+		if c.Status != nil {
+			if c.Status.Recorded {
+				spec.RecordedStatus = true
+				recorded = true
+			} else {
+				spec.Status = &c.Status.Code
+			}
+		}
 		keepBody = keepBody || spec.NeedsBody()
 		checks = append(checks, spec.Compile())
 	}
@@ -209,7 +217,7 @@ func Run(ctx context.Context, cfg Config) (*result.Result, error) {
 	}
 	atk := attack.New(attack.Options{
 		Targets: targets, MaxInFlight: s.Load.MaxInFlight, Timeout: s.Load.Timeout.D(),
-		Checks: checks, KeepBody: keepBody, MaxSendLag: s.Monitor.MaxSendLag.D(), TargetSide: targetSide,
+		Checks: checks, KeepBody: keepBody, RecordedStatus: recorded, MaxSendLag: s.Monitor.MaxSendLag.D(), TargetSide: targetSide,
 		Guard: guard, Coalesce: attack.CoalesceFor(s.Monitor.MaxSendLag.D()), Abort: cfg.Abort,
 	})
 	defer atk.Close()

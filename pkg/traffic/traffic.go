@@ -31,6 +31,10 @@ type Request struct {
 	BodyBase64 string      `json:"body_base64,omitempty"`
 	// Truncated marks a body stored shorter than it was sent.
 	Truncated bool `json:"truncated,omitempty"`
+	// Status is the HTTP status the request got when it was recorded (an
+	// access log's, a HAR's or the recorder's); 0 when unknown. The check
+	// `status: recorded` expects a replay to get the same class.
+	Status int `json:"status,omitempty"`
 
 	// Line is the 1-based line the request was read from.
 	Line int `json:"-"`
@@ -98,6 +102,9 @@ type Reader struct {
 	line int
 	// cut is set when a gzip stream ended before its trailer.
 	cut *cutReader
+	// parsed is set once a line was read as a request: an error on the
+	// first line may come from a file of another format.
+	parsed bool
 }
 
 // Truncated reports, once Next has returned io.EOF, that the file is a
@@ -178,12 +185,18 @@ func (r *Reader) Next() (*Request, error) {
 		req, err := ParseLine(b)
 		if err != nil {
 			var le *LineError
-			if errors.As(err, &le) {
-				le.File, le.Line = r.name, r.line
-				return nil, le
+			if !errors.As(err, &le) {
+				le = &LineError{Msg: err.Error()}
 			}
-			return nil, &LineError{File: r.name, Line: r.line, Msg: err.Error()}
+			le.File, le.Line = r.name, r.line
+			if !r.parsed {
+				if hint := Sniff(b).Hint(r.name); hint != "" {
+					le.Msg += ": " + hint
+				}
+			}
+			return nil, le
 		}
+		r.parsed = true
 		req.Line = r.line
 		return req, nil
 	}
@@ -267,7 +280,15 @@ func (r *Request) Validate() error {
 			if err := h1.CheckHeaderValue(v); err != nil {
 				return &LineError{Field: "header." + k, Msg: wireMsg(err)}
 			}
+			if strings.EqualFold(k, "Host") {
+				if err := h1.CheckHost(v); err != nil {
+					return &LineError{Field: "header." + k, Msg: wireMsg(err)}
+				}
+			}
 		}
+	}
+	if r.Status != 0 && (r.Status < 100 || r.Status > 599) {
+		return &LineError{Field: "status", Msg: fmt.Sprintf("%d is not an HTTP status (100-599)", r.Status)}
 	}
 	if r.Body != "" && r.BodyBase64 != "" {
 		return &LineError{Field: "body_base64", Msg: "set body or body_base64, not both"}
