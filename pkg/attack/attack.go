@@ -53,8 +53,9 @@ type Options struct {
 	// KeepBody reads bodies into memory (needed by body checks).
 	KeepBody bool
 	// RecordedStatus accepts, for a request whose traffic line holds the
-	// status it was recorded with, a response of that status class as
-	// the recorded outcome: a 404 recorded and replayed is not an error,
+	// status it was recorded with, a response of that status class
+	// (StatusClass: success, client error, server error) as the recorded
+	// outcome: a 404 recorded and replayed is not an error,
 	// and the other checks, written for successes, do not apply to it.
 	// A different class is an error (a success where an error was
 	// recorded fails the check).
@@ -552,7 +553,7 @@ func (a *Attacker) do(j *job, resp *Response) {
 	} else {
 		resp.Recorded = j.p.Status
 		switch {
-		case a.opts.RecordedStatus && j.p.Status >= 400 && resp.Status/100 == j.p.Status/100:
+		case a.opts.RecordedStatus && j.p.Status >= 400 && StatusClass(resp.Status) == StatusClass(j.p.Status):
 			// The error the request got when it was recorded, again.
 		case resp.Status >= 500:
 			class = class5xx

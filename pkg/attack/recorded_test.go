@@ -34,6 +34,7 @@ func TestRecordedStatusCheck(t *testing.T) {
 		{404, 404}, // the recorded 404 again: not an error
 		{410, 404}, // another 4xx: the same class, not an error
 		{200, 0},   // no recorded status: checked as usual
+		{200, 304}, // a 304 replayed as 200: both successes
 		{200, 404}, // a success where a 404 was recorded: check_failed
 		{500, 200}, // a 5xx where a success was recorded: http_5xx
 		{404, 0},   // a 404 nobody recorded: http_4xx
@@ -50,8 +51,8 @@ func TestRecordedStatusCheck(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if st.Requests != 7 || st.Successes != 4 {
-		t.Errorf("%d requests, %d successes (by class %v), want 7 and 4", st.Requests, st.Successes, st.ByClass)
+	if st.Requests != 8 || st.Successes != 5 {
+		t.Errorf("%d requests, %d successes (by class %v), want 8 and 5", st.Requests, st.Successes, st.ByClass)
 	}
 	for class, want := range map[string]int64{"check_failed": 1, "http_5xx": 1, "http_4xx": 1} {
 		if st.ByClass[class] != want {

@@ -101,8 +101,9 @@ func ParseRatio(s string) (float64, error) {
 }
 
 // StatusCheck is the status a check expects of every response: one HTTP
-// status code, or, written "recorded", the class (2xx, 3xx, 4xx, 5xx) of
-// the status each request got when it was recorded.
+// status code, or, written "recorded", the class of the status each
+// request got when it was recorded: a success (1xx-3xx; a 304 replayed as
+// a 200 is one), a client error (4xx) or a server error (5xx).
 type StatusCheck struct {
 	Code     int
 	Recorded bool
