@@ -255,4 +255,3 @@ func srvURL(r *http.Request) string {
 	}
 	return ""
 }
-

@@ -35,7 +35,7 @@ func TestAppendRequest(t *testing.T) {
 			want: "GET / HTTP/1.1\r\nHost: a\r\nX-A: 1\r\nX-B: 2\r\nX-B: 3\r\n\r\n"},
 		{name: "a Host field names the virtual host, written once", method: "GET", host: "a", path: "/",
 			header: http.Header{"Host": {"api.internal"}, "X-A": {"1"}},
-			want: "GET / HTTP/1.1\r\nHost: api.internal\r\nX-A: 1\r\n\r\n"},
+			want:   "GET / HTTP/1.1\r\nHost: api.internal\r\nX-A: 1\r\n\r\n"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			var body []byte
