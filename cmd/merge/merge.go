@@ -48,12 +48,19 @@ must have started within --tolerance of each other. Anything else is refused
 with exit code 2 and a message naming the file.
 
 --out DIR writes DIR/result.json, DIR/report.md and DIR/report.html;
---out FILE.json writes only that file.`,
+--out FILE.json writes only that file.
+
+An argument holding * ? or [ is expanded by merge itself, as a shell would
+(for containers without one): it must match at least one file.`,
 		Example: `  bestbefore merge results/shard-*.json --out reports/merged
   bestbefore merge a.json b.json c.json --out merged.json`,
 		Args: cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			opts.Shards = args
+			shards, err := expandShards(args)
+			if err != nil {
+				return err
+			}
+			opts.Shards = shards
 			if opts.Tolerance <= 0 {
 				return cmdutil.BadInputf("merge: --tolerance must be positive, got %v", opts.Tolerance)
 			}
@@ -68,6 +75,27 @@ with exit code 2 and a message naming the file.
 	cmd.Flags().DurationVar(&opts.Tolerance, "tolerance", merge.DefaultTolerance, "largest allowed spread of a step's start time across shards")
 	cmd.Flags().BoolVarP(&opts.Quiet, "quiet", "q", false, "print nothing on success")
 	return cmd
+}
+
+// expandShards expands the arguments that are glob patterns, in order; a
+// pattern that matches nothing is bad input, as a missing file is.
+func expandShards(args []string) ([]string, error) {
+	var out []string
+	for _, a := range args {
+		if !strings.ContainsAny(a, "*?[") {
+			out = append(out, a)
+			continue
+		}
+		m, err := filepath.Glob(a)
+		if err != nil {
+			return nil, cmdutil.BadInputf("merge: %s: %v", a, err)
+		}
+		if len(m) == 0 {
+			return nil, cmdutil.BadInputf("merge: %s matches no file", a)
+		}
+		out = append(out, m...)
+	}
+	return out, nil
 }
 
 // Run merges the shards and writes the result.

@@ -140,7 +140,9 @@ slo: {latency: {p99: 150ms}, error_rate: 1%%}
 	}
 	// The servers saw disjoint halves of the file: odd lines from shard 1.
 	out := filepath.Join(dir, "merged")
-	m := mergeCmd(t, filepath.Join(dir, "shard-1", "result.json"), filepath.Join(dir, "shard-2", "result.json"), "--out", out)
+	// The pattern is expanded by merge itself, as in a container without
+	// a shell (deploy/kubernetes/merge-job.yaml).
+	m := mergeCmd(t, filepath.Join(dir, "shard-*", "result.json"), "--out", out)
 	if m.code != 0 {
 		t.Fatalf("merge: exit %d\n%s\n%s", m.code, m.stdout, m.stderr)
 	}
@@ -243,6 +245,7 @@ slo: {latency: {p99: 150ms}, error_rate: 1%%}
 		{"other plan", []string{s1, other}, other, "different plan"},
 		{"truncated", []string{s1, trunc}, trunc, "not a valid bestbefore result"},
 		{"missing", []string{s1}, s1, "shard(s) 2 of 2 missing"},
+		{"pattern matching nothing", []string{filepath.Join(dir, "nothing-*.json")}, "nothing-*.json", "matches no file"},
 	} {
 		r := mergeCmd(t, append(tc.args, "--out", filepath.Join(dir, "bad"))...)
 		if r.code != 2 || !strings.Contains(r.stderr, tc.file) || !strings.Contains(r.stderr, tc.words) {

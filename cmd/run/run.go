@@ -100,7 +100,7 @@ result.json), 2 bad input, 3 the run could not be carried out,
 	cmdutil.FixedValues(cmd, "format", "text", "json")
 	cmd.Flags().BoolVar(&opts.AllowPublic, "allow-public", false, "allow targets outside loopback and private address ranges")
 	cmd.Flags().StringVar(&opts.Traffic, "traffic", "", "replay this traffic file instead of the scenario's")
-	cmd.Flags().StringVar(&opts.Shard, "shard", "", "run shard `i/n` (e.g. 2/3): 1/n of each step's rate and of the traffic lines, on the fixed ramp plan; merge the shards with bestbefore merge")
+	cmd.Flags().StringVar(&opts.Shard, "shard", "", "run shard `i/n` (e.g. 2/3; job/3 in a Kubernetes Indexed Job takes i from JOB_COMPLETION_INDEX+1): 1/n of each step's rate and of the traffic lines, on the fixed ramp plan; merge the shards with bestbefore merge")
 	cmd.Flags().IntVar(&opts.Repeat, "repeat", 0, "run the scenario `K` times into OUT/rep-01 ... OUT/rep-K, a directory compare reads as K samples")
 	cmd.Flags().StringVar(&opts.StartAt, "start-at", "", "with --shard: when the plan starts, the same on every shard (RFC 3339, or +30s from now)")
 	return cmd
@@ -207,7 +207,7 @@ func parseShardFlags(opts *Options, now time.Time) error {
 	if opts.StartAt == "" {
 		return cmdutil.BadInputf("--shard needs --start-at: every shard must start its plan at the same time (e.g. --start-at 2026-11-25T14:00:00Z, or +30s to try it on one machine)")
 	}
-	spec, err := shard.ParseSpec(opts.Shard)
+	spec, err := shard.ParseSpec(opts.Shard, os.Getenv)
 	if err != nil {
 		return cmdutil.BadInputf("--shard: %v", err)
 	}

@@ -1,170 +1,254 @@
-// Package kubernetes_test checks the Kubernetes manifests against what
-// bestbefore relies on, so they cannot drift from the command line.
+// Package kubernetes_test holds the Kubernetes manifests to what a cluster
+// accepts and what bestbefore relies on: every document decodes strictly
+// into the k8s.io/api types (a typo or a misplaced field fails), every pod
+// passes Pod Security "restricted" as the admission controller's own
+// checks evaluate it, and the containers' arguments, expanded as the
+// kubelet expands them, are a valid sharded run and merge. It is a module
+// of its own so that the Kubernetes libraries stay out of bestbefore's.
 package kubernetes_test
 
 import (
 	"bytes"
-	"errors"
-	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strconv"
 	"strings"
 	"testing"
 
-	"go.yaml.in/yaml/v3"
+	batchv1 "k8s.io/api/batch/v1"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	psapi "k8s.io/pod-security-admission/api"
+	"k8s.io/pod-security-admission/policy"
+	"sigs.k8s.io/yaml"
 
 	"github.com/bestbefore/bestbefore/pkg/scenario"
 	"github.com/bestbefore/bestbefore/pkg/shard"
 )
 
-type envVar struct {
-	Name  string `yaml:"name"`
-	Value string `yaml:"value"`
+// manifests holds the objects of each file, decoded strictly by kind.
+type manifests struct {
+	jobs map[string]*batchv1.Job
+	pods map[string]*corev1.Pod
+	pvcs map[string]*corev1.PersistentVolumeClaim
+	cms  map[string]*corev1.ConfigMap
 }
 
-type mount struct {
-	Name      string `yaml:"name"`
-	MountPath string `yaml:"mountPath"`
-}
+var files = []string{"indexed-job.yaml", "merge-job.yaml", "report-pod.yaml"}
 
-type container struct {
-	Name         string   `yaml:"name"`
-	Command      []string `yaml:"command"`
-	Args         []string `yaml:"args"`
-	Env          []envVar `yaml:"env"`
-	VolumeMounts []mount  `yaml:"volumeMounts"`
-}
-
-type volume struct {
-	Name                  string `yaml:"name"`
-	PersistentVolumeClaim *struct {
-		ClaimName string `yaml:"claimName"`
-	} `yaml:"persistentVolumeClaim"`
-	ConfigMap *struct {
-		Name string `yaml:"name"`
-	} `yaml:"configMap"`
-}
-
-type object struct {
-	APIVersion string `yaml:"apiVersion"`
-	Kind       string `yaml:"kind"`
-	Metadata   struct {
-		Name string `yaml:"name"`
-	} `yaml:"metadata"`
-	Data map[string]string `yaml:"data"`
-	Spec struct {
-		// Job
-		CompletionMode string `yaml:"completionMode"`
-		Completions    *int   `yaml:"completions"`
-		Parallelism    *int   `yaml:"parallelism"`
-		BackoffLimit   *int   `yaml:"backoffLimit"`
-		Template       struct {
-			Spec struct {
-				RestartPolicy string      `yaml:"restartPolicy"`
-				Containers    []container `yaml:"containers"`
-				Volumes       []volume    `yaml:"volumes"`
-			} `yaml:"spec"`
-		} `yaml:"template"`
-		// PersistentVolumeClaim
-		AccessModes []string `yaml:"accessModes"`
-	} `yaml:"spec"`
-}
-
-func load(t *testing.T, name string) map[string]*object {
+func load(t *testing.T) *manifests {
 	t.Helper()
-	b, err := os.ReadFile(name)
+	m := &manifests{jobs: map[string]*batchv1.Job{}, pods: map[string]*corev1.Pod{}, pvcs: map[string]*corev1.PersistentVolumeClaim{}, cms: map[string]*corev1.ConfigMap{}}
+	for _, name := range files {
+		b, err := os.ReadFile(name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i, doc := range regexp.MustCompile(`(?m)^---\s*$`).Split(string(b), -1) {
+			if strings.TrimSpace(stripComments(doc)) == "" {
+				continue
+			}
+			var tm metav1.TypeMeta
+			if err := yaml.Unmarshal([]byte(doc), &tm); err != nil {
+				t.Fatalf("%s document %d: %v", name, i+1, err)
+			}
+			var obj any
+			switch tm.APIVersion + " " + tm.Kind {
+			case "batch/v1 Job":
+				obj = &batchv1.Job{}
+			case "v1 Pod":
+				obj = &corev1.Pod{}
+			case "v1 PersistentVolumeClaim":
+				obj = &corev1.PersistentVolumeClaim{}
+			case "v1 ConfigMap":
+				obj = &corev1.ConfigMap{}
+			default:
+				t.Fatalf("%s document %d: unexpected %s %s", name, i+1, tm.APIVersion, tm.Kind)
+			}
+			// Strict: an unknown or misplaced field is an error, as
+			// kubectl apply --validate=strict makes it.
+			if err := yaml.UnmarshalStrict([]byte(doc), obj); err != nil {
+				t.Fatalf("%s document %d (%s): %v", name, i+1, tm.Kind, err)
+			}
+			switch o := obj.(type) {
+			case *batchv1.Job:
+				m.jobs[o.Name] = o
+			case *corev1.Pod:
+				m.pods[o.Name] = o
+			case *corev1.PersistentVolumeClaim:
+				m.pvcs[o.Name] = o
+			case *corev1.ConfigMap:
+				m.cms[o.Name] = o
+			}
+		}
+	}
+	return m
+}
+
+func stripComments(doc string) string {
+	var b strings.Builder
+	for _, l := range strings.Split(doc, "\n") {
+		if !strings.HasPrefix(strings.TrimSpace(l), "#") {
+			b.WriteString(l + "\n")
+		}
+	}
+	return b.String()
+}
+
+// podSpecs are every pod the manifests create, by a name for messages.
+func (m *manifests) podSpecs() map[string]*corev1.PodTemplateSpec {
+	out := map[string]*corev1.PodTemplateSpec{}
+	for n, j := range m.jobs {
+		out["Job/"+n] = &j.Spec.Template
+	}
+	for n, p := range m.pods {
+		out["Pod/"+n] = &corev1.PodTemplateSpec{ObjectMeta: p.ObjectMeta, Spec: p.Spec}
+	}
+	return out
+}
+
+// Every pod passes Pod Security "restricted", evaluated by the admission
+// controller's own checks, and runs the image's binary without a shell.
+func TestPodSecurityRestricted(t *testing.T) {
+	m := load(t)
+	if len(m.jobs) != 2 || len(m.pods) != 1 {
+		t.Fatalf("%d jobs and %d pods, want the shards' and the merge's Jobs and the report Pod", len(m.jobs), len(m.pods))
+	}
+	ev, err := policy.NewEvaluator(policy.DefaultChecks(), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	dec := yaml.NewDecoder(bytes.NewReader(b))
-	objs := map[string]*object{}
-	for {
-		var o object
-		err := dec.Decode(&o)
-		if errors.Is(err, io.EOF) {
-			break
+	lv := psapi.LevelVersion{Level: psapi.LevelRestricted, Version: psapi.LatestVersion()}
+	for name, tmpl := range m.podSpecs() {
+		res := policy.AggregateCheckResults(ev.EvaluatePod(lv, &tmpl.ObjectMeta, &tmpl.Spec))
+		if !res.Allowed {
+			t.Errorf("%s is refused by Pod Security restricted: %s", name, res.ForbiddenDetail())
 		}
-		if err != nil {
-			t.Fatalf("%s: %v", name, err)
+		for _, c := range tmpl.Spec.Containers {
+			if len(c.Command) > 0 {
+				t.Errorf("%s: container %s sets command %q: the image's entrypoint (/bestbefore) runs, and the image has no shell", name, c.Name, c.Command)
+			}
+			if strings.Contains(strings.Join(c.Args, " "), "/bin/sh") {
+				t.Errorf("%s: args need a shell: %q", name, c.Args)
+			}
+			sc := c.SecurityContext
+			if sc == nil || sc.ReadOnlyRootFilesystem == nil || !*sc.ReadOnlyRootFilesystem {
+				t.Errorf("%s: container %s: root filesystem not read-only", name, c.Name)
+			}
+			if !strings.HasPrefix(c.Image, "ghcr.io/bestbefore/bestbefore:v") || strings.HasSuffix(c.Image, ":latest") {
+				t.Errorf("%s: image %q is not a pinned release", name, c.Image)
+			}
+			if c.ImagePullPolicy != corev1.PullIfNotPresent {
+				t.Errorf("%s: imagePullPolicy %q: a pinned tag needs no pull on every start", name, c.ImagePullPolicy)
+			}
 		}
-		objs[o.Kind+"/"+o.Metadata.Name] = &o
 	}
-	return objs
 }
 
-func env(c container, name string) (string, bool) {
-	for _, e := range c.Env {
-		if e.Name == name {
-			return e.Value, true
+// expand does what the kubelet does to a container's args: $(NAME) is the
+// value of env NAME when the container defines it, $$ is $.
+func expand(s string, env map[string]string) string {
+	var b strings.Builder
+	for i := 0; i < len(s); i++ {
+		if s[i] == '$' && i+1 < len(s) {
+			if s[i+1] == '$' {
+				b.WriteByte('$')
+				i++
+				continue
+			}
+			if s[i+1] == '(' {
+				if j := strings.IndexByte(s[i:], ')'); j > 0 {
+					if v, ok := env[s[i+2:i+j]]; ok {
+						b.WriteString(v)
+						i += j
+						continue
+					}
+				}
+			}
+		}
+		b.WriteByte(s[i])
+	}
+	return b.String()
+}
+
+func flags(args []string) map[string]string {
+	out := map[string]string{}
+	for i := 0; i+1 < len(args); i++ {
+		if strings.HasPrefix(args[i], "--") {
+			out[args[i]] = args[i+1]
 		}
 	}
-	return "", false
+	return out
+}
+
+// containerEnv is the env a pod of index i sees: the values set, START_AT
+// as envsubst fills it in, the completion index from the annotation the
+// Job controller sets (and JOB_COMPLETION_INDEX, which it also sets).
+func containerEnv(t *testing.T, c corev1.Container, index int) map[string]string {
+	env := map[string]string{"JOB_COMPLETION_INDEX": strconv.Itoa(index)}
+	for _, e := range c.Env {
+		switch {
+		case e.Value == "${START_AT}":
+			env[e.Name] = "2026-11-25T14:00:00Z"
+		case e.ValueFrom != nil && e.ValueFrom.FieldRef != nil:
+			if e.ValueFrom.FieldRef.FieldPath != "metadata.annotations['batch.kubernetes.io/job-completion-index']" {
+				t.Errorf("env %s from %s: want the completion index annotation", e.Name, e.ValueFrom.FieldRef.FieldPath)
+			}
+			env[e.Name] = strconv.Itoa(index)
+		default:
+			env[e.Name] = e.Value
+		}
+	}
+	return env
 }
 
 func TestIndexedJob(t *testing.T) {
-	objs := load(t, "indexed-job.yaml")
-	job := objs["Job/bestbefore-shards"]
+	m := load(t)
+	job := m.jobs["bestbefore-shards"]
 	if job == nil {
-		t.Fatalf("no Job bestbefore-shards in indexed-job.yaml (have %v)", keys(objs))
+		t.Fatal("no Job bestbefore-shards in indexed-job.yaml")
 	}
-	if job.APIVersion != "batch/v1" || job.Spec.CompletionMode != "Indexed" {
-		t.Errorf("job: apiVersion %q completionMode %q, want batch/v1 Indexed", job.APIVersion, job.Spec.CompletionMode)
+	if job.Spec.CompletionMode == nil || *job.Spec.CompletionMode != batchv1.IndexedCompletion {
+		t.Errorf("completionMode %v, want Indexed", job.Spec.CompletionMode)
 	}
-	if job.Spec.Completions == nil || job.Spec.Parallelism == nil {
-		t.Fatal("completions and parallelism must both be set to the shard count")
+	if job.Spec.Completions == nil || job.Spec.Parallelism == nil || *job.Spec.Completions != *job.Spec.Parallelism || *job.Spec.Completions < 1 {
+		t.Fatal("completions and parallelism must both be set to the shard count: every shard runs at once")
 	}
-	if c, p := *job.Spec.Completions, *job.Spec.Parallelism; c != p || c < 1 {
-		t.Fatalf("completions %d and parallelism %d must be equal: every shard runs at once", c, p)
-	}
-	n := *job.Spec.Completions
-	if job.Spec.BackoffLimit == nil || *job.Spec.BackoffLimit != 0 || job.Spec.Template.Spec.RestartPolicy != "Never" {
+	n := int(*job.Spec.Completions)
+	if job.Spec.BackoffLimit == nil || *job.Spec.BackoffLimit != 0 || job.Spec.Template.Spec.RestartPolicy != corev1.RestartPolicyNever {
 		t.Errorf("a retried shard starts late: want backoffLimit 0 and restartPolicy Never")
+	}
+	if job.Spec.TTLSecondsAfterFinished == nil {
+		t.Errorf("no ttlSecondsAfterFinished: finished Jobs would pile up")
 	}
 	pod := job.Spec.Template.Spec
 	if len(pod.Containers) != 1 {
 		t.Fatalf("%d containers, want 1", len(pod.Containers))
 	}
 	c := pod.Containers[0]
-	if v, _ := env(c, "SHARDS"); v != strconv.Itoa(n) {
-		t.Errorf("SHARDS = %q, want the completions, %d", v, n)
+	mounts := map[string]string{}
+	for _, vm := range c.VolumeMounts {
+		mounts[vm.MountPath] = vm.Name
 	}
-	if v, _ := env(c, "START_AT"); v != "${START_AT}" {
-		t.Errorf("START_AT = %q, want the ${START_AT} placeholder envsubst fills in", v)
+	if mounts["/tmp"] == "" {
+		t.Errorf("no writable /tmp under a read-only root filesystem")
 	}
-	script := strings.Join(c.Args, " ")
-	for _, w := range []string{"bestbefore run", "--shard", "--start-at", "--out", "JOB_COMPLETION_INDEX"} {
-		if !strings.Contains(script, w) {
-			t.Errorf("container args %q do not contain %q", script, w)
-		}
-	}
-	// --out is on a mounted, shared volume.
-	out := flagValue(t, script, "--out")
-	var resultsMount *mount
-	for i, m := range c.VolumeMounts {
-		if strings.HasPrefix(out, strings.TrimSuffix(m.MountPath, "/")+"/") {
-			resultsMount = &c.VolumeMounts[i]
-		}
-	}
-	if resultsMount == nil {
-		t.Fatalf("--out %s is not under any volume mount %v: the results would be lost with the pod", out, c.VolumeMounts)
-	}
-	var claim string
+	claim := ""
 	for _, v := range pod.Volumes {
-		if v.Name == resultsMount.Name && v.PersistentVolumeClaim != nil {
+		if v.Name == mounts["/results"] && v.PersistentVolumeClaim != nil {
 			claim = v.PersistentVolumeClaim.ClaimName
 		}
 	}
-	pvc := objs["PersistentVolumeClaim/"+claim]
-	if claim == "" || pvc == nil {
-		t.Fatalf("the results volume %q is not a claim defined in the file", resultsMount.Name)
+	pvc := m.pvcs[claim]
+	if pvc == nil {
+		t.Fatalf("/results is not a claim defined in the files")
 	}
-	if len(pvc.Spec.AccessModes) != 1 || pvc.Spec.AccessModes[0] != "ReadWriteMany" {
+	if len(pvc.Spec.AccessModes) != 1 || pvc.Spec.AccessModes[0] != corev1.ReadWriteMany {
 		t.Errorf("claim %s access modes %v, want ReadWriteMany: shards on several nodes write to it", claim, pvc.Spec.AccessModes)
 	}
-	// The scenario in the ConfigMap is valid.
-	cm := objs["ConfigMap/bestbefore-scenario"]
+	cm := m.cms["bestbefore-scenario"]
 	if cm == nil || cm.Data["scenario.yaml"] == "" || cm.Data["traffic.ndjson"] == "" {
 		t.Fatal("no scenario and traffic in ConfigMap bestbefore-scenario")
 	}
@@ -174,83 +258,84 @@ func TestIndexedJob(t *testing.T) {
 	if lines := strings.Count(strings.TrimSpace(cm.Data["traffic.ndjson"]), "\n") + 1; lines < n {
 		t.Errorf("%d traffic lines for %d shards: some shard would get none", lines, n)
 	}
-
-	// Run the container's shell command with a stand-in for bestbefore, as
-	// each pod would: shard flags 1/n..n/n, outputs distinct.
-	sh, err := exec.LookPath("sh")
-	if err != nil {
-		t.Skip("no sh to run the container command")
-	}
-	cmdline := strings.TrimSpace(strings.Join(c.Args, " "))
-	cmdline = strings.TrimPrefix(cmdline, "exec ")
+	// Each pod, its args expanded: shard i+1 of n, the same start, its own
+	// output under the run's directory on the claim.
+	merge := m.jobs["bestbefore-merge"].Spec.Template.Spec.Containers[0]
 	seen := map[string]bool{}
 	for i := 0; i < n; i++ {
-		cmd := exec.Command(sh, "-c", `bestbefore() { printf '%s\n' "$@"; }; `+cmdline)
-		cmd.Env = []string{"JOB_COMPLETION_INDEX=" + strconv.Itoa(i), "SHARDS=" + strconv.Itoa(n), "START_AT=2026-11-25T14:00:00Z", "PATH=" + os.Getenv("PATH")}
-		b, err := cmd.Output()
-		if err != nil {
-			t.Fatalf("index %d: %v", i, err)
+		env := containerEnv(t, c, i)
+		var args []string
+		for _, a := range c.Args {
+			args = append(args, expand(a, env))
 		}
-		args := strings.Split(strings.TrimSpace(string(b)), "\n")
-		got := map[string]string{}
-		for j := 0; j+1 < len(args); j++ {
-			if strings.HasPrefix(args[j], "--") {
-				got[args[j]] = args[j+1]
-			}
+		if args[0] != "run" {
+			t.Fatalf("index %d runs %q, want run", i, args)
 		}
-		spec, err := shard.ParseSpec(got["--shard"])
+		got := flags(args)
+		spec, err := shard.ParseSpec(got["--shard"], func(k string) string { return env[k] })
 		if err != nil || spec.Index != i+1 || spec.Count != n {
-			t.Errorf("index %d runs --shard %q (%v), want %d/%d", i, got["--shard"], err, i+1, n)
+			t.Errorf("index %d runs --shard %q (%v, %v), want %d/%d", i, got["--shard"], spec, err, i+1, n)
 		}
 		if got["--start-at"] != "2026-11-25T14:00:00Z" {
 			t.Errorf("index %d: --start-at %q", i, got["--start-at"])
 		}
-		if seen[got["--out"]] {
-			t.Errorf("index %d writes to %s like another shard", i, got["--out"])
+		out := got["--out"]
+		if seen[out] || !strings.HasPrefix(out, "/results/2026-11-25T14:00:00Z/") {
+			t.Errorf("index %d writes to %s: want its own directory under the run's", i, out)
 		}
-		seen[got["--out"]] = true
-		if m, _ := filepath.Match("/results/shard-*", got["--out"]); !m {
-			t.Errorf("index %d writes to %s, not where merge-job.yaml reads", i, got["--out"])
+		seen[out] = true
+		// The merge's pattern, as it expands it, reads this shard.
+		menv := containerEnv(t, merge, 0)
+		pattern := expand(merge.Args[1], menv)
+		if ok, _ := filepath.Match(pattern, out+"/result.json"); !ok {
+			t.Errorf("merge reads %s, which does not match shard %d's %s/result.json", pattern, i+1, out)
 		}
+	}
+	if v := containerEnv(t, c, 0)["SHARDS"]; v != strconv.Itoa(n) {
+		t.Errorf("SHARDS = %q, want the completions, %d", v, n)
 	}
 }
 
-func TestMergeJobReadsTheShards(t *testing.T) {
-	objs := load(t, "merge-job.yaml")
-	job := objs["Job/bestbefore-merge"]
-	if job == nil {
-		t.Fatalf("no Job bestbefore-merge (have %v)", keys(objs))
+func TestMergeAndReport(t *testing.T) {
+	m := load(t)
+	mc := m.jobs["bestbefore-merge"].Spec.Template.Spec.Containers[0]
+	env := containerEnv(t, mc, 0)
+	var args []string
+	for _, a := range mc.Args {
+		args = append(args, expand(a, env))
 	}
-	c := job.Spec.Template.Spec.Containers[0]
-	script := strings.Join(c.Args, " ")
-	if !strings.Contains(script, "bestbefore merge /results/shard-*/result.json") || !strings.Contains(script, "--out /results/") {
-		t.Errorf("merge args %q do not merge the shards' results into /results", script)
+	if args[0] != "merge" || flags(args)["--out"] != "/results/2026-11-25T14:00:00Z/merged" {
+		t.Errorf("merge args %q", args)
 	}
-	if len(c.VolumeMounts) == 0 || c.VolumeMounts[0].MountPath != "/results" {
-		t.Errorf("merge does not mount /results: %v", c.VolumeMounts)
-	}
-	v := job.Spec.Template.Spec.Volumes
-	if len(v) == 0 || v[0].PersistentVolumeClaim == nil || v[0].PersistentVolumeClaim.ClaimName != "bestbefore-results" {
-		t.Errorf("merge does not read the shards' claim: %+v", v)
+	rp := m.pods["bestbefore-report"].Spec.Containers[0]
+	env = containerEnv(t, rp, 0)
+	if got := expand(rp.Args[1], env); rp.Args[0] != "report" || got != "/results/2026-11-25T14:00:00Z/merged/result.json" {
+		t.Errorf("report reads %q, not the merged result", got)
 	}
 }
 
-func flagValue(t *testing.T, script, flag string) string {
-	t.Helper()
-	f := strings.Fields(script)
-	for i := 0; i+1 < len(f); i++ {
-		if f[i] == flag {
-			return strings.Trim(f[i+1], `"'`)
+// wait-job.sh ends as soon as the Job is Complete (0) or Failed (1), and
+// at its timeout otherwise (2), with a stand-in kubectl.
+func TestWaitJob(t *testing.T) {
+	if _, err := exec.LookPath("sh"); err != nil {
+		t.Skip("no sh")
+	}
+	for state, want := range map[string]int{"Complete": 0, "Failed": 1, "": 2} {
+		dir := t.TempDir()
+		os.WriteFile(filepath.Join(dir, "kubectl"), []byte("#!/bin/sh\nprintf '%s' '"+state+"'\n"), 0o755)
+		cmd := exec.Command("sh", "wait-job.sh", "bestbefore-shards", "1s")
+		cmd.Env = append(os.Environ(), "PATH="+dir+":"+os.Getenv("PATH"))
+		var stderr bytes.Buffer
+		cmd.Stderr = &stderr
+		err := cmd.Run()
+		code := 0
+		if ee, ok := err.(*exec.ExitError); ok {
+			code = ee.ExitCode()
+		} else if err != nil {
+			t.Fatal(err)
+		}
+		if code != want {
+			t.Errorf("state %q: exit %d (%s), want %d", state, code, stderr.String(), want)
 		}
 	}
-	t.Fatalf("no %s in %q", flag, script)
-	return ""
-}
-
-func keys(m map[string]*object) []string {
-	var out []string
-	for k := range m {
-		out = append(out, k)
-	}
-	return out
 }

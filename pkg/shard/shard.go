@@ -32,11 +32,29 @@ type Spec struct {
 // MaxCount bounds the number of shards a run can be split into.
 const MaxCount = 10000
 
-// ParseSpec reads "i/n" (1 <= i <= n), e.g. "2/3".
-func ParseSpec(v string) (Spec, error) {
+// JobIndexEnv is the variable a Kubernetes Indexed Job sets in each pod:
+// the pod's 0-based completion index.
+const JobIndexEnv = "JOB_COMPLETION_INDEX"
+
+// ParseSpec reads "i/n" (1 <= i <= n), e.g. "2/3". "job/n" takes i from
+// a Kubernetes Indexed Job: the 0-based index in JOB_COMPLETION_INDEX,
+// plus one, read with getenv (os.Getenv), so a pod needs no shell to
+// compute it.
+func ParseSpec(v string, getenv func(string) string) (Spec, error) {
 	a, b, ok := strings.Cut(strings.TrimSpace(v), "/")
 	if !ok {
 		return Spec{}, fmt.Errorf("shard %q: want i/n, e.g. 2/3", v)
+	}
+	if strings.TrimSpace(a) == "job" {
+		idx := ""
+		if getenv != nil {
+			idx = getenv(JobIndexEnv)
+		}
+		k, err := strconv.Atoi(strings.TrimSpace(idx))
+		if err != nil || k < 0 {
+			return Spec{}, fmt.Errorf("shard %q: job/n takes the shard from %s, the 0-based index a Kubernetes Indexed Job sets, but it is %q", v, JobIndexEnv, idx)
+		}
+		a = strconv.Itoa(k + 1)
 	}
 	i, err1 := strconv.Atoi(strings.TrimSpace(a))
 	n, err2 := strconv.Atoi(strings.TrimSpace(b))

@@ -15,16 +15,37 @@ import (
 func TestParseSpec(t *testing.T) {
 	good := map[string]shard.Spec{"1/1": {1, 1}, "2/3": {2, 3}, " 3/3 ": {3, 3}}
 	for in, want := range good {
-		got, err := shard.ParseSpec(in)
+		got, err := shard.ParseSpec(in, nil)
 		if err != nil || got != want {
 			t.Errorf("ParseSpec(%q) = %v, %v; want %v", in, got, err, want)
 		}
 	}
 	bad := map[string]string{"0/3": "numbered from 1", "4/3": "between 1 and 3", "2": "want i/n", "a/b": "whole numbers", "1/0": "count", "": "want i/n"}
 	for in, want := range bad {
-		_, err := shard.ParseSpec(in)
+		_, err := shard.ParseSpec(in, nil)
 		if err == nil || !strings.Contains(err.Error(), want) {
 			t.Errorf("ParseSpec(%q) error = %v, want it to mention %q", in, err, want)
+		}
+	}
+}
+
+// job/n reads a Kubernetes Indexed Job's 0-based completion index, so a
+// pod without a shell runs shard index+1.
+func TestParseSpecFromJobIndex(t *testing.T) {
+	env := func(v string) func(string) string {
+		return func(k string) string {
+			if k == shard.JobIndexEnv {
+				return v
+			}
+			return ""
+		}
+	}
+	if got, err := shard.ParseSpec("job/3", env("2")); err != nil || got != (shard.Spec{Index: 3, Count: 3}) {
+		t.Errorf("job/3 with index 2 = %v, %v", got, err)
+	}
+	for idx, want := range map[string]string{"": "JOB_COMPLETION_INDEX", "x": "JOB_COMPLETION_INDEX", "-1": "JOB_COMPLETION_INDEX", "3": "between 1 and 3"} {
+		if _, err := shard.ParseSpec("job/3", env(idx)); err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("job/3 with index %q: %v, want %q", idx, err, want)
 		}
 	}
 }
