@@ -31,6 +31,7 @@ type Options struct {
 	MaxErrorRateIncrease string
 	Alpha                float64
 	alphaSet             bool
+	NoiseFloor           string
 
 	Markdown string
 	JUnit    string
@@ -49,10 +50,20 @@ p50/p99/p99.9 latency and error rate. BASE and CANDIDATE are result.json files
 or directories of repeated runs (DIR/*/result.json); a single live A/B result
 compares its own baseline and candidate sides.
 
-Each gate is a rank test on per-interval samples, Holm–Bonferroni corrected,
-and judged against its threshold: regression when the change is significant
-and its whole interval lies beyond the threshold, pass when the whole
-interval lies within it, inconclusive otherwise.
+Latency gates read every request of a step: a percentile's sampling error
+comes from its order statistics in the step's histogram, and the noise
+between runs from the runs themselves when a side has several, never less
+than the machine's noise floor (--noise-floor; a side measured once relies
+on it). A live A/B result is compared paired, step by step and interval by
+interval: the machine's noise, shared by both sides, cancels. Error rates
+are compared as proportions, widened by how bursty the errors were. The
+best-before QPS is tested over repeated runs, or judged on the steps.
+
+Every gate is Holm–Bonferroni corrected and judged against its threshold:
+regression when the change is significant and its whole interval lies
+beyond the threshold, pass when the whole interval lies within it,
+inconclusive otherwise; an inconclusive gate says the smallest change this
+comparison could decide and what would decide it (more runs, longer steps).
 
 Thresholds: flags, else the gate: section of --scenario, else defaults
 (p99 +10%, best-before −10%, error rate +0.1 percentage points). "off"
@@ -81,6 +92,7 @@ Exit codes: 0 pass (or inconclusive without --strict), 1 regression,
 	fl.StringVar(&opts.MaxBestBeforeDrop, "max-best-before-drop", "", "tolerated best-before QPS drop (default 10%)")
 	fl.StringVar(&opts.MaxErrorRateIncrease, "max-error-rate-increase", "", "tolerated error-rate increase in percentage points, e.g. 0.1% (default 0.1%)")
 	fl.Float64Var(&opts.Alpha, "alpha", 0.05, "family-wise significance level")
+	fl.StringVar(&opts.NoiseFloor, "noise-floor", "", "run-to-run noise of p99 on your machines, e.g. 4% (p50 and p99.9 scale with it; default: measured on a shared 2-core machine, docs/ci.md)")
 	fl.StringVar(&opts.Markdown, "markdown", "", "also write a Markdown summary (for a PR comment) to this file")
 	fl.StringVar(&opts.JUnit, "junit", "", "also write JUnit XML (one testcase per gate; a regression is a <failure>, an inconclusive gate <skipped>, or a <failure> with --strict) to this file")
 	fl.BoolVar(&opts.JSON, "json", false, "print the report as JSON on stdout")
@@ -96,6 +108,7 @@ func compareRun(opts *Options) error {
 	var base, cand *compare.Side
 	if opts.Candidate == "" {
 		base, cand, err = compare.LoadAB(opts.Base)
+		cfg.Paired = true
 	} else {
 		base, err = compare.Load(opts.Base)
 		if err == nil {
@@ -203,6 +216,13 @@ func config(opts *Options) (compare.Config, error) {
 	}
 	if opts.alphaSet {
 		cfg.Alpha = opts.Alpha
+	}
+	if opts.NoiseFloor != "" {
+		v, err := scenario.ParseRatio(opts.NoiseFloor)
+		if err != nil || !(v > 0) {
+			return cfg, fmt.Errorf("--noise-floor: want a positive share such as 4%%, got %q", opts.NoiseFloor)
+		}
+		cfg.Noise = cfg.Noise.Scaled(v)
 	}
 	if err := cfg.Validate(); err != nil {
 		return cfg, err

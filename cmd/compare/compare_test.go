@@ -158,7 +158,7 @@ func TestCompare_badInputExitsTwo(t *testing.T) {
 func TestCompare_scenarioGateAndFlagPrecedence(t *testing.T) {
 	dir := t.TempDir()
 	slow := server
-	slow.ServiceMS *= 1.3
+	slow.ServiceMS *= 1.2 // below capacity at every gated step: p99 grows, but not 500%
 	base := write(t, filepath.Join(dir, "base.json"), comparetest.Run(server, plan, 10))
 	cand := write(t, filepath.Join(dir, "cand.json"), comparetest.Run(slow, plan, 11))
 	sc := filepath.Join(dir, "ci.yaml")
@@ -190,4 +190,48 @@ func TestCompare_strictFailsInconclusive(t *testing.T) {
 	if code, _, _ := run(t, base, cand, "--strict"); code != cmdutil.ExitGate {
 		t.Errorf("--strict on an inconclusive verdict: exit %d, want 1", code)
 	}
+}
+
+// The committed CI baseline's first run against its second (one run a
+// side, the default 10% threshold): the gate cannot decide 10% on one run
+// a side, and says what it could detect and what would decide it, on the
+// terminal, in the Markdown and in the JUnit file.
+func TestCompare_aaOnOneRunSaysWhatItCanDetect(t *testing.T) {
+	dir := t.TempDir()
+	md, junit := filepath.Join(dir, "gate.md"), filepath.Join(dir, "gate.xml")
+	base, cand := "../../reports/baseline/rep-01/result.json", "../../reports/baseline/rep-02/result.json"
+	code, out, errOut := run(t, base, cand, "--markdown", md, "--junit", junit)
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, errOut)
+	}
+	if !strings.Contains(out, "verdict: INCONCLUSIVE") {
+		t.Fatalf("one run a side against a 10%% threshold: want inconclusive\n%s", out)
+	}
+	for name, text := range map[string]string{"stdout": out, "gate.md": readFile(t, md), "gate.xml": readFile(t, junit)} {
+		for _, w := range []string{"p99 (geomean)", "detectable: changes beyond ±", "to decide at +10.0%:", "runs on each side"} {
+			if !strings.Contains(text, w) {
+				t.Errorf("%s does not say %q", name, w)
+			}
+		}
+	}
+	if !strings.Contains(out, "noise floor p50 3%, p99 5%") {
+		t.Errorf("the noise floor assumed is not stated:\n%s", out)
+	}
+	// With a noise floor given for faster machines, the interval narrows.
+	_, out2, _ := run(t, base, cand, "--noise-floor", "1%")
+	if !strings.Contains(out2, "p99 1%, ") || !strings.Contains(out2, "(given with --noise-floor)") {
+		t.Errorf("--noise-floor 1%% not used:\n%s", out2)
+	}
+	if code, _, errOut := run(t, base, cand, "--noise-floor", "0"); code != cmdutil.ExitBadInput {
+		t.Errorf("--noise-floor 0: exit %d (%s), want 2", code, errOut)
+	}
+}
+
+func readFile(t *testing.T, p string) string {
+	t.Helper()
+	b, err := os.ReadFile(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
 }

@@ -13,11 +13,14 @@ package compare
 
 import (
 	"errors"
+
 	"fmt"
+	hdrhistogram "github.com/HdrHistogram/hdrhistogram-go"
 	"math"
 	"os"
 	"path/filepath"
 	"sort"
+	"strings"
 
 	"github.com/bestbefore/bestbefore/pkg/result"
 	"github.com/bestbefore/bestbefore/pkg/stats"
@@ -58,6 +61,12 @@ type Config struct {
 	// MaxErrorRateIncrease is the tolerated absolute increase of the error
 	// rate (0.001 = 0.1 percentage points).
 	MaxErrorRateIncrease *float64
+	// Noise is the run-to-run noise floor of latency percentiles
+	// (DefaultNoiseFloor when zero).
+	Noise NoiseFloor
+	// Paired compares the two sides of one live A/B run step by step and
+	// interval by interval: the machine's noise, shared by both, cancels.
+	Paired bool
 }
 
 // DefaultConfig gates p99 at +10%, best-before at −10% and the error rate
@@ -69,6 +78,7 @@ func DefaultConfig() Config {
 		MaxP99Increase:       f(0.10),
 		MaxBestBeforeDrop:    f(0.10),
 		MaxErrorRateIncrease: f(0.001),
+		Noise:                DefaultNoiseFloor,
 	}
 }
 
@@ -86,6 +96,9 @@ func (c Config) Validate() error {
 		{"max-p999-increase", c.MaxP999Increase},
 		{"max-best-before-drop", c.MaxBestBeforeDrop},
 		{"max-error-rate-increase", c.MaxErrorRateIncrease},
+		{"noise-floor p50", &c.Noise.P50},
+		{"noise-floor p99", &c.Noise.P99},
+		{"noise-floor p99.9", &c.Noise.P999},
 	} {
 		if th.v != nil && (*th.v < 0 || math.IsNaN(*th.v) || math.IsInf(*th.v, 0)) {
 			return fmt.Errorf("%s must not be negative, got %v", th.name, *th.v)
@@ -255,10 +268,24 @@ type Gate struct {
 	Threshold *float64 `json:"threshold,omitempty"`
 	Verdict   Verdict  `json:"verdict"`
 	Note      string   `json:"note,omitempty"`
+	// Detectable is the half-width of the interval, on the change's
+	// scale: the smallest change beyond the threshold this comparison
+	// could call, and how close to it a pass must lie.
+	Detectable Num `json:"detectable"`
+	// Needs says, for an inconclusive gate, what would let it decide:
+	// more runs, or longer steps.
+	Needs string `json:"needs,omitempty"`
 
 	tested   bool // a test was run (part of the Holm family when gated)
 	test     *shiftTest
 	logScale bool
+	// normal gates: the estimated difference and its standard error (on
+	// the log scale for latency), and the two sides behind them.
+	normal         bool
+	d, se          float64
+	lb, lc         level
+	stepS          float64
+	thresholdScale float64
 }
 
 // SideInfo describes an input side in a report.
@@ -274,15 +301,22 @@ type Report struct {
 	Baseline  SideInfo `json:"baseline"`
 	Candidate SideInfo `json:"candidate"`
 	Alpha     float64  `json:"alpha"`
-	// Tests is the size of the Holm–Bonferroni family.
-	Tests int `json:"tests"`
-	// Confidence is the level of the printed intervals (1 − α/Tests).
-	Confidence float64 `json:"confidence"`
+	// Tests is the size of the overall gates' Holm–Bonferroni family, and
+	// Confidence the level of their intervals (1 − α/Tests); StepTests and
+	// StepConfidence the same for the step gates' family.
+	Tests          int     `json:"tests"`
+	Confidence     float64 `json:"confidence"`
+	StepTests      int     `json:"step_tests"`
+	StepConfidence float64 `json:"step_confidence"`
 	// Verdict is regression when any gate regressed, inconclusive when an
 	// overall gate is, pass otherwise.
 	Verdict Verdict  `json:"verdict"`
 	Gates   []Gate   `json:"gates"`
 	Notes   []string `json:"notes,omitempty"`
+	// Noise is the noise floor the latency gates assumed; Paired is set
+	// for a live A/B comparison, where the floor is pairFloor.
+	Noise  NoiseFloor `json:"noise_floor"`
+	Paired bool       `json:"paired,omitempty"`
 }
 
 // Regressions returns the gates that regressed.
@@ -301,13 +335,41 @@ func (r *Report) filter(v Verdict) []Gate {
 	return out
 }
 
-// stepData is one side's pooled samples at one offered rate.
+// stepData is one side's measurements at one offered rate, run by run.
 type stepData struct {
-	qps                 float64
-	p50, p99, p999, err []float64
-	passes, runs        int
-	requests, errors    int64
+	qps              float64
+	passes, runs     int
+	requests, errors int64
+	// stepS is the measured length of the step, seconds.
+	stepS float64
+	byRun map[int]*stepRun
 }
+
+// stepRun is one run's step: the log of each percentile over every
+// request of the step with its sampling standard error, the error counts,
+// and per interval the same (for the paired comparison and the
+// dispersion of errors).
+type stepRun struct {
+	q                [3]runQ // p50, p99, p99.9
+	requests, errors int64
+	ivReq, ivErr     []int64
+	// trend holds the step's trend slices (ten, by intended send time):
+	// the groups of the paired comparison's jackknife.
+	trend []*hdrhistogram.Histogram
+}
+
+type runQ struct {
+	x, se float64
+	ok    bool
+}
+
+// percentiles are the latency metrics, in the order of stepRun.q.
+var percentiles = []struct {
+	metric string
+	q      float64
+}{{MetricP50, 50}, {MetricP99, 99}, {MetricP999, 99.9}}
+
+type pair struct{ b, c *stepData }
 
 // Compare judges cand against base.
 func Compare(base, cand *Side, cfg Config) (*Report, error) {
@@ -331,7 +393,6 @@ func Compare(base, cand *Side, cfg Config) (*Report, error) {
 	if err != nil {
 		return nil, err
 	}
-	type pair struct{ b, c *stepData }
 	var matched []pair
 	for _, b := range bSteps {
 		for _, c := range cSteps {
@@ -371,50 +432,52 @@ func Compare(base, cand *Side, cfg Config) (*Report, error) {
 		rep.Notes = append(rep.Notes, fmt.Sprintf("%d baseline step(s) have no candidate step at the same rate (±0.5%%)", n))
 	}
 
-	latency := []struct {
-		metric string
-		get    func(*stepData) []float64
-	}{
-		{MetricP50, func(s *stepData) []float64 { return s.p50 }},
-		{MetricP99, func(s *stepData) []float64 { return s.p99 }},
-		{MetricP999, func(s *stepData) []float64 { return s.p999 }},
+	noise := cfg.Noise
+	if noise == (NoiseFloor{}) {
+		noise = DefaultNoiseFloor
 	}
+	rep.Noise, rep.Paired = noise, cfg.Paired
+	if cfg.Paired {
+		rep.Notes = append(rep.Notes, fmt.Sprintf("paired comparison of a live A/B run: each step's sides are compared request for request and interval by interval, the machine's noise shared; floor %s", fmtPct(pairFloor)))
+	} else {
+		rep.Notes = append(rep.Notes, fmt.Sprintf("percentiles over every request of a step; run-to-run noise floor p50 %s, p99 %s, p99.9 %s (%s)", fmtPct(noise.P50), fmtPct(noise.P99), fmtPct(noise.P999), noise.Source))
+	}
+	bRuns, cRuns := runIndexes(base), runIndexes(cand)
 
 	// Overall gates first: best-before, then latency and error rate over
-	// the operating range.
+	// the operating range, on the steps every run of both sides measured.
+	var common []pair
+	for _, p := range inRange {
+		if len(p.b.byRun) == len(base.Runs) && len(p.c.byRun) == len(cand.Runs) {
+			common = append(common, p)
+		}
+	}
+	if len(common) == 0 {
+		common = inRange
+	}
 	bb := bestBeforeGate(base, cand, cfg)
 	gates := []*Gate{bb}
-	for _, l := range latency {
-		var strata []stratum
-		var bMed, cMed []float64
-		for _, p := range inRange {
-			b, c := logs(l.get(p.b)), logs(l.get(p.c))
-			if len(b) == 0 || len(c) == 0 {
-				continue
-			}
-			strata = append(strata, stratum{b, c})
-			bMed = append(bMed, median(b))
-			cMed = append(cMed, median(c))
+	for qi, pc := range percentiles {
+		g := &Gate{ID: "overall/" + pc.metric, Metric: pc.metric, Scope: "overall", Unit: "ms"}
+		steps := make([]*stepData, 0, len(common))
+		csteps := make([]*stepData, 0, len(common))
+		for _, p := range common {
+			steps, csteps = append(steps, p.b), append(csteps, p.c)
 		}
-		g := &Gate{ID: "overall/" + l.metric, Metric: l.metric, Scope: "overall", Unit: "ms", Method: "van Elteren over steps, log scale"}
-		g.Base = Estimate{Value: Num(math.Exp(mean(bMed))), Spread: nan(), N: len(bMed)}
-		g.Cand = Estimate{Value: Num(math.Exp(mean(cMed))), Spread: nan(), N: len(cMed)}
-		g.Note = fmt.Sprintf("geometric mean of %d step medians", len(bMed))
-		g.setTest(newShiftTest(strata), cfg.threshold(l.metric), true)
+		g.latency(qi, steps, csteps, bRuns, cRuns, noise.of(pc.metric), cfg.Paired)
+		g.Note = fmt.Sprintf("geometric mean over %d steps", len(common))
+		g.Threshold = cfg.threshold(pc.metric)
 		gates = append(gates, g)
 	}
 	{
-		var strata []stratum
-		var bReq, bErr, cReq, cErr int64
-		for _, p := range inRange {
-			strata = append(strata, stratum{p.b.err, p.c.err})
-			bReq, bErr, cReq, cErr = bReq+p.b.requests, bErr+p.b.errors, cReq+p.c.requests, cErr+p.c.errors
+		g := &Gate{ID: "overall/" + MetricErrorRate, Metric: MetricErrorRate, Scope: "overall", Unit: "ratio", Absolute: true}
+		var bs, cs []*stepData
+		for _, p := range common {
+			bs, cs = append(bs, p.b), append(cs, p.c)
 		}
-		g := &Gate{ID: "overall/" + MetricErrorRate, Metric: MetricErrorRate, Scope: "overall", Unit: "ratio", Absolute: true, Method: "van Elteren over steps"}
-		g.Base = Estimate{Value: Num(ratio(bErr, bReq)), Spread: nan(), N: len(strata)}
-		g.Cand = Estimate{Value: Num(ratio(cErr, cReq)), Spread: nan(), N: len(strata)}
+		g.errorRate(bs, cs, bRuns, cRuns)
 		g.Note = "errors / requests over the gated steps"
-		g.setTest(newShiftTest(strata), cfg.threshold(MetricErrorRate), false)
+		g.Threshold = cfg.threshold(MetricErrorRate)
 		gates = append(gates, g)
 	}
 	gatedRate := map[float64]bool{}
@@ -423,53 +486,63 @@ func Compare(base, cand *Side, cfg Config) (*Report, error) {
 	}
 	for _, p := range matched {
 		gated := gatedRate[p.b.qps]
-		for _, l := range latency {
-			b, c := l.get(p.b), l.get(p.c)
-			g := &Gate{ID: fmt.Sprintf("step/%sqps/%s", fmtQPS(p.b.qps), l.metric), Metric: l.metric, Scope: "step", StepQPS: p.b.qps, Unit: "ms", Method: "Mann–Whitney U, log scale"}
-			g.Base, g.Cand = estimateOf(b), estimateOf(c)
-			th := cfg.threshold(l.metric)
+		for qi, pc := range percentiles {
+			g := &Gate{ID: fmt.Sprintf("step/%sqps/%s", fmtQPS(p.b.qps), pc.metric), Metric: pc.metric, Scope: "step", StepQPS: p.b.qps, Unit: "ms"}
+			g.latency(qi, []*stepData{p.b}, []*stepData{p.c}, bRuns, cRuns, noise.of(pc.metric), cfg.Paired)
+			g.Threshold = cfg.threshold(pc.metric)
 			if !gated {
-				th = nil
+				g.Threshold = nil
 				g.Note = "beyond the baseline's operating range"
 			}
-			g.setTest(newShiftTest([]stratum{{logs(b), logs(c)}}), th, true)
 			gates = append(gates, g)
 		}
-		g := &Gate{ID: fmt.Sprintf("step/%sqps/%s", fmtQPS(p.b.qps), MetricErrorRate), Metric: MetricErrorRate, Scope: "step", StepQPS: p.b.qps, Unit: "ratio", Absolute: true, Method: "Mann–Whitney U"}
-		g.Base = Estimate{Value: Num(ratio(p.b.errors, p.b.requests)), Spread: nan(), N: len(p.b.err)}
-		g.Cand = Estimate{Value: Num(ratio(p.c.errors, p.c.requests)), Spread: nan(), N: len(p.c.err)}
-		th := cfg.threshold(MetricErrorRate)
+		g := &Gate{ID: fmt.Sprintf("step/%sqps/%s", fmtQPS(p.b.qps), MetricErrorRate), Metric: MetricErrorRate, Scope: "step", StepQPS: p.b.qps, Unit: "ratio", Absolute: true}
+		g.errorRate([]*stepData{p.b}, []*stepData{p.c}, bRuns, cRuns)
+		g.Threshold = cfg.threshold(MetricErrorRate)
 		if !gated {
-			th = nil
+			g.Threshold = nil
 			g.Note = "beyond the baseline's operating range"
 		}
-		g.setTest(newShiftTest([]stratum{{p.b.err, p.c.err}}), th, false)
 		gates = append(gates, g)
 	}
-
-	// Holm–Bonferroni over every gated test; intervals at the Bonferroni
-	// level, simultaneous for the whole family.
-	var ps []float64
-	var fam []*Gate
 	for _, g := range gates {
-		if g.tested && g.Threshold != nil {
-			ps = append(ps, float64(g.P))
-			fam = append(fam, g)
+		if g.normal && !g.tested {
+			g.Verdict = Inconclusive
+			if g.Threshold == nil {
+				g.Verdict = Info
+			}
+			g.Note = joinNote(g.Note, "no samples on one side")
 		}
 	}
-	m := len(fam)
-	if m == 0 {
-		m = 1
-	}
-	rep.Tests = len(fam)
-	level := cfg.Alpha / float64(m)
-	rep.Confidence = 1 - level
-	for i, adj := range holm(ps) {
-		fam[i].PAdj = Num(adj)
-	}
-	for _, g := range gates {
-		if g.tested {
-			g.finish(level, cfg.Alpha)
+
+	// Two families, each Holm–Bonferroni corrected with intervals at its
+	// Bonferroni level: the overall gates, which decide the verdict, and
+	// the step gates, which say where a change is (and fail the gate when
+	// one step regressed beyond its threshold). A false regression needs a
+	// whole interval beyond a threshold, not merely a significant change;
+	// the rates the harness measures are in docs/ci.md.
+	for _, scope := range []string{"overall", "step"} {
+		var ps []float64
+		var fam []*Gate
+		for _, g := range gates {
+			if g.Scope == scope && g.tested && g.Threshold != nil {
+				ps = append(ps, float64(g.P))
+				fam = append(fam, g)
+			}
+		}
+		level := cfg.Alpha / float64(max(1, len(fam)))
+		if scope == "overall" {
+			rep.Tests, rep.Confidence = len(fam), 1-level
+		} else {
+			rep.StepTests, rep.StepConfidence = len(fam), 1-level
+		}
+		for i, adj := range holm(ps) {
+			fam[i].PAdj = Num(adj)
+		}
+		for _, g := range gates {
+			if g.Scope == scope && g.tested {
+				g.finish(level, cfg.Alpha)
+			}
 		}
 	}
 	if bb.Verdict == "" {
@@ -509,14 +582,21 @@ func (g *Gate) setTest(t *shiftTest, threshold *float64, logScale bool) {
 }
 
 func (g *Gate) finish(level, alpha float64) {
-	r := g.test.estimate(level)
 	conv := func(d float64) float64 {
 		if g.logScale {
 			return math.Exp(d) - 1 // ±Inf maps to +Inf and −1
 		}
 		return d
 	}
-	g.Change, g.Lo, g.Hi = Num(conv(r.Estimate)), Num(conv(r.Lo)), Num(conv(r.Hi))
+	if g.normal {
+		z := zOf(level)
+		h := z * g.se
+		g.Change, g.Lo, g.Hi = Num(conv(g.d)), Num(conv(g.d-h)), Num(conv(g.d+h))
+		g.Detectable = Num(conv(h))
+	} else {
+		r := g.test.estimate(level)
+		g.Change, g.Lo, g.Hi = Num(conv(r.Estimate)), Num(conv(r.Lo)), Num(conv(r.Hi))
+	}
 	if g.Threshold == nil {
 		g.Verdict = Info
 		return
@@ -543,6 +623,15 @@ func (g *Gate) finish(level, alpha float64) {
 		g.Verdict = Regression
 	default:
 		g.Verdict = Inconclusive
+		if g.normal {
+			ts := t
+			if g.logScale {
+				ts = math.Log1p(t)
+			}
+			g.Needs = needs(g.lb, g.lc, ts, zOf(level), g.stepS)
+			g.Note = joinNote(g.Note, fmt.Sprintf("detectable: changes beyond ±%s of the threshold (the interval's half-width); to decide at %s: %s",
+				strings.TrimPrefix(fmtChange(float64(g.Detectable), g.Absolute), "+"), fmtChange(t, g.Absolute), g.Needs))
+		}
 	}
 }
 
@@ -655,7 +744,7 @@ func scenarioName(base, cand *Side) (string, error) {
 	return name, nil
 }
 
-// collectSteps pools the per-interval samples of a side by offered rate.
+// collectSteps gathers a side's measurements by offered rate, run by run.
 // Hold steps (node loss) are not part of the ramp and are left out.
 func collectSteps(s *Side) ([]*stepData, error) {
 	var out []*stepData
@@ -665,57 +754,237 @@ func collectSteps(s *Side) ([]*stepData, error) {
 				return d
 			}
 		}
-		d := &stepData{qps: q}
+		d := &stepData{qps: q, byRun: map[int]*stepRun{}}
 		out = append(out, d)
 		return d
 	}
 	for i, r := range s.Runs {
-		seen := map[*stepData]bool{}
 		for si, st := range r.Steps {
 			if st.Phase == result.PhaseHold || !(st.OfferedQPS > 0) {
 				continue
 			}
 			d := find(st.OfferedQPS)
-			if !seen[d] {
-				seen[d] = true
-				d.runs++
-				if st.SLOPass {
-					d.passes++
-				}
+			if d.byRun[i] != nil {
+				continue // a rate measured twice in one run: the first counts
+			}
+			d.runs++
+			if st.SLOPass {
+				d.passes++
 			}
 			d.requests += st.Requests
 			d.errors += st.Errors
-			if len(st.Intervals) == 0 {
-				// No interval histograms: the step itself is one sample.
-				if st.Requests > 0 {
-					d.err = append(d.err, float64(st.Errors)/float64(st.Requests))
-				}
-				if st.LatencyMS.P99 > 0 {
-					d.p50 = append(d.p50, st.LatencyMS.P50)
-					d.p99 = append(d.p99, st.LatencyMS.P99)
-					d.p999 = append(d.p999, st.LatencyMS.P999)
-				}
-				continue
+			if d.stepS == 0 {
+				d.stepS = st.DurationS
 			}
-			for ii, iv := range st.Intervals {
-				if iv.Requests > 0 {
-					d.err = append(d.err, float64(iv.Errors)/float64(iv.Requests))
-				}
-				h, err := stats.Decode(iv.Histogram)
+			sr := &stepRun{requests: st.Requests, errors: st.Errors}
+			d.byRun[i] = sr
+			corrupt := func(field string, err error) error {
+				return &InputError{Path: s.Paths[i], Msg: fmt.Sprintf("corrupt result: steps[%d].%s", si, field), Err: err}
+			}
+			h, err := stats.Decode(st.Histogram)
+			if err != nil {
+				return nil, corrupt("histogram", err)
+			}
+			for qi, pc := range percentiles {
+				x, se, ok := quantileOf(h, pc.q)
+				sr.q[qi] = runQ{x, se, ok}
+			}
+			for _, iv := range st.Intervals {
+				sr.ivReq = append(sr.ivReq, iv.Requests)
+				sr.ivErr = append(sr.ivErr, iv.Errors)
+			}
+			for ti, tr := range st.Trend {
+				th, err := stats.Decode(tr.Histogram)
 				if err != nil {
-					return nil, &InputError{Path: s.Paths[i], Msg: fmt.Sprintf("corrupt result: steps[%d].intervals[%d].histogram", si, ii), Err: err}
+					return nil, corrupt(fmt.Sprintf("trend[%d].histogram", ti), err)
 				}
-				if h.TotalCount() == 0 {
-					continue
-				}
-				d.p50 = append(d.p50, stats.QuantileMS(h, 50))
-				d.p99 = append(d.p99, stats.QuantileMS(h, 99))
-				d.p999 = append(d.p999, stats.QuantileMS(h, 99.9))
+				sr.trend = append(sr.trend, th)
 			}
 		}
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].qps < out[j].qps })
 	return out, nil
+}
+
+// runIndexes are the indexes of a side's runs.
+func runIndexes(s *Side) []int {
+	out := make([]int, len(s.Runs))
+	for i := range out {
+		out[i] = i
+	}
+	return out
+}
+
+// latency sets up a normal gate of percentile qi over the steps (one for a
+// step gate, the common gated steps for an overall one): per run, the mean
+// over the steps of the log percentile of every request of the step, with
+// its sampling variance; per side, the mean over runs with the variance of
+// that mean (levelOf: the runs' own spread, never below the noise floor).
+// Paired (a live A/B run, one run a side), the difference is taken step by
+// step, its variance the larger of the two sides' sampling variances and
+// the spread of the interval-by-interval differences, over a small floor.
+func (g *Gate) latency(qi int, bs, cs []*stepData, bRuns, cRuns []int, floor float64, paired bool) {
+	g.normal, g.logScale = true, true
+	g.P, g.PAdj, g.Change, g.Lo, g.Hi, g.Detectable = nan(), nan(), nan(), nan(), nan(), nan()
+	if len(bs) > 0 {
+		g.stepS = bs[0].stepS
+	}
+	perRun := func(steps []*stepData, runs []int) (xs, samp []float64) {
+		for _, r := range runs {
+			var sx, sv float64
+			n := 0
+			for _, st := range steps {
+				sr := st.byRun[r]
+				if sr == nil || !sr.q[qi].ok {
+					continue
+				}
+				sx += sr.q[qi].x
+				sv += sr.q[qi].se * sr.q[qi].se
+				n++
+			}
+			if n == 0 {
+				continue
+			}
+			xs = append(xs, sx/float64(n))
+			samp = append(samp, sv/float64(n*n))
+		}
+		return xs, samp
+	}
+	bx, bv := perRun(bs, bRuns)
+	cx, cv := perRun(cs, cRuns)
+	if len(bx) == 0 || len(cx) == 0 {
+		return
+	}
+	g.Base = Estimate{Value: Num(math.Exp(mean(bx))), Spread: nan(), N: len(bx)}
+	g.Cand = Estimate{Value: Num(math.Exp(mean(cx))), Spread: nan(), N: len(cx)}
+	if paired {
+		g.Method = "paired: step quantiles of every request, intervals matched, log scale"
+		g.lb, g.lc = levelOf(bx, bv, pairFloor/math.Sqrt2), levelOf(cx, cv, pairFloor/math.Sqrt2)
+		// Step by step, the variance of the difference: a jackknife over
+		// the step's trend slices, both sides' slices left out together,
+		// so what the sides share (the machine, the moment, the requests)
+		// cancels as it does in the difference itself. Without slices, the
+		// two sides' sampling variances, as if independent.
+		var v float64
+		n := 0
+		for k := range bs {
+			b, c := bs[k].byRun[bRuns[0]], cs[k].byRun[cRuns[0]]
+			if b == nil || c == nil || !b.q[qi].ok || !c.q[qi].ok {
+				continue
+			}
+			vk, ok := pairedJackknife(b.trend, c.trend, percentiles[qi].q)
+			if !ok {
+				vk = b.q[qi].se*b.q[qi].se + c.q[qi].se*c.q[qi].se
+			}
+			v += vk + pairFloor*pairFloor
+			n++
+		}
+		if n == 0 {
+			return
+		}
+		g.d = mean(cx) - mean(bx)
+		g.se = math.Sqrt(v) / float64(n)
+	} else {
+		g.Method = "percentiles of every request per step, runs and noise floor, log scale"
+		g.lb, g.lc = levelOf(bx, bv, floor), levelOf(cx, cv, floor)
+		pool(&g.lb, &g.lc)
+		g.d = g.lc.mean - g.lb.mean
+		g.se = math.Sqrt(g.lb.varMean + g.lc.varMean)
+	}
+	g.tested = true
+	g.P = Num(pOf(g.d / g.se))
+}
+
+// errorRate sets up a normal gate of the error rate over the steps: each
+// side's errors over its requests, with the binomial variance widened by
+// the over-dispersion its intervals show (errors come in bursts), and by
+// the runs' own spread when there are two or more.
+func (g *Gate) errorRate(bs, cs []*stepData, bRuns, cRuns []int) {
+	g.normal = true
+	g.Method = "errors over requests, binomial widened by interval dispersion and runs"
+	g.P, g.PAdj, g.Change, g.Lo, g.Hi, g.Detectable = nan(), nan(), nan(), nan(), nan(), nan()
+	if len(bs) > 0 {
+		g.stepS = bs[0].stepS
+	}
+	side := func(steps []*stepData, runs []int) (level, bool) {
+		var req, errs int64
+		var rates, samp []float64
+		var ivReq, ivErr []int64
+		for _, r := range runs {
+			var rr, re int64
+			for _, st := range steps {
+				if sr := st.byRun[r]; sr != nil {
+					rr, re = rr+sr.requests, re+sr.errors
+					ivReq, ivErr = append(ivReq, sr.ivReq...), append(ivErr, sr.ivErr...)
+				}
+			}
+			if rr == 0 {
+				continue
+			}
+			req, errs = req+rr, errs+re
+			rates = append(rates, float64(re)/float64(rr))
+		}
+		if req == 0 {
+			return level{}, false
+		}
+		p := (float64(errs) + 0.5) / (float64(req) + 1)
+		phi := dispersion(ivReq, ivErr, float64(errs)/float64(req))
+		for _, x := range rates {
+			_ = x
+			samp = append(samp, phi*p*(1-p)/(float64(req)/float64(len(rates))))
+		}
+		l := levelOf(rates, samp, 0)
+		l.mean = float64(errs) / float64(req)
+		return l, true
+	}
+	lb, okb := side(bs, bRuns)
+	lc, okc := side(cs, cRuns)
+	if !okb || !okc {
+		return
+	}
+	g.lb, g.lc = lb, lc
+	g.Base = Estimate{Value: Num(lb.mean), Spread: nan(), N: lb.k}
+	g.Cand = Estimate{Value: Num(lc.mean), Spread: nan(), N: lc.k}
+	g.d = lc.mean - lb.mean
+	g.se = math.Sqrt(lb.varMean + lc.varMean)
+	g.tested = true
+	g.P = Num(pOf(g.d / g.se))
+}
+
+// dispersion is the over-dispersion of errors across intervals: the
+// Pearson χ² of the interval counts against a common rate p over its
+// degrees of freedom, at least 1 (pure binomial).
+func dispersion(req, errs []int64, p float64) float64 {
+	if p <= 0 || p >= 1 || len(req) < 2 {
+		return 1
+	}
+	var chi float64
+	n := 0
+	for i := range req {
+		if req[i] == 0 {
+			continue
+		}
+		e := float64(req[i]) * p
+		d := float64(errs[i]) - e
+		chi += d * d / (e * (1 - p))
+		n++
+	}
+	if n < 2 {
+		return 1
+	}
+	return math.Max(1, chi/float64(n-1))
+}
+
+func variance(xs []float64) float64 {
+	if len(xs) < 2 {
+		return 0
+	}
+	m := mean(xs)
+	var ss float64
+	for _, x := range xs {
+		ss += (x - m) * (x - m)
+	}
+	return ss / float64(len(xs)-1)
 }
 
 func rates(steps []*stepData) string {

@@ -97,8 +97,8 @@ func (r *Report) Text(w io.Writer) error {
 }
 
 func (r *Report) method() string {
-	return fmt.Sprintf("α = %s, Holm–Bonferroni over %s; intervals at %s confidence",
-		fmtFloat(r.Alpha), plural(r.Tests, "gate"), fmtPct(r.Confidence))
+	return fmt.Sprintf("α = %s, Holm–Bonferroni over %s overall (intervals at %s confidence) and %s by step (at %s)",
+		fmtFloat(r.Alpha), plural(r.Tests, "gate"), fmtPct(r.Confidence), plural(r.StepTests, "gate"), fmtPct(r.StepConfidence))
 }
 
 // notes gathers the report's notes and the gates' notes worth reading
@@ -106,7 +106,9 @@ func (r *Report) method() string {
 func (r *Report) notes() []string {
 	out := append([]string(nil), r.Notes...)
 	for _, g := range r.Gates {
-		if g.Note == "" || (g.Scope == "step" && (g.Verdict == Pass || g.Verdict == Info)) {
+		if g.Note == "" || (g.Scope == "step" && g.Verdict != Regression) {
+			// An inconclusive step says what it could detect in the JSON
+			// and the JUnit file; the overall gates say it here.
 			continue
 		}
 		if g.Scope == "overall" && g.Unit == "ms" && (g.Verdict == Pass || g.Verdict == Info) {
