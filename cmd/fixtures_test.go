@@ -147,22 +147,11 @@ monitor: {max_send_lag: 100ms}
 
 func readTraffic(t *testing.T, name string) []*traffic.Request {
 	t.Helper()
-	r, err := traffic.Open(name)
+	out, err := traffic.ReadAll(name)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer r.Close()
-	var out []*traffic.Request
-	for {
-		req, err := r.Next()
-		if err == io.EOF {
-			return out
-		}
-		if err != nil {
-			t.Fatal(err)
-		}
-		out = append(out, req)
-	}
+	return out
 }
 
 // vegeta itself and bestbefore's replay of the imported targets send the

@@ -131,24 +131,13 @@ func startRecorder(t *testing.T, upstream string, out string, mod func(*record.O
 	return rec, srv
 }
 
-func readAll(t *testing.T, path string) []*traffic.Request {
+func readAll(t *testing.T, name string) []*traffic.Request {
 	t.Helper()
-	r, err := traffic.Open(path)
+	out, err := traffic.ReadAll(name)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer r.Close()
-	var out []*traffic.Request
-	for {
-		req, err := r.Next()
-		if err == io.EOF {
-			return out
-		}
-		if err != nil {
-			t.Fatal(err)
-		}
-		out = append(out, req)
-	}
+	return out
 }
 
 func rawBytes(t *testing.T, path string) []byte {

@@ -513,3 +513,24 @@ func CheckAppendable(path string, gz bool) error {
 	}
 	return nil
 }
+
+// ReadAll reads every request of the traffic file at path into memory:
+// for small files (tests, tools); a run streams instead.
+func ReadAll(path string) ([]*Request, error) {
+	r, err := Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer r.Close()
+	var out []*Request
+	for {
+		req, err := r.Next()
+		if err == io.EOF {
+			return out, nil
+		}
+		if err != nil {
+			return out, err
+		}
+		out = append(out, req)
+	}
+}
