@@ -40,15 +40,34 @@ type Options struct {
 	// Repeat, when at least 1, runs the scenario that many times into
 	// OUT/rep-01, OUT/rep-02, ... (see RunRepeat).
 	Repeat int
+	// OneLine, with a URL, builds the scenario from flags instead of a file.
+	OneLine OneLine
 }
 
 // NewCmdRun builds `run`; runF replaces the action in tests.
 func NewCmdRun(f *cmdutil.Factory, runF func(context.Context, *Options) error) *cobra.Command {
 	opts := &Options{F: f}
 	cmd := &cobra.Command{
-		Use:   "run SCENARIO.yaml",
+		Use:   "run SCENARIO.yaml | run --url URL",
 		Short: "Run a scenario: ramp the load, find the best-before QPS, write result.json and reports",
-		Long: `Run replays the scenario's traffic at a ramping, open-loop rate. Each step
+		Long: `Point it at a URL, or give it a scenario file:
+
+  bestbefore run --url http://127.0.0.1:8080/v1/predict            # ramp search, default objectives
+  bestbefore run --url URL --rate 500 --duration 30s               # one fixed-rate step
+  bestbefore run --url URL --max-qps 2000 --slo p99=100ms,errors=0.1%
+  bestbefore run --url URL --traffic recorded.ndjson.gz             # a traffic file without a scenario
+  bestbefore run --url URL --method POST --header 'Content-Type: application/json' --body @q.json
+  bestbefore run --url URL --max-qps 800 --print-scenario > my.yaml # the scenario it stands for
+
+--url builds the scenario in memory with a file's defaults: the URL's
+scheme and host are the target, its path and query (or --traffic) the
+traffic; --rate R --duration D is one step (default 30s), otherwise a ramp
+in ten steps to --max-qps (default 1000). --slo sets objectives (p50, p90,
+p99, p999, errors, throughput, steady). --print-scenario writes the
+scenario as YAML instead of running it, so a one-liner grows into a file.
+--set overrides any key, as with a file.
+
+Run replays the scenario's traffic at a ramping, open-loop rate. Each step
 sends requests at their intended times whatever the target does, measures
 latency from those times, and is judged against the scenario's objectives.
 The best-before QPS is the highest rate that met them all.
@@ -72,9 +91,23 @@ result.json), 2 bad input, 3 the run could not be carried out,
 		Example: `  bestbefore run scenarios/demo.yaml
   bestbefore run my.yaml --set load.max_qps=800 --out reports/today
   bestbefore run my.yaml --format json | jq .best_before`,
-		Args: cobra.ExactArgs(1),
+		Args: cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			opts.Scenario = args[0]
+			switch {
+			case len(args) == 1 && opts.OneLine.URL != "":
+				return cmdutil.BadInputf("give a scenario file or --url, not both")
+			case len(args) == 1:
+				opts.Scenario = args[0]
+			case opts.OneLine.URL == "":
+				return cmdutil.BadInputf("run needs a scenario file, or --url URL (bestbefore run --help shows both)")
+			}
+			if opts.OneLine.URL == "" {
+				for _, f := range []string{"method", "header", "body", "rate", "duration", "max-qps", "slo", "print-scenario"} {
+					if cmd.Flags().Changed(f) {
+						return cmdutil.BadInputf("--%s goes with --url; a scenario file says it in its keys (--set)", f)
+					}
+				}
+			}
 			if opts.Format != "text" && opts.Format != "json" {
 				return cmdutil.BadInputf("--format must be text or json, got %q", opts.Format)
 			}
@@ -103,6 +136,16 @@ result.json), 2 bad input, 3 the run could not be carried out,
 	cmd.Flags().StringVar(&opts.Shard, "shard", "", "run shard `i/n` (e.g. 2/3; job/3 in a Kubernetes Indexed Job takes i from JOB_COMPLETION_INDEX+1): 1/n of each step's rate and of the traffic lines, on the fixed ramp plan; merge the shards with bestbefore merge")
 	cmd.Flags().IntVar(&opts.Repeat, "repeat", 0, "run the scenario `K` times into OUT/rep-01 ... OUT/rep-K, a directory compare reads as K samples")
 	cmd.Flags().StringVar(&opts.StartAt, "start-at", "", "with --shard: when the plan starts, the same on every shard (RFC 3339, or +30s from now)")
+	ol := &opts.OneLine
+	cmd.Flags().StringVar(&ol.URL, "url", "", "run against this URL without a scenario file")
+	cmd.Flags().StringVar(&ol.Method, "method", "GET", "with --url: the request's method")
+	cmd.Flags().StringArrayVar(&ol.Headers, "header", nil, "with --url: a request header, \"Name: value\" (repeatable)")
+	cmd.Flags().StringVar(&ol.Body, "body", "", "with --url: the request body, or @FILE (makes the method POST unless --method)")
+	cmd.Flags().Float64Var(&ol.Rate, "rate", 0, "with --url: one step at this fixed rate (QPS), for --duration")
+	cmd.Flags().StringVar(&ol.Duration, "duration", "", "with --url --rate: how long the step lasts (default 30s)")
+	cmd.Flags().Float64Var(&ol.MaxQPS, "max-qps", 0, "with --url: ramp in ten steps to this rate (default 1000)")
+	cmd.Flags().StringVar(&ol.SLO, "slo", "", "with --url: objectives, e.g. p99=100ms,errors=0.1%")
+	cmd.Flags().BoolVar(&ol.Print, "print-scenario", false, "with --url: write the scenario as YAML on stdout instead of running it")
 	return cmd
 }
 
@@ -123,6 +166,14 @@ func Run(ctx context.Context, opts *Options, w Wiring) error {
 		ScenarioPath: opts.Scenario, Overrides: opts.Set, OutDir: opts.OutDir,
 		Version: f.Version, Stderr: ios.ErrOut, AllowPublic: opts.AllowPublic, TrafficOverride: opts.Traffic,
 		Abort: abort,
+	}
+	if opts.OneLine.URL != "" {
+		data, dir, cleanup, done, err := prepareOneLine(opts)
+		defer cleanup()
+		if err != nil || done {
+			return err
+		}
+		ro.ScenarioPath, ro.ScenarioData, ro.ScenarioName, ro.ScenarioDir, ro.TrafficOverride = "", data, oneLineName, dir, ""
 	}
 	var bars *runner.Bars
 	switch {

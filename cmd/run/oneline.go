@@ -1,0 +1,213 @@
+package run
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+
+	"go.yaml.in/yaml/v3"
+
+	"github.com/bestbefore/bestbefore/cmd/cmdutil"
+	"github.com/bestbefore/bestbefore/pkg/scenario"
+	"github.com/bestbefore/bestbefore/pkg/traffic"
+)
+
+// OneLine holds the flags of a run without a scenario file: one URL, one
+// request shape, a fixed rate or a ramp, objectives in one flag.
+type OneLine struct {
+	URL      string
+	Method   string
+	Headers  []string
+	Body     string
+	Rate     float64
+	Duration string
+	MaxQPS   float64
+	SLO      string
+	Print    bool
+}
+
+// oneLineName is the scenario's name in messages about it.
+const oneLineName = "--url"
+
+// requestFile is the traffic file a one-line run writes its request to.
+const requestFile = "request.ndjson"
+
+// build returns the scenario a one-line run stands for, as YAML that the
+// scenario parser reads with a file's defaults and checks, and the one
+// traffic line of its request shape (nil with trafficFile, a file of the
+// user's). Bad flags are exit 2, naming the flag.
+func (o *OneLine) build(trafficFile string) (yamlDoc []byte, line []byte, err error) {
+	u, err := url.Parse(o.URL)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return nil, nil, cmdutil.BadInputf("--url %q: want an http:// or https:// URL, e.g. http://127.0.0.1:8080/v1/predict", o.URL)
+	}
+	base := &url.URL{Scheme: u.Scheme, Host: u.Host}
+	type load struct {
+		Steps        []float64 `yaml:"steps,omitempty"`
+		StepDuration string    `yaml:"step_duration,omitempty"`
+		StartQPS     float64   `yaml:"start_qps,omitempty"`
+		StepQPS      float64   `yaml:"step_qps,omitempty"`
+		MaxQPS       float64   `yaml:"max_qps,omitempty"`
+	}
+	doc := struct {
+		Name    string            `yaml:"name"`
+		Target  map[string]string `yaml:"target"`
+		Traffic map[string]string `yaml:"traffic"`
+		Load    load              `yaml:"load"`
+		SLO     map[string]any    `yaml:"slo,omitempty"`
+	}{Name: u.Hostname(), Target: map[string]string{"url": base.String()}}
+	switch {
+	case o.Rate > 0 && o.MaxQPS > 0:
+		return nil, nil, cmdutil.BadInputf("--rate runs one step at a fixed rate, --max-qps ramps to a limit: give one")
+	case o.Rate < 0 || o.MaxQPS < 0:
+		return nil, nil, cmdutil.BadInputf("--rate and --max-qps must be positive")
+	case o.Rate > 0:
+		doc.Load.Steps = []float64{o.Rate}
+		doc.Load.StepDuration = o.Duration
+		if o.Duration == "" {
+			doc.Load.StepDuration = "30s"
+		}
+	case o.Duration != "":
+		return nil, nil, cmdutil.BadInputf("--duration is the length of a --rate run; a ramp's steps are load.step_duration (--set load.step_duration=%s)", o.Duration)
+	default:
+		max := o.MaxQPS
+		if max == 0 {
+			max = 1000
+		}
+		doc.Load.StartQPS, doc.Load.StepQPS, doc.Load.MaxQPS = max/10, max/10, max
+	}
+	if o.SLO != "" {
+		if doc.SLO, err = parseSLO(o.SLO); err != nil {
+			return nil, nil, err
+		}
+	}
+	if trafficFile != "" {
+		doc.Traffic = map[string]string{"file": trafficFile}
+	} else {
+		doc.Traffic = map[string]string{"file": requestFile}
+		req := &traffic.Request{Method: strings.ToUpper(o.Method), Path: u.RequestURI()}
+		if req.Method == "GET" {
+			req.Method = ""
+		}
+		for _, h := range o.Headers {
+			k, v, ok := strings.Cut(h, ":")
+			if !ok || strings.TrimSpace(k) == "" {
+				return nil, nil, cmdutil.BadInputf("--header %q: want \"Name: value\"", h)
+			}
+			if req.Header == nil {
+				req.Header = http.Header{}
+			}
+			req.Header.Add(strings.TrimSpace(k), strings.TrimSpace(v))
+		}
+		if o.Body != "" {
+			body := []byte(o.Body)
+			if name, ok := strings.CutPrefix(o.Body, "@"); ok {
+				if body, err = os.ReadFile(name); err != nil {
+					return nil, nil, cmdutil.BadInputf("--body %s: %v", o.Body, err)
+				}
+			}
+			req.SetBody(body)
+			if req.Method == "" {
+				req.Method = http.MethodPost
+			}
+		}
+		if err := req.Validate(); err != nil {
+			return nil, nil, cmdutil.BadInputf("--url, --method, --header, --body: the request: %v", err)
+		}
+		if line, err = json.Marshal(req); err != nil {
+			return nil, nil, err
+		}
+	}
+	var b bytes.Buffer
+	enc := yaml.NewEncoder(&b)
+	enc.SetIndent(2)
+	if err := enc.Encode(doc); err != nil {
+		return nil, nil, err
+	}
+	return b.Bytes(), line, nil
+}
+
+// sloKeys maps the names --slo takes to scenario keys.
+var sloKeys = map[string]string{
+	"errors": "error_rate", "error_rate": "error_rate", "throughput": "throughput", "steady": "steady",
+	"target_cpu": "target_cpu",
+}
+
+// parseSLO reads "p99=100ms,errors=0.1%" into the slo: section, checking
+// each value with the scenario's own unit rules.
+func parseSLO(s string) (map[string]any, error) {
+	out := map[string]any{}
+	lat := map[string]string{}
+	for _, kv := range strings.Split(s, ",") {
+		k, v, ok := strings.Cut(strings.TrimSpace(kv), "=")
+		k, v = strings.TrimSpace(k), strings.TrimSpace(v)
+		if !ok || k == "" || v == "" {
+			return nil, cmdutil.BadInputf("--slo %q: want key=value pairs, e.g. p99=100ms,errors=0.1%%", kv)
+		}
+		if strings.HasPrefix(k, "p") {
+			if _, err := strconv.ParseFloat(k[1:], 64); err == nil {
+				if _, err := scenario.ParseDuration(v); err != nil {
+					return nil, cmdutil.BadInputf("--slo %s: %v", kv, err)
+				}
+				lat[k] = v
+				continue
+			}
+		}
+		key, known := sloKeys[k]
+		if !known {
+			return nil, cmdutil.BadInputf("--slo %s: unknown objective %q (p50, p90, p99, p999 ..., errors, throughput, steady, target_cpu)", kv, k)
+		}
+		if _, err := scenario.ParseRatio(v); err != nil {
+			return nil, cmdutil.BadInputf("--slo %s: %v", kv, err)
+		}
+		out[key] = v
+	}
+	if len(lat) > 0 {
+		out["latency"] = lat
+	}
+	return out, nil
+}
+
+// prepareOneLine turns a one-line run into the scenario the runner reads:
+// printed and done with --print-scenario, else written with its request
+// to a temporary directory that cleanup removes.
+func prepareOneLine(opts *Options) (data []byte, dir string, cleanup func(), done bool, err error) {
+	cleanup = func() {}
+	tf := ""
+	if opts.Traffic != "" {
+		if tf, err = filepath.Abs(opts.Traffic); err != nil {
+			return nil, "", cleanup, false, cmdutil.BadInput(err)
+		}
+	}
+	data, line, err := opts.OneLine.build(tf)
+	if err != nil {
+		return nil, "", cleanup, false, err
+	}
+	if opts.OneLine.Print {
+		out := opts.F.IOStreams.Out
+		fmt.Fprintln(out, "# The scenario this command line stands for: save it, then bestbefore run FILE.yaml")
+		out.Write(data)
+		if line != nil {
+			fmt.Fprintf(out, "# %s, beside this file, holds the request (one traffic line):\n#   %s\n", requestFile, line)
+		}
+		return nil, "", cleanup, true, nil
+	}
+	dir, err = os.MkdirTemp("", "bestbefore-url-")
+	if err != nil {
+		return nil, "", cleanup, false, cmdutil.RunFailed(err)
+	}
+	cleanup = func() { os.RemoveAll(dir) }
+	if line != nil {
+		if err := os.WriteFile(filepath.Join(dir, requestFile), append(line, '\n'), 0o644); err != nil {
+			cleanup()
+			return nil, "", func() {}, false, cmdutil.RunFailed(err)
+		}
+	}
+	return data, dir, cleanup, false, nil
+}
