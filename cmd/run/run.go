@@ -42,6 +42,9 @@ type Options struct {
 	Repeat int
 	// OneLine, with a URL, builds the scenario from flags instead of a file.
 	OneLine OneLine
+	// ProgressInterval is how often a running step is reported when stderr
+	// is not a terminal (0: 10 s; negative: only finished steps).
+	ProgressInterval time.Duration
 }
 
 // NewCmdRun builds `run`; runF replaces the action in tests.
@@ -101,6 +104,9 @@ result.json), 2 bad input, 3 the run could not be carried out,
 			case opts.OneLine.URL == "":
 				return cmdutil.BadInputf("run needs a scenario file, or --url URL (bestbefore run --help shows both)")
 			}
+			if opts.ProgressInterval == 0 && cmd.Flags().Changed("progress-interval") {
+				opts.ProgressInterval = -1 // 0s asked for: none
+			}
 			if opts.OneLine.URL == "" {
 				for _, f := range []string{"method", "header", "body", "rate", "duration", "max-qps", "slo", "print-scenario"} {
 					if cmd.Flags().Changed(f) {
@@ -136,6 +142,7 @@ result.json), 2 bad input, 3 the run could not be carried out,
 	cmd.Flags().StringVar(&opts.Shard, "shard", "", "run shard `i/n` (e.g. 2/3; job/3 in a Kubernetes Indexed Job takes i from JOB_COMPLETION_INDEX+1): 1/n of each step's rate and of the traffic lines, on the fixed ramp plan; merge the shards with bestbefore merge")
 	cmd.Flags().IntVar(&opts.Repeat, "repeat", 0, "run the scenario `K` times into OUT/rep-01 ... OUT/rep-K, a directory compare reads as K samples")
 	cmd.Flags().StringVar(&opts.StartAt, "start-at", "", "with --shard: when the plan starts, the same on every shard (RFC 3339, or +30s from now)")
+	cmd.Flags().DurationVar(&opts.ProgressInterval, "progress-interval", runner.DefaultProgressInterval, "when stderr is not a terminal (a CI log), print a running step's figures this often (0s: only finished steps)")
 	ol := &opts.OneLine
 	cmd.Flags().StringVar(&ol.URL, "url", "", "run against this URL without a scenario file")
 	cmd.Flags().StringVar(&ol.Method, "method", "GET", "with --url: the request's method")
@@ -182,7 +189,7 @@ func Run(ctx context.Context, opts *Options, w Wiring) error {
 		bars = runner.NewBars(ios.ErrOut)
 		ro.Observer = bars
 	default:
-		ro.Observer = &runner.Lines{W: ios.ErrOut}
+		ro.Observer = &runner.Lines{W: ios.ErrOut, Interval: opts.ProgressInterval}
 	}
 	Defaults(&ro)
 	if w.Options != nil {

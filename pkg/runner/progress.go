@@ -14,18 +14,101 @@ import (
 	"github.com/bestbefore/bestbefore/pkg/result"
 )
 
-// Lines reports progress as one plain line per step: what a log or a CI
-// job shows when stderr is not a terminal.
+// Lines reports progress as plain lines: one per finished step, and while
+// a step runs one every Interval (10 s by default), so a long step in a CI
+// log is never silent. What a log shows when stderr is not a terminal.
 type Lines struct {
-	W  io.Writer
-	mu sync.Mutex
+	W io.Writer
+	// Interval between lines within a step; 0 means 10 s, negative none.
+	Interval time.Duration
+	// Now is the clock (time.Now when nil).
+	Now  func() time.Time
+	mu   sync.Mutex
+	plan plan
+	last time.Time
+}
+
+// DefaultProgressInterval is how often Lines reports a running step.
+const DefaultProgressInterval = 10 * time.Second
+
+// plan is what the progress views know of the run: the most steps it can
+// take, the step length, and the step under way.
+type plan struct {
+	most  int
+	step  time.Duration
+	index int
+	phase string
+	rate  float64
+	dur   time.Duration
+}
+
+// position says where the run is: "step 3 of at most 9, about 40 s left".
+func (p plan) position(elapsed time.Duration) string {
+	if p.most <= 0 {
+		return ""
+	}
+	left := max(0, p.dur-elapsed) + time.Duration(max(0, p.most-p.index-1))*p.step
+	return fmt.Sprintf("step %d of at most %d, at most %s left", p.index+1, p.most, left.Round(time.Second))
+}
+
+// snapshotText is a running step's figures: "—" for a latency not yet
+// measured, the error share of what completed.
+func snapshotText(s attack.Snapshot) string {
+	ach, p99, errs := 0.0, "—", "—"
+	if s.Elapsed > 0 {
+		ach = float64(s.Completed) / s.Elapsed.Seconds()
+	}
+	if s.P99 > 0 {
+		p99 = fmt.Sprintf("%.1fms", float64(s.P99)/1e6)
+	}
+	if s.Completed > 0 {
+		errs = fmt.Sprintf("%.2f%%", 100*float64(s.Errors)/float64(s.Completed))
+	}
+	return fmt.Sprintf("achieved %7.1f  p99 %8s  errors %6s  in flight %d", ach, p99, errs, s.InFlight)
+}
+
+// Planned implements sweep.Planner.
+func (l *Lines) Planned(most int, step time.Duration) {
+	l.mu.Lock()
+	l.plan.most, l.plan.step = most, step
+	l.mu.Unlock()
+}
+
+func (l *Lines) now() time.Time {
+	if l.Now != nil {
+		return l.Now()
+	}
+	return time.Now()
 }
 
 // StepStarted implements sweep.Observer.
-func (l *Lines) StepStarted(int, string, float64, time.Duration) {}
+func (l *Lines) StepStarted(i int, phase string, rate float64, d time.Duration) {
+	l.mu.Lock()
+	l.plan.index, l.plan.phase, l.plan.rate, l.plan.dur = i, phase, rate, d
+	l.last = l.now()
+	l.mu.Unlock()
+}
 
 // StepProgress implements sweep.Observer.
-func (l *Lines) StepProgress(int, attack.Snapshot) {}
+func (l *Lines) StepProgress(i int, s attack.Snapshot) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	iv := l.Interval
+	if iv == 0 {
+		iv = DefaultProgressInterval
+	}
+	now := l.now()
+	if iv < 0 || now.Sub(l.last) < iv {
+		return
+	}
+	l.last = now
+	pos := l.plan.position(s.Elapsed)
+	if pos != "" {
+		pos = "  (" + pos + ")"
+	}
+	fmt.Fprintf(l.W, "step %2d %-6s %7.1f qps  %s/%s  %s%s\n", i, l.plan.phase, l.plan.rate,
+		s.Elapsed.Round(time.Second), l.plan.dur.Round(time.Second), snapshotText(s), pos)
+}
 
 // StepDone implements sweep.Observer.
 func (l *Lines) StepDone(st *result.Step) {
@@ -34,7 +117,8 @@ func (l *Lines) StepDone(st *result.Step) {
 	fmt.Fprintln(l.W, StepLine(st))
 }
 
-// StepLine is the one-line description of a finished step.
+// StepLine is the one-line description of a finished step. Steps are
+// numbered as in result.json and every report: from 0.
 func StepLine(st *result.Step) string {
 	verdict := "pass"
 	if !st.SLOPass {
@@ -47,7 +131,7 @@ func StepLine(st *result.Step) string {
 		verdict = "SATURATED generator"
 	}
 	return fmt.Sprintf("step %2d %-6s offered %7.1f  achieved %7.1f qps  p50 %7.2fms  p99 %8.2fms  errors %5.2f%%  %s",
-		st.Index+1, st.Phase, st.OfferedQPS, st.AchievedQPS, st.LatencyMS.P50, st.LatencyMS.P99, st.ErrorRate*100, verdict)
+		st.Index, st.Phase, st.OfferedQPS, st.AchievedQPS, st.LatencyMS.P50, st.LatencyMS.P99, st.ErrorRate*100, verdict)
 }
 
 // Bars shows an mpb progress bar per step on a terminal.
@@ -55,10 +139,16 @@ type Bars struct {
 	p    *mpb.Progress
 	mu   sync.Mutex
 	bar  *mpb.Bar
-	dur  time.Duration
-	rate float64
+	plan plan
 	snap attack.Snapshot
 	w    io.Writer
+}
+
+// Planned implements sweep.Planner.
+func (b *Bars) Planned(most int, step time.Duration) {
+	b.mu.Lock()
+	b.plan.most, b.plan.step = most, step
+	b.mu.Unlock()
 }
 
 // NewBars draws on w, which must be a terminal.
@@ -70,19 +160,18 @@ func NewBars(w io.Writer) *Bars {
 func (b *Bars) StepStarted(i int, phase string, rate float64, d time.Duration) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	b.dur, b.rate, b.snap = d, rate, attack.Snapshot{}
-	name := fmt.Sprintf("step %2d %-6s %7.1f qps ", i+1, phase, rate)
+	b.plan.index, b.plan.phase, b.plan.rate, b.plan.dur, b.snap = i, phase, rate, d, attack.Snapshot{}
+	name := fmt.Sprintf("step %2d %-6s %7.1f qps ", i, phase, rate)
 	b.bar = b.p.AddBar(int64(d/time.Millisecond),
 		mpb.PrependDecorators(decor.Name(name)),
 		mpb.AppendDecorators(decor.Any(func(decor.Statistics) string {
 			b.mu.Lock()
 			defer b.mu.Unlock()
-			s := b.snap
-			ach := 0.0
-			if s.Elapsed > 0 {
-				ach = float64(s.Completed) / s.Elapsed.Seconds()
+			out := " " + snapshotText(b.snap)
+			if pos := b.plan.position(b.snap.Elapsed); pos != "" {
+				out += "  " + pos
 			}
-			return fmt.Sprintf(" achieved %7.1f  p99 %7.1fms  errors %d  in flight %d", ach, float64(s.P99)/1e6, s.Errors, s.InFlight)
+			return out
 		})),
 		mpb.BarRemoveOnComplete(),
 	)

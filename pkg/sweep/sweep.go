@@ -49,6 +49,13 @@ type Observer interface {
 	StepDone(step *result.Step)
 }
 
+// Planner is an Observer that is also told, before the first step, the
+// most steps the run can take and how long a step lasts, for "step n of
+// m" and the time left. The ramp usually ends before its last step.
+type Planner interface {
+	Planned(maxSteps int, step time.Duration)
+}
+
 // NodeKiller takes a node out and brings it back, for node-loss verification.
 type NodeKiller interface {
 	Kill(ctx context.Context) (node string, err error)
@@ -310,6 +317,16 @@ func (rn *runner) ramp() error {
 	}
 	fails := 0
 	aligned := !rn.cfg.StartAt.IsZero()
+	if p, ok := rn.cfg.Observer.(Planner); ok {
+		most := len(rates)
+		if rn.cfg.Plan == nil && rn.sides[0] == nil {
+			most += s.Load.Refine
+			if nl := s.Capacity.NodeLoss; nl != nil && nl.Verify && rn.cfg.NodeKiller != nil {
+				most++
+			}
+		}
+		p.Planned(most, s.Load.StepDuration.D())
+	}
 	for _, q := range rates {
 		st, err := rn.step(result.PhaseRamp, q, s.Load.StepDuration.D(), nil, 0)
 		if err != nil || st == nil {
