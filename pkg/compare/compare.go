@@ -860,11 +860,11 @@ func (g *Gate) latency(qi int, bs, cs []*stepData, bRuns, cRuns []int, floor flo
 	if paired {
 		g.Method = "paired: step quantiles of every request, intervals matched, log scale"
 		g.lb, g.lc = levelOf(bx, bv, pairFloor/math.Sqrt2), levelOf(cx, cv, pairFloor/math.Sqrt2)
-		// Step by step, the variance of the difference: a jackknife over
-		// the step's trend slices, both sides' slices left out together,
-		// so what the sides share (the machine, the moment, the requests)
-		// cancels as it does in the difference itself. Without slices, the
-		// two sides' sampling variances, as if independent.
+		// Step by step, the variance of the difference: a paired block
+		// bootstrap over the step's trend slices, both sides' slices drawn
+		// together, so what the sides share (the machine, the moment, the
+		// requests) cancels as it does in the difference itself. Without
+		// slices, the two sides' sampling variances, as if independent.
 		var v float64
 		n := 0
 		for k := range bs {
@@ -872,7 +872,7 @@ func (g *Gate) latency(qi int, bs, cs []*stepData, bRuns, cRuns []int, floor flo
 			if b == nil || c == nil || !b.q[qi].ok || !c.q[qi].ok {
 				continue
 			}
-			vk, ok := pairedJackknife(b.trend, c.trend, percentiles[qi].q)
+			vk, ok := pairedBootstrap(b.trend, c.trend, percentiles[qi].q)
 			if !ok {
 				vk = b.q[qi].se*b.q[qi].se + c.q[qi].se*c.q[qi].se
 			}

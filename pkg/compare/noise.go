@@ -1,8 +1,11 @@
 package compare
 
 import (
+	"cmp"
 	"fmt"
 	"math"
+	"math/rand/v2"
+	"slices"
 
 	hdrhistogram "github.com/HdrHistogram/hdrhistogram-go"
 
@@ -243,47 +246,83 @@ func MeasureNoise(runs []*result.Result) (NoiseFloor, error) {
 	return NoiseFloor{P50: f(0), P99: f(1), P999: f(2), Source: fmt.Sprintf("measured over %d runs, %d steps", len(runs), n)}, nil
 }
 
-// pairedJackknife estimates the variance of log Q_c − log Q_b, the
-// difference of the q-th percentiles of two paired sides, by the
-// delete-a-group jackknife over their slices (slice j of each side holds
-// the requests due in the same part of the step): the difference is
-// computed with every pair of slices left out in turn. ok is false with
-// fewer than 3 usable slices.
-func pairedJackknife(b, c []*hdrhistogram.Histogram, q float64) (float64, bool) {
+// pairedBootstrap estimates the variance of log Q_c − log Q_b, the
+// difference of the q-th percentiles of two paired sides, by a paired
+// block bootstrap over their slices (slice j of each side holds the
+// requests due in the same part of the step): the slices are drawn with
+// replacement, the same draw for both sides, the difference computed on
+// each draw. What the sides share moves both together and cancels, as it
+// does in the difference itself. The draws are seeded: the same data give
+// the same answer. ok is false with fewer than 3 usable slices.
+func pairedBootstrap(b, c []*hdrhistogram.Histogram, q float64) (float64, bool) {
 	g := min(len(b), len(c))
 	if g < 3 {
 		return 0, false
 	}
-	merged := func(hs []*hdrhistogram.Histogram, skip int) *hdrhistogram.Histogram {
-		var out *hdrhistogram.Histogram
-		for j := 0; j < g; j++ {
-			if j == skip || hs[j] == nil {
-				continue
-			}
-			if out == nil {
-				out = hdrhistogram.New(hs[j].LowestTrackableValue(), hs[j].HighestTrackableValue(), int(hs[j].SignificantFigures()))
-			}
-			out.Merge(hs[j])
-		}
-		return out
-	}
-	var ds []float64
+	wb, wc := make([][]bucket, g), make([][]bucket, g)
 	for j := 0; j < g; j++ {
-		hb, hc := merged(b, j), merged(c, j)
-		if hb == nil || hc == nil {
+		if b[j] == nil || c[j] == nil {
 			return 0, false
 		}
-		xb, _, okb := quantileOf(hb, q)
-		xc, _, okc := quantileOf(hc, q)
-		if !okb || !okc {
-			return 0, false
+		wb[j], wc[j] = bucketsOf(b[j]), bucketsOf(c[j])
+	}
+	rng := rand.New(rand.NewPCG(0x62657374, 0x6265666f))
+	const draws = 400
+	pick := make([]int, g)
+	var ds []float64
+	var sb, sc []bucket
+	for i := 0; i < draws; i++ {
+		for j := range pick {
+			pick[j] = rng.IntN(g)
 		}
-		ds = append(ds, xc-xb)
+		sb, sc = sb[:0], sc[:0]
+		for _, j := range pick {
+			sb, sc = append(sb, wb[j]...), append(sc, wc[j]...)
+		}
+		xb, okb := quantileOfBuckets(sb, q)
+		xc, okc := quantileOfBuckets(sc, q)
+		if okb && okc {
+			ds = append(ds, xc-xb)
+		}
 	}
-	m := mean(ds)
-	var ss float64
-	for _, d := range ds {
-		ss += (d - m) * (d - m)
+	if len(ds) < draws/2 {
+		return 0, false
 	}
-	return float64(g-1) / float64(g) * ss, true
+	return variance(ds), true
+}
+
+// bucket is a histogram's recorded value (the highest value equivalent to
+// its bucket, as percentiles report it) and its count.
+type bucket struct{ v, n int64 }
+
+func bucketsOf(h *hdrhistogram.Histogram) []bucket {
+	var out []bucket
+	for _, bar := range h.Distribution() {
+		if bar.Count > 0 {
+			out = append(out, bucket{bar.To, bar.Count})
+		}
+	}
+	return out
+}
+
+// quantileOfBuckets is the log of the q-th percentile (0-100, in ms) of the
+// union of bs, by the nearest-rank rule of stats.ValueAtQuantile.
+func quantileOfBuckets(bs []bucket, q float64) (float64, bool) {
+	var total int64
+	for _, b := range bs {
+		total += b.n
+	}
+	if total == 0 {
+		return 0, false
+	}
+	slices.SortFunc(bs, func(a, b bucket) int { return cmp.Compare(a.v, b.v) })
+	rank := stats.NearestRank(q, total)
+	var seen int64
+	for _, b := range bs {
+		seen += b.n
+		if seen >= rank {
+			return math.Log(float64(max(b.v, 1)) / 1000), true
+		}
+	}
+	return math.Log(float64(max(bs[len(bs)-1].v, 1)) / 1000), true
 }
