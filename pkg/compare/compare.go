@@ -354,7 +354,7 @@ type stepRun struct {
 	requests, errors int64
 	ivReq, ivErr     []int64
 	// trend holds the step's trend slices (ten, by intended send time):
-	// the groups of the paired comparison's jackknife.
+	// the blocks of the paired comparison's bootstrap.
 	trend []*hdrhistogram.Histogram
 }
 
