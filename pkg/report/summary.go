@@ -19,7 +19,11 @@ func Summary(w io.Writer, r *result.Result, o Options) error {
 	p := func(format string, a ...any) { fmt.Fprintf(bw, format, a...) }
 	bb := r.BestBefore
 
-	p("bestbefore %s: %s in %s, %d steps\n\n", r.Name, r.Status, duration(r), len(r.Steps))
+	steps := fmt.Sprintf("%d steps", len(r.Steps))
+	if len(r.Steps) == 1 {
+		steps = "1 step"
+	}
+	p("bestbefore %s: %s in %s, %s\n\n", r.Name, r.Status, duration(r), steps)
 	if bb.Found {
 		p("  Best-before  %s QPS\n", fmtQPS(bb.QPS))
 		if bb.NMinus1QPS > 0 {
