@@ -2,7 +2,6 @@ package cmd_test
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
@@ -109,15 +108,7 @@ monitor: {max_send_lag: 100ms}
 				if code != 0 && code != 1 {
 					t.Fatalf("run: exit %d\n%s\n%s", code, stdout, stderr)
 				}
-				b, err := os.ReadFile(filepath.Join(out, "result.json"))
-				if err != nil {
-					t.Fatal(err)
-				}
-				var res result.Result
-				if err := json.Unmarshal(b, &res); err != nil {
-					t.Fatal(err)
-				}
-				return &res
+				return readResult(t, out)
 			}
 			res := run("recorded")
 			st := res.Steps[0]
