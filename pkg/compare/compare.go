@@ -1,26 +1,30 @@
 // Package compare is the CI gate: it decides whether a candidate run is a
 // regression against a baseline, with statistics rather than single numbers.
 //
-// Each matched step contributes per-interval samples (one p50, p99, p99.9
-// and error rate per interval histogram); repeated runs contribute one
-// best-before QPS each. Every gate is a Mann–Whitney / van Elteren rank test
-// of a shift, inverted into a confidence interval, Holm–Bonferroni corrected
-// across the gates, and judged against its threshold: regression only when
-// the change is significant and its whole interval lies beyond the
-// threshold, pass when the whole interval lies within it, inconclusive
-// otherwise. See adr/0013-compare-statistics.md.
+// Latency gates read every request of each matched step (a percentile of
+// the step's histogram with its order-statistic error), the runs' own
+// spread or the machine's noise floor, and, for a live A/B result, the
+// pairing of its sides; error rates are proportions widened by their
+// dispersion; the best-before QPS is a rank test over repeated runs, or
+// judged on the steps. Every gate gets an interval, Holm–Bonferroni
+// corrected (overall and step gates as two families), and is judged
+// against its threshold: regression only when the change is significant
+// and its whole interval lies beyond the threshold, pass when the whole
+// interval lies within it, inconclusive otherwise, saying what would
+// decide it. See adr/0028-gate-uses-every-request-runs-noise-floor-and-pairing.md.
 package compare
 
 import (
 	"errors"
-
 	"fmt"
-	hdrhistogram "github.com/HdrHistogram/hdrhistogram-go"
 	"math"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
+
+	hdrhistogram "github.com/HdrHistogram/hdrhistogram-go"
 
 	"github.com/bestbefore/bestbefore/pkg/result"
 	"github.com/bestbefore/bestbefore/pkg/stats"
@@ -281,11 +285,10 @@ type Gate struct {
 	logScale bool
 	// normal gates: the estimated difference and its standard error (on
 	// the log scale for latency), and the two sides behind them.
-	normal         bool
-	d, se          float64
-	lb, lc         level
-	stepS          float64
-	thresholdScale float64
+	normal bool
+	d, se  float64
+	lb, lc level
+	stepS  float64
 }
 
 // SideInfo describes an input side in a report.
@@ -442,7 +445,7 @@ func Compare(base, cand *Side, cfg Config) (*Report, error) {
 	} else {
 		rep.Notes = append(rep.Notes, fmt.Sprintf("percentiles over every request of a step; run-to-run noise floor p50 %s, p99 %s, p99.9 %s (%s)", fmtPct(noise.P50), fmtPct(noise.P99), fmtPct(noise.P999), noise.Source))
 	}
-	bRuns, cRuns := runIndexes(base), runIndexes(cand)
+	bRuns, cRuns := len(base.Runs), len(cand.Runs)
 
 	// Overall gates first: best-before, then latency and error rate over
 	// the operating range, on the steps every run of both sides measured.
@@ -455,26 +458,21 @@ func Compare(base, cand *Side, cfg Config) (*Report, error) {
 	if len(common) == 0 {
 		common = inRange
 	}
+	bs, cs := make([]*stepData, 0, len(common)), make([]*stepData, 0, len(common))
+	for _, p := range common {
+		bs, cs = append(bs, p.b), append(cs, p.c)
+	}
 	bb := bestBeforeGate(base, cand, cfg)
 	gates := []*Gate{bb}
 	for qi, pc := range percentiles {
 		g := &Gate{ID: "overall/" + pc.metric, Metric: pc.metric, Scope: "overall", Unit: "ms"}
-		steps := make([]*stepData, 0, len(common))
-		csteps := make([]*stepData, 0, len(common))
-		for _, p := range common {
-			steps, csteps = append(steps, p.b), append(csteps, p.c)
-		}
-		g.latency(qi, steps, csteps, bRuns, cRuns, noise.of(pc.metric), cfg.Paired)
+		g.latency(qi, bs, cs, bRuns, cRuns, noise.of(pc.metric), cfg.Paired)
 		g.Note = fmt.Sprintf("geometric mean over %d steps", len(common))
 		g.Threshold = cfg.threshold(pc.metric)
 		gates = append(gates, g)
 	}
 	{
 		g := &Gate{ID: "overall/" + MetricErrorRate, Metric: MetricErrorRate, Scope: "overall", Unit: "ratio", Absolute: true}
-		var bs, cs []*stepData
-		for _, p := range common {
-			bs, cs = append(bs, p.b), append(cs, p.c)
-		}
 		g.errorRate(bs, cs, bRuns, cRuns)
 		g.Note = "errors / requests over the gated steps"
 		g.Threshold = cfg.threshold(MetricErrorRate)
@@ -806,31 +804,22 @@ func collectSteps(s *Side) ([]*stepData, error) {
 	return out, nil
 }
 
-// runIndexes are the indexes of a side's runs.
-func runIndexes(s *Side) []int {
-	out := make([]int, len(s.Runs))
-	for i := range out {
-		out[i] = i
-	}
-	return out
-}
-
 // latency sets up a normal gate of percentile qi over the steps (one for a
 // step gate, the common gated steps for an overall one): per run, the mean
 // over the steps of the log percentile of every request of the step, with
 // its sampling variance; per side, the mean over runs with the variance of
 // that mean (levelOf: the runs' own spread, never below the noise floor).
 // Paired (a live A/B run, one run a side), the difference is taken step by
-// step, its variance the larger of the two sides' sampling variances and
-// the spread of the interval-by-interval differences, over a small floor.
-func (g *Gate) latency(qi int, bs, cs []*stepData, bRuns, cRuns []int, floor float64, paired bool) {
+// step, its variance from a paired bootstrap over the step's trend slices,
+// over a small floor. bRuns and cRuns are the sides' numbers of runs.
+func (g *Gate) latency(qi int, bs, cs []*stepData, bRuns, cRuns int, floor float64, paired bool) {
 	g.normal, g.logScale = true, true
 	g.P, g.PAdj, g.Change, g.Lo, g.Hi, g.Detectable = nan(), nan(), nan(), nan(), nan(), nan()
 	if len(bs) > 0 {
 		g.stepS = bs[0].stepS
 	}
-	perRun := func(steps []*stepData, runs []int) (xs, samp []float64) {
-		for _, r := range runs {
+	perRun := func(steps []*stepData, runs int) (xs, samp []float64) {
+		for r := range runs {
 			var sx, sv float64
 			n := 0
 			for _, st := range steps {
@@ -868,7 +857,7 @@ func (g *Gate) latency(qi int, bs, cs []*stepData, bRuns, cRuns []int, floor flo
 		var v float64
 		n := 0
 		for k := range bs {
-			b, c := bs[k].byRun[bRuns[0]], cs[k].byRun[cRuns[0]]
+			b, c := bs[k].byRun[0], cs[k].byRun[0]
 			if b == nil || c == nil || !b.q[qi].ok || !c.q[qi].ok {
 				continue
 			}
@@ -898,19 +887,19 @@ func (g *Gate) latency(qi int, bs, cs []*stepData, bRuns, cRuns []int, floor flo
 // errorRate sets up a normal gate of the error rate over the steps: each
 // side's errors over its requests, with the binomial variance widened by
 // the over-dispersion its intervals show (errors come in bursts), and by
-// the runs' own spread when there are two or more.
-func (g *Gate) errorRate(bs, cs []*stepData, bRuns, cRuns []int) {
+// the runs' own spread when there are enough of them (levelOf).
+func (g *Gate) errorRate(bs, cs []*stepData, bRuns, cRuns int) {
 	g.normal = true
 	g.Method = "errors over requests, binomial widened by interval dispersion and runs"
 	g.P, g.PAdj, g.Change, g.Lo, g.Hi, g.Detectable = nan(), nan(), nan(), nan(), nan(), nan()
 	if len(bs) > 0 {
 		g.stepS = bs[0].stepS
 	}
-	side := func(steps []*stepData, runs []int) (level, bool) {
+	side := func(steps []*stepData, runs int) (level, bool) {
 		var req, errs int64
-		var rates, samp []float64
+		var rates []float64
 		var ivReq, ivErr []int64
-		for _, r := range runs {
+		for r := range runs {
 			var rr, re int64
 			for _, st := range steps {
 				if sr := st.byRun[r]; sr != nil {
@@ -929,11 +918,10 @@ func (g *Gate) errorRate(bs, cs []*stepData, bRuns, cRuns []int) {
 		}
 		p := (float64(errs) + 0.5) / (float64(req) + 1)
 		phi := dispersion(ivReq, ivErr, float64(errs)/float64(req))
-		for _, x := range rates {
-			_ = x
-			samp = append(samp, phi*p*(1-p)/(float64(req)/float64(len(rates))))
-		}
-		l := levelOf(rates, samp, 0)
+		// The sampling variance of one run's rate, on its share of the
+		// requests.
+		perRun := phi * p * (1 - p) * float64(len(rates)) / float64(req)
+		l := levelOf(rates, slices.Repeat([]float64{perRun}, len(rates)), 0)
 		l.mean = float64(errs) / float64(req)
 		return l, true
 	}
@@ -1026,13 +1014,6 @@ func mean(xs []float64) float64 {
 		s += x
 	}
 	return s / float64(len(xs))
-}
-
-func ratio(a, b int64) float64 {
-	if b == 0 {
-		return math.NaN()
-	}
-	return float64(a) / float64(b)
 }
 
 func nan() Num { return Num(math.NaN()) }
