@@ -15,7 +15,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/bestbefore/bestbefore/pkg/h1"
 	"github.com/bestbefore/bestbefore/pkg/traffic"
 )
 
@@ -84,14 +83,14 @@ func (e *HAREntry) convert() (*traffic.Request, string, error) {
 	if e.Request.URL == "" {
 		return nil, "", &traffic.LineError{Field: "request.url", Msg: "required"}
 	}
-	u, err := url.Parse(e.Request.URL)
-	if err != nil || u.Host == "" || (u.Scheme != "http" && u.Scheme != "https") {
-		return nil, "", &traffic.LineError{Field: "request.url", Msg: fmt.Sprintf("%q is not an http(s) URL", short(e.Request.URL))}
+	path, origin, _, err := absoluteURL("request.url", e.Request.URL)
+	if err != nil {
+		return nil, "", err
 	}
 	if e.Request.Method == "" {
 		return nil, "", &traffic.LineError{Field: "request.method", Msg: "required"}
 	}
-	req := &traffic.Request{Method: strings.ToUpper(e.Request.Method), Path: h1.EscapeTarget(u.RequestURI())}
+	req := &traffic.Request{Method: strings.ToUpper(e.Request.Method), Path: path}
 	if e.StartedDateTime != "" {
 		t, err := time.Parse(time.RFC3339Nano, e.StartedDateTime)
 		if err != nil {
@@ -140,7 +139,7 @@ func (e *HAREntry) convert() (*traffic.Request, string, error) {
 			req.Header.Set("Content-Type", ctype)
 		}
 	}
-	return req, u.Scheme + "://" + u.Host, nil
+	return req, origin, nil
 }
 
 // paramsBody builds a body from posted parameters (a HAR without the

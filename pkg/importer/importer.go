@@ -103,9 +103,6 @@ type Stats struct {
 	Statuses  int
 	Errors    []error
 	errorsCap int
-	// first is the start of the input's first line, to name the format
-	// of a file given with the wrong --from.
-	first []byte
 }
 
 func (s *Stats) skip(err error) {
@@ -129,10 +126,10 @@ func (s *Stats) origin(o string) {
 }
 
 // TopOrigins returns the n origins with the most entries, most first.
-func (s *Stats) TopOrigins(n int) []NameCount {
-	out := make([]NameCount, 0, len(s.Origins))
+func (s *Stats) TopOrigins(n int) []traffic.NameCount {
+	out := make([]traffic.NameCount, 0, len(s.Origins))
 	for k, v := range s.Origins {
-		out = append(out, NameCount{k, v})
+		out = append(out, traffic.NameCount{Name: k, Count: int64(v)})
 	}
 	sort.Slice(out, func(i, j int) bool {
 		if out[i].Count != out[j].Count {
@@ -144,12 +141,6 @@ func (s *Stats) TopOrigins(n int) []NameCount {
 		out = out[:n]
 	}
 	return out
-}
-
-// NameCount is a name and a count.
-type NameCount struct {
-	Name  string
-	Count int
 }
 
 // entry is one converted request and the origin it was sent to ("" when
@@ -174,11 +165,14 @@ func Import(r io.Reader, name string, f Format, opts Options, emit func(*traffic
 	if b, err := br.Peek(3); err == nil && string(b) == "\ufeff" {
 		br.Discard(3)
 	}
+	// The start of the first line names the format of a file given with
+	// the wrong --from.
+	var first []byte
 	if b, _ := br.Peek(4096); len(b) > 0 {
 		if i := bytes.IndexByte(b, '\n'); i >= 0 {
 			b = b[:i]
 		}
-		st.first = bytes.Clone(b)
+		first = bytes.Clone(b)
 	}
 	hosts := make([]string, 0, len(opts.Hosts))
 	for _, h := range opts.Hosts {
@@ -240,9 +234,9 @@ func Import(r io.Reader, name string, f Format, opts Options, emit func(*traffic
 			le = &traffic.LineError{Msg: err.Error()}
 		}
 		le.File, le.Line = name, line
-		if st.Written == 0 && st.Skipped == 0 && st.first != nil {
+		if st.Written == 0 && st.Skipped == 0 && first != nil {
 			// The first entry fails: the file may be of another format.
-			if sf := traffic.Sniff(st.first); sf.From() != "" && sf.From() != string(f) && !(sf.From() == "nginx" && f == Apache) {
+			if sf := traffic.Sniff(first); sf.From() != "" && sf.From() != string(f) && !(sf.From() == "nginx" && f == Apache) {
 				le.Msg += fmt.Sprintf(": this looks like %s %s; import it with --from %s", sf.Article(), sf, sf.From())
 			}
 		}
@@ -288,6 +282,17 @@ func deliver(line int, e entry, err error, out func(entry) error, bad func(int, 
 
 func (e emitError) Error() string { return e.err.Error() }
 func (e emitError) Unwrap() error { return e.err }
+
+// absoluteURL parses raw, the URL of an entry's field, which must be an
+// absolute http(s) URL: the path and query of a traffic line, the origin
+// it names, and the parsed URL (for its credentials).
+func absoluteURL(field, raw string) (path, origin string, u *url.URL, err error) {
+	u, err = url.Parse(raw)
+	if err != nil || u.Host == "" || (u.Scheme != "http" && u.Scheme != "https") {
+		return "", "", nil, &traffic.LineError{Field: field, Msg: fmt.Sprintf("%q is not an http(s) URL", short(raw))}
+	}
+	return h1.EscapeTarget(u.RequestURI()), u.Scheme + "://" + u.Host, u, nil
+}
 
 // pathOf turns a request target (origin form or absolute URL) into the
 // path and query of a traffic line, and the origin an absolute URL names.

@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
@@ -73,13 +72,9 @@ func (t *VegetaTarget) convert() (*traffic.Request, string, error) {
 	if t.Method == "" {
 		return nil, "", &traffic.LineError{Field: "method", Msg: "required"}
 	}
-	u, err := url.Parse(t.URL)
-	if err != nil || u.Host == "" || (u.Scheme != "http" && u.Scheme != "https") {
-		return nil, "", &traffic.LineError{Field: "url", Msg: fmt.Sprintf("%q is not an http(s) URL", short(t.URL))}
-	}
-	path, origin, err := pathOf(t.URL)
+	path, origin, u, err := absoluteURL("url", t.URL)
 	if err != nil {
-		return nil, "", &traffic.LineError{Field: "url", Msg: err.(*traffic.LineError).Msg}
+		return nil, "", err
 	}
 	req := &traffic.Request{Method: strings.ToUpper(t.Method), Path: path}
 	for k, vs := range t.Header {
