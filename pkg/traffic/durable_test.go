@@ -160,22 +160,8 @@ func TestReaderKeepsCompleteLinesOfACutGzipStream(t *testing.T) {
 
 func count(t *testing.T, name string) (int, error) {
 	t.Helper()
-	r, err := traffic.Open(name)
-	if err != nil {
-		return 0, err
-	}
-	defer r.Close()
-	n := 0
-	for {
-		_, err := r.Next()
-		if err == io.EOF {
-			return n, nil
-		}
-		if err != nil {
-			return n, err
-		}
-		n++
-	}
+	reqs, err := traffic.ReadAll(name)
+	return len(reqs), err
 }
 
 func TestCheckAppendable(t *testing.T) {

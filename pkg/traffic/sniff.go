@@ -73,7 +73,12 @@ func (f Format) From() string {
 }
 
 // Article is "a" or "an", as f's name needs.
-func (f Format) Article() string { return article(f) }
+func (f Format) Article() string {
+	if f == FormatAccessLog || f == FormatNginxJSON {
+		return "an"
+	}
+	return "a"
+}
 
 // Hint says how to convert a file of format f named name to a traffic
 // file, or "" for FormatUnknown.
@@ -82,12 +87,5 @@ func (f Format) Hint(name string) string {
 	if from == "" {
 		return ""
 	}
-	return fmt.Sprintf("this looks like %s %s, not a traffic file (one JSON request a line); convert it with: bestbefore traffic import --from %s %s --out traffic.ndjson.gz", article(f), f, from, name)
-}
-
-func article(f Format) string {
-	if f == FormatAccessLog || f == FormatNginxJSON {
-		return "an"
-	}
-	return "a"
+	return fmt.Sprintf("this looks like %s %s, not a traffic file (one JSON request a line); convert it with: bestbefore traffic import --from %s %s --out traffic.ndjson.gz", f.Article(), f, from, name)
 }
