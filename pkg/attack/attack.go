@@ -289,6 +289,12 @@ type IntervalStats struct {
 	Offset   time.Duration
 	Requests int64
 	Errors   int64
+	// InFlightMean is the mean number of requests in flight, sampled at
+	// each send due in the interval (all sides together).
+	InFlightMean float64
+	// SendLagMax is the longest a request due in the interval waited past
+	// its intended send time before it was sent.
+	SendLagMax time.Duration
 	// Histogram is the interval's latency histogram in the standard
 	// compressed encoding (stats.Encode). The collector encodes each
 	// interval as soon as every request due in it has completed, so a
@@ -363,6 +369,9 @@ func (a *Attacker) Step(ctx context.Context, feed Feed, spec StepSpec) (*StepSta
 
 	var feedErr error
 	var inflightSum, inflightN, inflightMax int64
+	// Per interval of the measured window: requests in flight summed over
+	// the sends due in it, and how many sends that was.
+	ivInflight := make([][2]int64, len(st.ivSent))
 	hookDone := spec.Hook == nil
 	interrupted := false
 	sl := newSleeper()
@@ -426,6 +435,8 @@ pacing:
 				if len(st.ivSent) > 0 {
 					k := st.interval(it.Offset)
 					st.ivSent[k].Add(1)
+					ivInflight[k][0] += n
+					ivInflight[k][1]++
 					if int64(k) > st.ivPassed.Load() {
 						st.ivPassed.Store(int64(k))
 					}
@@ -491,6 +502,11 @@ pacing:
 		inflightMean = float64(inflightSum) / float64(inflightN) / float64(len(outs))
 	}
 	for _, o := range outs {
+		for k, f := range ivInflight {
+			if f[1] > 0 && k < len(o.Intervals) {
+				o.Intervals[k].InFlightMean = float64(f[0]) / float64(f[1])
+			}
+		}
 		o.Wall, o.CPU = wall, cpu
 		o.Completed = !interrupted && feedErr == nil
 		o.InFlightMean, o.InFlightMax = inflightMean, inflightMax
@@ -697,6 +713,7 @@ func (a *Attacker) collect(st *stepRun, outs []*StepStats, done chan struct{}) {
 		sd.svc.Record(r.done.Sub(r.sent))
 		sl := r.sent.Sub(r.intended)
 		sd.lag.Record(sl)
+		ivo.SendLagMax = max(ivo.SendLagMax, sl)
 		if sl > a.opts.MaxSendLag {
 			out.LateSends++
 		}

@@ -2,6 +2,7 @@ package attack_test
 
 import (
 	"context"
+	"math"
 	"net/url"
 	"runtime"
 	"testing"
@@ -74,4 +75,35 @@ func mustPrepare(t testing.TB, req *traffic.Request, u *url.URL) *attack.Prepare
 		t.Fatal(err)
 	}
 	return p
+}
+
+// Each interval says how many requests were in flight at its sends and
+// how late its latest send was: at 200 QPS against a 50 ms service about
+// ten are in flight (Little's law), and the intervals' longest send lag
+// is the step's.
+func TestIntervalsInFlightAndSendLag(t *testing.T) {
+	u, _ := url.Parse("http://127.0.0.1:1")
+	p := mustPrepare(t, &traffic.Request{Path: "/"}, u)
+	a := attack.New(attack.Options{Targets: []attack.Target{{Base: u, Doer: slowDoer{50 * time.Millisecond}}}})
+	defer a.Close()
+	st, err := a.Step(context.Background(), &dueFeed{n: 400, gap: 5 * time.Millisecond, req: []*attack.Prepared{p}},
+		attack.StepSpec{Rate: 200, Duration: 2 * time.Second, Interval: time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(st.Intervals) != 2 {
+		t.Fatalf("%d intervals, want 2", len(st.Intervals))
+	}
+	var lag time.Duration
+	for i, iv := range st.Intervals {
+		// A busy machine stretches the 50 ms sleep: more in flight, not fewer.
+		if iv.InFlightMean < 7 || iv.InFlightMean > 40 {
+			t.Errorf("interval %d: %.1f in flight on average, want about 10", i, iv.InFlightMean)
+		}
+		lag = max(lag, iv.SendLagMax)
+	}
+	// The step's histogram holds the lag to three significant digits.
+	if want := time.Duration(st.SendLag.Max()) * time.Microsecond; math.Abs(float64(lag-want)) > float64(want)/100+float64(time.Microsecond) {
+		t.Errorf("the intervals' longest send lag is %v, the step's %v", lag, want)
+	}
 }

@@ -335,6 +335,8 @@ func mergeStep(in []Input, k int, tol time.Duration) (result.Step, error) {
 			}
 			ivs[j].Requests += iv.Requests
 			ivs[j].Errors += iv.Errors
+			ivs[j].InFlightMean += iv.InFlightMean
+			ivs[j].SendLagMaxMS = max(ivs[j].SendLagMaxMS, iv.SendLagMaxMS)
 			if err := add(ivHists[j], iv.Histogram, x.Path, k, fmt.Sprintf("intervals[%d].histogram", j)); err != nil {
 				return out, err
 			}

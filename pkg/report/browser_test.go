@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/bestbefore/bestbefore/pkg/report"
+	"github.com/bestbefore/bestbefore/pkg/result"
 )
 
 // Installed on CI with: apt-get install -y chromium
@@ -70,6 +71,27 @@ window.addEventListener('load', function () {
     if (r.width < 200 || r.height < 100) problems.push(n + ': rendered ' + Math.round(r.width) + 'x' + Math.round(r.height));
   });
   if (names.length === 0) problems.push('no charts');
+  // No text of a chart may print over another, or leave the chart.
+  document.querySelectorAll('svg[data-chart]').forEach(function (s) {
+    var n = s.getAttribute('data-chart'), sr = s.getBoundingClientRect();
+    var boxes = [];
+    s.querySelectorAll('text').forEach(function (t) {
+      if (!t.textContent.trim()) return;
+      var r = t.getBoundingClientRect();
+      if (r.width === 0) return;
+      if (r.left < sr.left - 0.5 || r.right > sr.right + 0.5 || r.top < sr.top - 0.5 || r.bottom > sr.bottom + 0.5) problems.push(n + ': "' + t.textContent + '" leaves the chart');
+      boxes.push({t: t.textContent, r: r});
+    });
+    for (var i = 0; i < boxes.length; i++) for (var j = i + 1; j < boxes.length; j++) {
+      var a = boxes[i].r, b = boxes[j].r;
+      var w = Math.min(a.right, b.right) - Math.max(a.left, b.left), h = Math.min(a.bottom, b.bottom) - Math.max(a.top, b.top);
+      if (w > 0.5 && h > 0.5) problems.push(n + ': "' + boxes[i].t + '" overlaps "' + boxes[j].t + '"');
+    }
+  });
+  // From a laptop's width up, every table shows whole, without scrolling.
+  if (window.innerWidth >= 1280) document.querySelectorAll('.scroll').forEach(function (d) {
+    if (d.scrollWidth > d.clientWidth + 1) problems.push('table in #' + d.closest('section').id + ' scrolls sideways: ' + d.scrollWidth + ' > ' + d.clientWidth);
+  });
   var res = performance.getEntriesByType('resource');
   if (res.length) problems.push('fetched: ' + res.map(function (x) { return x.name; }).join(' '));
   if (document.documentElement.scrollWidth > window.innerWidth + 1) problems.push('page wider than the window: ' + document.documentElement.scrollWidth + ' > ' + window.innerWidth);
@@ -82,8 +104,22 @@ window.addEventListener('load', function () {
 
 func TestHTMLInBrowser(t *testing.T) {
 	chromium := chromiumPath(t)
+	instant := loadFixture(t)
+	zero := 0.0
+	instant.NodeLoss.RecoverS = &zero
+	for _, page := range []struct {
+		name string
+		r    *result.Result
+	}{{"fixture", loadFixture(t)}, {"instant-recovery", instant}} {
+		t.Run(page.name, func(t *testing.T) { checkInBrowser(t, chromium, page.name, page.r) })
+	}
+}
+
+// checkInBrowser renders r and has Chromium check the page at a phone's,
+// a laptop's and a wide screen's width.
+func checkInBrowser(t *testing.T, chromium, name string, r *result.Result) {
 	var buf bytes.Buffer
-	if err := report.HTML(&buf, loadFixture(t), fixedOptions()); err != nil {
+	if err := report.HTML(&buf, r, fixedOptions()); err != nil {
 		t.Fatal(err)
 	}
 	page := buf.String()
@@ -114,7 +150,7 @@ func TestHTMLInBrowser(t *testing.T) {
 	for _, size := range []struct {
 		name, window string
 		shot         bool
-	}{{"laptop", "1280,900", true}, {"phone", "390,844", false}} {
+	}{{"laptop", "1280,900", name == "fixture"}, {"wide", "1400,900", false}, {"phone", "390,844", false}} {
 		t.Run(size.name, func(t *testing.T) {
 			t.Parallel()
 			dom := runChromium(t, chromium, size.window, "--dump-dom", "file://"+file)

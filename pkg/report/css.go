@@ -21,6 +21,8 @@ figure.chart svg{width:100%;height:auto;display:block;color:var(--fg)}
 table{border-collapse:collapse;font-size:.88rem;font-variant-numeric:tabular-nums}
 th,td{padding:.3rem .55rem;border-bottom:1px solid var(--line);text-align:left;white-space:nowrap}
 td.n{text-align:right}
+table.steps{font-size:.8rem}table.steps th{white-space:normal;vertical-align:bottom}table.steps th,table.steps td{padding:.25rem .3rem}
+table.steps td.wrap{white-space:normal;min-width:4.5rem}
 tr.fail td{color:var(--bad)}tr.best td{font-weight:700;background:var(--card)}
 td.pass{color:var(--good)}td.fail{color:var(--bad)}
 .note,footer{color:var(--muted);font-size:.85rem}

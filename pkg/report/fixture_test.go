@@ -34,17 +34,30 @@ type fixtureModel struct {
 	rng   *rand.Rand
 	start time.Time
 	index int
+	// durS is the measured window of the next steps; 5 s when zero.
+	durS float64
 }
 
 // step measures one simulated constant-rate step.
 func (m *fixtureModel) step(qps float64, phase string, capacity float64) result.Step {
-	const durS, warmS = 5.0, 1.0
+	const warmS = 1.0
+	durS := m.durS
+	if durS == 0 {
+		durS = 5
+	}
 	u := qps / capacity
 	rec := stats.NewRecorder()
 	svc := stats.NewRecorder()
 	n := int64(qps * durS)
 	byClass := map[string]int64{}
 	var errs int64
+	ivRec := make([]*stats.Recorder, int(durS))
+	ivReq := make([]int64, len(ivRec))
+	ivErr := make([]int64, len(ivRec))
+	ivLat := make([]float64, len(ivRec))
+	for k := range ivRec {
+		ivRec[k] = stats.NewRecorder()
+	}
 	for i := int64(0); i < n; i++ {
 		elapsed := float64(i) / qps
 		service := serviceMedian * math.Exp(0.45*m.rng.NormFloat64())
@@ -60,10 +73,16 @@ func (m *fixtureModel) step(qps float64, phase string, capacity float64) result.
 			lat = timeoutMS
 			byClass[result.ClassTimeout]++
 			errs++
+			ivErr[int(elapsed)]++
 		case m.rng.Float64() < math.Max(0, u-0.92)*0.05:
 			byClass[result.ClassHTTP5xx]++
 			errs++
+			ivErr[int(elapsed)]++
 		}
+		k := int(elapsed)
+		ivReq[k]++
+		ivLat[k] += lat
+		ivRec[k].Record(time.Duration(lat * float64(time.Millisecond)))
 		rec.Record(time.Duration(lat * float64(time.Millisecond)))
 		svc.Record(time.Duration(service * float64(time.Millisecond)))
 	}
@@ -137,6 +156,18 @@ func (m *fixtureModel) step(qps float64, phase string, capacity float64) result.
 	}
 	s.Failed = failed
 	s.SLOPass = len(failed) == 0
+	for k, r := range ivRec {
+		ih, err := stats.Encode(r.H)
+		if err != nil {
+			panic(err)
+		}
+		iv := result.Interval{OffsetS: float64(k), Requests: ivReq[k], Errors: ivErr[k], Histogram: ih,
+			SendLagMaxMS: math.Round((0.3+qps*0.001+m.rng.ExpFloat64()*0.2)*1000) / 1000}
+		if ivReq[k] > 0 {
+			iv.InFlightMean = math.Round(float64(ivReq[k])*ivLat[k]/float64(ivReq[k])/1000*10) / 10
+		}
+		s.Intervals = append(s.Intervals, iv)
+	}
 	if s.Target.MaxCPUPercent > 90 {
 		s.Warnings = append(s.Warnings, "busiest target node above 90% CPU")
 	}
@@ -206,6 +237,7 @@ func buildFixture(rampSteps int, maxQPS float64) *result.Result {
 	r.BestBefore = bb
 
 	// Node loss: hold at the N-1 rate on three nodes, stop one after 5 s.
+	m.durS = 10
 	hold := m.step(bb.NMinus1QPS, result.PhaseHold, capacityQPS*2/3)
 	r.Steps = append(r.Steps, hold)
 	recover := 2.5

@@ -20,6 +20,10 @@ func HTML(w io.Writer, r *result.Result, o Options) error {
 	if err != nil {
 		return err
 	}
+	timeline, err := timelineCharts(r)
+	if err != nil {
+		return err
+	}
 	var b strings.Builder
 	b.Grow(64 << 10)
 	e := html.EscapeString
@@ -105,8 +109,16 @@ func HTML(w io.Writer, r *result.Result, o Options) error {
 	}
 	p("</div>\n<p class=\"note\">Latency is measured from each request's intended send time, so a stalled target shows in the percentiles. Hover a point for its value.</p>\n</section>\n")
 
+	if len(timeline) > 0 {
+		p("<section id=\"over-time\">\n<h2>The run over time</h2>\n<div class=\"charts\">\n")
+		for _, c := range timeline {
+			c.render(&b)
+		}
+		p("</div>\n<p class=\"note\">One point per interval of each step's measured window; warmups are not measured and show as gaps. The shading marks each step, coloured by phase (ramp, refine, hold). Rates count the requests due in the interval, by their intended send time.</p>\n</section>\n")
+	}
+
 	if len(r.Steps) > 0 {
-		p("<section id=\"steps\">\n<h2>Steps</h2>\n<div class=\"scroll\"><table>\n<thead><tr>")
+		p("<section id=\"steps\">\n<h2>Steps</h2>\n<div class=\"scroll\"><table class=\"steps\">\n<thead><tr>")
 		for _, h := range []string{"#", "phase", "offered QPS", "achieved QPS", "p50", "p90", "p99", "p99.9", "max", "errors", "availability", "target CPU", "target RSS", "GC p99", "generator CPU", "send lag p99", "saturated", "SLO"} {
 			p("<th>%s</th>", h)
 		}
@@ -124,7 +136,7 @@ func HTML(w io.Writer, r *result.Result, o Options) error {
 			if c := errorClasses(s); c != "" {
 				errs += " (" + c + ")"
 			}
-			p("<td>%s</td><td class=\"n\">%s</td>", e(errs), availability(s))
+			p("<td class=\"wrap\">%s</td><td class=\"n\">%s</td>", e(errs), availability(s))
 			if t := s.Target; t != nil {
 				p("<td class=\"n\">%s%%</td><td class=\"n\">%s MB</td><td class=\"n\">%s</td>", strconv.FormatFloat(t.CPUPercent, 'f', 0, 64), strconv.FormatFloat(t.RSSMB, 'f', 0, 64), fmtMS(t.GCPauseP99MS))
 			} else {
@@ -142,7 +154,7 @@ func HTML(w io.Writer, r *result.Result, o Options) error {
 					slo = "fail"
 				}
 			}
-			p("<td class=\"n\">%s%%</td><td class=\"n\">%s</td><td>%s</td><td>%s %s</td></tr>\n", strconv.FormatFloat(g.CPUPercent, 'f', 0, 64), fmtMS(g.SendLagP99MS), e(sat), check(s.SLOPass), e(slo))
+			p("<td class=\"n\">%s%%</td><td class=\"n\">%s</td><td class=\"wrap\">%s</td><td class=\"wrap\">%s %s</td></tr>\n", strconv.FormatFloat(g.CPUPercent, 'f', 0, 64), fmtMS(g.SendLagP99MS), e(sat), check(s.SLOPass), e(slo))
 		}
 		p("</tbody></table></div>\n</section>\n")
 	}
@@ -233,8 +245,9 @@ func boldHTML(s string) string {
 // ChartNames lists the data-chart names HTML may draw, in page order.
 // latency, throughput, errors, target-cpu, target-memory, pauses and
 // spectrum are always drawn when the run has steps; usl and node-loss only
-// when the result holds them.
-var ChartNames = []string{"latency", "throughput", "usl", "errors", "target-cpu", "target-memory", "pauses", "spectrum", "node-loss"}
+// when the result holds them; the run-over-time charts
+// (TimelineChartNames) when the steps hold per-interval data.
+var ChartNames = append([]string{"latency", "throughput", "usl", "errors", "target-cpu", "target-memory", "pauses", "spectrum", "node-loss"}, TimelineChartNames...)
 
 // buildCharts builds the charts of r, in page order.
 func buildCharts(r *result.Result) ([]*chart, error) {
@@ -251,6 +264,9 @@ func buildCharts(r *result.Result) ([]*chart, error) {
 		if bb.NMinus1QPS > 0 {
 			bbLines = append(bbLines, refLine{Value: bb.NMinus1QPS, Label: "N-1 " + fmtQPS(bb.NMinus1QPS), Color: "#0891b2"})
 		}
+	}
+	if c := r.Capacity; c != nil && c.Knee != nil && c.Knee.QPS > 0 {
+		bbLines = append(bbLines, refLine{Value: c.Knee.QPS, Label: "knee " + fmtQPS(c.Knee.QPS), Color: "#d97706"})
 	}
 	by := func(f func(s result.Step) (float64, bool)) []point {
 		pts := make([]point, 0, len(steps))
@@ -280,9 +296,7 @@ func buildCharts(r *result.Result) ([]*chart, error) {
 		lat.Series = append(lat.Series, series{Name: pc.name, Points: by(func(s result.Step) (float64, bool) { return pc.f(s.LatencyMS), s.Requests > 0 }), Tip: msTip(pc.name)})
 	}
 	lat.HLines = sloLines(r)
-	if bb.Found {
-		lat.VLines = bbLines[:1]
-	}
+	lat.VLines = bbLines
 	out = append(out, lat)
 
 	// (b) throughput.

@@ -176,10 +176,15 @@ type Step struct {
 
 // Interval is a slice of a step (one second by default).
 type Interval struct {
-	OffsetS   float64 `json:"offset_s"`
-	Requests  int64   `json:"requests"`
-	Errors    int64   `json:"errors"`
-	Histogram string  `json:"histogram"`
+	OffsetS  float64 `json:"offset_s"`
+	Requests int64   `json:"requests"`
+	Errors   int64   `json:"errors"`
+	// InFlightMean is the mean number of requests in flight at the sends
+	// due in the interval; SendLagMaxMS the longest any of them waited
+	// past its intended send time. Intervals only, not trend slices.
+	InFlightMean float64 `json:"in_flight_mean,omitempty"`
+	SendLagMaxMS float64 `json:"send_lag_max_ms,omitempty"`
+	Histogram    string  `json:"histogram"`
 }
 
 // Generator describes the load generator's own health during a step.

@@ -539,7 +539,8 @@ func BuildStep(idx int, phase string, offered float64, ss *attack.StepStats, sam
 	st.Histogram, _ = stats.Encode(ss.Latency)
 	st.ServiceHistogram, _ = stats.Encode(ss.Service)
 	for _, iv := range ss.Intervals {
-		st.Intervals = append(st.Intervals, result.Interval{OffsetS: iv.Offset.Seconds(), Requests: iv.Requests, Errors: iv.Errors, Histogram: iv.Histogram})
+		st.Intervals = append(st.Intervals, result.Interval{OffsetS: iv.Offset.Seconds(), Requests: iv.Requests, Errors: iv.Errors,
+			InFlightMean: iv.InFlightMean, SendLagMaxMS: float64(iv.SendLagMax.Microseconds()) / 1000, Histogram: iv.Histogram})
 	}
 	for _, sl := range ss.Trend {
 		st.Trend = append(st.Trend, result.Interval{OffsetS: sl.Offset.Seconds(), Requests: sl.Requests, Histogram: sl.Histogram})
