@@ -13,6 +13,7 @@ import (
 	"math"
 	"net"
 	"os"
+	"sort"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -200,6 +201,26 @@ type rec struct {
 	done     time.Time
 	class    uint8
 	side     uint8
+	// status is the HTTP status of an answer, 0 when none came.
+	status uint16
+}
+
+// kindKey is a kind of error on the hot path: its class and the HTTP
+// status answered, if any.
+type kindKey struct {
+	class  uint8
+	status uint16
+}
+
+// ErrorKind is one kind of failed request in a step: its class and, for
+// an HTTP status error or a failed check, the status the target answered
+// (0 when no answer came).
+type ErrorKind struct {
+	Class  string
+	Status int
+	Count  int64
+	// Sample is the first message seen of this kind.
+	Sample string
 }
 
 // Error classes as small integers on the hot path.
@@ -268,8 +289,9 @@ type StepStats struct {
 	// Options.Abort was closed while they were in flight; their answers
 	// are in no figure of the step.
 	Abandoned int64
-	// Errors holds one example message per class, for diagnosis.
-	Examples map[string]string
+	// Errors counts the failed requests by kind, most frequent first, with
+	// a sample message of each, for diagnosis.
+	Errors []ErrorKind
 	// CPU is the generator process's CPU time during the step.
 	CPU time.Duration
 	// Wall is the step's wall time, start to last completion.
@@ -316,7 +338,7 @@ type stepRun struct {
 	errs      atomic.Int64
 	p99       atomic.Int64
 	exMu      sync.Mutex
-	examples  map[string]string
+	examples  map[kindKey]string
 	// ivSent counts the requests the pacer dispatched per interval of the
 	// measured window; ivPassed is how many intervals it has left behind
 	// (their counts are final). The collector encodes an interval once it
@@ -342,7 +364,7 @@ func (a *Attacker) Step(ctx context.Context, feed Feed, spec StepSpec) (*StepSta
 		spec.Interval = time.Second
 	}
 	cpu0 := processCPU()
-	st := &stepRun{spec: spec, results: make(chan rec, 1<<14), abandon: make(chan struct{}), examples: map[string]string{}}
+	st := &stepRun{spec: spec, results: make(chan rec, 1<<14), abandon: make(chan struct{}), examples: map[kindKey]string{}}
 	outs := make([]*StepStats, max(1, len(a.bySide)))
 	for k := range outs {
 		o := &StepStats{
@@ -510,7 +532,6 @@ pacing:
 		o.Wall, o.CPU = wall, cpu
 		o.Completed = !interrupted && feedErr == nil
 		o.InFlightMean, o.InFlightMax = inflightMean, inflightMax
-		o.Examples = st.examples
 	}
 	if abandoned {
 		out.Abandoned = st.sent.Load() - st.completed.Load()
@@ -563,23 +584,27 @@ func (a *Attacker) do(j *job, resp *Response) {
 	err := t.Doer.Do(j.p, sent.Add(a.opts.Timeout), a.opts.KeepBody, resp)
 	done := time.Now()
 	class := classOK
+	var status uint16
 	if err != nil {
 		class = classify(err)
-		st.example(class, err.Error())
+		st.example(kindKey{class, 0}, err.Error)
 	} else {
+		status = uint16(min(max(resp.Status, 0), 999))
 		resp.Recorded = j.p.Status
 		switch {
 		case a.opts.RecordedStatus && j.p.Status >= 400 && StatusClass(resp.Status) == StatusClass(j.p.Status):
 			// The error the request got when it was recorded, again.
 		case resp.Status >= 500:
 			class = class5xx
+			st.example(kindKey{class, status}, resp.statusLine)
 		case resp.Status >= 400:
 			class = class4xx
+			st.example(kindKey{class, status}, resp.statusLine)
 		default:
 			for _, c := range a.opts.Checks {
 				if msg := c(resp); msg != "" {
 					class = classCheck
-					st.example(class, msg)
+					st.example(kindKey{class, status}, func() string { return msg })
 					break
 				}
 			}
@@ -589,7 +614,7 @@ func (a *Attacker) do(j *job, resp *Response) {
 		a.observe(j.target, class)
 	}
 	select {
-	case st.results <- rec{intended: j.intended, sent: sent, done: done, class: class, side: j.side}:
+	case st.results <- rec{intended: j.intended, sent: sent, done: done, class: class, side: j.side, status: status}:
 	case <-st.abandon: // the step no longer waits for this answer
 	}
 	a.inflight.Add(-1)
@@ -599,12 +624,38 @@ func (a *Attacker) do(j *job, resp *Response) {
 	st.wg.Done()
 }
 
-func (st *stepRun) example(class uint8, msg string) {
+// example keeps the first message of a kind of error; msg is called only
+// for a kind not seen before in the step.
+func (st *stepRun) example(k kindKey, msg func() string) {
 	st.exMu.Lock()
-	if _, ok := st.examples[classNames[class]]; !ok {
-		st.examples[classNames[class]] = msg
+	if _, ok := st.examples[k]; !ok {
+		st.examples[k] = msg()
 	}
 	st.exMu.Unlock()
+}
+
+// errorKinds lists the step's kinds of error, most frequent first, each
+// with the first message seen of it.
+func (st *stepRun) errorKinds(counts map[kindKey]int64) []ErrorKind {
+	if len(counts) == 0 {
+		return nil
+	}
+	out := make([]ErrorKind, 0, len(counts))
+	st.exMu.Lock()
+	for k, n := range counts {
+		out = append(out, ErrorKind{Class: classNames[k.class], Status: int(k.status), Count: n, Sample: st.examples[k]})
+	}
+	st.exMu.Unlock()
+	sort.Slice(out, func(i, j int) bool {
+		if out[i].Count != out[j].Count {
+			return out[i].Count > out[j].Count
+		}
+		if out[i].Class != out[j].Class {
+			return out[i].Class < out[j].Class
+		}
+		return out[i].Status < out[j].Status
+	})
+	return out
 }
 
 // classify maps a transport error to an error class.
@@ -636,10 +687,11 @@ func (a *Attacker) collect(st *stepRun, outs []*StepStats, done chan struct{}) {
 		out           *StepStats
 		lat, svc, lag stats.Recorder
 		byClass       [numClasses]int64
+		kinds         map[kindKey]int64
 	}
 	sides := make([]*side, len(outs))
 	for k, o := range outs {
-		sides[k] = &side{out: o, lat: stats.Recorder{H: o.Latency}, svc: stats.Recorder{H: o.Service}, lag: stats.Recorder{H: o.SendLag}}
+		sides[k] = &side{out: o, lat: stats.Recorder{H: o.Latency}, svc: stats.Recorder{H: o.Service}, lag: stats.Recorder{H: o.SendLag}, kinds: map[kindKey]int64{}}
 	}
 	ivs := newIntervalSet(len(st.ivSent), len(sides))
 	window := spec.Duration - spec.Warmup
@@ -671,6 +723,7 @@ func (a *Attacker) collect(st *stepRun, outs []*StepStats, done chan struct{}) {
 				}
 			}
 			sd.out.Clamped = sd.lat.Clamped
+			sd.out.Errors = st.errorKinds(sd.kinds)
 		}
 		progress()
 	}
@@ -703,6 +756,7 @@ func (a *Attacker) collect(st *stepRun, outs []*StepStats, done chan struct{}) {
 			out.Successes++
 		} else {
 			sd.byClass[r.class]++
+			sd.kinds[kindKey{r.class, r.status}]++
 			ivo.Errors++
 		}
 		if r.class == classDropped {

@@ -2,6 +2,8 @@ package attack
 
 import (
 	"errors"
+	"net/http"
+	"strconv"
 	"time"
 )
 
@@ -23,6 +25,14 @@ type Response struct {
 	Header func(name string) (string, bool)
 	// scratch is the Doer's own reusable state for this response.
 	scratch any
+}
+
+// statusLine describes an HTTP status, as a sample error message.
+func (r *Response) statusLine() string {
+	if t := http.StatusText(r.Status); t != "" {
+		return "HTTP " + strconv.Itoa(r.Status) + " " + t
+	}
+	return "HTTP " + strconv.Itoa(r.Status)
 }
 
 // Doer sends one prepared request and reads its response before deadline.

@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"reflect"
 	"strconv"
 	"testing"
 	"time"
@@ -56,10 +57,16 @@ func TestRecordedStatusCheck(t *testing.T) {
 	}
 	for class, want := range map[string]int64{"check_failed": 1, "http_5xx": 1, "http_4xx": 1} {
 		if st.ByClass[class] != want {
-			t.Errorf("class %s: %d, want %d (all: %v; examples %v)", class, st.ByClass[class], want, st.ByClass, st.Examples)
+			t.Errorf("class %s: %d, want %d (all: %v; kinds %v)", class, st.ByClass[class], want, st.ByClass, st.Errors)
 		}
 	}
-	if got := st.Examples["check_failed"]; got != "status 200, recorded 404" {
-		t.Errorf("check_failed example %q", got)
+	// The error table's kinds: class, the status answered, a sample.
+	want := []attack.ErrorKind{
+		{Class: "check_failed", Status: 200, Count: 1, Sample: "status 200, recorded 404"},
+		{Class: "http_4xx", Status: 404, Count: 1, Sample: "HTTP 404 Not Found"},
+		{Class: "http_5xx", Status: 500, Count: 1, Sample: "HTTP 500 Internal Server Error"},
+	}
+	if !reflect.DeepEqual(st.Errors, want) {
+		t.Errorf("error kinds:\n got %+v\nwant %+v", st.Errors, want)
 	}
 }

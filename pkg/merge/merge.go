@@ -159,6 +159,7 @@ func Merge(in []Input, o Options) (*result.Result, error) {
 	bb := first.Result.BestBefore
 	out.BestBefore = result.ComputeBestBefore(out.Steps, bb.Nodes, bb.SafetyMargin)
 	out.Capacity = capacity.ModelFromResult(out)
+	out.Errors = result.TabulateErrors(out.Steps)
 	return out, nil
 }
 
@@ -317,6 +318,7 @@ func mergeStep(in []Input, k int, tol time.Duration) (result.Step, error) {
 		for c, n := range s.ErrorsByClass {
 			out.ErrorsByClass[c] += n
 		}
+		out.ErrorKinds = result.MergeErrorKinds(out.ErrorKinds, s.ErrorKinds)
 		dropped += s.ErrorsByClass[result.ClassDropped]
 		out.AchievedQPS += s.AchievedQPS
 		out.SentQPS += s.SentQPS

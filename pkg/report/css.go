@@ -22,6 +22,7 @@ table{border-collapse:collapse;font-size:.88rem;font-variant-numeric:tabular-num
 th,td{padding:.3rem .55rem;border-bottom:1px solid var(--line);text-align:left;white-space:nowrap}
 td.n{text-align:right}
 table.steps{font-size:.8rem}table.steps th{white-space:normal;vertical-align:bottom}table.steps th,table.steps td{padding:.25rem .3rem}
+td.sample{white-space:normal;overflow-wrap:anywhere;min-width:12rem}
 table.steps td.wrap{white-space:normal;min-width:4.5rem}
 tr.fail td{color:var(--bad)}tr.best td{font-weight:700;background:var(--card)}
 td.pass{color:var(--good)}td.fail{color:var(--bad)}

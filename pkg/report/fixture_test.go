@@ -156,6 +156,12 @@ func (m *fixtureModel) step(qps float64, phase string, capacity float64) result.
 	}
 	s.Failed = failed
 	s.SLOPass = len(failed) == 0
+	if n := byClass[result.ClassHTTP5xx]; n > 0 {
+		s.ErrorKinds = append(s.ErrorKinds, result.ErrorKind{Class: result.ClassHTTP5xx, Status: 503, Count: n, Sample: "HTTP 503 Service Unavailable"})
+	}
+	if n := byClass[result.ClassTimeout]; n > 0 {
+		s.ErrorKinds = append(s.ErrorKinds, result.ErrorKind{Class: result.ClassTimeout, Count: n, Sample: "attack: request timed out"})
+	}
 	for k, r := range ivRec {
 		ih, err := stats.Encode(r.H)
 		if err != nil {
@@ -280,6 +286,7 @@ func buildFixture(rampSteps int, maxQPS float64) *result.Result {
 		"load generator and target share this machine (2 CPUs); generator used up to 13% CPU",
 	}
 	r.FinishedAt = m.start
+	r.Errors = result.TabulateErrors(r.Steps)
 	return r
 }
 

@@ -159,6 +159,14 @@ func HTML(w io.Writer, r *result.Result, o Options) error {
 		p("</tbody></table></div>\n</section>\n")
 	}
 
+	if et := errorTable(r); len(et) > 0 {
+		p("<section id=\"errors\">\n<h2>Errors</h2>\n<div class=\"scroll\"><table>\n<thead><tr><th>class</th><th>HTTP status</th><th>count</th><th>first step</th><th>last step</th><th>sample</th></tr></thead>\n<tbody>\n")
+		for _, x := range et {
+			p("<tr><td>%s</td><td class=\"n\">%s</td><td class=\"n\">%d</td><td class=\"n\">%d</td><td class=\"n\">%d</td><td class=\"sample\">%s</td></tr>\n", e(x.Class), errorStatus(x), x.Count, x.FirstStep, x.LastStep, e(errorSample(x)))
+		}
+		p("</tbody></table></div>\n</section>\n")
+	}
+
 	if ws := warnings(r); len(ws) > 0 {
 		p("<section id=\"warnings\">\n<h2>Warnings</h2>\n<ul>\n")
 		for _, w := range ws {

@@ -107,6 +107,14 @@ func Markdown(w io.Writer, r *result.Result, o Options) error {
 		p("\nLatency is measured from each request's intended send time. ★ marks the step that set the best-before.\n\n")
 	}
 
+	if et := errorTable(r); len(et) > 0 {
+		p("## Errors\n\n| class | HTTP status | count | steps | sample |\n| --- | ---: | ---: | --- | --- |\n")
+		for _, e := range et {
+			p("| %s | %s | %d | %s | %s |\n", mdEsc(e.Class), errorStatus(e), e.Count, errorSteps(e), mdEsc(errorSample(e)))
+		}
+		p("\n")
+	}
+
 	if ws := warnings(r); len(ws) > 0 {
 		p("## Warnings\n\n")
 		for _, w := range ws {

@@ -372,3 +372,40 @@ func duration(r *result.Result) string {
 	}
 	return r.FinishedAt.Sub(r.StartedAt).Round(time.Second).String()
 }
+
+// errorTable is the run's error table: as written in the result, or
+// gathered from its steps for a result written without one.
+func errorTable(r *result.Result) []result.ErrorRow {
+	if r.Errors != nil {
+		return r.Errors
+	}
+	return result.TabulateErrors(r.Steps)
+}
+
+// errorStatus and errorSample write an error table's status and sample
+// cells: "–" for no HTTP answer, a sample cut to 120 characters.
+func errorStatus(e result.ErrorRow) string {
+	if e.Status == 0 {
+		return "–"
+	}
+	return strconv.Itoa(e.Status)
+}
+
+func errorSample(e result.ErrorRow) string {
+	s := []rune(strings.Join(strings.Fields(e.Sample), " "))
+	if len(s) > 120 {
+		return string(s[:119]) + "…"
+	}
+	if len(s) == 0 {
+		return "–"
+	}
+	return string(s)
+}
+
+// errorSteps names the steps an error was seen in: "3" or "3–7".
+func errorSteps(e result.ErrorRow) string {
+	if e.FirstStep == e.LastStep {
+		return strconv.Itoa(e.FirstStep)
+	}
+	return strconv.Itoa(e.FirstStep) + "–" + strconv.Itoa(e.LastStep)
+}

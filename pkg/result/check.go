@@ -68,6 +68,20 @@ func checkStep(s *Step, at string) error {
 	if byClass != s.Errors {
 		return bad(".errors_by_class", "adds up to %d, but the step counts %d errors", byClass, s.Errors)
 	}
+	if len(s.ErrorKinds) > 0 {
+		kinds := map[string]int64{}
+		for _, k := range s.ErrorKinds {
+			kinds[k.Class] += k.Count
+		}
+		for c, n := range kinds {
+			if s.ErrorsByClass[c] != n {
+				return bad(".error_kinds", "count %d %s errors, errors_by_class %d", n, c, s.ErrorsByClass[c])
+			}
+		}
+		if len(kinds) != len(s.ErrorsByClass) {
+			return bad(".error_kinds", "name %d classes, errors_by_class %d", len(kinds), len(s.ErrorsByClass))
+		}
+	}
 	h, err := stats.Decode(s.Histogram)
 	if err != nil {
 		return bad(".histogram", "%v", err)

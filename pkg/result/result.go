@@ -59,6 +59,8 @@ type Result struct {
 	Steps      []Step     `json:"steps"`
 	BestBefore BestBefore `json:"best_before"`
 	Warnings   []string   `json:"warnings,omitempty"`
+	// Errors is the run's error table (TabulateErrors of the steps).
+	Errors []ErrorRow `json:"errors,omitempty"`
 	// Shard is set on results written by `run --shard i/n`.
 	Shard *Shard `json:"shard,omitempty"`
 	// NodeLoss is set when capacity.node_loss.verify ran.
@@ -146,6 +148,9 @@ type Step struct {
 	Errors        int64            `json:"errors"`
 	ErrorRate     float64          `json:"error_rate"`
 	ErrorsByClass map[string]int64 `json:"errors_by_class"`
+	// ErrorKinds breaks the errors down by class and HTTP status, most
+	// frequent first, each with a sample message.
+	ErrorKinds []ErrorKind `json:"error_kinds,omitempty"`
 	// LatencyMS is measured from each request's intended send time.
 	LatencyMS Latency `json:"latency_ms"`
 	// ServiceTimeMS is measured from the actual send time.

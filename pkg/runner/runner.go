@@ -320,6 +320,7 @@ func Execute(ctx context.Context, o Options) (*Outcome, error) {
 	if len(r.Steps) > 0 {
 		r.Capacity = capacity.ModelFromResult(r)
 	}
+	r.Errors = result.TabulateErrors(r.Steps)
 	for name, sd := range r.Sides {
 		sd.Manifest = r.Manifest
 		sd.Manifest.Targets = urls
@@ -329,6 +330,7 @@ func Execute(ctx context.Context, o Options) (*Outcome, error) {
 		if len(sd.Steps) > 0 {
 			sd.Capacity = capacity.ModelFromResult(sd)
 		}
+		sd.Errors = result.TabulateErrors(sd.Steps)
 	}
 	if err := result.Write(out.ResultPath, r); err != nil {
 		// A result.json or report left from an earlier run in this

@@ -572,16 +572,19 @@ func BuildStep(idx int, phase string, offered float64, ss *attack.StepStats, sam
 		st.Warnings = append(st.Warnings, fmt.Sprintf("Little's law check: achieved × mean latency gives %.1f requests in flight, %.1f were measured", l, st.InFlightMean))
 	}
 	st.Warnings = append(st.Warnings, sample.Warnings...)
-	if ex := ss.Examples; len(ex) > 0 {
-		keys := make([]string, 0, len(ex))
-		for k := range ex {
-			keys = append(keys, k)
-		}
-		sort.Strings(keys)
-		for _, k := range keys {
-			st.Warnings = append(st.Warnings, fmt.Sprintf("%s, e.g.: %s", k, ex[k]))
+	// One sample message per class of error that came without an answer
+	// (an HTTP status says itself, in the error table).
+	warned := map[string]bool{}
+	var samples []string
+	for _, k := range ss.Errors {
+		st.ErrorKinds = append(st.ErrorKinds, result.ErrorKind{Class: k.Class, Status: k.Status, Count: k.Count, Sample: k.Sample})
+		if k.Sample != "" && k.Status == 0 && !warned[k.Class] {
+			warned[k.Class] = true
+			samples = append(samples, fmt.Sprintf("%s, e.g.: %s", k.Class, k.Sample))
 		}
 	}
+	sort.Strings(samples)
+	st.Warnings = append(st.Warnings, samples...)
 	return st
 }
 
