@@ -45,7 +45,10 @@ const (
 
 // Options configure an Attacker.
 type Options struct {
-	Targets     []Target
+	Targets []Target
+	// Groups, when set, breaks each step's figures down by endpoint
+	// group (the requests must come prepared with their Group).
+	Groups      *Groups
 	MaxInFlight int
 	Timeout     time.Duration
 	// Checks are invariants every response must keep; a response that
@@ -203,6 +206,7 @@ type rec struct {
 	side     uint8
 	// status is the HTTP status of an answer, 0 when none came.
 	status uint16
+	group  uint16
 }
 
 // kindKey is a kind of error on the hot path: its class and the HTTP
@@ -292,6 +296,9 @@ type StepStats struct {
 	// Errors counts the failed requests by kind, most frequent first, with
 	// a sample message of each, for diagnosis.
 	Errors []ErrorKind
+	// Endpoints holds the figures of each endpoint group that had a
+	// request due in the window (Options.Groups), in group order.
+	Endpoints []EndpointStats
 	// CPU is the generator process's CPU time during the step.
 	CPU time.Duration
 	// Wall is the step's wall time, start to last completion.
@@ -472,7 +479,7 @@ pacing:
 			st.sent.Add(1)
 			st.wg.Add(1)
 			if n >= int64(a.opts.MaxInFlight) {
-				st.results <- rec{intended: due, class: classDropped, side: uint8(it.Side)}
+				st.results <- rec{intended: due, class: classDropped, side: uint8(it.Side), group: p.Group}
 				st.wg.Done()
 				continue
 			}
@@ -614,7 +621,7 @@ func (a *Attacker) do(j *job, resp *Response) {
 		a.observe(j.target, class)
 	}
 	select {
-	case st.results <- rec{intended: j.intended, sent: sent, done: done, class: class, side: j.side, status: status}:
+	case st.results <- rec{intended: j.intended, sent: sent, done: done, class: class, side: j.side, status: status, group: j.p.Group}:
 	case <-st.abandon: // the step no longer waits for this answer
 	}
 	a.inflight.Add(-1)
@@ -688,10 +695,17 @@ func (a *Attacker) collect(st *stepRun, outs []*StepStats, done chan struct{}) {
 		lat, svc, lag stats.Recorder
 		byClass       [numClasses]int64
 		kinds         map[kindKey]int64
+		groups        []EndpointStats
 	}
 	sides := make([]*side, len(outs))
 	for k, o := range outs {
 		sides[k] = &side{out: o, lat: stats.Recorder{H: o.Latency}, svc: stats.Recorder{H: o.Service}, lag: stats.Recorder{H: o.SendLag}, kinds: map[kindKey]int64{}}
+		if g := a.opts.Groups; g != nil {
+			sides[k].groups = make([]EndpointStats, len(g.Names)+1)
+			for i := range sides[k].groups {
+				sides[k].groups[i].Name = g.name(i)
+			}
+		}
 	}
 	ivs := newIntervalSet(len(st.ivSent), len(sides))
 	window := spec.Duration - spec.Warmup
@@ -724,6 +738,11 @@ func (a *Attacker) collect(st *stepRun, outs []*StepStats, done chan struct{}) {
 			}
 			sd.out.Clamped = sd.lat.Clamped
 			sd.out.Errors = st.errorKinds(sd.kinds)
+			for _, g := range sd.groups {
+				if g.Requests > 0 {
+					sd.out.Endpoints = append(sd.out.Endpoints, g)
+				}
+			}
 		}
 		progress()
 	}
@@ -745,6 +764,14 @@ func (a *Attacker) collect(st *stepRun, outs []*StepStats, done chan struct{}) {
 			return
 		}
 		out.Requests++
+		var grp *EndpointStats
+		if int(r.group) < len(sd.groups) {
+			grp = &sd.groups[r.group]
+			grp.Requests++
+			if r.class != classOK {
+				grp.Errors++
+			}
+		}
 		iv, ivo := -1, &IntervalStats{} // a window too short for an interval
 		if len(st.ivSent) > 0 {
 			iv = st.interval(off)
@@ -772,6 +799,12 @@ func (a *Attacker) collect(st *stepRun, outs []*StepStats, done chan struct{}) {
 			out.LateSends++
 		}
 		v, _ := stats.Micros(l)
+		if grp != nil {
+			if grp.Latency == nil {
+				grp.Latency = stats.New()
+			}
+			_ = grp.Latency.RecordValue(v)
+		}
 		if iv >= 0 {
 			_ = ivs.hist(si, iv).RecordValue(v)
 		}

@@ -37,12 +37,13 @@ type Provider struct {
 	pending *Provided
 }
 
-// NewProvider starts preparing requests from src for the targets. The
+// NewProvider starts preparing requests from src for the targets, each
+// marked with its endpoint group when groups is not nil. The
 // source's position carries over from step to step. With lines > 0 and at
 // most MaxCachedLines (the file's request count), the first pass is kept
 // prepared and later passes replay it from memory in the same order,
 // without reading or parsing the file again.
-func NewProvider(src *traffic.Source, targets []*url.URL, extra http.Header, lines int) *Provider {
+func NewProvider(src *traffic.Source, targets []*url.URL, extra http.Header, lines int, groups *Groups) *Provider {
 	ctx, cancel := context.WithCancel(context.Background())
 	p := &Provider{ch: make(chan Provided, 4096), cancel: cancel, done: make(chan struct{})}
 	cacheable := lines > 0 && lines <= MaxCachedLines && src.Filter == nil
@@ -70,6 +71,10 @@ func NewProvider(src *traffic.Source, targets []*url.URL, extra http.Header, lin
 				break // the first pass is complete: replay it from memory
 			}
 			prep := make([]*Prepared, len(targets))
+			var group uint16
+			if groups != nil {
+				group = groups.Of(req)
+			}
 			for i, t := range targets {
 				if prep[i], err = Prepare(req, t, extra); err != nil {
 					p.errMu.Lock()
@@ -77,6 +82,7 @@ func NewProvider(src *traffic.Source, targets []*url.URL, extra http.Header, lin
 					p.errMu.Unlock()
 					return
 				}
+				prep[i].Group = group
 			}
 			v := Provided{Req: prep, TS: req.TS, Cycle: src.Cycles}
 			if cacheable {

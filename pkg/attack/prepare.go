@@ -26,6 +26,8 @@ type Prepared struct {
 	Line   int
 	// Status is the status the request was recorded with, 0 when unknown.
 	Status int
+	// Group is the request's endpoint group (Groups.Of), 0 without groups.
+	Group uint16
 }
 
 // Prepare serializes req for the target at base with h1.AppendRequest,

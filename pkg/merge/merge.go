@@ -296,8 +296,28 @@ func mergeStep(in []Input, k int, tol time.Duration) (result.Step, error) {
 	var dropped int64
 	var targets []*result.Target
 	var hosts []*result.Host
+	// Endpoint groups by name, in the order first met.
+	var eps []result.Endpoint
+	var epHists []*hdrhistogram.Histogram
+	epIdx := map[string]int{}
 	for _, x := range in {
 		s := &x.Result.Steps[k]
+		for j, e := range s.Endpoints {
+			i, ok := epIdx[e.Name]
+			if !ok {
+				i = len(eps)
+				epIdx[e.Name] = i
+				eps = append(eps, result.Endpoint{Name: e.Name})
+				epHists = append(epHists, stats.New())
+			}
+			eps[i].Requests += e.Requests
+			eps[i].Errors += e.Errors
+			if e.Histogram != "" {
+				if err := add(epHists[i], e.Histogram, x.Path, k, fmt.Sprintf("endpoints[%d].histogram", j)); err != nil {
+					return out, err
+				}
+			}
+		}
 		if s.OfferedQPS != f.OfferedQPS || s.Phase != f.Phase {
 			return out, errf(x.Path, "step %d is %s at %g QPS but in %s it is %s at %g QPS: the plans differ", k, s.Phase, s.OfferedQPS, in[0].Path, f.Phase, f.OfferedQPS)
 		}
@@ -390,6 +410,16 @@ func mergeStep(in []Input, k int, tol time.Duration) (result.Step, error) {
 		}
 	}
 	out.Intervals = ivs
+	for i, h := range epHists {
+		if h.TotalCount() == 0 {
+			continue
+		}
+		eps[i].P50MS, eps[i].P99MS = stats.QuantileMS(h, 50), stats.QuantileMS(h, 99)
+		if eps[i].Histogram, err = stats.Encode(h); err != nil {
+			return out, err
+		}
+	}
+	out.Endpoints = eps
 	for j := range trend {
 		if trend[j].Histogram, err = stats.Encode(trendHists[j]); err != nil {
 			return out, err

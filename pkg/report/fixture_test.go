@@ -58,7 +58,19 @@ func (m *fixtureModel) step(qps float64, phase string, capacity float64) result.
 	for k := range ivRec {
 		ivRec[k] = stats.NewRecorder()
 	}
+	// Three endpoints: predictions, model lookups and, one request in
+	// fifty, a search three times slower than the rest.
+	epNames := []string{"POST /v1/predict", "GET /v1/models/{id}", "GET /v1/search?q={}"}
+	epRec := []*stats.Recorder{stats.NewRecorder(), stats.NewRecorder(), stats.NewRecorder()}
+	epReq, epErr := make([]int64, 3), make([]int64, 3)
 	for i := int64(0); i < n; i++ {
+		ep := 0
+		switch {
+		case i%50 == 49:
+			ep = 2
+		case i%5 == 4:
+			ep = 1
+		}
 		elapsed := float64(i) / qps
 		service := serviceMedian * math.Exp(0.45*m.rng.NormFloat64())
 		wait := 0.0
@@ -68,17 +80,24 @@ func (m *fixtureModel) step(qps float64, phase string, capacity float64) result.
 			wait = (u-1)/u*elapsed*1000 + m.rng.ExpFloat64()*serviceMedian*8
 		}
 		lat := service + wait
+		if ep == 2 {
+			lat *= 3
+		}
+		epReq[ep]++
 		switch {
 		case lat >= timeoutMS:
 			lat = timeoutMS
 			byClass[result.ClassTimeout]++
 			errs++
 			ivErr[int(elapsed)]++
+			epErr[ep]++
 		case m.rng.Float64() < math.Max(0, u-0.92)*0.05:
 			byClass[result.ClassHTTP5xx]++
 			errs++
 			ivErr[int(elapsed)]++
+			epErr[ep]++
 		}
+		epRec[ep].Record(time.Duration(lat * float64(time.Millisecond)))
 		k := int(elapsed)
 		ivReq[k]++
 		ivLat[k] += lat
@@ -161,6 +180,14 @@ func (m *fixtureModel) step(qps float64, phase string, capacity float64) result.
 	}
 	if n := byClass[result.ClassTimeout]; n > 0 {
 		s.ErrorKinds = append(s.ErrorKinds, result.ErrorKind{Class: result.ClassTimeout, Count: n, Sample: "attack: request timed out"})
+	}
+	for k, r := range epRec {
+		eh, err := stats.Encode(r.H)
+		if err != nil {
+			panic(err)
+		}
+		s.Endpoints = append(s.Endpoints, result.Endpoint{Name: epNames[k], Requests: epReq[k], Errors: epErr[k],
+			P50MS: stats.QuantileMS(r.H, 50), P99MS: stats.QuantileMS(r.H, 99), Histogram: eh})
 	}
 	for k, r := range ivRec {
 		ih, err := stats.Encode(r.H)

@@ -159,6 +159,42 @@ func HTML(w io.Writer, r *result.Result, o Options) error {
 		p("</tbody></table></div>\n</section>\n")
 	}
 
+	if hasEndpoints(r) {
+		p("<section id=\"endpoints\">\n<h2>Endpoints</h2>\n")
+		for _, x := range slowEndpoints(r) {
+			p("<p class=\"headline none\">%s.</p>\n", e(x.String()))
+		}
+		cols := endpointColumns(r)
+		p("<div class=\"scroll\"><table>\n<thead><tr><th rowspan=\"2\">endpoint</th>")
+		for _, c := range cols {
+			p("<th colspan=\"4\">%s</th>", e(c.label))
+		}
+		p("</tr><tr>")
+		for range cols {
+			p("<th>share</th><th>p50</th><th>p99</th><th>errors</th>")
+		}
+		p("</tr></thead>\n<tbody>\n")
+		for _, name := range endpointNames(r) {
+			p("<tr><td>%s</td>", e(name))
+			for _, c := range cols {
+				if ep, ok := endpointOf(c.step, name); ok {
+					p("<td class=\"n\">%s</td><td class=\"n\">%s</td><td class=\"n\">%s</td><td class=\"n\">%d</td>", fmtPct(share(c.step, ep)), fmtMS(ep.P50MS), fmtMS(ep.P99MS), ep.Errors)
+				} else {
+					p("<td>–</td><td>–</td><td>–</td><td>–</td>")
+				}
+			}
+			p("</tr>\n")
+		}
+		p("</tbody></table></div>\n<details>\n<summary>Every step, by endpoint</summary>\n<div class=\"scroll\"><table>\n<thead><tr><th>#</th><th>offered QPS</th><th>endpoint</th><th>requests</th><th>share</th><th>p50</th><th>p99</th><th>errors</th></tr></thead>\n<tbody>\n")
+		for _, s := range r.Steps {
+			for _, ep := range s.Endpoints {
+				p("<tr><td class=\"n\">%d</td><td class=\"n\">%s</td><td>%s</td><td class=\"n\">%d</td><td class=\"n\">%s</td><td class=\"n\">%s</td><td class=\"n\">%s</td><td class=\"n\">%d</td></tr>\n",
+					s.Index, fmtQPS(s.OfferedQPS), e(ep.Name), ep.Requests, fmtPct(share(s, ep)), fmtMS(ep.P50MS), fmtMS(ep.P99MS), ep.Errors)
+			}
+		}
+		p("</tbody></table></div>\n</details>\n<p class=\"note\">Requests are grouped by method and path template (numbers, UUIDs and hex identifiers folded to {id}, query values to {}); the %d most frequent endpoints of the traffic are named, the rest counted as other.</p>\n</section>\n", maxEndpointsNamed)
+	}
+
 	if et := errorTable(r); len(et) > 0 {
 		p("<section id=\"errors\">\n<h2>Errors</h2>\n<div class=\"scroll\"><table>\n<thead><tr><th>class</th><th>HTTP status</th><th>count</th><th>first step</th><th>last step</th><th>sample</th></tr></thead>\n<tbody>\n")
 		for _, x := range et {
@@ -252,10 +288,10 @@ func boldHTML(s string) string {
 
 // ChartNames lists the data-chart names HTML may draw, in page order.
 // latency, throughput, errors, target-cpu, target-memory, pauses and
-// spectrum are always drawn when the run has steps; usl and node-loss only
-// when the result holds them; the run-over-time charts
+// spectrum are always drawn when the run has steps; usl, endpoints and
+// node-loss only when the result holds them; the run-over-time charts
 // (TimelineChartNames) when the steps hold per-interval data.
-var ChartNames = append([]string{"latency", "throughput", "usl", "errors", "target-cpu", "target-memory", "pauses", "spectrum", "node-loss"}, TimelineChartNames...)
+var ChartNames = append([]string{"latency", "throughput", "usl", "errors", "target-cpu", "target-memory", "pauses", "spectrum", "endpoints", "node-loss"}, TimelineChartNames...)
 
 // buildCharts builds the charts of r, in page order.
 func buildCharts(r *result.Result) ([]*chart, error) {
@@ -434,6 +470,10 @@ func buildCharts(r *result.Result) ([]*chart, error) {
 		return nil, err
 	}
 	out = append(out, spec)
+
+	if hasEndpoints(r) {
+		out = append(out, endpointChart(r, steps))
+	}
 
 	// (f) node-loss timeline.
 	if nl := r.NodeLoss; nl != nil && len(nl.Timeline) > 0 {

@@ -107,6 +107,41 @@ func Markdown(w io.Writer, r *result.Result, o Options) error {
 		p("\nLatency is measured from each request's intended send time. ★ marks the step that set the best-before.\n\n")
 	}
 
+	if hasEndpoints(r) {
+		p("## Endpoints\n\n")
+		for _, x := range slowEndpoints(r) {
+			p("**%s.**\n\n", mdEsc(x.String()))
+		}
+		cols := endpointColumns(r)
+		p("| endpoint |")
+		for _, c := range cols {
+			p(" share, p50, p99, errors %s |", mdEsc(c.label))
+		}
+		p("\n| --- |")
+		for range cols {
+			p(" ---: |")
+		}
+		p("\n")
+		for _, name := range endpointNames(r) {
+			p("| %s |", mdEsc(name))
+			for _, c := range cols {
+				if ep, ok := endpointOf(c.step, name); ok {
+					p(" %s · %s · %s · %d |", fmtPct(share(c.step, ep)), fmtMS(ep.P50MS), fmtMS(ep.P99MS), ep.Errors)
+				} else {
+					p(" – |")
+				}
+			}
+			p("\n")
+		}
+		p("\n<details><summary>Every step, by endpoint</summary>\n\n| # | offered QPS | endpoint | requests | share | p50 | p99 | errors |\n| ---: | ---: | --- | ---: | ---: | ---: | ---: | ---: |\n")
+		for _, s := range r.Steps {
+			for _, ep := range s.Endpoints {
+				p("| %d | %s | %s | %d | %s | %s | %s | %d |\n", s.Index, fmtQPS(s.OfferedQPS), mdEsc(ep.Name), ep.Requests, fmtPct(share(s, ep)), fmtMS(ep.P50MS), fmtMS(ep.P99MS), ep.Errors)
+			}
+		}
+		p("\n</details>\n\nRequests are grouped by method and path template (numbers, UUIDs and hex identifiers folded to {id}, query values to {}); the %d most frequent endpoints of the traffic are named, the rest counted as other.\n\n", maxEndpointsNamed)
+	}
+
 	if et := errorTable(r); len(et) > 0 {
 		p("## Errors\n\n| class | HTTP status | count | steps | sample |\n| --- | ---: | ---: | --- | --- |\n")
 		for _, e := range et {
@@ -187,6 +222,9 @@ func mdEsc(s string) string {
 // warning once with the rates it was seen at.
 func warnings(r *result.Result) []string {
 	out := append([]string(nil), r.Warnings...)
+	for _, x := range slowEndpoints(r) {
+		out = append(out, x.String())
+	}
 	var order []string
 	at := map[string][]float64{}
 	for _, s := range r.Steps {

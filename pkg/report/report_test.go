@@ -70,7 +70,12 @@ func TestMarkdownGolden(t *testing.T) {
 	for _, want := range []string{
 		"**Best-before: 650 QPS** · **N-1: 346 QPS**",
 		"Limited by latency.p99, first broken at 675 QPS.",
-		"| latency p99 | 100 ms | ✅ 68.6 ms | ❌ 157 ms |",
+		"| latency p99 | 100 ms | ✅ 78.9 ms | ❌ 175 ms |",
+		// Endpoints: the slow one called out, each at the best-before.
+		"**GET /v1/search?q={} is much slower than the other endpoints at the best-before (650 QPS): p99 382 ms against 68.6 ms.**",
+		"| POST /v1/predict | 80.0% · 14.5 ms · 67.6 ms · 0 |",
+		// Errors: class, status, count, steps, sample.
+		"| http_5xx | 503 | 49 | 6–9 | HTTP 503 Service Unavailable |",
 		"| **8** ★ | refine | 650 |",
 		"11 (http_5xx 11) | 99.68% |",
 		"## Node loss",

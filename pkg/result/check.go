@@ -100,6 +100,24 @@ func checkStep(s *Step, at string) error {
 			return bad(".service_histogram", "holds %d values, the latency histogram %d", sh.TotalCount(), h.TotalCount())
 		}
 	}
+	if len(s.Endpoints) > 0 {
+		var reqs, errs int64
+		names := map[string]bool{}
+		for j, e := range s.Endpoints {
+			if names[e.Name] {
+				return bad(fmt.Sprintf(".endpoints[%d].name", j), "%q twice", e.Name)
+			}
+			names[e.Name] = true
+			if e.Errors > e.Requests {
+				return bad(fmt.Sprintf(".endpoints[%d]", j), "%d errors of %d requests", e.Errors, e.Requests)
+			}
+			reqs += e.Requests
+			errs += e.Errors
+		}
+		if reqs != s.Requests || errs != s.Errors {
+			return bad(".endpoints", "hold %d requests and %d errors, the step %d and %d", reqs, errs, s.Requests, s.Errors)
+		}
+	}
 	var ivReqs int64
 	for j, iv := range s.Intervals {
 		ih, err := stats.Decode(iv.Histogram)

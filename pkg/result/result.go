@@ -151,6 +151,9 @@ type Step struct {
 	// ErrorKinds breaks the errors down by class and HTTP status, most
 	// frequent first, each with a sample message.
 	ErrorKinds []ErrorKind `json:"error_kinds,omitempty"`
+	// Endpoints breaks the step down by endpoint: the traffic's most
+	// frequent method and path templates, the rest as "other".
+	Endpoints []Endpoint `json:"endpoints,omitempty"`
 	// LatencyMS is measured from each request's intended send time.
 	LatencyMS Latency `json:"latency_ms"`
 	// ServiceTimeMS is measured from the actual send time.
@@ -177,6 +180,22 @@ type Step struct {
 	// send time (ten), each with the latency histogram of the requests
 	// due in it: what the steady-state objective reads.
 	Trend []Interval `json:"trend,omitempty"`
+}
+
+// Endpoint is what a step measured of one endpoint group: its requests
+// due in the measured window, their errors and latency (from the intended
+// send time), as for the step itself.
+type Endpoint struct {
+	// Name is the method and path template ("GET /v1/items/{id}"), or
+	// "other" for every endpoint not named.
+	Name     string  `json:"name"`
+	Requests int64   `json:"requests"`
+	Errors   int64   `json:"errors"`
+	P50MS    float64 `json:"p50_ms"`
+	P99MS    float64 `json:"p99_ms"`
+	// Histogram holds the group's latencies, empty when every request
+	// was dropped.
+	Histogram string `json:"histogram,omitempty"`
 }
 
 // Interval is a slice of a step (one second by default).

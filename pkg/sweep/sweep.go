@@ -180,7 +180,8 @@ func Run(ctx context.Context, cfg Config) (*result.Result, error) {
 	for k, v := range s.Target.Headers {
 		extra.Set(k, v)
 	}
-	prov := attack.NewProvider(src, bases, extra, info.Count)
+	groups := attack.NewGroups(info.Endpoints)
+	prov := attack.NewProvider(src, bases, extra, info.Count, groups)
 	defer prov.Close()
 
 	var checks []attack.Check
@@ -223,6 +224,7 @@ func Run(ctx context.Context, cfg Config) (*result.Result, error) {
 		}
 	}
 	atk := attack.New(attack.Options{
+		Groups:  groups,
 		Targets: targets, MaxInFlight: s.Load.MaxInFlight, Timeout: s.Load.Timeout.D(),
 		Checks: checks, KeepBody: keepBody, RecordedStatus: recorded, MaxSendLag: s.Monitor.MaxSendLag.D(), TargetSide: targetSide,
 		Guard: guard, Coalesce: attack.CoalesceFor(s.Monitor.MaxSendLag.D()), Abort: cfg.Abort,
@@ -572,6 +574,14 @@ func BuildStep(idx int, phase string, offered float64, ss *attack.StepStats, sam
 		st.Warnings = append(st.Warnings, fmt.Sprintf("Little's law check: achieved × mean latency gives %.1f requests in flight, %.1f were measured", l, st.InFlightMean))
 	}
 	st.Warnings = append(st.Warnings, sample.Warnings...)
+	for _, e := range ss.Endpoints {
+		es := result.Endpoint{Name: e.Name, Requests: e.Requests, Errors: e.Errors}
+		if e.Latency != nil {
+			es.P50MS, es.P99MS = stats.QuantileMS(e.Latency, 50), stats.QuantileMS(e.Latency, 99)
+			es.Histogram, _ = stats.Encode(e.Latency)
+		}
+		st.Endpoints = append(st.Endpoints, es)
+	}
 	// One sample message per class of error that came without an answer
 	// (an HTTP status says itself, in the error table).
 	warned := map[string]bool{}

@@ -21,12 +21,17 @@ type TrafficInfo struct {
 	// Truncated is set for a gzip file cut off before its end: Count
 	// holds its complete lines, the partial last one is left out.
 	Truncated bool
+	// Endpoints are the file's most frequent endpoints (traffic.Endpoint),
+	// at most traffic.MaxEndpoints, most frequent first: the groups a
+	// run reports by name.
+	Endpoints []string
 }
 
 // ScanTraffic reads the whole traffic file once, validating every line,
 // before any request is sent. It stops with ctx's error when ctx is done.
 func ScanTraffic(ctx context.Context, path string) (*TrafficInfo, error) {
 	ti := &TrafficInfo{}
+	eps := traffic.NewEndpointCounter()
 	rd, err := traffic.Open(path)
 	if err != nil {
 		return nil, fmt.Errorf("traffic: %w", err)
@@ -43,6 +48,7 @@ func ScanTraffic(ctx context.Context, path string) (*TrafficInfo, error) {
 			return nil, err
 		}
 		ti.Count++
+		eps.Add(req)
 		if ti.Count%4096 == 0 && ctx.Err() != nil {
 			return nil, ctx.Err()
 		}
@@ -59,6 +65,9 @@ func ScanTraffic(ctx context.Context, path string) (*TrafficInfo, error) {
 	}
 	if ti.Count == 0 {
 		return nil, fmt.Errorf("%s: %w", path, traffic.ErrEmpty)
+	}
+	for _, e := range eps.Top(traffic.MaxEndpoints) {
+		ti.Endpoints = append(ti.Endpoints, e.Name)
 	}
 	if haveTS && ti.Count > 1 && ti.Last.After(ti.First) {
 		d := ti.Last.Sub(ti.First)
