@@ -3,6 +3,7 @@
 package plan
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -18,6 +19,7 @@ import (
 	"github.com/bestbefore/bestbefore/cmd/cmdutil"
 	"github.com/bestbefore/bestbefore/pkg/capacity"
 	"github.com/bestbefore/bestbefore/pkg/iostreams"
+	"github.com/bestbefore/bestbefore/pkg/report"
 	"github.com/bestbefore/bestbefore/pkg/result"
 )
 
@@ -39,6 +41,12 @@ type Options struct {
 	History      string
 	Level        float64
 	JSON         bool
+	// HTMLPath and MarkdownPath, when set, receive the plan's page and
+	// Markdown with charts (report.PlanHTML, report.PlanMarkdown).
+	HTMLPath     string
+	MarkdownPath string
+	// Version stamps the pages.
+	Version string
 
 	// Which flags were given, for defaults that come from the result.
 	CurrentSet, PeakFactorSet, NodesSet, MarginSet bool
@@ -46,7 +54,7 @@ type Options struct {
 
 // NewCmdPlan builds `plan`; runF replaces the action in tests.
 func NewCmdPlan(f *cmdutil.Factory, runF func(*Options) error) *cobra.Command {
-	opts := &Options{IO: f.IOStreams, Now: time.Now}
+	opts := &Options{IO: f.IOStreams, Now: time.Now, Version: f.Version}
 	cmd := &cobra.Command{
 		Use:   "plan RESULT.json",
 		Short: "N-1 headroom, growth projection and the best-before date",
@@ -64,7 +72,8 @@ Growth is one of:
   --history peaks.csv     fitted to a CSV "date,peak_qps" of past peaks, with a
                           confidence range for the date (--level, default 90%)`,
 		Example: `  bestbefore plan reports/demo/result.json --current-qps 300 --peak-factor 1.8 --doubling 60d
-  bestbefore plan result.json --history peaks.csv --horizon 1y --json`,
+  bestbefore plan result.json --history peaks.csv --horizon 1y --json
+  bestbefore plan result.json --history peaks.csv --html plan.html --md plan.md`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			opts.ResultPath = args[0]
@@ -91,6 +100,8 @@ Growth is one of:
 	fl.StringVar(&opts.History, "history", "", "CSV of past peaks (header date,peak_qps) to fit growth from")
 	fl.Float64Var(&opts.Level, "level", 0.9, "confidence level of the --history date range, in (0, 1)")
 	fl.BoolVar(&opts.JSON, "json", false, "print the plan as JSON on stdout")
+	fl.StringVar(&opts.HTMLPath, "html", "", "also write the plan as a self-contained page with charts to `FILE`")
+	fl.StringVar(&opts.MarkdownPath, "md", "", "also write the plan as Markdown, the projection month by month, to `FILE`")
 	return cmd
 }
 
@@ -190,6 +201,7 @@ func Run(opts *Options) error {
 	}
 	source := ""
 	var hist *History
+	var samples []capacity.Sample
 	switch {
 	case opts.Doubling != "":
 		if in.Growth, err = capacity.ParseDoubling(opts.Doubling); err != nil {
@@ -202,11 +214,11 @@ func Run(opts *Options) error {
 		}
 		source = "--growth " + opts.Growth
 	default:
-		fit, h, err := fitHistory(opts, now)
+		fit, h, ss, err := fitHistory(opts, now)
 		if err != nil {
 			return err
 		}
-		hist = h
+		hist, samples = h, ss
 		in.Growth = fit.Growth
 		rng := fit.Range
 		in.GrowthRange = &rng
@@ -231,6 +243,23 @@ func Run(opts *Options) error {
 	out := &Output{Result: opts.ResultPath, Name: r.Name, Plan: p, LimitedBy: r.BestBefore.LimitedBy, History: hist, Model: r.Capacity}
 	if out.Model == nil {
 		out.Model = capacity.ModelFromResult(r)
+	}
+	view := report.PlanView{Name: r.Name, Plan: p, History: samples, Range: in.GrowthRange, LimitedBy: r.BestBefore.LimitedBy}
+	ro := report.Options{Version: opts.Version}
+	for _, w := range []struct {
+		path  string
+		write func(io.Writer, report.PlanView, report.Options) error
+	}{{opts.HTMLPath, report.PlanHTML}, {opts.MarkdownPath, report.PlanMarkdown}} {
+		if w.path == "" {
+			continue
+		}
+		var buf bytes.Buffer
+		if err := w.write(&buf, view, ro); err != nil {
+			return err
+		}
+		if err := os.WriteFile(w.path, buf.Bytes(), 0o644); err != nil {
+			return fmt.Errorf("plan: %w", err)
+		}
 	}
 	if opts.JSON {
 		enc := json.NewEncoder(opts.IO.Out)
@@ -257,22 +286,22 @@ func planDate(opts *Options) (time.Time, error) {
 	return time.Time{}, cmdutil.BadInputf("plan: --now: %q is not a date (want YYYY-MM-DD)", opts.Date)
 }
 
-func fitHistory(opts *Options, now time.Time) (*capacity.GrowthFit, *History, error) {
+func fitHistory(opts *Options, now time.Time) (*capacity.GrowthFit, *History, []capacity.Sample, error) {
 	if !(opts.Level > 0 && opts.Level < 1) {
-		return nil, nil, cmdutil.BadInputf("plan: --level must be in (0, 1), got %g", opts.Level)
+		return nil, nil, nil, cmdutil.BadInputf("plan: --level must be in (0, 1), got %g", opts.Level)
 	}
 	f, err := os.Open(opts.History)
 	if err != nil {
-		return nil, nil, cmdutil.BadInputf("plan: --history: %v", err)
+		return nil, nil, nil, cmdutil.BadInputf("plan: --history: %v", err)
 	}
 	defer f.Close()
 	samples, err := capacity.ReadHistory(f, opts.History)
 	if err != nil {
-		return nil, nil, cmdutil.BadInputf("plan: %v", err)
+		return nil, nil, nil, cmdutil.BadInputf("plan: %v", err)
 	}
 	fit, err := capacity.FitGrowth(samples, opts.Level)
 	if err != nil {
-		return nil, nil, cmdutil.BadInputf("plan: %s: %v", opts.History, err)
+		return nil, nil, nil, cmdutil.BadInputf("plan: %s: %v", opts.History, err)
 	}
 	h := &History{
 		File: opts.History, Samples: fit.Samples,
@@ -284,7 +313,7 @@ func fitHistory(opts *Options, now time.Time) (*capacity.GrowthFit, *History, er
 	if d := fit.Growth.DoublingDays(); !math.IsInf(d, 1) {
 		h.DoublingDays = &d
 	}
-	return fit, h, nil
+	return fit, h, samples, nil
 }
 
 func writeText(w io.Writer, o *Output) error {

@@ -266,3 +266,36 @@ func TestNewCmdPlan_Flags(t *testing.T) {
 		t.Errorf("options %+v", got)
 	}
 }
+
+// --html and --md write the plan's pictures beside the text: the page
+// draws the best-before date, today, the horizon and both capacities;
+// the Markdown gives the same projection as a table.
+func TestPlan_HTMLAndMarkdown(t *testing.T) {
+	dir := t.TempDir()
+	page, md := filepath.Join(dir, "plan.html"), filepath.Join(dir, "plan.md")
+	out, errOut, code := run(t, "testdata/result.json --current-qps 100 --peak-factor 2 --doubling 60d --now 2026-11-26 --html "+page+" --md "+md)
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, errOut)
+	}
+	if !strings.Contains(out, "Best-before date     2027-03-26") {
+		t.Errorf("the text plan is still printed; got:\n%s", out)
+	}
+	h, err := os.ReadFile(page)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{`data-chart="plan-peak"`, `data-chart="plan-nodes"`, ">best-before 2027-03-26<", ">today<", ">horizon<", ">N-1 capacity 800<", ">N capacity 1200 (3 nodes)<", "default-src 'none'"} {
+		if !strings.Contains(string(h), want) {
+			t.Errorf("plan.html lacks %q", want)
+		}
+	}
+	m, err := os.ReadFile(md)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"**Best-before 2027-03-26: in 120 days", "| 2027-03-26 (best-before) | 800 | 0% | 3 |", "| 2027-05-25 | 1600 | -100% | 5 |"} {
+		if !strings.Contains(string(m), want) {
+			t.Errorf("plan.md lacks %q:\n%s", want, m)
+		}
+	}
+}

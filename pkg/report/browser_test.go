@@ -111,18 +111,34 @@ func TestHTMLInBrowser(t *testing.T) {
 		name string
 		r    *result.Result
 	}{{"fixture", loadFixture(t)}, {"instant-recovery", instant}} {
-		t.Run(page.name, func(t *testing.T) { checkInBrowser(t, chromium, page.name, page.r) })
+		t.Run(page.name, func(t *testing.T) {
+			var buf bytes.Buffer
+			if err := report.HTML(&buf, page.r, fixedOptions()); err != nil {
+				t.Fatal(err)
+			}
+			checkInBrowser(t, chromium, page.name, buf.String(), report.ChartNames)
+		})
 	}
 }
 
-// checkInBrowser renders r and has Chromium check the page at a phone's,
-// a laptop's and a wide screen's width.
-func checkInBrowser(t *testing.T, chromium, name string, r *result.Result) {
-	var buf bytes.Buffer
-	if err := report.HTML(&buf, r, fixedOptions()); err != nil {
-		t.Fatal(err)
+// The plan's page passes the same checks: charts drawn, no label over
+// another, nothing fetched, tables whole.
+func TestPlanHTMLInBrowser(t *testing.T) {
+	chromium := chromiumPath(t)
+	for name, v := range planViews(t) {
+		t.Run(name, func(t *testing.T) {
+			var buf bytes.Buffer
+			if err := report.PlanHTML(&buf, v, fixedOptions()); err != nil {
+				t.Fatal(err)
+			}
+			checkInBrowser(t, chromium, "plan-"+name, buf.String(), report.PlanChartNames)
+		})
 	}
-	page := buf.String()
+}
+
+// checkInBrowser has Chromium check the page at a phone's, a laptop's
+// and a wide screen's width; it saves a laptop screenshot of the report.
+func checkInBrowser(t *testing.T, chromium, name, page string, chartNames []string) {
 	// The report itself runs no script; the probe needs inline scripts.
 	page = strings.Replace(page, "script-src 'none'", "script-src 'unsafe-inline'", 1)
 	page = strings.Replace(page, "<head>\n", "<head>\n"+probeHead, 1)
@@ -150,7 +166,7 @@ func checkInBrowser(t *testing.T, chromium, name string, r *result.Result) {
 	for _, size := range []struct {
 		name, window string
 		shot         bool
-	}{{"laptop", "1280,900", name == "fixture"}, {"wide", "1400,900", false}, {"phone", "390,844", false}} {
+	}{{"laptop", "1280,900", name == "fixture" || name == "plan-history"}, {"wide", "1400,900", false}, {"phone", "390,844", false}} {
 		t.Run(size.name, func(t *testing.T) {
 			t.Parallel()
 			dom := runChromium(t, chromium, size.window, "--dump-dom", "file://"+file)
@@ -162,13 +178,13 @@ func checkInBrowser(t *testing.T, chromium, name string, r *result.Result) {
 			if m[1] != "ok" {
 				t.Fatalf("browser found problems: %s", attr(dom, "data-problems"))
 			}
-			if len(charts) != len(report.ChartNames) {
-				t.Errorf("browser saw charts %v, want %v", charts, report.ChartNames)
+			if len(charts) != len(chartNames) {
+				t.Errorf("browser saw charts %v, want %v", charts, chartNames)
 			}
 			if !size.shot {
 				return
 			}
-			shot := filepath.Join(artifacts, "report-"+size.name+".png")
+			shot := filepath.Join(artifacts, name+"-"+size.name+".png")
 			runChromium(t, chromium, strings.Replace(size.window, ",900", ",4200", 1), "--screenshot="+shot, "file://"+file)
 			if st, err := os.Stat(shot); err != nil || st.Size() < 10_000 {
 				t.Fatalf("screenshot %s: %v", shot, err)
