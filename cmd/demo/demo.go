@@ -85,7 +85,7 @@ func Run(ctx context.Context, opts *Options) error {
 	return cmdRun.Run(ctx, ro, cmdRun.Wiring{
 		Summary: func(w io.Writer, o *runner.Outcome) error {
 			files := []string{o.ResultPath, filepath.Join(o.Dir, report.MarkdownFile), filepath.Join(o.Dir, report.HTMLFile)}
-			if err := report.Summary(w, o.Result, report.Options{Version: opts.F.Version, Written: files}); err != nil {
+			if err := report.Summary(w, o.Result, report.Options{Version: opts.F.Version, Written: files, Width: ios.TerminalWidth()}); err != nil {
 				return err
 			}
 			fmt.Fprintf(w, "\nNext: open %s, or run your own service:\n  bestbefore run my-scenario.yaml   (start from the demo's: bestbefore demo --help)\n", filepath.Join(o.Dir, report.HTMLFile))

@@ -141,5 +141,5 @@ func Run(opts *Options) error {
 		return nil
 	}
 	fmt.Fprintf(ios.ErrOut, "merged %d shards of plan %s\n", r.Shard.Count, r.Shard.Plan)
-	return report.Summary(ios.Out, r, report.Options{Version: opts.F.Version, Written: written})
+	return report.Summary(ios.Out, r, report.Options{Version: opts.F.Version, Written: written, Width: ios.TerminalWidth()})
 }

@@ -186,7 +186,7 @@ func Run(ctx context.Context, opts *Options, w Wiring) error {
 	switch {
 	case opts.Quiet:
 	case ios.IsStderrTTY():
-		bars = runner.NewBars(ios.ErrOut)
+		bars = runner.NewBars(ios.ErrOut, ios.TerminalWidth())
 		ro.Observer = bars
 	default:
 		ro.Observer = &runner.Lines{W: ios.ErrOut, Interval: opts.ProgressInterval}
@@ -333,7 +333,7 @@ func summary(opts *Options, w Wiring, out *runner.Outcome) error {
 	case w.Summary != nil:
 		return w.Summary(ios.Out, out)
 	}
-	return report.Summary(ios.Out, out.Result, report.Options{Version: opts.F.Version, Written: written(out)})
+	return report.Summary(ios.Out, out.Result, report.Options{Version: opts.F.Version, Written: written(out), Width: ios.TerminalWidth()})
 }
 
 // written lists the files of the run that exist.

@@ -36,6 +36,9 @@ type Options struct {
 	Written []string
 	// HLog shapes the hlog format.
 	HLog HLogOptions
+	// Width is the terminal's width in columns, for Summary to wrap its
+	// lines between words; 0 means DefaultWidth.
+	Width int
 }
 
 func (o Options) now() time.Time {

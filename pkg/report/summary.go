@@ -7,9 +7,15 @@ import (
 	"math"
 	"strconv"
 	"strings"
+	"unicode/utf8"
 
+	"github.com/bestbefore/bestbefore/pkg/iostreams"
 	"github.com/bestbefore/bestbefore/pkg/result"
 )
+
+// DefaultWidth is the width the terminal summary wraps its prose to when
+// the terminal's own is unknown (output piped to a file or a CI log).
+const DefaultWidth = 120
 
 // Summary writes the one-screen terminal summary of a run: the headline, a
 // compact table of the steps, a text chart of p99 against offered load,
@@ -18,6 +24,14 @@ func Summary(w io.Writer, r *result.Result, o Options) error {
 	bw := bufio.NewWriter(w)
 	p := func(format string, a ...any) { fmt.Fprintf(bw, format, a...) }
 	bb := r.BestBefore
+	width := o.Width
+	if width <= 0 {
+		width = DefaultWidth
+	}
+	// para writes prose wrapped to the width, its later lines indented.
+	para := func(indent int, format string, a ...any) {
+		p("%s\n", iostreams.Wrap(fmt.Sprintf(format, a...), width, indent))
+	}
 
 	steps := fmt.Sprintf("%d steps", len(r.Steps))
 	if len(r.Steps) == 1 {
@@ -30,13 +44,13 @@ func Summary(w io.Writer, r *result.Result, o Options) error {
 			p("  N-1          %s QPS  (one of %d nodes lost, safety margin %s)\n", fmtQPS(bb.NMinus1QPS), bb.Nodes, fmtFloat(bb.SafetyMargin))
 		}
 		if t := limitText(r); t != "" {
-			p("  %s\n", t)
+			para(2, "  %s", t)
 		}
 	} else {
-		p("  No best-before QPS: %s\n", noneReason(r))
+		para(4, "  No best-before QPS: %s", noneReason(r))
 	}
 	if nl := r.NodeLoss; nl != nil {
-		p("  Node loss    %s\n", strings.ReplaceAll(nodeLossText(nl), "**", ""))
+		para(15, "  Node loss    %s", strings.ReplaceAll(nodeLossText(nl), "**", ""))
 	}
 	p("\n")
 
@@ -58,8 +72,18 @@ func Summary(w io.Writer, r *result.Result, o Options) error {
 			if bb.Found && s.Index == bb.Step {
 				star = "*"
 			}
-			p("%s %3d %-6s %8s %8s %9s %9s %9s %7d %11s %5s  %s\n", star, s.Index, s.Phase, fmtQPS(s.OfferedQPS), fmtQPS(s.AchievedQPS),
-				fmtMS(s.LatencyMS.P50), fmtMS(s.LatencyMS.P99), fmtMS(s.LatencyMS.P999), s.Errors, availability(s), cpu, slo)
+			row := fmt.Sprintf("%s %3d %-6s %8s %8s %9s %9s %9s %7d %11s %5s  ", star, s.Index, s.Phase, fmtQPS(s.OfferedQPS), fmtQPS(s.AchievedQPS),
+				fmtMS(s.LatencyMS.P50), fmtMS(s.LatencyMS.P99), fmtMS(s.LatencyMS.P999), s.Errors, availability(s), cpu)
+			// Too long for the width, the SLO column wraps under itself
+			// between objectives or, with too little room there, goes on
+			// the next lines.
+			col := utf8.RuneCountInString(row)
+			switch {
+			case col+utf8.RuneCountInString(slo) <= width || width-col >= 24:
+				p("%s\n", iostreams.Wrap(row+slo, width, col))
+			default:
+				p("%s\n%s\n", strings.TrimRight(row, " "), iostreams.Wrap("      "+slo, width, 6))
+			}
 		}
 		p("\n")
 		textChart(bw, r)
@@ -68,7 +92,7 @@ func Summary(w io.Writer, r *result.Result, o Options) error {
 	if ws := warnings(r); len(ws) > 0 {
 		p("Warnings:\n")
 		for _, w := range ws {
-			p("  - %s\n", w)
+			para(4, "  - %s", w)
 		}
 		p("\n")
 	}

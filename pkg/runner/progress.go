@@ -6,11 +6,13 @@ import (
 	"strings"
 	"sync"
 	"time"
+	"unicode/utf8"
 
 	"github.com/vbauerster/mpb/v8"
 	"github.com/vbauerster/mpb/v8/decor"
 
 	"github.com/bestbefore/bestbefore/pkg/attack"
+	"github.com/bestbefore/bestbefore/pkg/iostreams"
 	"github.com/bestbefore/bestbefore/pkg/result"
 )
 
@@ -142,6 +144,8 @@ type Bars struct {
 	plan plan
 	snap attack.Snapshot
 	w    io.Writer
+	// width is the terminal's width in columns, 0 when unknown.
+	width int
 }
 
 // Planned implements sweep.Planner.
@@ -151,9 +155,34 @@ func (b *Bars) Planned(most int, step time.Duration) {
 	b.mu.Unlock()
 }
 
-// NewBars draws on w, which must be a terminal.
-func NewBars(w io.Writer) *Bars {
-	return &Bars{p: mpb.New(mpb.WithOutput(w), mpb.WithWidth(32), mpb.WithRefreshRate(200*time.Millisecond)), w: w}
+// barWidth is the width of the bar itself, in columns.
+const barWidth = 32
+
+// NewBars draws on w, which must be a terminal width columns wide (0 when
+// unknown). A line that would not fit drops its least useful parts
+// rather than wrap mid-word: first the time left, then the in-flight count.
+func NewBars(w io.Writer, width int) *Bars {
+	return &Bars{p: mpb.New(mpb.WithOutput(w), mpb.WithWidth(barWidth), mpb.WithRefreshRate(200*time.Millisecond)), w: w, width: width}
+}
+
+// fit keeps the bar's line within the terminal: the figures, then the
+// position, as room allows (used is what the name and the bar take).
+func fit(width, used int, figures, position string) string {
+	out := " " + figures
+	if position != "" {
+		out += "  " + position
+	}
+	if width <= 0 || used+utf8.RuneCountInString(out) < width {
+		return out
+	}
+	out = " " + figures
+	if used+utf8.RuneCountInString(out) < width {
+		return out
+	}
+	if i := strings.LastIndex(figures, "  in flight"); i > 0 {
+		out = " " + figures[:i]
+	}
+	return out
 }
 
 // StepStarted implements sweep.Observer.
@@ -167,11 +196,7 @@ func (b *Bars) StepStarted(i int, phase string, rate float64, d time.Duration) {
 		mpb.AppendDecorators(decor.Any(func(decor.Statistics) string {
 			b.mu.Lock()
 			defer b.mu.Unlock()
-			out := " " + snapshotText(b.snap)
-			if pos := b.plan.position(b.snap.Elapsed); pos != "" {
-				out += "  " + pos
-			}
-			return out
+			return fit(b.width, utf8.RuneCountInString(name)+barWidth+1, snapshotText(b.snap), b.plan.position(b.snap.Elapsed))
 		})),
 		mpb.BarRemoveOnComplete(),
 	)
@@ -197,7 +222,7 @@ func (b *Bars) StepDone(st *result.Step) {
 	if bar != nil {
 		bar.SetTotal(-1, true)
 	}
-	b.p.Write([]byte(StepLine(st) + "\n"))
+	b.p.Write([]byte(iostreams.Wrap(StepLine(st), b.width, 8) + "\n"))
 }
 
 // Wait stops drawing.
