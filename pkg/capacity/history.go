@@ -10,6 +10,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/bestbefore/bestbefore/pkg/stats"
 )
 
 // Sample is one observation of the daily peak load.
@@ -191,7 +193,7 @@ func FitGrowth(samples []Sample, level float64) (*GrowthFit, error) {
 	}
 	df := n - 2
 	se := math.Sqrt(ssr / df / sxx)
-	t := StudentTQuantile(0.5+level/2, df)
+	t := stats.StudentTQuantile(0.5+level/2, df)
 	r2 := 1.0
 	if syy > 0 {
 		r2 = 1 - ssr/syy
@@ -206,96 +208,4 @@ func FitGrowth(samples []Sample, level float64) (*GrowthFit, error) {
 		First:     first,
 		Last:      s[len(s)-1].Date,
 	}, nil
-}
-
-// StudentTQuantile returns the p quantile of Student's t distribution
-// with df degrees of freedom (df > 0, 0 < p < 1).
-func StudentTQuantile(p, df float64) float64 {
-	if p == 0.5 {
-		return 0
-	}
-	if p < 0.5 {
-		return -StudentTQuantile(1-p, df)
-	}
-	lo, hi := 0.0, 1.0
-	for studentTCDF(hi, df) < p {
-		hi *= 2
-		if hi > 1e12 {
-			return math.Inf(1)
-		}
-	}
-	for range 200 {
-		mid := (lo + hi) / 2
-		if studentTCDF(mid, df) < p {
-			lo = mid
-		} else {
-			hi = mid
-		}
-	}
-	return (lo + hi) / 2
-}
-
-// studentTCDF is P(T ≤ t) for t ≥ 0.
-func studentTCDF(t, df float64) float64 {
-	x := df / (df + t*t)
-	return 1 - 0.5*regIncBeta(df/2, 0.5, x)
-}
-
-// regIncBeta is the regularized incomplete beta function I_x(a, b),
-// evaluated by its continued fraction (modified Lentz).
-func regIncBeta(a, b, x float64) float64 {
-	if x <= 0 {
-		return 0
-	}
-	if x >= 1 {
-		return 1
-	}
-	la, _ := math.Lgamma(a + b)
-	lb, _ := math.Lgamma(a)
-	lc, _ := math.Lgamma(b)
-	front := math.Exp(la - lb - lc + a*math.Log(x) + b*math.Log1p(-x))
-	if x > (a+1)/(a+b+2) {
-		return 1 - front*betaCF(b, a, 1-x)/b
-	}
-	return front * betaCF(a, b, x) / a
-}
-
-func betaCF(a, b, x float64) float64 {
-	const tiny = 1e-300
-	c, d := 1.0, 1-(a+b)*x/(a+1)
-	if math.Abs(d) < tiny {
-		d = tiny
-	}
-	d = 1 / d
-	h := d
-	for m := 1; m <= 300; m++ {
-		fm := float64(m)
-		num := fm * (b - fm) * x / ((a + 2*fm - 1) * (a + 2*fm))
-		d = 1 + num*d
-		if math.Abs(d) < tiny {
-			d = tiny
-		}
-		c = 1 + num/c
-		if math.Abs(c) < tiny {
-			c = tiny
-		}
-		d = 1 / d
-		h *= d * c
-		num = -(a + fm) * (a + b + fm) * x / ((a + 2*fm) * (a + 2*fm + 1))
-		d = 1 + num*d
-		if math.Abs(d) < tiny {
-			d = tiny
-		}
-		c = 1 + num/c
-		if math.Abs(c) < tiny {
-			c = tiny
-		}
-		d = 1 / d
-		del := d * c
-		h *= del
-		if math.Abs(del-1) < 1e-15 {
-			break
-		}
-	}
-	return h
 }

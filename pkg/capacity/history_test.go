@@ -105,18 +105,6 @@ func TestFitGrowth_Insufficient(t *testing.T) {
 	}
 }
 
-func TestStudentTQuantile(t *testing.T) {
-	// Standard table values.
-	for _, c := range []struct{ p, df, want float64 }{
-		{0.95, 1, 6.3138}, {0.95, 2, 2.9200}, {0.95, 5, 2.0150}, {0.95, 10, 1.8125},
-		{0.975, 10, 2.2281}, {0.975, 30, 2.0423}, {0.95, 1e6, 1.6449}, {0.05, 5, -2.0150},
-	} {
-		if got := capacity.StudentTQuantile(c.p, c.df); math.Abs(got-c.want) > 1e-3 {
-			t.Errorf("t(%g, %g) = %.4f, want %.4f", c.p, c.df, got, c.want)
-		}
-	}
-}
-
 func ExampleFitGrowth() {
 	var s []capacity.Sample
 	for d := range 5 {
