@@ -111,6 +111,15 @@ func checkStep(s *Step, at string) error {
 			if e.Errors > e.Requests {
 				return bad(fmt.Sprintf(".endpoints[%d]", j), "%d errors of %d requests", e.Errors, e.Requests)
 			}
+			if e.Histogram != "" {
+				eh, err := stats.Decode(e.Histogram)
+				if err != nil {
+					return bad(fmt.Sprintf(".endpoints[%d].histogram", j), "%v", err)
+				}
+				if eh.TotalCount() > e.Requests {
+					return bad(fmt.Sprintf(".endpoints[%d].histogram", j), "holds %d latencies of %d requests", eh.TotalCount(), e.Requests)
+				}
+			}
 			reqs += e.Requests
 			errs += e.Errors
 		}
