@@ -16,6 +16,7 @@ import (
 	"github.com/bestbefore/bestbefore/cmd/cmdutil"
 	cmdCompare "github.com/bestbefore/bestbefore/cmd/compare"
 	cmdDemo "github.com/bestbefore/bestbefore/cmd/demo"
+	cmdHistory "github.com/bestbefore/bestbefore/cmd/history"
 	cmdMerge "github.com/bestbefore/bestbefore/cmd/merge"
 	cmdPlan "github.com/bestbefore/bestbefore/cmd/plan"
 	cmdRecord "github.com/bestbefore/bestbefore/cmd/record"
@@ -77,6 +78,7 @@ Start with:
 	root.AddCommand(cmdCalibrate.NewCmdCalibrate(f, nil))
 	root.AddCommand(cmdCompare.NewCmdCompare(f, nil))
 	root.AddCommand(cmdDemo.NewCmdDemo(f))
+	root.AddCommand(cmdHistory.NewCmdHistory(f))
 	root.AddCommand(cmdMerge.NewCmdMerge(f, nil))
 	root.AddCommand(cmdPlan.NewCmdPlan(f, nil))
 	root.AddCommand(cmdReport.NewCmdReport(f))

@@ -3,6 +3,7 @@ package compare
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -11,7 +12,9 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/bestbefore/bestbefore/cmd/cmdutil"
+	cmdHistory "github.com/bestbefore/bestbefore/cmd/history"
 	"github.com/bestbefore/bestbefore/pkg/compare"
+	"github.com/bestbefore/bestbefore/pkg/history"
 	"github.com/bestbefore/bestbefore/pkg/iostreams"
 	"github.com/bestbefore/bestbefore/pkg/result"
 	"github.com/bestbefore/bestbefore/pkg/scenario"
@@ -37,13 +40,20 @@ type Options struct {
 	JUnit    string
 	JSON     bool
 	Strict   bool
+
+	// FromHistory, when positive, takes the baseline from the history
+	// store: the last FromHistory completed runs of the candidate's
+	// scenario on BaselineBranch, on the candidate's machine.
+	FromHistory    int
+	BaselineBranch string
+	History        cmdHistory.Options
 }
 
 // NewCmdCompare builds `compare`; runF replaces the action in tests.
 func NewCmdCompare(f *cmdutil.Factory, runF func(*Options) error) *cobra.Command {
-	opts := &Options{IO: f.IOStreams}
+	opts := &Options{IO: f.IOStreams, History: cmdHistory.Options{F: f}}
 	cmd := &cobra.Command{
-		Use:   "compare BASE CANDIDATE | compare AB_RESULT",
+		Use:   "compare BASE CANDIDATE | compare AB_RESULT | compare --baseline-from-history N CANDIDATE",
 		Short: "The CI gate: is the candidate slower, or its best-before QPS lower, than the baseline?",
 		Long: `Compares two runs step by step (same offered QPS) and overall: best-before QPS,
 p50/p99/p99.9 latency and error rate. BASE and CANDIDATE are result.json files
@@ -69,13 +79,27 @@ Thresholds: flags, else the gate: section of --scenario, else defaults
 (p99 +10%, best-before −10%, error rate +0.1 percentage points). "off"
 disables a gate.
 
+With --baseline-from-history N the baseline is the last N completed runs of
+the candidate's scenario on --baseline-branch (main) stored in the history
+(--db), on the candidate's machine (CPU model and cores): a pull request is
+compared with what main measured, without keeping a baseline directory.
+
 Exit codes: 0 pass (or inconclusive without --strict), 1 regression,
 2 bad input.`,
+		Example: `  bestbefore compare reports/baseline reports/candidate --markdown gate.md --junit gate.xml
+  bestbefore compare reports/ab/result.json
+  bestbefore compare --baseline-from-history 5 reports/candidate --db reports/history.db`,
 		Args: cobra.RangeArgs(1, 2),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			opts.Base = args[0]
 			if len(args) == 2 {
 				opts.Candidate = args[1]
+			}
+			if opts.FromHistory != 0 {
+				if len(args) != 1 || opts.FromHistory < 0 {
+					return cmdutil.BadInputf("compare: --baseline-from-history N takes one argument, the candidate, and N ≥ 1")
+				}
+				opts.Base, opts.Candidate = "", args[0]
 			}
 			opts.alphaSet = cmd.Flags().Changed("alpha")
 			if runF != nil {
@@ -97,6 +121,10 @@ Exit codes: 0 pass (or inconclusive without --strict), 1 regression,
 	fl.StringVar(&opts.JUnit, "junit", "", "also write JUnit XML (one testcase per gate; a regression is a <failure>, an inconclusive gate <skipped>, or a <failure> with --strict) to this file")
 	fl.BoolVar(&opts.JSON, "json", false, "print the report as JSON on stdout")
 	fl.BoolVar(&opts.Strict, "strict", false, "exit 1 on an inconclusive verdict too")
+	fl.IntVar(&opts.FromHistory, "baseline-from-history", 0, "take the baseline from the history store: the last `N` completed runs of the candidate's scenario on its machine")
+	fl.StringVar(&opts.BaselineBranch, "baseline-branch", "main", "the branch whose runs --baseline-from-history takes")
+	fl.StringVar(&opts.History.DB, "db", "", cmdHistory.DBFlag+"; with --baseline-from-history")
+	fl.BoolVar(&opts.History.AllowPublic, "allow-public", false, "allow a database server outside loopback and private address ranges")
 	return cmd
 }
 
@@ -106,10 +134,28 @@ func compareRun(opts *Options) error {
 		return cmdutil.BadInput(err)
 	}
 	var base, cand *compare.Side
-	if opts.Candidate == "" {
+	switch {
+	case opts.FromHistory > 0:
+		if cand, err = compare.Load(opts.Candidate); err != nil {
+			return cmdutil.BadInput(err)
+		}
+		own := map[string]bool{}
+		for _, r := range cand.Runs {
+			id, _, err := history.ID(r)
+			if err != nil {
+				return cmdutil.RunFailed(err)
+			}
+			own[id] = true
+		}
+		runs, ids, herr := cmdHistory.Baseline(context.Background(), opts.History, cand.Runs[0], own, opts.BaselineBranch, opts.FromHistory)
+		if herr != nil {
+			return herr
+		}
+		base = &compare.Side{Label: fmt.Sprintf("history: last %d of %s", len(runs), opts.BaselineBranch), Paths: ids, Runs: runs}
+	case opts.Candidate == "":
 		base, cand, err = compare.LoadAB(opts.Base)
 		cfg.Paired = true
-	} else {
+	default:
 		base, err = compare.Load(opts.Base)
 		if err == nil {
 			cand, err = compare.Load(opts.Candidate)

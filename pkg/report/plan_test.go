@@ -2,6 +2,7 @@ package report_test
 
 import (
 	"bytes"
+	"fmt"
 	"math"
 	"math/rand/v2"
 	"strconv"
@@ -89,3 +90,37 @@ func TestPlanMarkdown(t *testing.T) {
 }
 
 func itoa(n int) string { return strconv.Itoa(n) }
+
+// historyViews is a scenario's 30 runs, its best-before dropping a fifth at
+// the 20th, with the change marked at that commit.
+func historyViews() []report.HistoryView {
+	t0 := time.Date(2026, 10, 1, 9, 0, 0, 0, time.UTC)
+	rng := rand.New(rand.NewPCG(9, 9))
+	v := report.HistoryView{Scenario: "checkout", Machine: "AMD EPYC 7B13 ×2", SLOP99MS: 100, PeakQPS: 600}
+	for i := 0; i < 30; i++ {
+		bb := 1000.0
+		if i >= 20 {
+			bb = 800
+		}
+		bb *= 1 + 0.03*rng.NormFloat64()
+		v.Points = append(v.Points, report.HistoryPoint{Time: t0.Add(time.Duration(i) * 20 * time.Hour), Commit: fmt.Sprintf("%040x", i), Branch: "main",
+			BestBeforeQPS: bb, NMinus1QPS: bb * 0.53, P99MS: 60 + 5*rng.NormFloat64()})
+	}
+	v.BestBeforeChanges = []report.HistoryChange{{Time: v.Points[20].Time, Commit: v.Points[20].Commit, Relative: -0.2}}
+	return []report.HistoryView{v}
+}
+
+func TestHistoryHTMLInBrowser(t *testing.T) {
+	chromium := chromiumPath(t)
+	var buf bytes.Buffer
+	if err := report.HistoryHTML(&buf, historyViews(), fixedOptions()); err != nil {
+		t.Fatal(err)
+	}
+	page := buf.String()
+	for _, want := range []string{">-20% at 000000000000<", ">planned peak 600<", ">SLO p99 100 ms<"} {
+		if !strings.Contains(page, want) {
+			t.Errorf("history page lacks %q", want)
+		}
+	}
+	checkInBrowser(t, chromium, "history", page, report.HistoryChartNames)
+}

@@ -1,0 +1,673 @@
+// Package history is the `bestbefore history` command: store runs, list
+// them, find where a metric's level changed, and draw it over time.
+package history
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sort"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/bestbefore/bestbefore/cmd/cmdutil"
+	"github.com/bestbefore/bestbefore/pkg/changepoint"
+	"github.com/bestbefore/bestbefore/pkg/h1"
+	"github.com/bestbefore/bestbefore/pkg/history"
+	"github.com/bestbefore/bestbefore/pkg/report"
+	"github.com/bestbefore/bestbefore/pkg/result"
+)
+
+// DBFlag is the help of every --db flag.
+const DBFlag = "the history store: an SQLite file, or a postgres:// URL (default " + history.DefaultPath + ")"
+
+// Options are the flags every history verb shares.
+type Options struct {
+	F           *cmdutil.Factory
+	DB          string
+	AllowPublic bool
+}
+
+func (o *Options) open(ctx context.Context) (*history.Store, error) {
+	s, err := history.Open(ctx, o.DB, h1.Guard{AllowPublic: o.AllowPublic})
+	if err != nil {
+		if errors.Is(err, h1.ErrPublicAddress) {
+			return nil, cmdutil.BadInput(err)
+		}
+		return nil, cmdutil.RunFailed(err)
+	}
+	return s, nil
+}
+
+func (o *Options) flags(cmd *cobra.Command) {
+	cmd.Flags().StringVar(&o.DB, "db", "", DBFlag)
+	cmd.Flags().BoolVar(&o.AllowPublic, "allow-public", false, "allow a database server outside loopback and private address ranges")
+}
+
+// NewCmdHistory builds `history` and its verbs.
+func NewCmdHistory(f *cmdutil.Factory) *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "history",
+		Short: "Keep runs over time: the best-before's history, its change points, a chart",
+		Long: `history keeps the runs of every scenario over time and answers: what has the
+best-before been over the last fifty merges, and when did it change?
+
+The store is an SQLite file (` + history.DefaultPath + `) or, for CI runners that
+share no disk, a PostgreSQL database (--db postgres://user:pass@host/db); both
+hold the same schema, migrated on open.
+
+A typical CI: after each run on main, history add; on a pull request,
+compare --baseline-from-history 5; weekly, history changes.`,
+		Example: `  bestbefore history add reports/today
+  bestbefore history list --scenario ci
+  bestbefore history changes --metric best_before
+  bestbefore history report --scenario ci --html history.html
+  bestbefore compare --baseline-from-history 5 reports/candidate`,
+	}
+	cmd.AddCommand(newCmdAdd(f), newCmdList(f), newCmdChanges(f), newCmdReport(f))
+	return cmd
+}
+
+// ---- add ----
+
+type addOptions struct {
+	Options
+	Paths          []string
+	Commit, Branch string
+	JSON           bool
+}
+
+func newCmdAdd(f *cmdutil.Factory) *cobra.Command {
+	o := &addOptions{Options: Options{F: f}}
+	cmd := &cobra.Command{
+		Use:   "add RESULT.json|DIR...",
+		Short: "Store runs in the history",
+		Long: `add stores each result: a result.json, a run's directory, or a directory of
+runs (DIR/*/result.json, as run --repeat writes them). A result already stored
+is left as it is: runs are keyed by the hash of their content.
+
+The commit and branch come from --commit and --branch, else from the CI's
+environment (GITHUB_SHA and GITHUB_HEAD_REF or GITHUB_REF_NAME; GitLab's
+CI_COMMIT_SHA and CI_COMMIT_REF_NAME; BUILDKITE_COMMIT and BUILDKITE_BRANCH;
+Jenkins' GIT_COMMIT and GIT_BRANCH), else from git in the working directory.`,
+		Example: `  bestbefore history add reports/today
+  bestbefore history add reports/ci --db postgres://ci:secret@db.internal/bestbefore --commit "$SHA" --branch main`,
+		Args: cobra.MinimumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			o.Paths = args
+			return runAdd(cmd.Context(), o)
+		},
+	}
+	o.flags(cmd)
+	cmd.Flags().StringVar(&o.Commit, "commit", "", "the commit the runs measured (default: from the CI's environment or git)")
+	cmd.Flags().StringVar(&o.Branch, "branch", "", "the branch the runs measured (default: from the CI's environment or git)")
+	cmd.Flags().BoolVar(&o.JSON, "json", false, "print what was stored as JSON")
+	return cmd
+}
+
+// resultFiles expands the arguments of add into result files.
+func resultFiles(paths []string) ([]string, error) {
+	var out []string
+	for _, p := range paths {
+		fi, err := os.Stat(p)
+		if err != nil {
+			return nil, cmdutil.BadInputf("history add: %s: %v", p, unwrap(err))
+		}
+		if !fi.IsDir() {
+			out = append(out, p)
+			continue
+		}
+		if f := filepath.Join(p, "result.json"); exists(f) {
+			out = append(out, f)
+			continue
+		}
+		m, _ := filepath.Glob(filepath.Join(p, "*", "result.json"))
+		if len(m) == 0 {
+			return nil, cmdutil.BadInputf("history add: %s: no result.json in it or in its subdirectories", p)
+		}
+		sort.Strings(m)
+		out = append(out, m...)
+	}
+	return out, nil
+}
+
+func exists(p string) bool {
+	fi, err := os.Stat(p)
+	return err == nil && !fi.IsDir()
+}
+
+func unwrap(err error) error {
+	var pe *fs.PathError
+	if errors.As(err, &pe) {
+		return pe.Err
+	}
+	return err
+}
+
+// Detect fills in the commit and branch from the CI's environment, then
+// from git in the working directory.
+func Detect(commit, branch string, getenv func(string) string) history.Meta {
+	first := func(names ...string) string {
+		for _, n := range names {
+			if v := strings.TrimSpace(getenv(n)); v != "" {
+				return v
+			}
+		}
+		return ""
+	}
+	m := history.Meta{Commit: commit, Branch: branch}
+	if m.Commit == "" {
+		m.Commit = first("GITHUB_SHA", "CI_COMMIT_SHA", "BUILDKITE_COMMIT", "GIT_COMMIT")
+	}
+	if m.Branch == "" {
+		m.Branch = first("GITHUB_HEAD_REF", "GITHUB_REF_NAME", "CI_COMMIT_REF_NAME", "BUILDKITE_BRANCH", "GIT_BRANCH")
+		m.Branch = strings.TrimPrefix(m.Branch, "origin/")
+	}
+	git := func(args ...string) string {
+		ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
+		defer cancel()
+		out, err := exec.CommandContext(ctx, "git", args...).Output()
+		if err != nil {
+			return ""
+		}
+		return strings.TrimSpace(string(out))
+	}
+	if m.Commit == "" {
+		m.Commit = git("rev-parse", "HEAD")
+	}
+	if m.Branch == "" {
+		if b := git("rev-parse", "--abbrev-ref", "HEAD"); b != "HEAD" {
+			m.Branch = b
+		}
+	}
+	return m
+}
+
+// Added is what add prints with --json, one per result.
+type Added struct {
+	File     string `json:"file"`
+	ID       string `json:"id"`
+	Added    bool   `json:"added"`
+	Scenario string `json:"scenario"`
+	Commit   string `json:"commit"`
+	Branch   string `json:"branch"`
+	Machine  string `json:"machine"`
+}
+
+func runAdd(ctx context.Context, o *addOptions) error {
+	files, err := resultFiles(o.Paths)
+	if err != nil {
+		return err
+	}
+	var results []*result.Result
+	for _, f := range files {
+		r, err := result.Read(f)
+		if err != nil {
+			return cmdutil.BadInputf("history add: %s: %v", f, err)
+		}
+		results = append(results, r)
+	}
+	meta := Detect(o.Commit, o.Branch, os.Getenv)
+	s, err := o.open(ctx)
+	if err != nil {
+		return err
+	}
+	defer s.Close()
+	var out []Added
+	for i, r := range results {
+		id, added, err := s.Add(ctx, r, meta)
+		if err != nil {
+			return cmdutil.RunFailed(err)
+		}
+		out = append(out, Added{File: files[i], ID: id, Added: added, Scenario: r.Name, Commit: meta.Commit, Branch: meta.Branch, Machine: history.Machine(r.Manifest)})
+	}
+	w := o.F.IOStreams.Out
+	if o.JSON {
+		enc := json.NewEncoder(w)
+		enc.SetIndent("", "  ")
+		return enc.Encode(out)
+	}
+	for _, a := range out {
+		verb := "added"
+		if !a.Added {
+			verb = "already stored"
+		}
+		fmt.Fprintf(w, "%s %s: %s, run %s (commit %s, branch %s, %s) in %s\n", verb, a.File, a.Scenario, a.ID[:12], orDash(short(a.Commit)), orDash(a.Branch), a.Machine, s.Name())
+	}
+	return nil
+}
+
+func short(c string) string {
+	if len(c) > 12 {
+		return c[:12]
+	}
+	return c
+}
+
+func orDash(s string) string {
+	if s == "" {
+		return "–"
+	}
+	return s
+}
+
+// ---- list ----
+
+type listOptions struct {
+	Options
+	Scenario, Branch string
+	Limit            int
+	JSON             bool
+}
+
+func newCmdList(f *cmdutil.Factory) *cobra.Command {
+	o := &listOptions{Options: Options{F: f}}
+	cmd := &cobra.Command{
+		Use:   "list",
+		Short: "One line a stored run, newest first",
+		Example: `  bestbefore history list --scenario ci --limit 20
+  bestbefore history list --json | jq '.[0].best_before_qps'`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error { return runList(cmd.Context(), o) },
+	}
+	o.flags(cmd)
+	cmd.Flags().StringVar(&o.Scenario, "scenario", "", "only this scenario's runs (its name)")
+	cmd.Flags().StringVar(&o.Branch, "branch", "", "only this branch's runs")
+	cmd.Flags().IntVar(&o.Limit, "limit", 50, "at most this many runs (0: all)")
+	cmd.Flags().BoolVar(&o.JSON, "json", false, "print the runs as JSON")
+	return cmd
+}
+
+func runList(ctx context.Context, o *listOptions) error {
+	if o.Limit < 0 {
+		return cmdutil.BadInputf("history list: --limit must be 0 or more, got %d", o.Limit)
+	}
+	s, err := o.open(ctx)
+	if err != nil {
+		return err
+	}
+	defer s.Close()
+	runs, err := s.List(ctx, history.Filter{Scenario: o.Scenario, Branch: o.Branch, Limit: o.Limit})
+	if err != nil {
+		return cmdutil.RunFailed(err)
+	}
+	w := o.F.IOStreams.Out
+	if o.JSON {
+		if runs == nil {
+			runs = []history.Run{}
+		}
+		enc := json.NewEncoder(w)
+		enc.SetIndent("", "  ")
+		return enc.Encode(runs)
+	}
+	if len(runs) == 0 {
+		fmt.Fprintf(o.F.IOStreams.ErrOut, "no runs in %s yet: store some with bestbefore history add\n", s.Name())
+		return nil
+	}
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "started (UTC)\tscenario\tcommit\tbranch\tstatus\tbest-before\tN-1\tp99\tmachine\trun")
+	for _, r := range runs {
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", r.StartedAt.Format("2006-01-02 15:04"), r.Scenario, orDash(short(r.Commit)), orDash(r.Branch), r.Status,
+			num(r.BestBeforeQPS, " QPS"), num(r.NMinus1QPS, " QPS"), num(r.P99MS, " ms"), r.Machine, r.ID[:12])
+	}
+	return tw.Flush()
+}
+
+func num(v *float64, unit string) string {
+	if v == nil {
+		return "–"
+	}
+	return strings.TrimSuffix(strings.TrimRight(fmt.Sprintf("%.1f", *v), "0"), ".") + unit
+}
+
+// ---- changes ----
+
+// Metrics are the figures whose history changes and report follow.
+var Metrics = []string{"best_before", "n_minus_1", "p99", "error_rate"}
+
+func metricOf(r history.Run, metric string) *float64 {
+	switch metric {
+	case "best_before":
+		return r.BestBeforeQPS
+	case "n_minus_1":
+		return r.NMinus1QPS
+	case "p99":
+		return r.P99MS
+	case "error_rate":
+		return r.ErrorRate
+	}
+	return nil
+}
+
+// Series is one scenario's runs on one machine, oldest first: what change
+// points are looked for in. Runs on different machines are never mixed.
+type Series struct {
+	Scenario string        `json:"scenario"`
+	Machine  string        `json:"machine"`
+	Metric   string        `json:"metric"`
+	Runs     []history.Run `json:"-"`
+	// Values are the metric of Runs, in order; Skipped counts the
+	// completed runs without it (no best-before found).
+	Values  []float64 `json:"-"`
+	Skipped int       `json:"skipped"`
+	Changes []Change  `json:"changes"`
+}
+
+// Change is a change point with the run it starts at.
+type Change struct {
+	Run       string    `json:"run"`
+	Commit    string    `json:"commit"`
+	Branch    string    `json:"branch"`
+	StartedAt time.Time `json:"started_at"`
+	// Index is the run's position in the series, from 0.
+	Index    int     `json:"index"`
+	Before   float64 `json:"before"`
+	After    float64 `json:"after"`
+	Relative float64 `json:"relative_change"`
+	P        float64 `json:"p_value"`
+}
+
+// Analyze groups the completed runs by scenario and machine and finds the
+// change points of metric in each.
+func Analyze(runs []history.Run, metric string, o changepoint.Options) []*Series {
+	by := map[[2]string]*Series{}
+	var order []*Series
+	for i := len(runs) - 1; i >= 0; i-- { // runs come newest first
+		r := runs[i]
+		if r.Status != result.StatusCompleted {
+			continue
+		}
+		k := [2]string{r.Scenario, r.Machine}
+		s := by[k]
+		if s == nil {
+			s = &Series{Scenario: r.Scenario, Machine: r.Machine, Metric: metric, Changes: []Change{}}
+			by[k] = s
+			order = append(order, s)
+		}
+		v := metricOf(r, metric)
+		if v == nil {
+			s.Skipped++
+			continue
+		}
+		s.Runs = append(s.Runs, r)
+		s.Values = append(s.Values, *v)
+	}
+	for _, s := range order {
+		for _, c := range changepoint.Detect(s.Values, o) {
+			r := s.Runs[c.Index]
+			s.Changes = append(s.Changes, Change{Run: r.ID, Commit: r.Commit, Branch: r.Branch, StartedAt: r.StartedAt, Index: c.Index,
+				Before: c.Before, After: c.After, Relative: c.Relative(), P: c.P})
+		}
+	}
+	sort.SliceStable(order, func(i, j int) bool {
+		if order[i].Scenario != order[j].Scenario {
+			return order[i].Scenario < order[j].Scenario
+		}
+		return order[i].Machine < order[j].Machine
+	})
+	return order
+}
+
+type changesOptions struct {
+	Options
+	Scenario, Metric string
+	MaxP             float64
+	JSON             bool
+}
+
+func newCmdChanges(f *cmdutil.Factory) *cobra.Command {
+	o := &changesOptions{Options: Options{F: f}}
+	cmd := &cobra.Command{
+		Use:   "changes",
+		Short: "Where a metric's level shifted, over the stored runs",
+		Long: `changes finds the runs at which a metric's level shifted, in each scenario's
+completed runs on each machine, in time order: E-Divisive means with a
+Student's t-test (the method of Apache Otava and MongoDB's signal processing),
+deterministic, each change with its run and commit, the mean level before and
+after, the relative change and a p-value. Runs on different machines (CPU
+model and cores) are never compared with each other.
+
+Metrics: best_before (QPS), n_minus_1 (QPS), p99 (ms, at the best-before
+step), error_rate (at the best-before step).`,
+		Example: `  bestbefore history changes
+  bestbefore history changes --scenario ci --metric p99 --json`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error { return runChanges(cmd.Context(), o) },
+	}
+	o.flags(cmd)
+	cmd.Flags().StringVar(&o.Scenario, "scenario", "", "only this scenario")
+	cmd.Flags().StringVar(&o.Metric, "metric", "best_before", "best_before, n_minus_1, p99 or error_rate")
+	cmd.Flags().Float64Var(&o.MaxP, "max-p", changepoint.DefaultMaxP, "significance a change must reach")
+	cmd.Flags().BoolVar(&o.JSON, "json", false, "print the series and their changes as JSON")
+	cmdutil.FixedValues(cmd, "metric", Metrics...)
+	return cmd
+}
+
+func checkMetric(m string) error {
+	for _, x := range Metrics {
+		if m == x {
+			return nil
+		}
+	}
+	return cmdutil.BadInputf("history: --metric %q: want one of %s", m, strings.Join(Metrics, ", "))
+}
+
+func runChanges(ctx context.Context, o *changesOptions) error {
+	if err := checkMetric(o.Metric); err != nil {
+		return err
+	}
+	if !(o.MaxP > 0 && o.MaxP < 1) {
+		return cmdutil.BadInputf("history changes: --max-p must be in (0, 1), got %g", o.MaxP)
+	}
+	s, err := o.open(ctx)
+	if err != nil {
+		return err
+	}
+	defer s.Close()
+	runs, err := s.List(ctx, history.Filter{Scenario: o.Scenario})
+	if err != nil {
+		return cmdutil.RunFailed(err)
+	}
+	series := Analyze(runs, o.Metric, changepoint.Options{MaxP: o.MaxP})
+	w := o.F.IOStreams.Out
+	if o.JSON {
+		if series == nil {
+			series = []*Series{}
+		}
+		enc := json.NewEncoder(w)
+		enc.SetIndent("", "  ")
+		return enc.Encode(series)
+	}
+	if len(series) == 0 {
+		fmt.Fprintf(o.F.IOStreams.ErrOut, "no completed runs in %s: store some with bestbefore history add\n", s.Name())
+		return nil
+	}
+	unit := map[string]string{"best_before": " QPS", "n_minus_1": " QPS", "p99": " ms", "error_rate": ""}[o.Metric]
+	for _, se := range series {
+		span := ""
+		if n := len(se.Runs); n > 0 {
+			span = fmt.Sprintf(", %s .. %s", se.Runs[0].StartedAt.Format(time.DateOnly), se.Runs[n-1].StartedAt.Format(time.DateOnly))
+		}
+		skipped := ""
+		if se.Skipped > 0 {
+			skipped = fmt.Sprintf("; %d without a %s left out", se.Skipped, o.Metric)
+		}
+		fmt.Fprintf(w, "%s on %s: %s over %d runs%s%s\n", se.Scenario, se.Machine, o.Metric, len(se.Runs), span, skipped)
+		if len(se.Changes) == 0 {
+			fmt.Fprintf(w, "  no change at p < %g\n", o.MaxP)
+		}
+		for _, c := range se.Changes {
+			fmt.Fprintf(w, "  run %d (%s, commit %s, %s): %s → %s%s (%+.1f%%), p %.2g\n", c.Index+1, c.Run[:12], orDash(short(c.Commit)), c.StartedAt.Format("2006-01-02 15:04"),
+				fmtLevel(c.Before), fmtLevel(c.After), unit, 100*c.Relative, c.P)
+		}
+	}
+	return nil
+}
+
+func fmtLevel(v float64) string {
+	switch a := abs(v); {
+	case a >= 100:
+		return fmt.Sprintf("%.0f", v)
+	case a >= 1:
+		return fmt.Sprintf("%.2f", v)
+	}
+	return fmt.Sprintf("%.3g", v)
+}
+
+func abs(v float64) float64 {
+	if v < 0 {
+		return -v
+	}
+	return v
+}
+
+// ---- report ----
+
+type reportOptions struct {
+	Options
+	Scenario string
+	HTML     string
+	PeakQPS  float64
+	MaxP     float64
+}
+
+func newCmdReport(f *cmdutil.Factory) *cobra.Command {
+	o := &reportOptions{Options: Options{F: f}}
+	cmd := &cobra.Command{
+		Use:   "report --html FILE",
+		Short: "Draw a scenario's best-before, N-1 and p99 over time",
+		Long: `report draws, for each scenario and machine in the store (or --scenario's), the
+best-before and N-1 QPS and the p99 at the best-before over time: one point a
+run (its commit on hover), the change points marked, the p99 objective and,
+with --peak-qps, the planned peak drawn. One self-contained page, like
+report.html.`,
+		Example: `  bestbefore history report --scenario ci --html history.html --peak-qps 600`,
+		Args:    cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if o.HTML == "" {
+				return cmdutil.BadInputf("history report: --html FILE is required")
+			}
+			return runReport(cmd.Context(), o)
+		},
+	}
+	o.flags(cmd)
+	cmd.Flags().StringVar(&o.Scenario, "scenario", "", "only this scenario")
+	cmd.Flags().StringVar(&o.HTML, "html", "", "write the page to `FILE`")
+	cmd.Flags().Float64Var(&o.PeakQPS, "peak-qps", 0, "the planned peak load, drawn against the best-before and N-1")
+	cmd.Flags().Float64Var(&o.MaxP, "max-p", changepoint.DefaultMaxP, "significance a change must reach")
+	return cmd
+}
+
+func runReport(ctx context.Context, o *reportOptions) error {
+	s, err := o.open(ctx)
+	if err != nil {
+		return err
+	}
+	defer s.Close()
+	runs, err := s.List(ctx, history.Filter{Scenario: o.Scenario})
+	if err != nil {
+		return cmdutil.RunFailed(err)
+	}
+	var views []report.HistoryView
+	cpo := changepoint.Options{MaxP: o.MaxP}
+	p99 := map[[2]string]*Series{}
+	for _, se := range Analyze(runs, "p99", cpo) {
+		p99[[2]string{se.Scenario, se.Machine}] = se
+	}
+	for _, se := range Analyze(runs, "best_before", cpo) {
+		v := report.HistoryView{Scenario: se.Scenario, Machine: se.Machine, PeakQPS: o.PeakQPS}
+		for i, r := range se.Runs {
+			v.Points = append(v.Points, report.HistoryPoint{Time: r.StartedAt, Commit: r.Commit, Branch: r.Branch, Run: r.ID,
+				BestBeforeQPS: se.Values[i], NMinus1QPS: deref(r.NMinus1QPS), P99MS: deref(r.P99MS)})
+			if r.SLOP99MS != nil {
+				v.SLOP99MS = *r.SLOP99MS
+			}
+		}
+		for _, c := range se.Changes {
+			v.BestBeforeChanges = append(v.BestBeforeChanges, report.HistoryChange{Time: c.StartedAt, Commit: c.Commit, Relative: c.Relative})
+		}
+		if ps := p99[[2]string{se.Scenario, se.Machine}]; ps != nil {
+			for _, c := range ps.Changes {
+				v.P99Changes = append(v.P99Changes, report.HistoryChange{Time: c.StartedAt, Commit: c.Commit, Relative: c.Relative})
+			}
+		}
+		if len(v.Points) > 0 {
+			views = append(views, v)
+		}
+	}
+	if len(views) == 0 {
+		return cmdutil.BadInputf("history report: no completed run with a best-before in %s%s", s.Name(), map[bool]string{true: " for scenario " + o.Scenario}[o.Scenario != ""])
+	}
+	var buf bytes.Buffer
+	if err := report.HistoryHTML(&buf, views, report.Options{Version: o.F.Version}); err != nil {
+		return cmdutil.RunFailed(err)
+	}
+	if err := result.WriteFileAtomic(o.HTML, buf.Bytes()); err != nil {
+		return cmdutil.RunFailed(err)
+	}
+	fmt.Fprintf(o.F.IOStreams.ErrOut, "wrote %s: %d scenario(s), %d run(s)\n", o.HTML, len(views), countPoints(views))
+	return nil
+}
+
+func countPoints(vs []report.HistoryView) int {
+	n := 0
+	for _, v := range vs {
+		n += len(v.Points)
+	}
+	return n
+}
+
+func deref(v *float64) float64 {
+	if v == nil {
+		return 0
+	}
+	return *v
+}
+
+// Baseline loads the baseline of a comparison from the store: the last n
+// completed runs of the candidate's scenario on branch, on the candidate's
+// machine, leaving out the candidate's own runs.
+func Baseline(ctx context.Context, o Options, cand *result.Result, candIDs map[string]bool, branch string, n int) ([]*result.Result, []string, error) {
+	s, err := o.open(ctx)
+	if err != nil {
+		return nil, nil, err
+	}
+	defer s.Close()
+	machine := history.Machine(cand.Manifest)
+	runs, err := s.List(ctx, history.Filter{Scenario: cand.Name, Machine: machine, Branch: branch, Status: result.StatusCompleted})
+	if err != nil {
+		return nil, nil, cmdutil.RunFailed(err)
+	}
+	var out []*result.Result
+	var ids []string
+	for _, r := range runs {
+		if len(out) == n {
+			break
+		}
+		if candIDs[r.ID] {
+			continue
+		}
+		res, err := s.Result(ctx, r.ID)
+		if err != nil {
+			return nil, nil, cmdutil.RunFailed(err)
+		}
+		out = append(out, res)
+		ids = append(ids, s.Name()+"#"+r.ID[:12])
+	}
+	if len(out) == 0 {
+		return nil, nil, cmdutil.BadInputf("compare: --baseline-from-history: no completed run of scenario %q on branch %s on %s in %s; store some with bestbefore history add", cand.Name, branch, machine, s.Name())
+	}
+	return out, ids, nil
+}
+
+var _ io.Writer = (*bytes.Buffer)(nil)
