@@ -4,12 +4,14 @@ package plan
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"io/fs"
 	"math"
+	"net/url"
 	"os"
 	"strings"
 	"time"
@@ -18,6 +20,7 @@ import (
 
 	"github.com/bestbefore/bestbefore/cmd/cmdutil"
 	"github.com/bestbefore/bestbefore/pkg/capacity"
+	"github.com/bestbefore/bestbefore/pkg/h1"
 	"github.com/bestbefore/bestbefore/pkg/iostreams"
 	"github.com/bestbefore/bestbefore/pkg/report"
 	"github.com/bestbefore/bestbefore/pkg/result"
@@ -47,6 +50,13 @@ type Options struct {
 	MarkdownPath string
 	// Version stamps the pages.
 	Version string
+	// Prometheus, Query, Lookback and Resolution fetch the daily peaks
+	// from a Prometheus server instead of a CSV.
+	Prometheus  string
+	Query       string
+	Lookback    string
+	Resolution  time.Duration
+	AllowPublic bool
 
 	// Which flags were given, for defaults that come from the result.
 	CurrentSet, PeakFactorSet, NodesSet, MarginSet bool
@@ -70,10 +80,15 @@ Growth is one of:
   --doubling 60d          the load doubles every 60 days (also 8w, 6mo, 1y)
   --growth 5%/week        compound growth per day, week, month (30d) or year (365d)
   --history peaks.csv     fitted to a CSV "date,peak_qps" of past peaks, with a
-                          confidence range for the date (--level, default 90%)`,
+                          confidence range for the date (--level, default 90%)
+  --prometheus URL --query 'sum(rate(http_requests_total[5m]))' [--lookback 90d]
+                          fitted to the daily peaks of that query (each whole
+                          day's max_over_time), like --history; the server is
+                          on loopback or a private address unless --allow-public`,
 		Example: `  bestbefore plan reports/demo/result.json --current-qps 300 --peak-factor 1.8 --doubling 60d
   bestbefore plan result.json --history peaks.csv --horizon 1y --json
-  bestbefore plan result.json --history peaks.csv --html plan.html --md plan.md`,
+  bestbefore plan result.json --history peaks.csv --html plan.html --md plan.md
+  bestbefore plan result.json --prometheus http://127.0.0.1:9090 --query 'sum(rate(http_requests_total{job="predict"}[5m]))' --lookback 90d`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			opts.ResultPath = args[0]
@@ -100,6 +115,11 @@ Growth is one of:
 	fl.StringVar(&opts.History, "history", "", "CSV of past peaks (header date,peak_qps) to fit growth from")
 	fl.Float64Var(&opts.Level, "level", 0.9, "confidence level of the --history date range, in (0, 1)")
 	fl.BoolVar(&opts.JSON, "json", false, "print the plan as JSON on stdout")
+	fl.StringVar(&opts.Prometheus, "prometheus", "", "fit growth to the daily peaks of --query on this Prometheus server (URL)")
+	fl.StringVar(&opts.Query, "query", "", "with --prometheus: the load in QPS, one series, e.g. sum(rate(http_requests_total[5m]))")
+	fl.StringVar(&opts.Lookback, "lookback", "90d", "with --prometheus: how many days of peaks to fit, e.g. 90d, 26w")
+	fl.DurationVar(&opts.Resolution, "resolution", 5*time.Minute, "with --prometheus: the step the day's maximum is taken at")
+	fl.BoolVar(&opts.AllowPublic, "allow-public", false, "allow a Prometheus server outside loopback and private address ranges")
 	fl.StringVar(&opts.HTMLPath, "html", "", "also write the plan as a self-contained page with charts to `FILE`")
 	fl.StringVar(&opts.MarkdownPath, "md", "", "also write the plan as Markdown, the projection month by month, to `FILE`")
 	return cmd
@@ -134,6 +154,7 @@ type History struct {
 	R2             float64  `json:"r2"`
 	// FittedPeakQPS is the fitted peak on the planning date.
 	FittedPeakQPS float64 `json:"fitted_peak_qps"`
+	notes         []string
 }
 
 // Run carries out `plan`.
@@ -191,13 +212,16 @@ func Run(opts *Options) error {
 	in.HorizonDays = horizon
 
 	given := 0
-	for _, s := range []string{opts.Doubling, opts.Growth, opts.History} {
+	for _, s := range []string{opts.Doubling, opts.Growth, opts.History, opts.Prometheus} {
 		if s != "" {
 			given++
 		}
 	}
 	if given != 1 {
-		return cmdutil.BadInputf("plan: give exactly one of --doubling (e.g. 60d), --growth (e.g. 5%%/week) or --history FILE")
+		return cmdutil.BadInputf("plan: give exactly one of --doubling (e.g. 60d), --growth (e.g. 5%%/week), --history FILE or --prometheus URL")
+	}
+	if (opts.Query != "") != (opts.Prometheus != "") {
+		return cmdutil.BadInputf("plan: --prometheus URL and --query go together")
 	}
 	source := ""
 	var hist *History
@@ -219,10 +243,11 @@ func Run(opts *Options) error {
 			return err
 		}
 		hist, samples = h, ss
+		notes = append(notes, h.notes...)
 		in.Growth = fit.Growth
 		rng := fit.Range
 		in.GrowthRange = &rng
-		source = "history " + opts.History
+		source = "history " + h.File
 		if !opts.CurrentSet {
 			if opts.PeakFactorSet {
 				return cmdutil.BadInputf("plan: --peak-factor applies to --current-qps; the history is of peak load already")
@@ -286,25 +311,61 @@ func planDate(opts *Options) (time.Time, error) {
 	return time.Time{}, cmdutil.BadInputf("plan: --now: %q is not a date (want YYYY-MM-DD)", opts.Date)
 }
 
+// peaks reads the past peaks: the --history CSV, or the daily peaks of
+// --query on the --prometheus server. name says where they came from.
+func peaks(opts *Options, now time.Time) (samples []capacity.Sample, name string, notes []string, err error) {
+	if opts.Prometheus == "" {
+		f, err := os.Open(opts.History)
+		if err != nil {
+			return nil, "", nil, cmdutil.BadInputf("plan: --history: %v", err)
+		}
+		defer f.Close()
+		samples, err := capacity.ReadHistory(f, opts.History)
+		if err != nil {
+			return nil, "", nil, cmdutil.BadInputf("plan: %v", err)
+		}
+		return samples, opts.History, nil, nil
+	}
+	u, err := url.Parse(opts.Prometheus)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return nil, "", nil, cmdutil.BadInputf("plan: --prometheus %q: want an http:// or https:// URL", opts.Prometheus)
+	}
+	days, err := capacity.ParseDays(opts.Lookback)
+	if err != nil || days < 3 {
+		return nil, "", nil, cmdutil.BadInputf("plan: --lookback %q: want at least 3 days, e.g. 90d", opts.Lookback)
+	}
+	if opts.Resolution < time.Second || opts.Resolution > 6*time.Hour {
+		return nil, "", nil, cmdutil.BadInputf("plan: --resolution %v: want between 1s and 6h", opts.Resolution)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	client := h1.Guard{AllowPublic: opts.AllowPublic}.Client(time.Minute)
+	samples, notes, err = capacity.PrometheusPeaks(ctx, client, capacity.PeaksQuery{
+		URL: opts.Prometheus, Query: opts.Query, Days: int(days), End: now.UTC().Truncate(24 * time.Hour), Resolution: opts.Resolution,
+	})
+	if err != nil {
+		if errors.Is(err, h1.ErrPublicAddress) {
+			return nil, "", nil, cmdutil.BadInputf("plan: --prometheus: %v", err)
+		}
+		return nil, "", nil, cmdutil.RunFailed(fmt.Errorf("plan: %w", err))
+	}
+	return samples, "prometheus " + u.Redacted() + " " + opts.Query, notes, nil
+}
+
 func fitHistory(opts *Options, now time.Time) (*capacity.GrowthFit, *History, []capacity.Sample, error) {
 	if !(opts.Level > 0 && opts.Level < 1) {
 		return nil, nil, nil, cmdutil.BadInputf("plan: --level must be in (0, 1), got %g", opts.Level)
 	}
-	f, err := os.Open(opts.History)
+	samples, name, notes, err := peaks(opts, now)
 	if err != nil {
-		return nil, nil, nil, cmdutil.BadInputf("plan: --history: %v", err)
-	}
-	defer f.Close()
-	samples, err := capacity.ReadHistory(f, opts.History)
-	if err != nil {
-		return nil, nil, nil, cmdutil.BadInputf("plan: %v", err)
+		return nil, nil, nil, err
 	}
 	fit, err := capacity.FitGrowth(samples, opts.Level)
 	if err != nil {
-		return nil, nil, nil, cmdutil.BadInputf("plan: %s: %v", opts.History, err)
+		return nil, nil, nil, cmdutil.BadInputf("plan: %s: %v", name, err)
 	}
 	h := &History{
-		File: opts.History, Samples: fit.Samples,
+		File: name, Samples: fit.Samples, notes: notes,
 		First: fit.First.Format(time.DateOnly), Last: fit.Last.Format(time.DateOnly),
 		RatePerDay: fit.Growth.RatePerDay, RateLow: fit.Range.Low.RatePerDay, RateHigh: fit.Range.High.RatePerDay,
 		RateStdErr: fit.StdErr, Level: fit.Range.Level, PercentPerWeek: fit.Growth.PercentPer(7), R2: fit.R2,
