@@ -260,3 +260,74 @@ func TestDistributedDocShowsTheLintedWorkflow(t *testing.T) {
 		t.Error("docs/distributed.md does not show examples/github-actions/sharded.yml verbatim")
 	}
 }
+
+// The history workflow does what the README's CI recipe says: a push to
+// main stores its run, a pull request is compared with main's last runs
+// and fails on a regression, the weekly run finds change points and plans
+// from Prometheus, and the store is kept as an artifact between runs.
+func TestHistoryWorkflow(t *testing.T) {
+	b, err := os.ReadFile(filepath.Join("github-actions", "history.yml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	dec := yaml.NewDecoder(strings.NewReader(string(b)))
+	dec.KnownFields(true)
+	var w workflow
+	if err := dec.Decode(&w); err != nil {
+		t.Fatalf("history.yml: %v", err)
+	}
+	for _, ev := range []string{"push", "pull_request", "schedule"} {
+		if _, ok := w.On[ev]; !ok {
+			t.Errorf("the workflow does not run on %s", ev)
+		}
+	}
+	db := w.Env["DB"]
+	if db == "" {
+		t.Fatal("no DB in the workflow's env")
+	}
+	find := func(cmd string) *step {
+		for _, j := range w.Jobs {
+			for i := range j.Steps {
+				if strings.Contains(j.Steps[i].Run, cmd) {
+					return &j.Steps[i]
+				}
+			}
+		}
+		t.Fatalf("no step runs %q", cmd)
+		return nil
+	}
+	for _, c := range []struct{ cmd, event string }{
+		{"bestbefore history add reports/run", "github.event_name == 'push'"},
+		{"bestbefore compare --baseline-from-history 5 reports/run", "github.event_name == 'pull_request'"},
+		{"bestbefore history changes", "github.event_name == 'schedule'"},
+		{"bestbefore plan reports/run/result.json --prometheus", "github.event_name == 'schedule'"},
+	} {
+		s := find(c.cmd)
+		if s.If != c.event {
+			t.Errorf("%q runs if %q, want %q", c.cmd, s.If, c.event)
+		}
+		if strings.Contains(c.cmd, "history") || strings.Contains(c.cmd, "baseline-from-history") {
+			if !strings.Contains(s.Run, `--db "$DB"`) {
+				t.Errorf("%q does not use the store: %q", c.cmd, s.Run)
+			}
+		}
+	}
+	var uploadsDB, fetches bool
+	for _, j := range w.Jobs {
+		for _, s := range j.Steps {
+			if strings.HasPrefix(s.Uses, "actions/upload-artifact@") && s.With["path"] == db && s.If == "github.event_name != 'pull_request'" {
+				uploadsDB = true
+			}
+			if strings.Contains(s.Run, "gh run download") && strings.Contains(s.Run, "bestbefore-history") {
+				fetches = true
+			}
+		}
+		last := j.Steps[len(j.Steps)-1]
+		if !strings.Contains(last.If, "steps.gate.outputs.code") || !strings.Contains(last.Run, `exit "$CODE"`) {
+			t.Errorf("the last step should fail the job on compare's exit code: %+v", last)
+		}
+	}
+	if !uploadsDB || !fetches {
+		t.Errorf("the store must be fetched (%v) and uploaded again by runs on main (%v)", fetches, uploadsDB)
+	}
+}
