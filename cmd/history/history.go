@@ -233,9 +233,7 @@ func runAdd(ctx context.Context, o *addOptions) error {
 	}
 	w := o.F.IOStreams.Out
 	if o.JSON {
-		enc := json.NewEncoder(w)
-		enc.SetIndent("", "  ")
-		return enc.Encode(out)
+		return writeJSON(w, out)
 	}
 	for _, a := range out {
 		verb := "added"
@@ -306,9 +304,7 @@ func runList(ctx context.Context, o *listOptions) error {
 		if runs == nil {
 			runs = []history.Run{}
 		}
-		enc := json.NewEncoder(w)
-		enc.SetIndent("", "  ")
-		return enc.Encode(runs)
+		return writeJSON(w, runs)
 	}
 	if len(runs) == 0 {
 		fmt.Fprintf(o.F.IOStreams.ErrOut, "no runs in %s yet: store some with bestbefore history add\n", s.Name())
@@ -484,9 +480,7 @@ func runChanges(ctx context.Context, o *changesOptions) error {
 		if series == nil {
 			series = []*Series{}
 		}
-		enc := json.NewEncoder(w)
-		enc.SetIndent("", "  ")
-		return enc.Encode(series)
+		return writeJSON(w, series)
 	}
 	if len(series) == 0 {
 		fmt.Fprintf(o.F.IOStreams.ErrOut, "no completed runs in %s: store some with bestbefore history add\n", s.Name())
@@ -670,4 +664,9 @@ func Baseline(ctx context.Context, o Options, cand *result.Result, candIDs map[s
 	return out, ids, nil
 }
 
-var _ io.Writer = (*bytes.Buffer)(nil)
+// writeJSON prints v as indented JSON, for --json.
+func writeJSON(w io.Writer, v any) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(v)
+}

@@ -118,11 +118,8 @@ func HistoryHTML(w io.Writer, views []HistoryView, o Options) error {
 	var b strings.Builder
 	e := html.EscapeString
 	f := func(format string, a ...any) { fmt.Fprintf(&b, format, a...) }
-	f("<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n")
-	f("<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n")
-	f("<meta http-equiv=\"Content-Security-Policy\" content=\"default-src 'none'; style-src 'unsafe-inline'; img-src data:; script-src 'none'\">\n")
-	f("<meta name=\"generator\" content=\"bestbefore %s\">\n", e(o.version()))
-	f("<title>bestbefore history</title>\n<style>%s</style>\n</head>\n<body>\n<header>\n<h1>bestbefore history</h1>\n</header>\n<main>\n", css)
+	pageHead(&b, "bestbefore history", o)
+	f("<header>\n<h1>bestbefore history</h1>\n</header>\n<main>\n")
 	for i, v := range views {
 		if len(v.Points) == 0 {
 			continue

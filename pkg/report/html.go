@@ -29,11 +29,7 @@ func HTML(w io.Writer, r *result.Result, o Options) error {
 	e := html.EscapeString
 	p := func(format string, a ...any) { fmt.Fprintf(&b, format, a...) }
 
-	p("<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n")
-	p("<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n")
-	p("<meta http-equiv=\"Content-Security-Policy\" content=\"default-src 'none'; style-src 'unsafe-inline'; img-src data:; script-src 'none'\">\n")
-	p("<meta name=\"generator\" content=\"bestbefore %s\">\n", e(o.version()))
-	p("<title>bestbefore: %s</title>\n<style>%s</style>\n</head>\n<body>\n", e(r.Name), css)
+	pageHead(&b, "bestbefore: "+r.Name, o)
 
 	bb := r.BestBefore
 	p("<header>\n<h1>bestbefore: %s</h1>\n", e(r.Name))
@@ -249,6 +245,18 @@ func HTML(w io.Writer, r *result.Result, o Options) error {
 	p("</details>\n</main>\n<footer>Generated %s by bestbefore %s.</footer>\n</body>\n</html>\n", e(fmtTime(o.now())), e(o.version()))
 	_, err = io.WriteString(w, b.String())
 	return err
+}
+
+// pageHead writes the start of every page bestbefore draws, up to <body>:
+// self-contained, its Content Security Policy forbidding every external
+// resource and every script.
+func pageHead(b *strings.Builder, title string, o Options) {
+	e := html.EscapeString
+	b.WriteString("<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n")
+	b.WriteString("<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n")
+	b.WriteString("<meta http-equiv=\"Content-Security-Policy\" content=\"default-src 'none'; style-src 'unsafe-inline'; img-src data:; script-src 'none'\">\n")
+	fmt.Fprintf(b, "<meta name=\"generator\" content=\"bestbefore %s\">\n", e(o.version()))
+	fmt.Fprintf(b, "<title>%s</title>\n<style>%s</style>\n</head>\n<body>\n", e(title), css)
 }
 
 // check is the HTML pass mark: plain symbols that every font has.

@@ -178,11 +178,7 @@ func PlanHTML(w io.Writer, v PlanView, o Options) error {
 	e := html.EscapeString
 	f := func(format string, a ...any) { fmt.Fprintf(&b, format, a...) }
 	title := "bestbefore plan: " + v.Name
-	f("<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n")
-	f("<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n")
-	f("<meta http-equiv=\"Content-Security-Policy\" content=\"default-src 'none'; style-src 'unsafe-inline'; img-src data:; script-src 'none'\">\n")
-	f("<meta name=\"generator\" content=\"bestbefore %s\">\n", e(o.version()))
-	f("<title>%s</title>\n<style>%s</style>\n</head>\n<body>\n", e(title), css)
+	pageHead(&b, title, o)
 	f("<header>\n<h1>%s</h1>\n", e(title))
 	cls := "found"
 	if p.OverToday || p.BestBeforeDate != nil {
