@@ -14,6 +14,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/bestbefore/bestbefore/internal/testserver"
 )
 
 // prometheusTools finds Debian's prometheus and promtool; .ci/run installs
@@ -43,6 +45,9 @@ func prometheusTools(t *testing.T) (server, promtool string) {
 // doubling time and the best-before date the series was made with.
 func TestPlanFromPrometheus(t *testing.T) {
 	server, promtool := prometheusTools(t)
+	// promtool and Prometheus take the machine for a few seconds: not
+	// while a load test measures capacity in another package.
+	testserver.Serialize(t)
 	dir := t.TempDir()
 	today := time.Now().UTC().Truncate(24 * time.Hour)
 	start := today.Add(-90 * 24 * time.Hour)

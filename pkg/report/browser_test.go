@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/bestbefore/bestbefore/internal/testserver"
 	"github.com/bestbefore/bestbefore/pkg/report"
 	"github.com/bestbefore/bestbefore/pkg/result"
 )
@@ -102,8 +103,16 @@ window.addEventListener('load', function () {
 </script>
 `
 
+// browserWidths are the windows a page is checked in. The variants of a
+// page (another node-loss timing, another plan) are checked at a laptop's
+// width only: their charts differ, their layout does not.
+var browserWidths = []struct{ name, window string }{{"laptop", "1280,900"}, {"wide", "1400,900"}, {"phone", "390,844"}}
+
 func TestHTMLInBrowser(t *testing.T) {
 	chromium := chromiumPath(t)
+	// Chromium takes both cores for a few seconds: not while a load test
+	// measures capacity in another package.
+	testserver.Serialize(t)
 	instant := loadFixture(t)
 	zero := 0.0
 	instant.NodeLoss.RecoverS = &zero
@@ -116,7 +125,7 @@ func TestHTMLInBrowser(t *testing.T) {
 			if err := report.HTML(&buf, page.r, fixedOptions()); err != nil {
 				t.Fatal(err)
 			}
-			checkInBrowser(t, chromium, page.name, buf.String(), report.ChartNames)
+			checkInBrowser(t, chromium, page.name, buf.String(), report.ChartNames, page.name == "fixture")
 		})
 	}
 }
@@ -125,20 +134,22 @@ func TestHTMLInBrowser(t *testing.T) {
 // another, nothing fetched, tables whole.
 func TestPlanHTMLInBrowser(t *testing.T) {
 	chromium := chromiumPath(t)
+	testserver.Serialize(t)
 	for name, v := range planViews(t) {
 		t.Run(name, func(t *testing.T) {
 			var buf bytes.Buffer
 			if err := report.PlanHTML(&buf, v, fixedOptions()); err != nil {
 				t.Fatal(err)
 			}
-			checkInBrowser(t, chromium, "plan-"+name, buf.String(), report.PlanChartNames)
+			checkInBrowser(t, chromium, "plan-"+name, buf.String(), report.PlanChartNames, name == "history")
 		})
 	}
 }
 
-// checkInBrowser has Chromium check the page at a phone's, a laptop's
-// and a wide screen's width; it saves a laptop screenshot of the report.
-func checkInBrowser(t *testing.T, chromium, name, page string, chartNames []string) {
+// checkInBrowser has Chromium check the page at a laptop's width and, for
+// the main page of a kind (all), at a wide screen's and a phone's; it
+// saves a laptop screenshot of a main page.
+func checkInBrowser(t *testing.T, chromium, name, page string, chartNames []string, all bool) {
 	// The report itself runs no script; the probe needs inline scripts.
 	page = strings.Replace(page, "script-src 'none'", "script-src 'unsafe-inline'", 1)
 	page = strings.Replace(page, "<head>\n", "<head>\n"+probeHead, 1)
@@ -163,10 +174,12 @@ func checkInBrowser(t *testing.T, chromium, name, page string, chartNames []stri
 		}
 		return m[1]
 	}
-	for _, size := range []struct {
-		name, window string
-		shot         bool
-	}{{"laptop", "1280,900", name == "fixture" || name == "plan-history"}, {"wide", "1400,900", false}, {"phone", "390,844", false}} {
+	widths := browserWidths
+	if !all {
+		widths = widths[:1]
+	}
+	for _, size := range widths {
+		shot := all && size.name == "laptop"
 		t.Run(size.name, func(t *testing.T) {
 			t.Parallel()
 			dom := runChromium(t, chromium, size.window, "--dump-dom", "file://"+file)
@@ -181,15 +194,15 @@ func checkInBrowser(t *testing.T, chromium, name, page string, chartNames []stri
 			if len(charts) != len(chartNames) {
 				t.Errorf("browser saw charts %v, want %v", charts, chartNames)
 			}
-			if !size.shot {
+			if !shot {
 				return
 			}
-			shot := filepath.Join(artifacts, name+"-"+size.name+".png")
-			runChromium(t, chromium, strings.Replace(size.window, ",900", ",4200", 1), "--screenshot="+shot, "file://"+file)
-			if st, err := os.Stat(shot); err != nil || st.Size() < 10_000 {
-				t.Fatalf("screenshot %s: %v", shot, err)
+			png := filepath.Join(artifacts, name+"-"+size.name+".png")
+			runChromium(t, chromium, strings.Replace(size.window, ",900", ",4200", 1), "--screenshot="+png, "file://"+file)
+			if st, err := os.Stat(png); err != nil || st.Size() < 10_000 {
+				t.Fatalf("screenshot %s: %v", png, err)
 			}
-			t.Logf("screenshot: %s", shot)
+			t.Logf("screenshot: %s", png)
 		})
 	}
 }

@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/bestbefore/bestbefore/internal/testserver"
 	"github.com/bestbefore/bestbefore/pkg/capacity"
 	"github.com/bestbefore/bestbefore/pkg/report"
 )
@@ -122,5 +123,6 @@ func TestHistoryHTMLInBrowser(t *testing.T) {
 			t.Errorf("history page lacks %q", want)
 		}
 	}
-	checkInBrowser(t, chromium, "history", page, report.HistoryChartNames)
+	testserver.Serialize(t)
+	checkInBrowser(t, chromium, "history", page, report.HistoryChartNames, true)
 }
