@@ -37,9 +37,10 @@ type step struct {
 	ContinueOnError bool `yaml:"continue-on-error"`
 }
 
-func loadWorkflow(t *testing.T) []step {
+// decodeWorkflow reads a shipped workflow, refusing unknown keys.
+func decodeWorkflow(t *testing.T, name string) *workflow {
 	t.Helper()
-	b, err := os.ReadFile(filepath.Join("github-actions", "bestbefore.yml"))
+	b, err := os.ReadFile(filepath.Join("github-actions", name))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -47,8 +48,14 @@ func loadWorkflow(t *testing.T) []step {
 	dec.KnownFields(true)
 	var w workflow
 	if err := dec.Decode(&w); err != nil {
-		t.Fatalf("bestbefore.yml: %v", err)
+		t.Fatalf("%s: %v", name, err)
 	}
+	return &w
+}
+
+func loadWorkflow(t *testing.T) []step {
+	t.Helper()
+	w := decodeWorkflow(t, "bestbefore.yml")
 	if _, ok := w.On["pull_request"]; !ok {
 		t.Errorf("the workflow does not run on pull_request: on = %v", w.On)
 	}
@@ -266,16 +273,7 @@ func TestDistributedDocShowsTheLintedWorkflow(t *testing.T) {
 // and fails on a regression, the weekly run finds change points and plans
 // from Prometheus, and the store is kept as an artifact between runs.
 func TestHistoryWorkflow(t *testing.T) {
-	b, err := os.ReadFile(filepath.Join("github-actions", "history.yml"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	dec := yaml.NewDecoder(strings.NewReader(string(b)))
-	dec.KnownFields(true)
-	var w workflow
-	if err := dec.Decode(&w); err != nil {
-		t.Fatalf("history.yml: %v", err)
-	}
+	w := decodeWorkflow(t, "history.yml")
 	for _, ev := range []string{"push", "pull_request", "schedule"} {
 		if _, ok := w.On[ev]; !ok {
 			t.Errorf("the workflow does not run on %s", ev)
