@@ -13,7 +13,6 @@ import (
 	"math"
 	"net"
 	"os"
-	"sort"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -216,17 +215,6 @@ type kindKey struct {
 	status uint16
 }
 
-// ErrorKind is one kind of failed request in a step: its class and, for
-// an HTTP status error or a failed check, the status the target answered
-// (0 when no answer came).
-type ErrorKind struct {
-	Class  string
-	Status int
-	Count  int64
-	// Sample is the first message seen of this kind.
-	Sample string
-}
-
 // Error classes as small integers on the hot path.
 const (
 	classOK uint8 = iota
@@ -295,7 +283,7 @@ type StepStats struct {
 	Abandoned int64
 	// Errors counts the failed requests by kind, most frequent first, with
 	// a sample message of each, for diagnosis.
-	Errors []ErrorKind
+	Errors []result.ErrorKind
 	// Endpoints holds the figures of each endpoint group that had a
 	// request due in the window (Options.Groups), in group order.
 	Endpoints []EndpointStats
@@ -643,25 +631,17 @@ func (st *stepRun) example(k kindKey, msg func() string) {
 
 // errorKinds lists the step's kinds of error, most frequent first, each
 // with the first message seen of it.
-func (st *stepRun) errorKinds(counts map[kindKey]int64) []ErrorKind {
+func (st *stepRun) errorKinds(counts map[kindKey]int64) []result.ErrorKind {
 	if len(counts) == 0 {
 		return nil
 	}
-	out := make([]ErrorKind, 0, len(counts))
+	out := make([]result.ErrorKind, 0, len(counts))
 	st.exMu.Lock()
 	for k, n := range counts {
-		out = append(out, ErrorKind{Class: classNames[k.class], Status: int(k.status), Count: n, Sample: st.examples[k]})
+		out = append(out, result.ErrorKind{Class: classNames[k.class], Status: int(k.status), Count: n, Sample: st.examples[k]})
 	}
 	st.exMu.Unlock()
-	sort.Slice(out, func(i, j int) bool {
-		if out[i].Count != out[j].Count {
-			return out[i].Count > out[j].Count
-		}
-		if out[i].Class != out[j].Class {
-			return out[i].Class < out[j].Class
-		}
-		return out[i].Status < out[j].Status
-	})
+	result.SortErrorKinds(out)
 	return out
 }
 

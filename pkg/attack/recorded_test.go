@@ -12,6 +12,7 @@ import (
 
 	"github.com/bestbefore/bestbefore/pkg/attack"
 	"github.com/bestbefore/bestbefore/pkg/h1"
+	"github.com/bestbefore/bestbefore/pkg/result"
 	"github.com/bestbefore/bestbefore/pkg/traffic"
 )
 
@@ -61,7 +62,7 @@ func TestRecordedStatusCheck(t *testing.T) {
 		}
 	}
 	// The error table's kinds: class, the status answered, a sample.
-	want := []attack.ErrorKind{
+	want := []result.ErrorKind{
 		{Class: "check_failed", Status: 200, Count: 1, Sample: "status 200, recorded 404"},
 		{Class: "http_4xx", Status: 404, Count: 1, Sample: "HTTP 404 Not Found"},
 		{Class: "http_5xx", Status: 500, Count: 1, Sample: "HTTP 500 Internal Server Error"},

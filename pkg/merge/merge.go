@@ -411,11 +411,7 @@ func mergeStep(in []Input, k int, tol time.Duration) (result.Step, error) {
 	}
 	out.Intervals = ivs
 	for i, h := range epHists {
-		if h.TotalCount() == 0 {
-			continue
-		}
-		eps[i].P50MS, eps[i].P99MS = stats.QuantileMS(h, 50), stats.QuantileMS(h, 99)
-		if eps[i].Histogram, err = stats.Encode(h); err != nil {
+		if err := eps[i].SetLatency(h); err != nil {
 			return out, err
 		}
 	}

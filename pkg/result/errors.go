@@ -73,6 +73,14 @@ func TabulateErrors(steps []Step) []ErrorRow {
 	return out
 }
 
+// SortErrorKinds orders kinds of error most frequent first, then by class
+// and status: the order of every error list bestbefore writes.
+func SortErrorKinds(ks []ErrorKind) {
+	sort.Slice(ks, func(i, j int) bool {
+		return frequentFirst(ks[i].Count, ks[j].Count, ks[i].Class, ks[j].Class, ks[i].Status, ks[j].Status)
+	})
+}
+
 // MergeErrorKinds adds b's kinds of error into a's (shards of one step),
 // most frequent first; a kind keeps the first sample found.
 func MergeErrorKinds(a, b []ErrorKind) []ErrorKind {
@@ -93,9 +101,7 @@ next:
 		}
 		out = append(out, k)
 	}
-	sort.SliceStable(out, func(i, j int) bool {
-		return frequentFirst(out[i].Count, out[j].Count, out[i].Class, out[j].Class, out[i].Status, out[j].Status)
-	})
+	SortErrorKinds(out)
 	return out
 }
 

@@ -12,7 +12,10 @@ import (
 	"path/filepath"
 	"time"
 
+	hdrhistogram "github.com/HdrHistogram/hdrhistogram-go"
 	"github.com/santhosh-tekuri/jsonschema/v6"
+
+	"github.com/bestbefore/bestbefore/pkg/stats"
 )
 
 // SchemaV1 identifies the result document format.
@@ -196,6 +199,18 @@ type Endpoint struct {
 	// Histogram holds the group's latencies, empty when every request
 	// was dropped.
 	Histogram string `json:"histogram,omitempty"`
+}
+
+// SetLatency records h as the group's latency: its p50, p99 and encoded
+// histogram (left empty when h holds nothing).
+func (e *Endpoint) SetLatency(h *hdrhistogram.Histogram) error {
+	if h == nil || h.TotalCount() == 0 {
+		return nil
+	}
+	e.P50MS, e.P99MS = stats.QuantileMS(h, 50), stats.QuantileMS(h, 99)
+	var err error
+	e.Histogram, err = stats.Encode(h)
+	return err
 }
 
 // Interval is a slice of a step (one second by default).

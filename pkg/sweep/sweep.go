@@ -576,18 +576,15 @@ func BuildStep(idx int, phase string, offered float64, ss *attack.StepStats, sam
 	st.Warnings = append(st.Warnings, sample.Warnings...)
 	for _, e := range ss.Endpoints {
 		es := result.Endpoint{Name: e.Name, Requests: e.Requests, Errors: e.Errors}
-		if e.Latency != nil {
-			es.P50MS, es.P99MS = stats.QuantileMS(e.Latency, 50), stats.QuantileMS(e.Latency, 99)
-			es.Histogram, _ = stats.Encode(e.Latency)
-		}
+		_ = es.SetLatency(e.Latency) // an in-range histogram always encodes
 		st.Endpoints = append(st.Endpoints, es)
 	}
 	// One sample message per class of error that came without an answer
 	// (an HTTP status says itself, in the error table).
 	warned := map[string]bool{}
 	var samples []string
+	st.ErrorKinds = ss.Errors
 	for _, k := range ss.Errors {
-		st.ErrorKinds = append(st.ErrorKinds, result.ErrorKind{Class: k.Class, Status: k.Status, Count: k.Count, Sample: k.Sample})
 		if k.Sample != "" && k.Status == 0 && !warned[k.Class] {
 			warned[k.Class] = true
 			samples = append(samples, fmt.Sprintf("%s, e.g.: %s", k.Class, k.Sample))
