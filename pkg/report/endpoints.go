@@ -3,12 +3,12 @@ package report
 import (
 	"fmt"
 
+	hdrhistogram "github.com/HdrHistogram/hdrhistogram-go"
+
 	"github.com/bestbefore/bestbefore/pkg/result"
 	"github.com/bestbefore/bestbefore/pkg/stats"
 	"github.com/bestbefore/bestbefore/pkg/traffic"
 )
-
-const maxEndpointsNamed = traffic.MaxEndpoints
 
 // endpointColumn is a step the endpoint table shows.
 type endpointColumn struct {
@@ -44,14 +44,14 @@ func hasEndpoints(r *result.Result) bool {
 }
 
 // endpointNames lists the groups of the run's steps in the order first
-// met, "other" last.
+// met, the group of all other endpoints last.
 func endpointNames(r *result.Result) []string {
 	var names []string
 	seen := map[string]bool{}
 	other := false
 	for _, s := range r.Steps {
 		for _, e := range s.Endpoints {
-			if e.Name == "other" {
+			if e.Name == traffic.OtherEndpoint {
 				other = true
 				continue
 			}
@@ -62,7 +62,7 @@ func endpointNames(r *result.Result) []string {
 		}
 	}
 	if other {
-		names = append(names, "other")
+		names = append(names, traffic.OtherEndpoint)
 	}
 	return names
 }
@@ -103,21 +103,27 @@ func slowEndpoints(r *result.Result) []slowEndpoint {
 	if !ok || len(s.Endpoints) < 2 {
 		return nil
 	}
+	hs := make([]*hdrhistogram.Histogram, len(s.Endpoints))
+	for i, e := range s.Endpoints {
+		if e.Histogram == "" {
+			continue
+		}
+		h, err := stats.Decode(e.Histogram)
+		if err != nil {
+			return nil
+		}
+		hs[i] = h
+	}
 	var out []slowEndpoint
 	for i, e := range s.Endpoints {
-		if e.Requests < minSlowRequests || e.Histogram == "" {
+		if e.Requests < minSlowRequests || hs[i] == nil {
 			continue
 		}
 		rest := stats.New()
-		for j, o := range s.Endpoints {
-			if j == i || o.Histogram == "" {
-				continue
+		for j, h := range hs {
+			if j != i && h != nil {
+				stats.Merge(rest, h)
 			}
-			h, err := stats.Decode(o.Histogram)
-			if err != nil {
-				return nil
-			}
-			stats.Merge(rest, h)
 		}
 		if rest.TotalCount() < minSlowRequests {
 			continue

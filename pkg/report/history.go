@@ -79,33 +79,27 @@ func historyCharts(v HistoryView) []*chart {
 			p99 = append(p99, point{day(p.Time), p.P99MS})
 		}
 	}
-	at := func(pts []point, unit string) func(point) string {
-		return func(pt point) string {
-			for _, p := range v.Points {
-				if math.Abs(day(p.Time)-pt.X) < 1e-9 {
-					return tip(p, fmtQPS(math.Round(pt.Y*10)/10)+unit)
-				}
-			}
-			return ""
-		}
+	// Every marker is at a run's day: its tip names that run.
+	runAt := make(map[float64]HistoryPoint, len(v.Points))
+	for _, p := range v.Points {
+		runAt[day(p.Time)] = p
+	}
+	at := func(what func(y float64) string) func(point) string {
+		return func(pt point) string { return tip(runAt[pt.X], what(pt.Y)) }
+	}
+	qps := func(unit string) func(float64) string {
+		return func(y float64) string { return fmtQPS(math.Round(y*10)/10) + unit }
 	}
 	qc := &chart{Name: "history-best-before", Title: "Best-before and N-1 over time", X: x, Y: axis{Label: "QPS"}, VLines: marks(v.BestBeforeChanges)}
 	qc.Series = []series{
-		{Name: "best-before", Color: "#16a34a", Points: bb, Tip: at(bb, " QPS best-before")},
-		{Name: "N-1", Color: "#0891b2", Points: n1, Tip: at(n1, " QPS N-1")},
+		{Name: "best-before", Color: "#16a34a", Points: bb, Tip: at(qps(" QPS best-before"))},
+		{Name: "N-1", Color: "#0891b2", Points: n1, Tip: at(qps(" QPS N-1"))},
 	}
 	if v.PeakQPS > 0 {
 		qc.HLines = []refLine{{Value: v.PeakQPS, Label: "planned peak " + fmtQPS(v.PeakQPS), Color: "#7c3aed"}}
 	}
 	pc := &chart{Name: "history-p99", Title: "p99 at the best-before over time", X: x, Y: axis{Label: "p99 (ms)"}, VLines: marks(v.P99Changes)}
-	pc.Series = []series{{Name: "p99 at the best-before", Color: "#d97706", Points: p99, Tip: func(pt point) string {
-		for _, p := range v.Points {
-			if math.Abs(day(p.Time)-pt.X) < 1e-9 {
-				return tip(p, "p99 "+fmtMS(pt.Y))
-			}
-		}
-		return ""
-	}}}
+	pc.Series = []series{{Name: "p99 at the best-before", Color: "#d97706", Points: p99, Tip: at(func(y float64) string { return "p99 " + fmtMS(y) })}}
 	if v.SLOP99MS > 0 {
 		pc.HLines = []refLine{{Value: v.SLOP99MS, Label: "SLO p99 " + fmtMS(v.SLOP99MS), Color: "#dc2626"}}
 	}

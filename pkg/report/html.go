@@ -10,6 +10,7 @@ import (
 
 	"github.com/bestbefore/bestbefore/pkg/result"
 	"github.com/bestbefore/bestbefore/pkg/stats"
+	"github.com/bestbefore/bestbefore/pkg/traffic"
 )
 
 // HTML writes report.html: one self-contained page (inline CSS and SVG, no
@@ -188,7 +189,7 @@ func HTML(w io.Writer, r *result.Result, o Options) error {
 					s.Index, fmtQPS(s.OfferedQPS), e(ep.Name), ep.Requests, fmtPct(share(s, ep)), fmtMS(ep.P50MS), fmtMS(ep.P99MS), ep.Errors)
 			}
 		}
-		p("</tbody></table></div>\n</details>\n<p class=\"note\">Requests are grouped by method and path template (numbers, UUIDs and hex identifiers folded to {id}, query values to {}); the %d most frequent endpoints of the traffic are named, the rest counted as other.</p>\n</section>\n", maxEndpointsNamed)
+		p("</tbody></table></div>\n</details>\n<p class=\"note\">Requests are grouped by method and path template (numbers, UUIDs and hex identifiers folded to {id}, query values to {}); the %d most frequent endpoints of the traffic are named, the rest counted as %s.</p>\n</section>\n", traffic.MaxEndpoints, traffic.OtherEndpoint)
 	}
 
 	if et := errorTable(r); len(et) > 0 {

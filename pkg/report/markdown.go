@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	"github.com/bestbefore/bestbefore/pkg/result"
+	"github.com/bestbefore/bestbefore/pkg/traffic"
 )
 
 // Markdown writes a GitHub-flavoured report that fits a pull-request comment
@@ -139,7 +140,7 @@ func Markdown(w io.Writer, r *result.Result, o Options) error {
 				p("| %d | %s | %s | %d | %s | %s | %s | %d |\n", s.Index, fmtQPS(s.OfferedQPS), mdEsc(ep.Name), ep.Requests, fmtPct(share(s, ep)), fmtMS(ep.P50MS), fmtMS(ep.P99MS), ep.Errors)
 			}
 		}
-		p("\n</details>\n\nRequests are grouped by method and path template (numbers, UUIDs and hex identifiers folded to {id}, query values to {}); the %d most frequent endpoints of the traffic are named, the rest counted as other.\n\n", maxEndpointsNamed)
+		p("\n</details>\n\nRequests are grouped by method and path template (numbers, UUIDs and hex identifiers folded to {id}, query values to {}); the %d most frequent endpoints of the traffic are named, the rest counted as %s.\n\n", traffic.MaxEndpoints, traffic.OtherEndpoint)
 	}
 
 	if et := errorTable(r); len(et) > 0 {
