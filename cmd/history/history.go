@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"math"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -328,21 +329,38 @@ func num(v *float64, unit string) string {
 
 // ---- changes ----
 
-// Metrics are the figures whose history changes and report follow.
-var Metrics = []string{"best_before", "n_minus_1", "p99", "error_rate"}
+// metric is a figure whose history changes and report follow: its name,
+// its unit as printed, and where a run holds it.
+type metric struct {
+	name, unit string
+	of         func(history.Run) *float64
+}
 
-func metricOf(r history.Run, metric string) *float64 {
-	switch metric {
-	case "best_before":
-		return r.BestBeforeQPS
-	case "n_minus_1":
-		return r.NMinus1QPS
-	case "p99":
-		return r.P99MS
-	case "error_rate":
-		return r.ErrorRate
+var metrics = []metric{
+	{"best_before", " QPS", func(r history.Run) *float64 { return r.BestBeforeQPS }},
+	{"n_minus_1", " QPS", func(r history.Run) *float64 { return r.NMinus1QPS }},
+	{"p99", " ms", func(r history.Run) *float64 { return r.P99MS }},
+	{"error_rate", "", func(r history.Run) *float64 { return r.ErrorRate }},
+}
+
+// Metrics are the names of the figures history follows.
+func Metrics() []string {
+	out := make([]string, len(metrics))
+	for i, m := range metrics {
+		out[i] = m.name
 	}
-	return nil
+	return out
+}
+
+// lookupMetric finds a metric by name; a name not in the catalogue is a
+// usage error naming the ones that are.
+func lookupMetric(name string) (metric, error) {
+	for _, m := range metrics {
+		if m.name == name {
+			return m, nil
+		}
+	}
+	return metric{}, cmdutil.BadInputf("history: --metric %q: want one of %s", name, strings.Join(Metrics(), ", "))
 }
 
 // Series is one scenario's runs on one machine, oldest first: what change
@@ -374,8 +392,12 @@ type Change struct {
 }
 
 // Analyze groups the completed runs by scenario and machine and finds the
-// change points of metric in each.
-func Analyze(runs []history.Run, metric string, o changepoint.Options) []*Series {
+// change points of the metric named in each (a name from Metrics).
+func Analyze(runs []history.Run, metricName string, o changepoint.Options) []*Series {
+	m, err := lookupMetric(metricName)
+	if err != nil {
+		return nil
+	}
 	by := map[[2]string]*Series{}
 	var order []*Series
 	for i := len(runs) - 1; i >= 0; i-- { // runs come newest first
@@ -386,11 +408,11 @@ func Analyze(runs []history.Run, metric string, o changepoint.Options) []*Series
 		k := [2]string{r.Scenario, r.Machine}
 		s := by[k]
 		if s == nil {
-			s = &Series{Scenario: r.Scenario, Machine: r.Machine, Metric: metric, Changes: []Change{}}
+			s = &Series{Scenario: r.Scenario, Machine: r.Machine, Metric: m.name, Changes: []Change{}}
 			by[k] = s
 			order = append(order, s)
 		}
-		v := metricOf(r, metric)
+		v := m.of(r)
 		if v == nil {
 			s.Skipped++
 			continue
@@ -445,21 +467,13 @@ step), error_rate (at the best-before step).`,
 	cmd.Flags().StringVar(&o.Metric, "metric", "best_before", "best_before, n_minus_1, p99 or error_rate")
 	cmd.Flags().Float64Var(&o.MaxP, "max-p", changepoint.DefaultMaxP, "significance a change must reach")
 	cmd.Flags().BoolVar(&o.JSON, "json", false, "print the series and their changes as JSON")
-	cmdutil.FixedValues(cmd, "metric", Metrics...)
+	cmdutil.FixedValues(cmd, "metric", Metrics()...)
 	return cmd
 }
 
-func checkMetric(m string) error {
-	for _, x := range Metrics {
-		if m == x {
-			return nil
-		}
-	}
-	return cmdutil.BadInputf("history: --metric %q: want one of %s", m, strings.Join(Metrics, ", "))
-}
-
 func runChanges(ctx context.Context, o *changesOptions) error {
-	if err := checkMetric(o.Metric); err != nil {
+	m, err := lookupMetric(o.Metric)
+	if err != nil {
 		return err
 	}
 	if !(o.MaxP > 0 && o.MaxP < 1) {
@@ -486,7 +500,6 @@ func runChanges(ctx context.Context, o *changesOptions) error {
 		fmt.Fprintf(o.F.IOStreams.ErrOut, "no completed runs in %s: store some with bestbefore history add\n", s.Name())
 		return nil
 	}
-	unit := map[string]string{"best_before": " QPS", "n_minus_1": " QPS", "p99": " ms", "error_rate": ""}[o.Metric]
 	for _, se := range series {
 		span := ""
 		if n := len(se.Runs); n > 0 {
@@ -502,27 +515,20 @@ func runChanges(ctx context.Context, o *changesOptions) error {
 		}
 		for _, c := range se.Changes {
 			fmt.Fprintf(w, "  run %d (%s, commit %s, %s): %s → %s%s (%+.1f%%), p %.2g\n", c.Index+1, c.Run[:12], orDash(short(c.Commit)), c.StartedAt.Format("2006-01-02 15:04"),
-				fmtLevel(c.Before), fmtLevel(c.After), unit, 100*c.Relative, c.P)
+				fmtLevel(c.Before), fmtLevel(c.After), m.unit, 100*c.Relative, c.P)
 		}
 	}
 	return nil
 }
 
 func fmtLevel(v float64) string {
-	switch a := abs(v); {
+	switch a := math.Abs(v); {
 	case a >= 100:
 		return fmt.Sprintf("%.0f", v)
 	case a >= 1:
 		return fmt.Sprintf("%.2f", v)
 	}
 	return fmt.Sprintf("%.3g", v)
-}
-
-func abs(v float64) float64 {
-	if v < 0 {
-		return -v
-	}
-	return v
 }
 
 // ---- report ----

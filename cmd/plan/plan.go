@@ -280,10 +280,10 @@ func Run(opts *Options) error {
 		}
 		var buf bytes.Buffer
 		if err := w.write(&buf, view, ro); err != nil {
-			return err
+			return cmdutil.RunFailed(err)
 		}
-		if err := os.WriteFile(w.path, buf.Bytes(), 0o644); err != nil {
-			return fmt.Errorf("plan: %w", err)
+		if err := result.WriteFileAtomic(w.path, buf.Bytes()); err != nil {
+			return cmdutil.RunFailed(fmt.Errorf("plan: %w", err))
 		}
 	}
 	if opts.JSON {
