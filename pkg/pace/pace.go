@@ -83,6 +83,101 @@ func (p *Poisson) Next() time.Duration {
 // Rate implements Arrivals.
 func (p *Poisson) Rate() float64 { return p.rate }
 
+// Gamma arrivals have gamma-distributed gaps with mean 1/rate and shape
+// burstiness: 1 is Poisson, below 1 the arrivals come in bursts with long
+// lulls between them (0.5 doubles the variance of a Poisson gap), above 1
+// they are more even than Poisson. It is the arrival model of vLLM's
+// serving benchmark (--burstiness).
+type Gamma struct {
+	rate, shape float64
+	rng         *rand.Rand
+	t           float64 // seconds
+}
+
+// NewGamma returns seeded gamma arrivals at mean rate per second.
+func NewGamma(rate, burstiness float64, seed uint64) *Gamma {
+	if burstiness <= 0 {
+		burstiness = 1
+	}
+	return &Gamma{rate: rate, shape: burstiness, rng: rand.New(rand.NewPCG(seed, 0x2545f4914f6cdd1d))}
+}
+
+// Next implements Arrivals.
+func (g *Gamma) Next() time.Duration {
+	if g.rate <= 0 {
+		return time.Duration(math.MaxInt64)
+	}
+	g.t += GammaVariate(g.rng, g.shape) / (g.shape * g.rate)
+	return time.Duration(g.t * float64(time.Second))
+}
+
+// Rate implements Arrivals.
+func (g *Gamma) Rate() float64 { return g.rate }
+
+// GammaVariate draws from the gamma distribution of the given shape and
+// scale 1 (mean shape), by Marsaglia and Tsang's method; a shape below 1
+// is drawn at shape+1 and scaled by U^(1/shape).
+func GammaVariate(rng *rand.Rand, shape float64) float64 {
+	if shape < 1 {
+		u := rng.Float64()
+		for u == 0 {
+			u = rng.Float64()
+		}
+		return GammaVariate(rng, shape+1) * math.Pow(u, 1/shape)
+	}
+	d := shape - 1.0/3
+	c := 1 / math.Sqrt(9*d)
+	for {
+		x := rng.NormFloat64()
+		v := 1 + c*x
+		if v <= 0 {
+			continue
+		}
+		v = v * v * v
+		u := rng.Float64()
+		if u < 1-0.0331*x*x*x*x || math.Log(u) < 0.5*x*x+d*(1-v+math.Log(v)) {
+			return d * v
+		}
+	}
+}
+
+// Process names an arrival process a scenario can choose.
+const (
+	ProcessConstant = "constant"
+	ProcessPoisson  = "poisson"
+	ProcessBursty   = "bursty"
+)
+
+// Processes lists the arrival processes, in the order help shows them.
+var Processes = []string{ProcessConstant, ProcessPoisson, ProcessBursty}
+
+// DefaultBurstiness is the gamma shape of bursty arrivals when a scenario
+// does not say.
+const DefaultBurstiness = 0.5
+
+// New returns the arrivals of the named process at rate per second: the
+// one place a process name becomes a schedule. seed draws the random
+// processes; burstiness is the gamma shape of bursty arrivals.
+func New(process string, rate float64, seed uint64, burstiness float64) Arrivals {
+	switch process {
+	case ProcessPoisson:
+		return NewPoisson(rate, seed)
+	case ProcessBursty:
+		if burstiness <= 0 {
+			burstiness = DefaultBurstiness
+		}
+		return NewGamma(rate, burstiness, seed)
+	}
+	return NewConstant(rate)
+}
+
+// StepSeed is the seed of the arrivals of step index of a run seeded
+// with run: every step draws its own schedule, and the whole run's is
+// reproduced from the one seed.
+func StepSeed(run int64, index int) uint64 {
+	return uint64(run) + uint64(index)*0x9e3779b97f4a7c15
+}
+
 // RecordedSpeed is the replay speed that makes a recording whose mean rate
 // is recordedRate arrive at targetRate.
 func RecordedSpeed(recordedRate, targetRate float64) float64 {
@@ -106,4 +201,5 @@ func RecordedOffset(ts time.Duration, cycle int, span time.Duration, speed float
 var (
 	_ Arrivals = (*Constant)(nil)
 	_ Arrivals = (*Poisson)(nil)
+	_ Arrivals = (*Gamma)(nil)
 )

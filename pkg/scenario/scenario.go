@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"reflect"
 	"regexp"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -20,6 +21,7 @@ import (
 	"go.yaml.in/yaml/v3"
 
 	"github.com/bestbefore/bestbefore/pkg/h1"
+	"github.com/bestbefore/bestbefore/pkg/pace"
 	"github.com/bestbefore/bestbefore/pkg/result"
 )
 
@@ -636,10 +638,14 @@ func (s *Scenario) Validate() Errors {
 	}
 
 	l := s.Load
-	switch l.Arrival {
-	case "constant", "poisson":
-	default:
-		add("load.arrival", "must be constant or poisson, got %q", l.Arrival)
+	if !slices.Contains(pace.Processes, l.Arrival) {
+		add("load.arrival", "must be one of %s, got %q", strings.Join(pace.Processes, ", "), l.Arrival)
+	}
+	switch {
+	case l.Burstiness != 0 && l.Arrival != pace.ProcessBursty:
+		add("load.burstiness", "applies to arrival: bursty only (arrival is %s)", l.Arrival)
+	case l.Burstiness < 0 || math.IsNaN(l.Burstiness) || l.Burstiness > 100:
+		add("load.burstiness", "must be a gamma shape above 0 and at most 100 (1 is Poisson, below 1 burstier), got %v", l.Burstiness)
 	}
 	if len(l.Steps) > 0 {
 		if len(l.Steps) > MaxSteps {

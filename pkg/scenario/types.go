@@ -68,7 +68,10 @@ type Traffic struct {
 
 // Load is the ramp.
 type LoadSpec struct {
-	Arrival           string   `yaml:"arrival"` // constant | poisson
+	Arrival string `yaml:"arrival"` // constant | poisson | bursty
+	// Burstiness is the gamma shape of bursty arrivals' gaps (default
+	// 0.5): 1 is Poisson, below 1 burstier.
+	Burstiness        float64  `yaml:"burstiness,omitempty"`
 	StartQPS          float64  `yaml:"start_qps"`
 	StepQPS           float64  `yaml:"step_qps"`
 	MaxQPS            float64  `yaml:"max_qps"`
