@@ -359,36 +359,13 @@ func (a *Attacker) Step(ctx context.Context, feed Feed, spec StepSpec) (*StepSta
 		spec.Interval = time.Second
 	}
 	cpu0 := processCPU()
-	st := &stepRun{spec: spec, results: make(chan rec, 1<<14), abandon: make(chan struct{}), examples: map[kindKey]string{}}
-	outs := make([]*StepStats, max(1, len(a.bySide)))
-	for k := range outs {
-		o := &StepStats{
-			Rate: spec.Rate, Warmup: spec.Warmup, Window: spec.Duration - spec.Warmup,
-			ByClass: map[string]int64{}, Latency: stats.New(), Service: stats.New(), SendLag: stats.New(),
-		}
-		nIv := int(math.Ceil(float64(o.Window) / float64(spec.Interval)))
-		for i := 0; i < nIv; i++ {
-			o.Intervals = append(o.Intervals, IntervalStats{Offset: time.Duration(i) * spec.Interval})
-		}
-		outs[k] = o
-	}
-	st.ivSent = make([]atomic.Int64, len(outs[0].Intervals))
+	st, outs := newStepRun(spec, max(1, len(a.bySide)), time.Now())
 	out := outs[0]
-	if len(outs) > 1 {
-		out.Sides = outs
-	}
 	collected := make(chan struct{})
-	st.start = time.Now()
-	for _, o := range outs {
-		o.Start = st.start
-	}
 	go a.collect(st, outs, collected)
 
 	var feedErr error
-	var inflightSum, inflightN, inflightMax int64
-	// Per interval of the measured window: requests in flight summed over
-	// the sends due in it, and how many sends that was.
-	ivInflight := make([][2]int64, len(st.ivSent))
+	inf := newInflight(len(st.ivSent))
 	hookDone := spec.Hook == nil
 	interrupted := false
 	sl := newSleeper()
@@ -449,20 +426,15 @@ pacing:
 			p := it.Req[t]
 			n := a.inflight.Load()
 			if it.Offset >= spec.Warmup {
+				k := -1
 				if len(st.ivSent) > 0 {
-					k := st.interval(it.Offset)
+					k = st.interval(it.Offset)
 					st.ivSent[k].Add(1)
-					ivInflight[k][0] += n
-					ivInflight[k][1]++
 					if int64(k) > st.ivPassed.Load() {
 						st.ivPassed.Store(int64(k))
 					}
 				}
-				inflightSum += n
-				inflightN++
-				if n > inflightMax {
-					inflightMax = n
-				}
+				inf.add(k, n)
 			}
 			st.sent.Add(1)
 			st.wg.Add(1)
@@ -514,19 +486,10 @@ pacing:
 	}
 	<-collected
 	wall, cpu := time.Since(st.start), processCPU()-cpu0
-	var inflightMean float64
-	if inflightN > 0 {
-		inflightMean = float64(inflightSum) / float64(inflightN) / float64(len(outs))
-	}
+	inf.apply(outs)
 	for _, o := range outs {
-		for k, f := range ivInflight {
-			if f[1] > 0 && k < len(o.Intervals) {
-				o.Intervals[k].InFlightMean = float64(f[0]) / float64(f[1])
-			}
-		}
 		o.Wall, o.CPU = wall, cpu
 		o.Completed = !interrupted && feedErr == nil
-		o.InFlightMean, o.InFlightMax = inflightMean, inflightMax
 	}
 	if abandoned {
 		out.Abandoned = st.sent.Load() - st.completed.Load()
@@ -535,6 +498,69 @@ pacing:
 		return out, feedErr
 	}
 	return out, nil
+}
+
+// newStepRun prepares the accounting of one step: the run's shared state
+// and each side's empty figures, intervals laid out over the measured
+// window. In a live A/B run outs[0] holds the others in Sides.
+func newStepRun(spec StepSpec, sides int, start time.Time) (*stepRun, []*StepStats) {
+	st := &stepRun{spec: spec, start: start, results: make(chan rec, 1<<14), abandon: make(chan struct{}), examples: map[kindKey]string{}}
+	outs := make([]*StepStats, sides)
+	for k := range outs {
+		o := &StepStats{
+			Rate: spec.Rate, Start: start, Warmup: spec.Warmup, Window: spec.Duration - spec.Warmup,
+			ByClass: map[string]int64{}, Latency: stats.New(), Service: stats.New(), SendLag: stats.New(),
+		}
+		nIv := int(math.Ceil(float64(o.Window) / float64(spec.Interval)))
+		for i := 0; i < nIv; i++ {
+			o.Intervals = append(o.Intervals, IntervalStats{Offset: time.Duration(i) * spec.Interval})
+		}
+		outs[k] = o
+	}
+	st.ivSent = make([]atomic.Int64, len(outs[0].Intervals))
+	if len(outs) > 1 {
+		outs[0].Sides = outs
+	}
+	return st, outs
+}
+
+// inflight sums the requests in flight seen at each send due in the
+// measured window, over the step and per interval.
+type inflight struct {
+	sum, n, max int64
+	// iv holds, per interval, the sum and the count of the samples.
+	iv [][2]int64
+}
+
+func newInflight(intervals int) *inflight { return &inflight{iv: make([][2]int64, intervals)} }
+
+// add records n requests in flight at a send due in interval k (-1 when
+// the window is too short for an interval).
+func (f *inflight) add(k int, n int64) {
+	if k >= 0 {
+		f.iv[k][0] += n
+		f.iv[k][1]++
+	}
+	f.sum += n
+	f.n++
+	f.max = max(f.max, n)
+}
+
+// apply writes the means into every side's figures; the step's mean is
+// shared out among the sides.
+func (f *inflight) apply(outs []*StepStats) {
+	var mean float64
+	if f.n > 0 {
+		mean = float64(f.sum) / float64(f.n) / float64(len(outs))
+	}
+	for _, o := range outs {
+		for k, v := range f.iv {
+			if v[1] > 0 && k < len(o.Intervals) {
+				o.Intervals[k].InFlightMean = float64(v[0]) / float64(v[1])
+			}
+		}
+		o.InFlightMean, o.InFlightMax = mean, f.max
+	}
 }
 
 // abortAfter returns a channel closed once Options.Abort is closed and

@@ -135,6 +135,8 @@ func (p *Provider) Close() {
 }
 
 // RateFeed pairs arrivals from a schedule with requests from a provider.
+// Without a provider it yields the schedule alone (items without
+// requests), for a Stepper that sends nothing (a simulation).
 type RateFeed struct {
 	Arrivals pace.Arrivals
 	Provider *Provider
@@ -143,11 +145,18 @@ type RateFeed struct {
 
 // Unread returns the last request to the provider: the step ended before it
 // was due, and the next step sends it.
-func (f *RateFeed) Unread() { f.Provider.Unread(f.last) }
+func (f *RateFeed) Unread() {
+	if f.Provider != nil {
+		f.Provider.Unread(f.last)
+	}
+}
 
 // Next implements Feed.
 func (f *RateFeed) Next() (Item, error) {
 	off := f.Arrivals.Next()
+	if f.Provider == nil {
+		return Item{Offset: off}, nil
+	}
 	v, err := f.Provider.Next()
 	if err != nil {
 		return Item{}, err

@@ -2,9 +2,14 @@ package result
 
 import (
 	"fmt"
+	"math"
 	"slices"
 	"strconv"
 	"strings"
+
+	hdrhistogram "github.com/HdrHistogram/hdrhistogram-go"
+
+	"github.com/bestbefore/bestbefore/pkg/stats"
 )
 
 // Units of an objective's measure and bound.
@@ -144,7 +149,7 @@ var Catalogue = []Objective{
 		},
 	},
 	{
-		Key: "throughput", Label: "throughput (share of the sent rate delivered)", Unit: UnitShare, AtLeast: true,
+		Key: "throughput", Label: "throughput (share of the scheduled arrivals delivered)", Unit: UnitShare, AtLeast: true,
 		bound: func(o *Objectives) (float64, bool) {
 			if o.Throughput == nil || *o.Throughput <= 0 {
 				return 0, false
@@ -157,15 +162,22 @@ var Catalogue = []Objective{
 			if !ok || v >= bound {
 				return v, ok, false
 			}
-			// Completions are counted inside the window, so a few requests
-			// fall on either side of its edges: forgive two, and with no
-			// warmup the ones still in flight when the window opened.
-			sent := s.sentQPS()
-			slack := 2.0
-			if s.WarmupS == 0 {
-				slack += sent * s.LatencyMS.P50 / 1000
-			}
-			return v, true, s.DurationS == 0 || (sent-s.AchievedQPS)*s.DurationS > slack
+			// Completions are counted inside the window and arrivals by
+			// their due time, so the two differ by how the backlog changed
+			// between the window's edges: at a steady load, by the queue's
+			// own fluctuation. Forgive two requests, the backlog's swing
+			// seen in the window (its peak above its mean: a random queue
+			// swings by about that much, a growing one shows half its
+			// growth there and so still fails; never less than three
+			// standard deviations of the difference of two counts of
+			// that mean, for a backlog of a few requests), and the
+			// shortfall of a
+			// window that opens while the service is still filling up
+			// (fillShortfall).
+			swing := max(0, float64(s.InFlightMax)-s.InFlightMean, 3*math.Sqrt(2*s.InFlightMean))
+			slack := 2 + swing + fillShortfall(s)
+			short := float64(s.Requests) - s.AchievedQPS*s.DurationS
+			return v, true, s.DurationS == 0 || short > slack
 		},
 	},
 	{
@@ -210,8 +222,9 @@ var Catalogue = []Objective{
 	},
 }
 
-// ObjectiveRequests is the failure of a step that measured no request:
-// nothing can be judged, so it meets no objective.
+// ObjectiveRequests is the failure of a step that measured no request,
+// or too few to judge its steady state: nothing can be judged, so it
+// meets no objective (Step.Unmeasured).
 const ObjectiveRequests = "requests"
 
 // LookupObjective returns the catalogue entry for key.
@@ -307,14 +320,79 @@ func (f Failure) String() string {
 	return fmt.Sprintf("%s %s %s %s", ob.Label, ob.Format(f.Measured), rel, ob.Format(f.Bound))
 }
 
-// deliveredShare is the throughput objective's measure: the share of the
-// sent rate that completed successfully within the window.
+// deliveredShare is the throughput objective's measure: successes
+// completed within the window over the arrivals scheduled in it (not the
+// nominal rate, which a Poisson window misses by chance).
 func deliveredShare(s *Step) (float64, bool) {
-	sent := s.sentQPS()
-	if sent <= 0 || s.Requests == 0 {
+	sched := s.scheduledQPS()
+	if sched <= 0 || s.Requests == 0 {
 		return 0, false
 	}
-	return s.AchievedQPS / sent, true
+	return s.AchievedQPS / sched, true
+}
+
+// fillShortfall is how many fewer completions than arrivals a window is
+// expected to hold only because the step started with nothing in flight:
+// arriving at rate λ from time 0, completions by t number λ∫₀ᵗF(u)du
+// for the latency distribution F, so a window [w, T) holds
+// λ∫_w^T (1−F(u))du = λ·E[min(L,T) − min(L,w)] fewer completions than
+// arrivals. With a warmup a few latencies long it is nil; with none it is
+// about λ × mean latency (the requests in flight at the window's start);
+// read from the step's own latency histogram.
+//
+// The latencies read are those of the requests due in the window's first
+// trend slice when it holds enough of them: the service as it was when
+// the window opened, before a queue that grows within the step inflates
+// them (a growing queue's shortfall is what the objective exists to
+// catch, and must not be forgiven as filling). Else the whole step's
+// histogram, else its median alone.
+func fillShortfall(s *Step) float64 {
+	if s.DurationS <= 0 {
+		return 0
+	}
+	var h *hdrhistogram.Histogram
+	for _, enc := range []string{firstSlice(s), s.Histogram} {
+		if enc == "" {
+			continue
+		}
+		if d, err := stats.Decode(enc); err == nil && d.TotalCount() >= steadyMinSliceRequests {
+			h = d
+			break
+		}
+	}
+	w, end := s.WarmupS*1e6, (s.WarmupS+s.DurationS)*1e6 // µs, as recorded
+	var sum float64
+	if h == nil {
+		l := s.LatencyMS.P50 * 1000
+		return s.scheduledQPS() * (min(l, end) - min(l, w)) / 1e6
+	}
+	for _, b := range h.Distribution() {
+		if b.Count == 0 {
+			continue
+		}
+		l := float64(b.From+b.To) / 2
+		sum += float64(b.Count) * (min(l, end) - min(l, w))
+	}
+	return s.scheduledQPS() * sum / float64(h.TotalCount()) / 1e6
+}
+
+// firstSlice is the encoded histogram of the step's first trend slice.
+func firstSlice(s *Step) string {
+	if len(s.Trend) == 0 {
+		return ""
+	}
+	return s.Trend[0].Histogram
+}
+
+// scheduledQPS is the rate of the arrivals scheduled in the window.
+func (s *Step) scheduledQPS() float64 {
+	if s.ScheduledQPS > 0 {
+		return s.ScheduledQPS
+	}
+	if s.DurationS > 0 {
+		return float64(s.Requests) / s.DurationS
+	}
+	return 0
 }
 
 // sentQPS is the rate this generator was scheduled to send.

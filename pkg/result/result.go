@@ -145,6 +145,12 @@ type Step struct {
 	// SentQPS is the rate this generator was scheduled to send; it differs
 	// from OfferedQPS on a shard, which sends a share of the step.
 	SentQPS float64 `json:"sent_qps,omitempty"`
+	// ScheduledQPS is the rate of the arrivals actually scheduled in the
+	// measured window (Requests ÷ DurationS). It differs from SentQPS by
+	// the randomness of Poisson and bursty arrivals: a window of 1.5 s at
+	// 100 QPS holds 150 ± 12 Poisson arrivals. Throughput is judged
+	// against it, never against the nominal rate.
+	ScheduledQPS float64 `json:"scheduled_qps,omitempty"`
 	// Requests counts requests due in the measured window, dropped ones included.
 	Requests      int64            `json:"requests"`
 	Successes     int64            `json:"successes"`

@@ -4,6 +4,8 @@ import (
 	"math"
 	"slices"
 
+	hdrhistogram "github.com/HdrHistogram/hdrhistogram-go"
+
 	"github.com/bestbefore/bestbefore/pkg/stats"
 )
 
@@ -20,9 +22,17 @@ const (
 	// steadyMinSlices is the fewest counted slices a step needs to be
 	// judged at all.
 	steadyMinSlices = 5
+	// SteadyMinRequests is about the fewest requests a step's window
+	// needs for the steady-state test: five slices of five (slices with
+	// fewer are read in pairs).
+	SteadyMinRequests = steadyMinSlices * steadyMinSliceRequests
 	// steadyNoiseFactor is how many times the slices' own scatter about
 	// the fitted line the rise must exceed.
 	steadyNoiseFactor = 4
+	// steadySpreadShare is the share of the step's tail (p99 − p50) the
+	// slices' scatter is never taken below: with steadyNoiseFactor 4, a
+	// rise must pass the tail.
+	steadySpreadShare = 0.25
 	// steadyMinRiseMS is the smallest rise that can break the objective,
 	// whatever the level: below a millisecond, timer and scheduler jitter.
 	steadyMinRiseMS = 1.0
@@ -76,23 +86,66 @@ func SteadinessOf(s *Step) Steadiness {
 		return Steadiness{}
 	}
 	width := s.DurationS / float64(n)
+	var sls []steadySlice
+	full := 0
+	for _, sl := range s.Trend {
+		h, err := stats.Decode(sl.Histogram)
+		if err != nil {
+			continue
+		}
+		sls = append(sls, steadySlice{sl.OffsetS + width/2, h})
+		if h.TotalCount() >= steadyMinSliceRequests {
+			full++
+		}
+	}
+	if full < steadyMinSlices && len(sls) >= 2*steadyMinSlices {
+		// Too few requests a slice: read the slices in pairs.
+		paired := sls[:0:0]
+		for i := 0; i+1 < len(sls); i += 2 {
+			h := stats.New()
+			h.Merge(sls[i].h)
+			h.Merge(sls[i+1].h)
+			paired = append(paired, steadySlice{(sls[i].mid + sls[i+1].mid) / 2, h})
+		}
+		sls = paired
+	}
 	ts := make([]float64, 0, n)
 	ms := make([]float64, 0, n)
-	for _, sl := range s.Trend {
-		if sl.Requests < steadyMinSliceRequests {
+	ses := make([]float64, 0, n)
+	for _, sl := range sls {
+		h := sl.h
+		if h.TotalCount() < steadyMinSliceRequests {
 			continue
 		}
-		h, err := stats.Decode(sl.Histogram)
-		if err != nil || h.TotalCount() < steadyMinSliceRequests {
-			continue
-		}
-		ts = append(ts, sl.OffsetS+width/2)
+		ts = append(ts, sl.mid)
 		ms = append(ms, stats.QuantileMS(h, 50))
+		// The median of n requests is itself uncertain: its
+		// distribution-free 95% interval runs between the order
+		// statistics at n/2 ± 0.98√n, about ±1.96 standard errors.
+		half := 100 * 0.98 / math.Sqrt(float64(h.TotalCount()))
+		ses = append(ses, (stats.QuantileMS(h, min(100, 50+half))-stats.QuantileMS(h, max(0, 50-half)))/(2*1.96))
 	}
 	if len(ts) < steadyMinSlices {
 		return Steadiness{Slices: len(ts)}
 	}
-	return fitSteadiness(ts, ms, s.DurationS)
+	t := fitSteadiness(ts, ms, s.DurationS)
+	// Ten residuals can sit close to the line by chance; the slices'
+	// own sampling error is a floor the scatter is never below. So is a
+	// quarter of the step's tail (p99 − p50), so that a rise must pass
+	// the tail itself: over a step shorter than a queue's memory (a few
+	// slots serving bursty or variable load near capacity) the median
+	// of a stationary queue wanders up into its own tail, while a queue
+	// that grows by ρ over the window spreads its latencies evenly over
+	// the rise and shows a tail of only about half of it.
+	t.NoiseMS = max(t.NoiseMS, median(ses), steadySpreadShare*(s.LatencyMS.P99-s.LatencyMS.P50))
+	return t
+}
+
+// steadySlice is one trend slice: its middle (s from the window's start)
+// and the latencies due in it.
+type steadySlice struct {
+	mid float64
+	h   *hdrhistogram.Histogram
 }
 
 // fitSteadiness fits the Theil–Sen line to the points (t, m) and reads it

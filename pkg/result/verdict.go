@@ -37,11 +37,20 @@ func (ob *Objective) decide(s *Step, bound float64) (v float64, ok, broke bool) 
 
 // Judge checks a step against the objectives in force and returns the
 // objectives it broke, most severe first. A step with no requests
-// measured fails (ObjectiveRequests): nothing can vouch for it. An
+// measured fails (ObjectiveRequests): nothing can vouch for it; so does
+// one whose trend slices hold too few requests to judge a steady
+// objective in force (Unmeasured). An
 // objective the step holds no measurement for is not judged.
 func Judge(s *Step, o Objectives) []Failure {
 	if s.Requests == 0 {
 		return []Failure{{Objective: ObjectiveRequests, Measured: 0, Bound: 1}}
+	}
+	if o.Steady != nil && *o.Steady > 0 && len(s.Trend) > 0 {
+		// A step too short for its rate to show whether its queue grows
+		// cannot vouch for the rate, whatever its other figures say.
+		if t := SteadinessOf(s); !t.Judged {
+			return []Failure{{Objective: ObjectiveRequests, Measured: float64(s.Requests), Bound: SteadyMinRequests}}
+		}
 	}
 	var fs []Failure
 	for _, f := range o.InForce() {
@@ -52,6 +61,15 @@ func Judge(s *Step, o Objectives) []Failure {
 	}
 	sort.SliceStable(fs, func(i, j int) bool { return fs[i].Severity() > fs[j].Severity() })
 	return fs
+}
+
+// Unmeasured says that the step held too few requests to be judged: none
+// due in its measured window, or too few for the steady-state test (a
+// rate too low for the step's length). It fails ObjectiveRequests, since
+// nothing vouches for it, but a service not asked enough is not a service
+// that failed, so it neither sets nor limits the best-before.
+func (s *Step) Unmeasured() bool {
+	return !s.SLOPass && len(s.Failed) == 1 && s.Failed[0] == ObjectiveRequests
 }
 
 // ApplyJudgement sets SLOPass and Failed on the step.
@@ -111,7 +129,7 @@ func ComputeBestBefore(steps []Step, nodes int, margin float64) BestBefore {
 	lowestFail := -1
 	for i := range steps {
 		s := &steps[i]
-		if s.Phase == PhaseHold {
+		if s.Phase == PhaseHold || s.Unmeasured() {
 			continue
 		}
 		if !s.SLOPass && !s.Generator.Saturated {

@@ -56,6 +56,14 @@ type Planner interface {
 	Planned(maxSteps int, step time.Duration)
 }
 
+// Stepper runs one step of load and reports what it measured: the
+// Attacker against real sockets, or a queueing simulation in virtual time
+// (pkg/sim). The ramp, the judgement, the steady-state test and the
+// refinement are the same whichever runs the steps.
+type Stepper interface {
+	Step(ctx context.Context, feed attack.Feed, spec attack.StepSpec) (*attack.StepStats, error)
+}
+
 // NodeKiller takes a node out and brings it back, for node-loss verification.
 type NodeKiller interface {
 	Kill(ctx context.Context) (node string, err error)
@@ -103,6 +111,10 @@ type Config struct {
 	// Shard, when set, is recorded in the result.
 	Shard *result.Shard
 	Now   func() time.Time
+	// Stepper, when set, runs the steps instead of an Attacker: no
+	// target is dialled and no traffic is read, and the feed it is given
+	// carries the arrival schedule without requests.
+	Stepper Stepper
 }
 
 // Run executes the scenario and returns its result. The result is always
@@ -153,36 +165,76 @@ func Run(ctx context.Context, cfg Config) (*result.Result, error) {
 		}
 	}
 
-	bases, err := attack.ParseTargets(append(append([]string(nil), cfg.TargetURLs...), cfg.CandidateURLs...))
+	stepper, prov, info, closeAll, err := prepare(ctx, cfg)
 	if err != nil {
 		finish()
 		return r, err
 	}
-	if len(bases) == 0 {
-		finish()
-		return r, errors.New("sweep: no target")
+	defer closeAll()
+
+	runCtx, cancel := context.WithTimeout(ctx, s.Limits.MaxDuration.D())
+	defer cancel()
+	rn := &runner{cfg: cfg, s: s, atk: stepper, prov: prov, info: info, r: r, ctx: runCtx, sides: sides}
+	err = rn.ramp()
+	switch {
+	case ctx.Err() != nil:
+		r.Status = result.StatusInterrupted
+		r.Reason = "interrupted"
+	case runCtx.Err() != nil:
+		r.Status = result.StatusAborted
+		r.Reason = fmt.Sprintf("the run reached limits.max_duration (%v)", s.Limits.MaxDuration.D())
+	case rn.abortReason != "":
+		r.Status = result.StatusAborted
+		r.Reason = rn.abortReason
 	}
-	info := cfg.Traffic
+	finish()
+	return r, err
+}
+
+// prepare builds what sends the steps: with cfg.Stepper, that alone;
+// otherwise the targets' clients, the traffic provider and the Attacker.
+// closeAll releases them, last built first.
+func prepare(ctx context.Context, cfg Config) (stepper Stepper, prov *attack.Provider, info *TrafficInfo, closeAll func(), err error) {
+	var closers []func()
+	closeAll = func() {
+		for i := len(closers) - 1; i >= 0; i-- {
+			closers[i]()
+		}
+		closers = nil
+	}
+	if cfg.Stepper != nil {
+		return cfg.Stepper, nil, &TrafficInfo{}, closeAll, nil
+	}
+	s := cfg.Scenario
+	bases, err := attack.ParseTargets(append(append([]string(nil), cfg.TargetURLs...), cfg.CandidateURLs...))
+	if err != nil {
+		closeAll()
+		return nil, nil, nil, nil, err
+	}
+	if len(bases) == 0 {
+		closeAll()
+		return nil, nil, nil, nil, errors.New("sweep: no target")
+	}
+	info = cfg.Traffic
 	if info == nil {
 		if info, err = ScanTraffic(ctx, cfg.TrafficPath); err != nil {
-			finish()
-			return r, err
+			return nil, nil, nil, nil, err
 		}
 	}
 	src, err := traffic.NewSource(cfg.TrafficPath, s.Traffic.Order == "shuffle", s.Seed)
 	if err != nil {
-		finish()
-		return r, err
+		closeAll()
+		return nil, nil, nil, nil, err
 	}
 	src.Filter = cfg.Filter
-	defer src.Close()
+	closers = append(closers, func() { src.Close() })
 	extra := http.Header{}
 	for k, v := range s.Target.Headers {
 		extra.Set(k, v)
 	}
 	groups := attack.NewGroups(info.Endpoints)
-	prov := attack.NewProvider(src, bases, extra, info.Count, groups)
-	defer prov.Close()
+	prov = attack.NewProvider(src, bases, extra, info.Count, groups)
+	closers = append(closers, prov.Close)
 
 	var checks []attack.Check
 	keepBody, recorded := false, false
@@ -211,13 +263,13 @@ func Run(ctx context.Context, cfg Config) (*result.Result, error) {
 	for i, b := range bases {
 		d, err := mkDoer(b, maxConns, s.Target.MaxResponseBytes)
 		if err != nil {
-			finish()
-			return r, err
+			closeAll()
+			return nil, nil, nil, nil, err
 		}
 		targets[i] = attack.Target{Base: b, Doer: d}
 	}
 	var targetSide []int
-	if ab {
+	if len(cfg.CandidateURLs) > 0 {
 		targetSide = make([]int, len(bases))
 		for i := len(cfg.TargetURLs); i < len(bases); i++ {
 			targetSide[i] = 1
@@ -229,25 +281,8 @@ func Run(ctx context.Context, cfg Config) (*result.Result, error) {
 		Checks: checks, KeepBody: keepBody, RecordedStatus: recorded, MaxSendLag: s.Monitor.MaxSendLag.D(), TargetSide: targetSide,
 		Guard: guard, Coalesce: attack.CoalesceFor(s.Monitor.MaxSendLag.D()), Abort: cfg.Abort,
 	})
-	defer atk.Close()
-
-	runCtx, cancel := context.WithTimeout(ctx, s.Limits.MaxDuration.D())
-	defer cancel()
-	rn := &runner{cfg: cfg, s: s, atk: atk, prov: prov, info: info, r: r, ctx: runCtx, sides: sides}
-	err = rn.ramp()
-	switch {
-	case ctx.Err() != nil:
-		r.Status = result.StatusInterrupted
-		r.Reason = "interrupted"
-	case runCtx.Err() != nil:
-		r.Status = result.StatusAborted
-		r.Reason = fmt.Sprintf("the run reached limits.max_duration (%v)", s.Limits.MaxDuration.D())
-	case rn.abortReason != "":
-		r.Status = result.StatusAborted
-		r.Reason = rn.abortReason
-	}
-	finish()
-	return r, err
+	closers = append(closers, atk.Close)
+	return atk, prov, info, closeAll, nil
 }
 
 // DefaultThroughput is the least share of the sent rate a step must
@@ -301,7 +336,7 @@ type runner struct {
 	sides       [2]*result.Result
 	cfg         Config
 	s           *scenario.Scenario
-	atk         *attack.Attacker
+	atk         Stepper
 	prov        *attack.Provider
 	info        *TrafficInfo
 	r           *result.Result
@@ -352,7 +387,7 @@ func (rn *runner) ramp() error {
 			rn.r.Warnings = append(rn.r.Warnings, fmt.Sprintf("the generator could not keep its schedule at %.0f QPS (%s); the ramp stopped there", q, st.Generator.SaturatedWhy))
 			break
 		}
-		if st.SLOPass {
+		if st.SLOPass || st.Unmeasured() {
 			fails = 0
 			continue
 		}
@@ -419,12 +454,10 @@ func (rn *runner) step(phase string, q float64, dur time.Duration, hook func(), 
 		rn.cfg.Observer.StepStarted(idx, phase, q, dur)
 	}
 	var feed attack.Feed
-	if s.Traffic.Timing == "recorded" && rn.info.Rate > 0 {
+	if s.Traffic.Timing == "recorded" && rn.info.Rate > 0 && rn.prov != nil {
 		feed = &attack.RecordedFeed{Provider: rn.prov, Speed: pace.RecordedSpeed(rn.info.Rate, sent), Span: rn.info.Span}
-	} else if s.Load.Arrival == "poisson" {
-		feed = &attack.RateFeed{Arrivals: pace.NewPoisson(sent, uint64(s.Seed)+uint64(idx)*0x9e3779b9), Provider: rn.prov}
 	} else {
-		feed = &attack.RateFeed{Arrivals: pace.NewConstant(sent), Provider: rn.prov}
+		feed = &attack.RateFeed{Arrivals: pace.New(s.Load.Arrival, sent, pace.StepSeed(s.Seed, idx), s.Load.Burstiness), Provider: rn.prov}
 	}
 	if rn.sides[0] != nil {
 		feed = &attack.ABFeed{Inner: feed, Rate: sent}
@@ -536,6 +569,9 @@ func BuildStep(idx int, phase string, offered float64, ss *attack.StepStats, sam
 	}
 	if st.Requests > 0 {
 		st.ErrorRate = float64(st.Errors) / float64(st.Requests)
+	}
+	if win > 0 {
+		st.ScheduledQPS = float64(st.Requests) / win
 	}
 	st.LittleConcurrency = float64(ss.Requests-ss.ByClass[result.ClassDropped]) / math.Max(win, 1e-9) * st.LatencyMS.Mean / 1000
 	st.Histogram, _ = stats.Encode(ss.Latency)
