@@ -50,6 +50,7 @@ type Options struct {
 // NewCmdRun builds `run`; runF replaces the action in tests.
 func NewCmdRun(f *cmdutil.Factory, runF func(context.Context, *Options) error) *cobra.Command {
 	opts := &Options{F: f}
+	var seed int64
 	cmd := &cobra.Command{
 		Use:   "run SCENARIO.yaml | run --url URL",
 		Short: "Run a scenario: ramp the load, find the best-before QPS, write result.json and reports",
@@ -114,6 +115,12 @@ result.json), 2 bad input, 3 the run could not be carried out,
 					}
 				}
 			}
+			if cmd.Flags().Changed("seed") {
+				if seed <= 0 {
+					return cmdutil.BadInputf("--seed must be a positive integer, got %d", seed)
+				}
+				opts.Set = append(opts.Set, fmt.Sprintf("seed=%d", seed))
+			}
 			if opts.Format != "text" && opts.Format != "json" {
 				return cmdutil.BadInputf("--format must be text or json, got %q", opts.Format)
 			}
@@ -134,6 +141,7 @@ result.json), 2 bad input, 3 the run could not be carried out,
 	}
 	cmd.Flags().StringVarP(&opts.OutDir, "out", "o", "", "directory for result.json and reports (default reports/<name>-<time>)")
 	cmd.Flags().StringArrayVar(&opts.Set, "set", nil, "override a scenario key, e.g. --set load.max_qps=800 (repeatable)")
+	cmd.Flags().Int64Var(&seed, "seed", 0, "seed of the arrival schedule and shuffle order, to replay a run (its result.json's manifest.seed); default: the scenario's seed, else a fresh one each run")
 	cmd.Flags().BoolVarP(&opts.Quiet, "quiet", "q", false, "no progress output on stderr")
 	cmd.Flags().StringVar(&opts.Format, "format", "text", "summary on stdout: text or json")
 	cmdutil.FixedValues(cmd, "format", "text", "json")

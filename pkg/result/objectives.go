@@ -43,6 +43,12 @@ type Objective struct {
 	// comparison of measure and bound: an allowance for a window's edges
 	// or for noise, read with the measure in one pass.
 	judge func(s *Step, bound float64) (v float64, measured, broke bool)
+	// Queue is true for the objectives that read a queue over the step's
+	// window, which a stationary queue's one-off excursion can break by
+	// chance: a step that breaks only these is measured again, and they
+	// stand broken only when the second look breaks them too
+	// (JudgeAgain).
+	Queue bool
 }
 
 // Measure is the step's measure for the objective in ob.Unit, false when
@@ -149,7 +155,7 @@ var Catalogue = []Objective{
 		},
 	},
 	{
-		Key: "throughput", Label: "throughput (share of the scheduled arrivals delivered)", Unit: UnitShare, AtLeast: true,
+		Key: "throughput", Label: "throughput (share of the scheduled arrivals delivered)", Unit: UnitShare, AtLeast: true, Queue: true,
 		bound: func(o *Objectives) (float64, bool) {
 			if o.Throughput == nil || *o.Throughput <= 0 {
 				return 0, false
@@ -162,26 +168,12 @@ var Catalogue = []Objective{
 			if !ok || v >= bound {
 				return v, ok, false
 			}
-			// Completions are counted inside the window and arrivals by
-			// their due time, so the two differ by how the backlog changed
-			// between the window's edges: at a steady load, by the queue's
-			// own fluctuation. Forgive two requests, the backlog's swing
-			// seen in the window (its peak above its mean: a random queue
-			// swings by about that much, a growing one shows half its
-			// growth there and so still fails; never less than three
-			// standard deviations of the difference of two counts of
-			// that mean, for a backlog of a few requests), and the
-			// shortfall of a
-			// window that opens while the service is still filling up
-			// (fillShortfall).
-			swing := max(0, float64(s.InFlightMax)-s.InFlightMean, 3*math.Sqrt(2*s.InFlightMean))
-			slack := 2 + swing + fillShortfall(s)
-			short := float64(s.Requests) - s.AchievedQPS*s.DurationS
+			short, slack := shortfall(s)
 			return v, true, s.DurationS == 0 || short > slack
 		},
 	},
 	{
-		Key: "steady", Label: "steady state (backlog growth, share of the rate)", Unit: UnitShare,
+		Key: "steady", Label: "steady state (backlog growth, share of the rate)", Unit: UnitShare, Queue: true,
 		bound: func(o *Objectives) (float64, bool) {
 			if o.Steady == nil || *o.Steady <= 0 {
 				return 0, false
@@ -329,6 +321,22 @@ func deliveredShare(s *Step) (float64, bool) {
 		return 0, false
 	}
 	return s.AchievedQPS / sched, true
+}
+
+// shortfall is how many fewer successes than scheduled arrivals a step's
+// window holds, and how many of them the throughput objective forgives.
+// Completions are counted inside the window and arrivals by their due
+// time, so the two differ by how the backlog changed between the
+// window's edges: at a steady load, by the queue's own fluctuation. It
+// forgives two requests; the backlog's swing seen in the window (its peak
+// above its mean: a random queue swings by about that much, a growing one
+// shows half its growth there and so still fails; never less than three
+// standard deviations of the difference of two counts of that mean, for a
+// backlog of a few requests); and the shortfall of a window that opens
+// while the service is still filling up (fillShortfall).
+func shortfall(s *Step) (short, slack float64) {
+	swing := max(0, float64(s.InFlightMax)-s.InFlightMean, 3*math.Sqrt(2*s.InFlightMean))
+	return float64(s.Requests) - s.AchievedQPS*s.DurationS, 2 + swing + fillShortfall(s)
 }
 
 // fillShortfall is how many fewer completions than arrivals a window is

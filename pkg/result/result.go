@@ -174,12 +174,16 @@ type Step struct {
 	LittleConcurrency float64 `json:"little_concurrency"`
 	SLOPass           bool    `json:"slo_pass"`
 	// Failed names the objectives this step broke (e.g. "latency.p99", "error_rate").
-	Failed    []string  `json:"failed,omitempty"`
-	Generator Generator `json:"generator"`
-	Target    *Target   `json:"target,omitempty"`
-	Host      *Host     `json:"host,omitempty"`
-	Warnings  []string  `json:"warnings,omitempty"`
-	Histogram string    `json:"histogram"`
+	Failed []string `json:"failed,omitempty"`
+	// Remeasured is set on a step that broke only queue objectives
+	// (steady, throughput) and was measured again at the same rate: the
+	// next step at that rate judged both together and holds the verdict.
+	Remeasured bool      `json:"remeasured,omitempty"`
+	Generator  Generator `json:"generator"`
+	Target     *Target   `json:"target,omitempty"`
+	Host       *Host     `json:"host,omitempty"`
+	Warnings   []string  `json:"warnings,omitempty"`
+	Histogram  string    `json:"histogram"`
 	// ServiceHistogram is the service-time histogram, same encoding.
 	ServiceHistogram string `json:"service_histogram,omitempty"`
 	// Intervals are per-second histograms of the measured window, the samples

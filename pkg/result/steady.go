@@ -29,10 +29,6 @@ const (
 	// steadyNoiseFactor is how many times the slices' own scatter about
 	// the fitted line the rise must exceed.
 	steadyNoiseFactor = 4
-	// steadySpreadShare is the share of the step's tail (p99 − p50) the
-	// slices' scatter is never taken below: with steadyNoiseFactor 4, a
-	// rise must pass the tail.
-	steadySpreadShare = 0.25
 	// steadyMinRiseMS is the smallest rise that can break the objective,
 	// whatever the level: below a millisecond, timer and scheduler jitter.
 	steadyMinRiseMS = 1.0
@@ -130,14 +126,8 @@ func SteadinessOf(s *Step) Steadiness {
 	}
 	t := fitSteadiness(ts, ms, s.DurationS)
 	// Ten residuals can sit close to the line by chance; the slices'
-	// own sampling error is a floor the scatter is never below. So is a
-	// quarter of the step's tail (p99 − p50), so that a rise must pass
-	// the tail itself: over a step shorter than a queue's memory (a few
-	// slots serving bursty or variable load near capacity) the median
-	// of a stationary queue wanders up into its own tail, while a queue
-	// that grows by ρ over the window spreads its latencies evenly over
-	// the rise and shows a tail of only about half of it.
-	t.NoiseMS = max(t.NoiseMS, median(ses), steadySpreadShare*(s.LatencyMS.P99-s.LatencyMS.P50))
+	// own sampling error is a floor the scatter is never below.
+	t.NoiseMS = max(t.NoiseMS, median(ses))
 	return t
 }
 

@@ -2,6 +2,7 @@ package result
 
 import (
 	"math"
+	"slices"
 	"sort"
 
 	"github.com/bestbefore/bestbefore/pkg/stats"
@@ -61,6 +62,45 @@ func Judge(s *Step, o Objectives) []Failure {
 	}
 	sort.SliceStable(fs, func(i, j int) bool { return fs[i].Severity() > fs[j].Severity() })
 	return fs
+}
+
+// OnlyQueueFailures says the step failed, and only objectives that read
+// a queue (Objective.Queue: steady, throughput).
+func (s *Step) OnlyQueueFailures() bool {
+	if s.SLOPass || len(s.Failed) == 0 {
+		return false
+	}
+	for _, f := range s.Failed {
+		if ob, ok := LookupObjective(f); !ok || !ob.Queue {
+			return false
+		}
+	}
+	return true
+}
+
+// JudgeAgain judges a step measured again at the rate of an earlier one
+// that broke only queue objectives (first.OnlyQueueFailures). Every other
+// objective is judged on again's own figures; a queue objective stands
+// broken only if both measurements broke it. Within one short step a
+// stationary queue's excursion (a burst of arrivals or of slow requests,
+// near capacity) looks like growth, and a second look rarely repeats it;
+// a queue that grows, grows in both. first is marked Remeasured: again's
+// verdict stands for the rate, and first neither sets nor limits the
+// best-before.
+func JudgeAgain(first, again *Step, o Objectives) {
+	ApplyJudgement(again, o)
+	var failed []string
+	for _, f := range again.Failed {
+		if ob, ok := LookupObjective(f); ok && ob.Queue && !slices.Contains(first.Failed, f) {
+			continue
+		}
+		failed = append(failed, f)
+	}
+	if len(failed) == 0 {
+		failed = nil
+	}
+	again.Failed, again.SLOPass = failed, len(failed) == 0
+	first.Remeasured = true
 }
 
 // Unmeasured says that the step held too few requests to be judged: none
@@ -129,7 +169,7 @@ func ComputeBestBefore(steps []Step, nodes int, margin float64) BestBefore {
 	lowestFail := -1
 	for i := range steps {
 		s := &steps[i]
-		if s.Phase == PhaseHold || s.Unmeasured() {
+		if s.Phase == PhaseHold || s.Unmeasured() || s.Remeasured {
 			continue
 		}
 		if !s.SLOPass && !s.Generator.Saturated {
@@ -159,7 +199,7 @@ func ComputeBestBefore(steps []Step, nodes int, margin float64) BestBefore {
 	}
 	for i := range steps {
 		s := &steps[i]
-		if s.Phase == PhaseHold || !s.SLOPass || s.Generator.Saturated {
+		if s.Phase == PhaseHold || !s.SLOPass || s.Generator.Saturated || s.Remeasured {
 			continue
 		}
 		if lowestFail >= 0 && s.OfferedQPS > TrustedBelow(&steps[lowestFail], s) {

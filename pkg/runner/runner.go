@@ -11,6 +11,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math/rand/v2"
 	"net"
 	"net/netip"
 	"net/url"
@@ -306,6 +307,12 @@ func Execute(ctx context.Context, o Options) (*Outcome, error) {
 			fmt.Fprintf(o.Stderr, "warning: %s\n", advice[len(advice)-1])
 		}
 	}
+	if s.Seed == 0 {
+		// Each run draws its own arrival schedule (and shuffle order):
+		// a fixed seed would repeat one unlucky Poisson draw run after
+		// run. result.json records the seed; run --seed replays it.
+		s.Seed = DrawSeed()
+	}
 	r, runErr := sweep.Run(ctx, cfg)
 	if len(advice) > 0 {
 		r.Warnings = append(advice, r.Warnings...)
@@ -447,4 +454,9 @@ func manifest(s *scenario.Scenario, trafficPath string, urls []string, version s
 		m.TrafficSHA = hex.EncodeToString(h.Sum(nil))
 	}
 	return m
+}
+
+// DrawSeed returns a fresh, positive run seed.
+func DrawSeed() int64 {
+	return int64(rand.Uint64()>>2) + 1
 }

@@ -7,6 +7,7 @@ import (
 	"math"
 	"math/rand/v2"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/bestbefore/bestbefore/pkg/pace"
@@ -190,19 +191,19 @@ func ServiceQuantile(d Dist, q float64, seed uint64) time.Duration {
 }
 
 // LatencyLimit is the highest rate at which the case's arrivals, held
-// for long (200,000 arrivals), keep a p99 latency within the case's
+// for long (50,000 arrivals), keep a p99 latency within the case's
 // objective, found by bisection between 0 and the capacity; the
 // capacity itself when the objective holds all the way.
 func (c Case) LatencyLimit() float64 {
 	capacity := c.Service.Capacity()
 	ok := func(rate float64) bool {
-		return LongP99(c.Service, c.Arrival, c.Burstiness, rate, 200000, c.Seed) <= c.P99
+		return LongP99(c.Service, c.Arrival, c.Burstiness, rate, 50000, c.Seed) <= c.P99
 	}
 	if ok(capacity * 0.999) {
 		return capacity
 	}
 	lo, hi := 0.0, capacity
-	for i := 0; i < 14; i++ {
+	for i := 0; i < 12; i++ {
 		mid := (lo + hi) / 2
 		if ok(mid) {
 			lo = mid
@@ -258,9 +259,9 @@ var AlarmLoads = []float64{0.5, 0.8}
 // AlarmSteps is how many fixed-rate steps the oracle runs at each load.
 const AlarmSteps = 3
 
-// Evaluate ramps the case and runs AlarmSteps fixed-rate steps at each of
-// AlarmLoads.
-func (c Case) Evaluate(ctx context.Context) (Verdict, error) {
+// Evaluate ramps the case and, with alarms, runs AlarmSteps fixed-rate
+// steps at each of AlarmLoads.
+func (c Case) Evaluate(ctx context.Context, alarms bool) (Verdict, error) {
 	v := Verdict{Case: c, Capacity: c.Service.Capacity(), Alarms: map[float64]map[string]int{}, Judged: map[float64]int{}}
 	v.Truth = v.Capacity
 	if c.Tight {
@@ -273,6 +274,9 @@ func (c Case) Evaluate(ctx context.Context) (Verdict, error) {
 	v.BestBefore, v.LimitedBy, v.Steps = r.BestBefore.QPS, r.BestBefore.LimitedBy, len(r.Steps)
 	v.Ratio = v.BestBefore / v.Truth
 	for _, load := range AlarmLoads {
+		if !alarms {
+			break
+		}
 		rates := make([]float64, AlarmSteps)
 		for i := range rates {
 			rates[i] = round3(load * v.Truth)
@@ -287,8 +291,8 @@ func (c Case) Evaluate(ctx context.Context) (Verdict, error) {
 		}
 		v.Alarms[load] = map[string]int{}
 		for _, st := range fr.Steps {
-			if st.Unmeasured() {
-				continue
+			if st.Unmeasured() || st.Remeasured {
+				continue // the verdict is the next step's, or none
 			}
 			v.Judged[load]++
 			for _, f := range st.Failed {
@@ -299,8 +303,9 @@ func (c Case) Evaluate(ctx context.Context) (Verdict, error) {
 	return v, nil
 }
 
-// EvaluateAll evaluates the cases on workers goroutines, in order.
-func EvaluateAll(ctx context.Context, cases []Case, workers int) ([]Verdict, error) {
+// EvaluateAll evaluates the cases on workers goroutines, in order; every
+// alarmEvery-th case (0: none) also counts false alarms.
+func EvaluateAll(ctx context.Context, cases []Case, workers, alarmEvery int) ([]Verdict, error) {
 	out := make([]Verdict, len(cases))
 	errs := make([]error, len(cases))
 	next := make(chan int)
@@ -308,7 +313,7 @@ func EvaluateAll(ctx context.Context, cases []Case, workers int) ([]Verdict, err
 	for w := 0; w < max(1, workers); w++ {
 		go func() {
 			for i := range next {
-				out[i], errs[i] = cases[i].Evaluate(ctx)
+				out[i], errs[i] = cases[i].Evaluate(ctx, alarmEvery > 0 && i%alarmEvery == 0)
 			}
 			done <- struct{}{}
 		}()
@@ -326,4 +331,125 @@ func EvaluateAll(ctx context.Context, cases []Case, workers int) ([]Verdict, err
 		}
 	}
 	return out, nil
+}
+
+// Summary is the oracle's table for one arrival process.
+type Summary struct {
+	Arrival string
+	// Loose counts the cases whose objective only capacity can break;
+	// Above those whose best-before exceeds the capacity, AboveMost the
+	// largest such excess (ratio − 1), Within those in 85-100%.
+	Loose, Above, Within int
+	AboveMost            float64
+	// Ratios are the loose cases' ratios, sorted.
+	Ratios []float64
+	// Tight counts the cases with a tight latency objective, TightWithin
+	// those within ±15% of the rate at which the long-run p99 meets it,
+	// TightAbove those above the capacity itself.
+	Tight, TightWithin, TightAbove int
+	// Alarms counts, per load and objective, the fixed-rate steps of
+	// loose cases that broke it; Judged the steps.
+	Alarms map[float64]map[string]int
+	Judged map[float64]int
+}
+
+// Quantile is the q-quantile of the loose ratios.
+func (s *Summary) Quantile(q float64) float64 {
+	if len(s.Ratios) == 0 {
+		return math.NaN()
+	}
+	return s.Ratios[int(q*float64(len(s.Ratios)-1))]
+}
+
+// AlarmRate is the share of judged steps at load that broke objective.
+func (s *Summary) AlarmRate(load float64, objective string) float64 {
+	if s.Judged[load] == 0 {
+		return 0
+	}
+	return float64(s.Alarms[load][objective]) / float64(s.Judged[load])
+}
+
+// Summarize tabulates verdicts by arrival process, in pace.Processes order.
+func Summarize(vs []Verdict) []*Summary {
+	by := map[string]*Summary{}
+	for _, v := range vs {
+		s := by[v.Case.Arrival]
+		if s == nil {
+			s = &Summary{Arrival: v.Case.Arrival, Alarms: map[float64]map[string]int{}, Judged: map[float64]int{}}
+			by[v.Case.Arrival] = s
+		}
+		if v.Case.Tight {
+			s.Tight++
+			if v.Ratio >= 0.85 && v.Ratio <= 1.15 {
+				s.TightWithin++
+			}
+			if v.BestBefore > v.Capacity {
+				s.TightAbove++
+			}
+			continue
+		}
+		s.Loose++
+		s.Ratios = append(s.Ratios, v.Ratio)
+		if v.Ratio > 1 {
+			s.Above++
+			s.AboveMost = max(s.AboveMost, v.Ratio-1)
+		} else if v.Ratio >= 0.85 {
+			s.Within++
+		}
+		for load, m := range v.Alarms {
+			if s.Alarms[load] == nil {
+				s.Alarms[load] = map[string]int{}
+			}
+			for k, n := range m {
+				s.Alarms[load][k] += n
+			}
+			s.Judged[load] += v.Judged[load]
+		}
+	}
+	var out []*Summary
+	for _, a := range pace.Processes {
+		if s := by[a]; s != nil {
+			slices.Sort(s.Ratios)
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
+// AlarmObjectives are the objectives the oracle's table counts alarms of.
+var AlarmObjectives = []string{"throughput", "steady", "latency.p99", "error_rate"}
+
+// Markdown writes the oracle's tables.
+func Markdown(ss []*Summary) string {
+	var b strings.Builder
+	b.WriteString("| arrivals | loose cases | 85-100% of capacity | above capacity (most) | p5 / median ratio | tight cases | within ±15% of the latency limit |\n")
+	b.WriteString("|---|---|---|---|---|---|---|\n")
+	for _, s := range ss {
+		fmt.Fprintf(&b, "| %s | %d | %d (%.1f%%) | %d (+%.1f%%) | %.3f / %.3f | %d | %d (%.1f%%) |\n",
+			s.Arrival, s.Loose, s.Within, pct(s.Within, s.Loose), s.Above, 100*s.AboveMost, s.Quantile(0.05), s.Quantile(0.5),
+			s.Tight, s.TightWithin, pct(s.TightWithin, s.Tight))
+	}
+	b.WriteString("\nFalse alarms: steps at a fixed share of capacity (loose cases) that broke each objective.\n\n")
+	b.WriteString("| arrivals | load | steps |")
+	for _, o := range AlarmObjectives {
+		b.WriteString(" " + o + " |")
+	}
+	b.WriteString("\n|---|---|---|" + strings.Repeat("---|", len(AlarmObjectives)) + "\n")
+	for _, s := range ss {
+		for _, load := range AlarmLoads {
+			fmt.Fprintf(&b, "| %s | %.0f%% | %d |", s.Arrival, 100*load, s.Judged[load])
+			for _, o := range AlarmObjectives {
+				fmt.Fprintf(&b, " %d (%.1f%%) |", s.Alarms[load][o], 100*s.AlarmRate(load, o))
+			}
+			b.WriteString("\n")
+		}
+	}
+	return b.String()
+}
+
+func pct(n, of int) float64 {
+	if of == 0 {
+		return 0
+	}
+	return 100 * float64(n) / float64(of)
 }

@@ -12,6 +12,7 @@ import (
 	"net/url"
 	"runtime"
 	"sort"
+	"strings"
 	"time"
 
 	"github.com/bestbefore/bestbefore/pkg/attack"
@@ -174,7 +175,7 @@ func Run(ctx context.Context, cfg Config) (*result.Result, error) {
 
 	runCtx, cancel := context.WithTimeout(ctx, s.Limits.MaxDuration.D())
 	defer cancel()
-	rn := &runner{cfg: cfg, s: s, atk: stepper, prov: prov, info: info, r: r, ctx: runCtx, sides: sides}
+	rn := &runner{cfg: cfg, s: s, atk: stepper, prov: prov, info: info, r: r, ctx: runCtx, sides: sides, pairWith: -1}
 	err = rn.ramp()
 	switch {
 	case ctx.Err() != nil:
@@ -344,6 +345,9 @@ type runner struct {
 	abortReason string
 	abortRun    int
 	stepNo      int
+	// pairWith is the index of the step the next one measures again
+	// (judgedStep), -1 when none.
+	pairWith int
 }
 
 func (rn *runner) ramp() error {
@@ -365,7 +369,7 @@ func (rn *runner) ramp() error {
 		p.Planned(most, s.Load.StepDuration.D())
 	}
 	for _, q := range rates {
-		st, err := rn.step(result.PhaseRamp, q, s.Load.StepDuration.D(), nil, 0)
+		st, err := rn.judgedStep(result.PhaseRamp, q)
 		if err != nil || st == nil {
 			return err
 		}
@@ -418,7 +422,7 @@ func (rn *runner) ramp() error {
 		if hi-lo < math.Max(1, 0.01*bb.FirstFailQPS) || mid <= lo || mid >= hi {
 			break
 		}
-		if _, err := rn.step(result.PhaseRefine, mid, s.Load.StepDuration.D(), nil, 0); err != nil {
+		if _, err := rn.judgedStep(result.PhaseRefine, mid); err != nil {
 			return err
 		}
 		if rn.abortReason != "" || rn.ctx.Err() != nil {
@@ -429,6 +433,28 @@ func (rn *runner) ramp() error {
 		return rn.nodeLoss()
 	}
 	return nil
+}
+
+// judgedStep runs a step of the ramp or the refinement at rate q. A step
+// that breaks only queue objectives (steady, throughput) is measured once
+// more and the two judged together (result.JudgeAgain): a stationary
+// queue's one-off excursion is not a limit, a growing queue grows twice.
+// Not on a plan aligned across shards, nor in a live A/B run, whose steps
+// must line up.
+func (rn *runner) judgedStep(phase string, q float64) (*result.Step, error) {
+	dur := rn.s.Load.StepDuration.D()
+	st, err := rn.step(phase, q, dur, nil, 0)
+	if err != nil || st == nil || rn.abortReason != "" || !rn.cfg.StartAt.IsZero() || rn.sides[0] != nil ||
+		st.Generator.Saturated || !st.OnlyQueueFailures() {
+		return st, err
+	}
+	rn.pairWith = len(rn.r.Steps) - 1
+	defer func() { rn.pairWith = -1 }()
+	again, err := rn.step(phase, q, dur, nil, 0)
+	if again == nil {
+		return st, err
+	}
+	return again, err
 }
 
 // step runs one step at rate q and appends it to the result. It returns nil
@@ -491,6 +517,9 @@ func (rn *runner) step(phase string, q float64, dur time.Duration, hook func(), 
 	}
 	st := BuildStep(idx, phase, q, ss, sample, s.Monitor.MaxSendLag.D())
 	result.ApplyJudgement(&st, rn.r.Objectives)
+	if rn.pairWith >= 0 && !st.Generator.Saturated {
+		result.JudgeAgain(&rn.r.Steps[rn.pairWith], &st, rn.r.Objectives)
+	}
 	if rn.sides[0] != nil && len(ss.Sides) == 2 {
 		pass := false
 		for k, sd := range rn.sides {
@@ -641,6 +670,20 @@ func summaryWarnings(r *result.Result) []string {
 	}
 	if sat > 0 {
 		w = append(w, fmt.Sprintf("%d step(s) saturated the generator and cannot set the best-before; send fewer checks, give the generator more cores, or shard the load (run --shard)", sat))
+	}
+	for _, st := range r.Steps {
+		if st.Remeasured {
+			w = append(w, fmt.Sprintf("the step at %.0f QPS broke only %s, which a queue's one-off excursion can do: it was measured again and the two were judged together", st.OfferedQPS, strings.Join(st.Failed, " and ")))
+		}
+	}
+	unmeasured := 0
+	for _, st := range r.Steps {
+		if st.Unmeasured() {
+			unmeasured++
+		}
+	}
+	if unmeasured > 0 {
+		w = append(w, fmt.Sprintf("%d step(s) held too few requests to judge (fewer than %d in the measured window, or none) and neither set nor limit the best-before; lengthen load.step_duration or start the ramp higher", unmeasured, result.SteadyMinRequests))
 	}
 	var failedBelow bool
 	for _, st := range r.Steps {
