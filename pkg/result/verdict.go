@@ -64,22 +64,38 @@ func Judge(s *Step, o Objectives) []Failure {
 	return fs
 }
 
-// OnlyQueueFailures says the step failed, and only objectives that read
-// a queue (Objective.Queue: steady, throughput).
-func (s *Step) OnlyQueueFailures() bool {
+// MarginalQueueFailure says the step failed only objectives that read a
+// queue (Objective.Queue: steady, throughput), and each of them by less
+// than twice what breaks it: a rise under twice its noise gate, a
+// shortfall under twice what is forgiven. Such a failure is within what a
+// stationary queue's excursion can do, and is worth a second look; a
+// failure far past it stands.
+func (s *Step) MarginalQueueFailure(o Objectives) bool {
 	if s.SLOPass || len(s.Failed) == 0 {
 		return false
 	}
 	for _, f := range s.Failed {
-		if ob, ok := LookupObjective(f); !ok || !ob.Queue {
+		ob, ok := LookupObjective(f)
+		if !ok || !ob.Queue {
 			return false
+		}
+		switch f {
+		case "steady":
+			t := SteadinessOf(s)
+			if t.RiseMS > 2*steadyNoiseFactor*t.NoiseMS {
+				return false
+			}
+		case "throughput":
+			if short, slack := shortfall(s); short > 2*slack {
+				return false
+			}
 		}
 	}
 	return true
 }
 
 // JudgeAgain judges a step measured again at the rate of an earlier one
-// that broke only queue objectives (first.OnlyQueueFailures). Every other
+// that broke only queue objectives, marginally (first.MarginalQueueFailure). Every other
 // objective is judged on again's own figures; a queue objective stands
 // broken only if both measurements broke it. Within one short step a
 // stationary queue's excursion (a burst of arrivals or of slow requests,
@@ -144,12 +160,51 @@ func Resolution(s *Step) float64 {
 // best-before, given the lowest failing step: at least s's Resolution
 // below the failing rate, and no higher than the goodput the failing step
 // delivered (on the offered scale, for a shard).
-func TrustedBelow(fail, s *Step) float64 {
+//
+// The goodput is a count over a short window, and a service whose times
+// vary delivers more in one window than in another: with its slots busy,
+// completions over W number about capacity × W with a variance of
+// capacity × W × CV², CV being the service times' coefficient of
+// variation (a renewal count). cv2 is that CV² (ServiceCV2); the bound is
+// the goodput less 1.645 of its standard deviations, what the window
+// vouches for at 95%. Fixed service times (CV² ≈ 0) keep the goodput
+// itself.
+func TrustedBelow(fail, s *Step, cv2 float64) float64 {
 	limit := fail.OfferedQPS * (1 - Resolution(s))
 	if sent := fail.sentQPS(); sent > 0 && fail.AchievedQPS > 0 {
-		limit = math.Min(limit, fail.AchievedQPS*fail.OfferedQPS/sent)
+		good := fail.AchievedQPS
+		if w := fail.DurationS; w > 0 && cv2 > 0 {
+			good -= 1.645 * math.Sqrt(cv2*good*w) / w
+		}
+		limit = math.Min(limit, good*fail.OfferedQPS/sent)
 	}
 	return limit
+}
+
+// ServiceCV2 is the squared coefficient of variation of the service
+// times at the lowest load that passed with enough requests (at least
+// 50): the service's own variability, with the least queueing in it. 0
+// when no step tells.
+func ServiceCV2(steps []Step) float64 {
+	best := -1
+	for i := range steps {
+		st := &steps[i]
+		if st.Phase == PhaseHold || !st.SLOPass || st.Requests < 50 || st.ServiceHistogram == "" {
+			continue
+		}
+		if best < 0 || st.OfferedQPS < steps[best].OfferedQPS {
+			best = i
+		}
+	}
+	if best < 0 {
+		return 0
+	}
+	h, err := stats.Decode(steps[best].ServiceHistogram)
+	if err != nil || h.TotalCount() < 2 || h.Mean() <= 0 {
+		return 0
+	}
+	cv := h.StdDev() / h.Mean()
+	return cv * cv
 }
 
 // MinResolution is the finest resolution any step claims.
@@ -188,6 +243,7 @@ func ComputeBestBefore(steps []Step, nodes int, margin float64) BestBefore {
 		}
 		return false
 	}
+	cv2 := ServiceCV2(steps)
 	lowestSat := -1
 	for i := range steps {
 		s := &steps[i]
@@ -202,7 +258,7 @@ func ComputeBestBefore(steps []Step, nodes int, margin float64) BestBefore {
 		if s.Phase == PhaseHold || !s.SLOPass || s.Generator.Saturated || s.Remeasured {
 			continue
 		}
-		if lowestFail >= 0 && s.OfferedQPS > TrustedBelow(&steps[lowestFail], s) {
+		if lowestFail >= 0 && s.OfferedQPS > TrustedBelow(&steps[lowestFail], s, cv2) {
 			continue
 		}
 		if lowestSat >= 0 && s.OfferedQPS >= steps[lowestSat].OfferedQPS {

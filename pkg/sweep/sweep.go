@@ -416,7 +416,7 @@ func (rn *runner) ramp() error {
 		lo := bb.QPS
 		hi := bb.FirstFailQPS
 		if bb.Found && bb.FirstFailStep >= 0 {
-			hi = result.TrustedBelow(&rn.r.Steps[bb.FirstFailStep], &rn.r.Steps[bb.Step])
+			hi = result.TrustedBelow(&rn.r.Steps[bb.FirstFailStep], &rn.r.Steps[bb.Step], result.ServiceCV2(rn.r.Steps))
 		}
 		mid := math.Round((lo+hi)/2*10) / 10
 		if hi-lo < math.Max(1, 0.01*bb.FirstFailQPS) || mid <= lo || mid >= hi {
@@ -436,16 +436,17 @@ func (rn *runner) ramp() error {
 }
 
 // judgedStep runs a step of the ramp or the refinement at rate q. A step
-// that breaks only queue objectives (steady, throughput) is measured once
-// more and the two judged together (result.JudgeAgain): a stationary
-// queue's one-off excursion is not a limit, a growing queue grows twice.
+// that breaks only queue objectives (steady, throughput), and those
+// marginally, is measured once more and the two judged together
+// (result.JudgeAgain): a stationary queue's one-off excursion is not a
+// limit, a growing queue grows twice.
 // Not on a plan aligned across shards, nor in a live A/B run, whose steps
 // must line up.
 func (rn *runner) judgedStep(phase string, q float64) (*result.Step, error) {
 	dur := rn.s.Load.StepDuration.D()
 	st, err := rn.step(phase, q, dur, nil, 0)
 	if err != nil || st == nil || rn.abortReason != "" || !rn.cfg.StartAt.IsZero() || rn.sides[0] != nil ||
-		st.Generator.Saturated || !st.OnlyQueueFailures() {
+		st.Generator.Saturated || !st.MarginalQueueFailure(rn.r.Objectives) {
 		return st, err
 	}
 	rn.pairWith = len(rn.r.Steps) - 1
