@@ -22,6 +22,7 @@ import (
 	cmdRecord "github.com/bestbefore/bestbefore/cmd/record"
 	cmdReport "github.com/bestbefore/bestbefore/cmd/report"
 	cmdRun "github.com/bestbefore/bestbefore/cmd/run"
+	cmdSimulate "github.com/bestbefore/bestbefore/cmd/simulate"
 	cmdTarget "github.com/bestbefore/bestbefore/cmd/target"
 	cmdTraffic "github.com/bestbefore/bestbefore/cmd/traffic"
 	cmdVersion "github.com/bestbefore/bestbefore/cmd/version"
@@ -83,6 +84,7 @@ Start with:
 	root.AddCommand(cmdPlan.NewCmdPlan(f, nil))
 	root.AddCommand(cmdReport.NewCmdReport(f))
 	root.AddCommand(cmdRun.NewCmdRun(f, nil))
+	root.AddCommand(cmdSimulate.NewCmdSimulate(f, nil))
 	root.AddCommand(cmdTarget.NewCmdTarget(f))
 	root.AddCommand(cmdRecord.NewCmdRecord(f, nil))
 	root.AddCommand(cmdTraffic.NewCmdTraffic(f))

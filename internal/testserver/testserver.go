@@ -5,6 +5,7 @@ package testserver
 import (
 	"context"
 	"io"
+	"math/rand/v2"
 	"net/http"
 	"net/http/httptest"
 	"sort"
@@ -20,9 +21,12 @@ import (
 type Slots struct {
 	K       int
 	Service time.Duration
-	sem     chan struct{}
-	Served  atomic.Int64
-	mu      sync.Mutex
+	// Jitter, when set, draws each request's service time uniformly from
+	// Service ± Jitter: the mean, and so the capacity, stay the same.
+	Jitter time.Duration
+	sem    chan struct{}
+	Served atomic.Int64
+	mu     sync.Mutex
 	// Seen records each request's method, URI, headers and body when Record is set.
 	Record bool
 	Seen   []Seen
@@ -57,7 +61,11 @@ func (s *Slots) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	case <-r.Context().Done():
 		return
 	}
-	time.Sleep(s.Service)
+	d := s.Service
+	if s.Jitter > 0 {
+		d += time.Duration((2*rand.Float64() - 1) * float64(s.Jitter))
+	}
+	time.Sleep(d)
 	<-s.sem
 	s.Served.Add(1)
 	w.Header().Set("Content-Type", "application/json")

@@ -12,6 +12,7 @@ package sim
 import (
 	"container/heap"
 	"context"
+	"errors"
 	"fmt"
 	"math"
 	"math/rand/v2"
@@ -41,17 +42,22 @@ type Dist struct {
 	Mean time.Duration
 	// Spread shapes the distribution: the half-width of uniform as a
 	// share of the mean (0-1), the log-sd of lognormal, the slow share
-	// of bimodal (0-1). Unused by fixed and exponential.
+	// of bimodal (0-1), the stretch of empirical. Unused by fixed and
+	// exponential.
 	Spread float64
+	// bins are an empirical distribution's buckets (NewEmpirical).
+	bins []bin
 }
 
 // String names the distribution as a flag would.
 func (d Dist) String() string {
 	switch d.Kind {
 	case Uniform, Lognormal, Bimodal:
-		return fmt.Sprintf("%s %v (%g)", d.Kind, d.Mean, d.Spread)
+		return fmt.Sprintf("%s %v (%.3g)", d.Kind, d.Mean.Round(10*time.Microsecond), d.Spread)
+	case Empirical:
+		return fmt.Sprintf("as measured, mean %v", d.Mean.Round(10*time.Microsecond))
 	}
-	return fmt.Sprintf("%s %v", d.Kind, d.Mean)
+	return fmt.Sprintf("%s %v", d.Kind, d.Mean.Round(10*time.Microsecond))
 }
 
 // Validate says what is wrong with d, if anything.
@@ -61,6 +67,10 @@ func (d Dist) Validate() error {
 	}
 	switch d.Kind {
 	case Fixed, Exponential:
+	case Empirical:
+		if len(d.bins) == 0 || d.Spread <= 0 {
+			return errors.New("an empirical distribution needs measured service times (sim.NewEmpirical)")
+		}
 	case Uniform, Bimodal:
 		if !(d.Spread >= 0 && d.Spread <= 1) {
 			return fmt.Errorf("%s spread must be between 0 and 1, got %v", d.Kind, d.Spread)
@@ -83,6 +93,8 @@ func (d Dist) Draw(rng *rand.Rand) time.Duration {
 	m := float64(d.Mean)
 	var v float64
 	switch d.Kind {
+	case Empirical:
+		v = d.drawEmpirical(rng)
 	case Uniform:
 		v = m * (1 + d.Spread*(2*rng.Float64()-1))
 	case Exponential:
