@@ -167,15 +167,19 @@ func Resolution(s *Step) float64 {
 // capacity × W × CV², CV being the service times' coefficient of
 // variation (a renewal count). cv2 is that CV² (ServiceCV2); the bound is
 // the goodput less 1.645 of its standard deviations, what the window
-// vouches for at 95%. Fixed service times (CV² ≈ 0) keep the goodput
-// itself.
+// vouches for at 95%, and never more than MinResolution below it: a
+// server's rate with a queue runs about a percent above its rate without
+// one, which a step cannot resolve (ADR 23), and timer and scheduler
+// jitter make even fixed service times vary.
 func TrustedBelow(fail, s *Step, cv2 float64) float64 {
 	limit := fail.OfferedQPS * (1 - Resolution(s))
 	if sent := fail.sentQPS(); sent > 0 && fail.AchievedQPS > 0 {
 		good := fail.AchievedQPS
-		if w := fail.DurationS; w > 0 && cv2 > 0 {
-			good -= 1.645 * math.Sqrt(cv2*good*w) / w
+		margin := MinResolution * good
+		if w := fail.DurationS; w > 0 {
+			margin = max(margin, 1.645*math.Sqrt(cv2*good*w)/w)
 		}
+		good -= margin
 		limit = math.Min(limit, good*fail.OfferedQPS/sent)
 	}
 	return limit

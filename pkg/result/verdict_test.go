@@ -72,10 +72,11 @@ func TestBestBeforeTrustsOnlyResolvedPasses(t *testing.T) {
 		}
 		return s
 	}
-	// 160 failed delivering 154.7: 156 passed but claims more than that.
-	steps := []result.Step{step(0, 144, 144, true), step(1, 160, 154.7, false), step(2, 152, 152, true), step(3, 156, 156, true)}
-	if bb := result.ComputeBestBefore(steps, 1, 1); bb.QPS != 152 || bb.FirstFailStep != 1 {
-		t.Errorf("best-before %v (first fail step %d), want 152: 156 is above the 154.7 QPS the failing step delivered", bb.QPS, bb.FirstFailStep)
+	// 160 failed delivering 154.7, which vouches for 151.6 (2% less, what
+	// a step resolves): 152 and 156 passed but claim more than that.
+	steps := []result.Step{step(0, 144, 144, true), step(1, 160, 154.7, false), step(2, 150, 150, true), step(3, 152, 152, true), step(4, 156, 156, true)}
+	if bb := result.ComputeBestBefore(steps, 1, 1); bb.QPS != 150 || bb.FirstFailStep != 1 {
+		t.Errorf("best-before %v (first fail step %d), want 150: 152 and 156 are above the 151.6 QPS the failing step's goodput vouches for", bb.QPS, bb.FirstFailStep)
 	}
 	// 160 failed without falling behind: 157 is within 2% of it.
 	steps = []result.Step{step(0, 144, 144, true), step(1, 160, 160, false), step(2, 157, 157, true), step(3, 155, 155, true)}

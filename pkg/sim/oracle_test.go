@@ -76,8 +76,13 @@ func TestOracle(t *testing.T) {
 	// The goal is 97% within 85-100% (docs/oracle.md says where it stands);
 	// these floors are what the judgement reaches today, so that a change
 	// that loses ground fails.
-	if share := float64(within) / float64(loose); share < 0.78 {
-		t.Errorf("%d of %d loose cases (%.1f%%) have a best-before within 85-100%% of capacity, want at least 78%%", within, loose, 100*share)
+	// The first 200 cases hold more of the hard ones than the 2,000 do.
+	floor := 0.75
+	if n >= 1000 {
+		floor = 0.80
+	}
+	if share := float64(within) / float64(loose); share < floor {
+		t.Errorf("%d of %d loose cases (%.1f%%) have a best-before within 85-100%% of capacity, want at least %.0f%%", within, loose, 100*share, 100*floor)
 	}
 	if share := float64(tightWithin) / float64(tight); share < 0.78 {
 		t.Errorf("%d of %d tight cases (%.1f%%) are within ±15%% of the latency limit, want at least 78%%", tightWithin, tight, 100*share)
