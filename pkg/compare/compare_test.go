@@ -537,3 +537,31 @@ func TestCompare_twoTimesSlowerOnShortStepsIsRegression(t *testing.T) {
 		t.Errorf("a 2.3× slower service on 2 s steps was a regression %d times out of 20, want 20", regressions)
 	}
 }
+
+// A gate the run cannot resolve does not decide the verdict: 0 errors
+// against 0 on short single runs says what rise it would have seen and
+// leaves the verdict to the latency and best-before gates, so identical
+// sides pass and a 20% slower one is a regression, not "inconclusive
+// (error rate)".
+func TestCompare_unresolvedGateLeavesTheVerdictToTheOthers(t *testing.T) {
+	t.Parallel()
+	short := plan
+	short.Rates, short.Intervals = []float64{100, 200, 300}, 3 // 1,800 requests, as three 3 s steps
+	for name, tc := range map[string]struct {
+		cand comparetest.Server
+		want compare.Verdict
+	}{"identical": {server, compare.Pass}, "20% slower": {slower(1.2), compare.Regression}} {
+		rep, err := compare.Compare(side("base", comparetest.Run(server, short, 71)), side("cand", comparetest.Run(tc.cand, short, 72)), simConfig())
+		if err != nil {
+			t.Fatal(err)
+		}
+		er := gate(t, rep, "overall/error_rate")
+		t.Logf("%s: verdict %s; error rate %s (%s)", name, rep.Verdict, er.Verdict, er.Note)
+		if !er.Unresolved || !strings.Contains(er.Note, "only a rise beyond") || !strings.Contains(er.Note, "0% → 0%") {
+			t.Errorf("%s: error-rate gate %+v, want unresolved, saying what it could see", name, er)
+		}
+		if rep.Verdict != tc.want {
+			t.Errorf("%s: verdict %s, want %s", name, rep.Verdict, tc.want)
+		}
+	}
+}

@@ -147,6 +147,9 @@ func HTML(w io.Writer, r *result.Result, o Options) error {
 			slo := "pass"
 			if !s.SLOPass {
 				slo = strings.Join(s.Failed, ", ")
+				if s.Remeasured {
+					slo += " (measured again)"
+				}
 				if slo == "" {
 					slo = "fail"
 				}

@@ -99,6 +99,9 @@ func Markdown(w io.Writer, r *result.Result, o Options) error {
 			slo := "✅ pass"
 			if !s.SLOPass {
 				slo = "❌ " + strings.Join(s.Failed, ", ")
+				if s.Remeasured {
+					slo += " (measured again)"
+				}
 			}
 			p("| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |\n",
 				idx, s.Phase, fmtQPS(s.OfferedQPS), fmtQPS(s.AchievedQPS),

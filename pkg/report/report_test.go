@@ -360,7 +360,7 @@ func TestObjectivesTableShowsTheStepsVerdict(t *testing.T) {
 	for _, want := range []string{
 		"| target GC pause p99 | 5.00 ms |",
 		"❌ 50.0 ms |",
-		"| throughput (share of the sent rate delivered) | 97.0% |",
+		"| throughput (share of the scheduled arrivals delivered) | 97.0% |",
 		"| steady state (backlog growth, share of the rate) | 0.50% |",
 		fmt.Sprintf("at first failing step (%s QPS)", strconv.FormatFloat(r.BestBefore.FirstFailQPS, 'f', -1, 64)),
 	} {

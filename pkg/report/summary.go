@@ -68,6 +68,9 @@ func Summary(w io.Writer, r *result.Result, o Options) error {
 			if s.Generator.Saturated {
 				slo += " (generator saturated)"
 			}
+			if s.Remeasured {
+				slo += " (measured again)"
+			}
 			star := " "
 			if bb.Found && s.Index == bb.Step {
 				star = "*"
