@@ -98,8 +98,16 @@ func TestOneLineRuns(t *testing.T) {
 			t.Fatalf("exit %d: %s", code, stderr)
 		}
 		r := readResult(t, out)
-		if len(r.Steps) != 10 || r.Steps[0].OfferedQPS != 5 || r.Steps[9].OfferedQPS != 50 || !r.BestBefore.Found || r.BestBefore.QPS != 50 {
-			t.Fatalf("%d steps, best-before %+v: want a ramp 5..50 QPS in ten steps passing at 50", len(r.Steps), r.BestBefore)
+		// A step that broke a queue objective marginally is measured
+		// again (ADR 30): count the rates, not the steps.
+		var rates []float64
+		for _, st := range r.Steps {
+			if !st.Remeasured {
+				rates = append(rates, st.OfferedQPS)
+			}
+		}
+		if len(rates) != 10 || rates[0] != 5 || rates[9] != 50 || !r.BestBefore.Found || r.BestBefore.QPS != 50 {
+			t.Fatalf("rates %v, best-before %+v: want a ramp 5..50 QPS in ten steps passing at 50", rates, r.BestBefore)
 		}
 	})
 	t.Run("a traffic file without a scenario", func(t *testing.T) {

@@ -7,8 +7,9 @@ package scripts_test
 // often it catches the service made 20% slower (A/B), and whether it
 // catches a 2× slowdown with single runs on 2 s steps. It runs the shipped
 // CI scenario the way scripts/ci-gate.sh does (a 5-run baseline against a
-// 1-run candidate, the scenario's gate thresholds), and takes about
-// 100 s a pair on a 2-core machine:
+// 1-run candidate, the scenario's gate thresholds), and judges the same
+// runs one a side too (the baseline's first run against each candidate);
+// it takes about 100 s a pair on a 2-core machine:
 //
 //	go test -tags gaterates -run TestGateRates -timeout 3h -v ./scripts
 //
@@ -67,7 +68,7 @@ func TestGateRates(t *testing.T) {
 		}
 		return rep.Verdict
 	}
-	counts := map[string]map[compare.Verdict]int{"A/A": {}, "A/B +20%": {}, "2x, single runs": {}}
+	counts := map[string]map[compare.Verdict]int{"A/A": {}, "A/B +20%": {}, "2x, single runs": {}, "A/A, one run a side": {}, "A/B +20%, one run a side": {}}
 	var aaRuns []*result.Result
 	start := time.Now()
 	for i := 0; i < pairs; i++ {
@@ -79,6 +80,9 @@ func TestGateRates(t *testing.T) {
 		counts["A/A"][verdict(filepath.Join(p, "base"), filepath.Join(p, "a"))]++
 		counts["A/B +20%"][verdict(filepath.Join(p, "base"), filepath.Join(p, "b"))]++
 		counts["2x, single runs"][verdict(filepath.Join(p, "base", "rep-01", "result.json"), filepath.Join(p, "c"))]++
+		// The same runs, one a side: the baseline's first run against each.
+		counts["A/A, one run a side"][verdict(filepath.Join(p, "base", "rep-01", "result.json"), filepath.Join(p, "a"))]++
+		counts["A/B +20%, one run a side"][verdict(filepath.Join(p, "base", "rep-01", "result.json"), filepath.Join(p, "b"))]++
 		if r, err := result.Read(filepath.Join(p, "a", "result.json")); err == nil {
 			aaRuns = append(aaRuns, r)
 		}

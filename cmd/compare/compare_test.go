@@ -183,19 +183,24 @@ func TestCompare_strictFailsInconclusive(t *testing.T) {
 	p.Intervals = 1
 	base := write(t, filepath.Join(dir, "base.json"), comparetest.Run(server, p, 12))
 	cand := write(t, filepath.Join(dir, "cand.json"), comparetest.Run(server, p, 13))
-	code, out, _ := run(t, base, cand)
+	// p99.9 gated at +5%: these runs measure +8%, not significantly, so
+	// that gate can neither pass nor call a regression (a gate whose
+	// estimate lies within a threshold it cannot resolve steps aside,
+	// ADR 31, so the p99 gate alone would let the verdict pass).
+	code, out, _ := run(t, base, cand, "--max-p999-increase", "5%")
 	if code != 0 || !strings.Contains(out, "INCONCLUSIVE") {
 		t.Fatalf("exit %d, want 0 and an inconclusive verdict:\n%s", code, out)
 	}
-	if code, _, _ := run(t, base, cand, "--strict"); code != cmdutil.ExitGate {
+	if code, _, _ := run(t, base, cand, "--max-p999-increase", "5%", "--strict"); code != cmdutil.ExitGate {
 		t.Errorf("--strict on an inconclusive verdict: exit %d, want 1", code)
 	}
 }
 
 // The committed CI baseline's first run against its second (one run a
-// side, the default 10% threshold): the gate cannot decide 10% on one run
-// a side, and says what it could detect and what would decide it, on the
-// terminal, in the Markdown and in the JUnit file.
+// side, the default 10% threshold): the p99 gate cannot resolve 10% on one
+// run a side, and says what it could see and what would decide it, on the
+// terminal, in the Markdown and in the JUnit file; it steps aside, and the
+// gates that can decide (best-before, error rate) pass the pair (ADR 31).
 func TestCompare_aaOnOneRunSaysWhatItCanDetect(t *testing.T) {
 	dir := t.TempDir()
 	md, junit := filepath.Join(dir, "gate.md"), filepath.Join(dir, "gate.xml")
@@ -204,11 +209,11 @@ func TestCompare_aaOnOneRunSaysWhatItCanDetect(t *testing.T) {
 	if code != 0 {
 		t.Fatalf("exit %d: %s", code, errOut)
 	}
-	if !strings.Contains(out, "verdict: INCONCLUSIVE") {
-		t.Fatalf("one run a side against a 10%% threshold: want inconclusive\n%s", out)
+	if !strings.Contains(out, "verdict: PASS") {
+		t.Fatalf("the same service one run a side: want pass, the unresolved p99 gate stepping aside\n%s", out)
 	}
 	for name, text := range map[string]string{"stdout": out, "gate.md": readFile(t, md), "gate.xml": readFile(t, junit)} {
-		for _, w := range []string{"p99 (geomean)", "detectable: changes beyond ±", "to decide at +10.0%:", "runs on each side"} {
+		for _, w := range []string{"p99 (geomean)", "cannot resolve +10.0%", "only a rise beyond +", "to decide at +10.0%:", "runs on each side"} {
 			if !strings.Contains(text, w) {
 				t.Errorf("%s does not say %q", name, w)
 			}

@@ -651,9 +651,17 @@ func (g *Gate) finish(level, alpha float64) {
 		g.Verdict = Regression
 	default:
 		g.Verdict = Inconclusive
+		ts := t
+		if g.logScale {
+			ts = math.Log1p(t)
+		}
+		if g.normal {
+			g.Needs = needs(g.lb, g.lc, ts, zOf(level), g.stepS)
+		}
 		if g.normal && change <= t && float64(g.Detectable) > t {
 			// The run cannot resolve the threshold: say what it could
-			// see, and leave the verdict to the gates that can decide.
+			// see and what would decide it, and leave the verdict to the
+			// gates that can decide.
 			g.Unresolved = true
 			level := func(v float64) string {
 				if g.Absolute {
@@ -661,17 +669,12 @@ func (g *Gate) finish(level, alpha float64) {
 				}
 				return fmtFloat(v) + " " + g.Unit
 			}
-			g.Note = joinNote(g.Note, fmt.Sprintf("cannot resolve %s: %s → %s, only a rise beyond %s would be seen; the other gates decide",
+			g.Note = joinNote(g.Note, fmt.Sprintf("cannot resolve %s: %s → %s, only a rise beyond %s would be seen; the other gates decide; to decide at %s: %s",
 				fmtChange(t, g.Absolute), level(float64(g.Base.Value)), level(float64(g.Cand.Value)),
-				fmtChange(float64(g.Detectable), g.Absolute)))
+				fmtChange(float64(g.Detectable), g.Absolute), fmtChange(t, g.Absolute), g.Needs))
 			return
 		}
 		if g.normal {
-			ts := t
-			if g.logScale {
-				ts = math.Log1p(t)
-			}
-			g.Needs = needs(g.lb, g.lc, ts, zOf(level), g.stepS)
 			g.Note = joinNote(g.Note, fmt.Sprintf("detectable: changes beyond ±%s of the threshold (the interval's half-width); to decide at %s: %s",
 				strings.TrimPrefix(fmtChange(float64(g.Detectable), g.Absolute), "+"), fmtChange(t, g.Absolute), g.Needs))
 		}

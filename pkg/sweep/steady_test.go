@@ -21,12 +21,13 @@ import (
 // closed-loop in the same test: never above a rate the server cannot
 // sustain, however short the steps.
 func groundTruth(t *testing.T, k int, service, step time.Duration) {
-	groundTruthArrivals(t, k, service, step, "constant")
+	groundTruthArrivals(t, k, service, 0, step, "constant")
 }
 
-func groundTruthArrivals(t *testing.T, k int, service, step time.Duration, arrival string) {
+func groundTruthArrivals(t *testing.T, k int, service, jitter, step time.Duration, arrival string) {
 	testserver.Serialize(t)
 	srv := testserver.NewSlots(k, service)
+	srv.Jitter = jitter
 	ts := testserver.Start(t, srv)
 	ctx := context.Background()
 	clients := max(2*k, 4)
@@ -106,23 +107,25 @@ func TestSteadyGroundTruthLongSteps(t *testing.T) {
 // objective judging a Poisson window against the nominal rate (best-
 // befores at 18% of capacity): live, against a real loopback server,
 // the best-before lies within 85-100% of the closed-loop capacity.
+// About 50 s: run with BESTBEFORE_LONG=1, as .ci/run does.
 func TestGroundTruthPoissonArrivals(t *testing.T) {
-	if testing.Short() {
-		t.Skip("ramps two servers, about 50 s")
+	if ok, _ := strconv.ParseBool(os.Getenv("BESTBEFORE_LONG")); !ok || testing.Short() {
+		t.Skip("set BESTBEFORE_LONG=1 to ramp two servers with Poisson arrivals (about 50 s)")
 	}
 	for _, g := range []struct {
 		k int
 		s time.Duration
 	}{{2, 10 * time.Millisecond}, {8, 20 * time.Millisecond}} {
-		t.Run(fmt.Sprintf("k%d_S%v", g.k, g.s), func(t *testing.T) { groundTruthArrivals(t, g.k, g.s, 2*time.Second, "poisson") })
+		t.Run(fmt.Sprintf("k%d_S%v", g.k, g.s), func(t *testing.T) { groundTruthArrivals(t, g.k, g.s, 0, 2*time.Second, "poisson") })
 	}
 }
 
 // At half its capacity a server is healthy: twenty fixed-rate Poisson
-// steps, each drawing its own arrivals, fail none.
+// steps, each drawing its own arrivals, fail none. About 30 s: run with
+// BESTBEFORE_LONG=1, as .ci/run does.
 func TestPoissonAtHalfCapacityFailsNoStep(t *testing.T) {
-	if testing.Short() {
-		t.Skip("twenty 1.5 s steps")
+	if ok, _ := strconv.ParseBool(os.Getenv("BESTBEFORE_LONG")); !ok || testing.Short() {
+		t.Skip("set BESTBEFORE_LONG=1 to run twenty 1.5 s Poisson steps at half a server's capacity")
 	}
 	testserver.Serialize(t)
 	srv := testserver.NewSlots(8, 20*time.Millisecond)
@@ -161,4 +164,31 @@ slo:
 		t.Errorf("%d steps ran, want %d", len(r.Steps), len(steps))
 	}
 	t.Logf("%d of %d Poisson steps at %.0f QPS (half of %.0f) failed", failed, len(r.Steps), rate, srv.Capacity())
+}
+
+// The five servers of the issue that found Poisson best-befores at 18% of
+// capacity, with Poisson and bursty arrivals, live: each best-before
+// within 85-100% of the closed-loop capacity. About eight minutes; run
+// with BESTBEFORE_LIVE_TABLE=1.
+func TestGroundTruthRandomArrivalsTable(t *testing.T) {
+	if ok, _ := strconv.ParseBool(os.Getenv("BESTBEFORE_LIVE_TABLE")); !ok || testing.Short() {
+		t.Skip("set BESTBEFORE_LIVE_TABLE=1 to ramp five servers with Poisson and bursty arrivals (about 8 minutes)")
+	}
+	for _, g := range []struct {
+		k    int
+		s, j time.Duration
+		step time.Duration
+	}{
+		{2, 10 * time.Millisecond, 0, 2 * time.Second},
+		{8, 20 * time.Millisecond, 0, 2 * time.Second},
+		{6, 12 * time.Millisecond, 12 * time.Millisecond, 2 * time.Second},
+		{48, 100 * time.Millisecond, 0, 2 * time.Second},
+		{8, 20 * time.Millisecond, 0, 5 * time.Second},
+	} {
+		for _, arrival := range []string{"poisson", "bursty"} {
+			t.Run(fmt.Sprintf("k%d_S%v_J%v_%v_%s", g.k, g.s, g.j, g.step, arrival), func(t *testing.T) {
+				groundTruthArrivals(t, g.k, g.s, g.j, g.step, arrival)
+			})
+		}
+	}
 }

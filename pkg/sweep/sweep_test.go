@@ -108,8 +108,10 @@ monitor: {max_send_lag: 50ms}
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(r.Steps) != 1 {
-		t.Fatalf("%d steps, want 1", len(r.Steps))
+	// The stall can break a queue objective marginally, and the rate is
+	// then measured once more (ADR 30): one rate, one or two steps.
+	if len(r.Steps) < 1 || len(r.Steps) > 2 || r.Steps[len(r.Steps)-1].OfferedQPS != 100 {
+		t.Fatalf("%d steps, want the one rate, measured once or twice", len(r.Steps))
 	}
 	st := r.Steps[0]
 	t.Logf("p50 %.1fms p99 %.1fms service p99 %.1fms", st.LatencyMS.P50, st.LatencyMS.P99, st.ServiceTimeMS.P99)
