@@ -4,7 +4,6 @@ import (
 	"context"
 	"math"
 	"os"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
@@ -12,9 +11,7 @@ import (
 
 	"github.com/bestbefore/bestbefore/internal/testserver"
 	"github.com/bestbefore/bestbefore/pkg/result"
-	"github.com/bestbefore/bestbefore/pkg/scenario"
 	"github.com/bestbefore/bestbefore/pkg/sim"
-	"github.com/bestbefore/bestbefore/pkg/sweep"
 )
 
 // A model fitted to a simulated run reproduces it: slots and service time
@@ -90,26 +87,18 @@ func TestWhatIfAgreesWithARealRunAtTheChangedSetting(t *testing.T) {
 	}
 	testserver.Serialize(t)
 	ctx := context.Background()
-	rampReal := func(service time.Duration) *result.Result {
+	rampSlots := func(service time.Duration) *result.Result {
 		ts := testserver.Start(t, testserver.NewSlots(8, service))
 		c := sim.Case{Seed: 31, Arrival: "poisson", Step: 2 * time.Second, StartQPS: 150, StepQPS: 40, MaxQPS: 560, P99: 2 * time.Second}
 		s, err := c.Scenario(nil)
 		if err != nil {
 			t.Fatal(err)
 		}
-		s.Monitor.MaxSendLag = scenario.Duration(25 * time.Millisecond)
-		traffic := filepath.Join(t.TempDir(), "t.ndjson")
-		if err := os.WriteFile(traffic, []byte(`{"path":"/"}`+"\n"), 0o644); err != nil {
-			t.Fatal(err)
-		}
-		r, err := sweep.Run(ctx, sweep.Config{Scenario: s, TargetURLs: []string{ts.URL}, TrafficPath: traffic})
-		if err != nil {
-			t.Fatal(err)
-		}
+		r := rampReal(t, s, ts.URL)
 		r.Manifest.EffectiveYAML, r.Manifest.Seed = s.EffectiveYAML(), 31
 		return r
 	}
-	base := rampReal(20 * time.Millisecond)
+	base := rampSlots(20 * time.Millisecond)
 	m, err := sim.Fit(base)
 	if err != nil {
 		t.Fatal(err)
@@ -122,7 +111,7 @@ func TestWhatIfAgreesWithARealRunAtTheChangedSetting(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	slower := rampReal(24 * time.Millisecond)
+	slower := rampSlots(24 * time.Millisecond)
 	pb, rb := predicted.BestBefore.QPS, slower.BestBefore.QPS
 	t.Logf("model %d slots, mean service %v; measured best-before %.1f; 20%% slower: predicted %.1f, real %.1f", m.Service.Slots, m.Service.Time.Mean, base.BestBefore.QPS, pb, rb)
 	if d := pb/rb - 1; math.Abs(d) > 0.10 {

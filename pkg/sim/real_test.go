@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/bestbefore/bestbefore/internal/testserver"
+	"github.com/bestbefore/bestbefore/pkg/result"
 	"github.com/bestbefore/bestbefore/pkg/scenario"
 	"github.com/bestbefore/bestbefore/pkg/sim"
 	"github.com/bestbefore/bestbefore/pkg/sweep"
@@ -60,15 +61,7 @@ func TestSimulationAgreesWithARealServer(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			s.Monitor.MaxSendLag = scenario.Duration(25 * time.Millisecond) // a shared machine's lag is not the target's
-			traffic := filepath.Join(t.TempDir(), "t.ndjson")
-			if err := os.WriteFile(traffic, []byte(`{"path":"/"}`+"\n"), 0o644); err != nil {
-				t.Fatal(err)
-			}
-			real, err := sweep.Run(ctx, sweep.Config{Scenario: s, TargetURLs: []string{ts.URL}, TrafficPath: traffic})
-			if err != nil {
-				t.Fatal(err)
-			}
+			real := rampReal(t, s, ts.URL)
 			simulated, err := c.Run(ctx)
 			if err != nil {
 				t.Fatal(err)
@@ -84,4 +77,21 @@ func TestSimulationAgreesWithARealServer(t *testing.T) {
 			}
 		})
 	}
+}
+
+// rampReal ramps a real loopback server with the scenario, as run does,
+// allowing the send lag of a shared machine (25 ms: it is not the
+// target's).
+func rampReal(t *testing.T, s *scenario.Scenario, url string) *result.Result {
+	t.Helper()
+	s.Monitor.MaxSendLag = scenario.Duration(25 * time.Millisecond)
+	traffic := filepath.Join(t.TempDir(), "t.ndjson")
+	if err := os.WriteFile(traffic, []byte(`{"path":"/"}`+"\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	r, err := sweep.Run(context.Background(), sweep.Config{Scenario: s, TargetURLs: []string{url}, TrafficPath: traffic})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return r
 }
