@@ -204,7 +204,7 @@ func (m *Stepper) Step(ctx context.Context, feed attack.Feed, spec attack.StepSp
 	start := m.clock
 	svc := m.Service
 	free := make(slotHeap, svc.Slots) // when each slot is next free, as offsets
-	var inflight doneHeap             // when each request in flight is answered
+	var inflight slotHeap             // when each request in flight is answered
 	outs := make([]attack.Outcome, 0, int(spec.Rate*spec.Duration.Seconds())+16)
 	end := time.Duration(0)
 	for {
@@ -299,5 +299,3 @@ func (h *slotHeap) Pop() any {
 	*h = old[:len(old)-1]
 	return v
 }
-
-type doneHeap = slotHeap
