@@ -8,8 +8,9 @@ package scripts_test
 // catches a 2× slowdown with single runs on 2 s steps. It runs the shipped
 // CI scenario the way scripts/ci-gate.sh does (a 5-run baseline against a
 // 1-run candidate, the scenario's gate thresholds), and judges the same
-// runs one a side too (the baseline's first run against each candidate);
-// it takes about 100 s a pair on a 2-core machine:
+// runs one a side too (the baseline's first run against each candidate;
+// GATE_RATES_ONE_SIDE=1 runs only those, about 40 s a pair); it takes
+// about 100 s a pair on a 2-core machine:
 //
 //	go test -tags gaterates -run TestGateRates -timeout 3h -v ./scripts
 //
@@ -71,15 +72,27 @@ func TestGateRates(t *testing.T) {
 	counts := map[string]map[compare.Verdict]int{"A/A": {}, "A/B +20%": {}, "2x, single runs": {}, "A/A, one run a side": {}, "A/B +20%, one run a side": {}}
 	var aaRuns []*result.Result
 	start := time.Now()
+	// GATE_RATES_ONE_SIDE=1 runs only what the one-run-a-side verdicts
+	// need: one baseline run and the two candidates (about 40 s a pair).
+	oneSide := os.Getenv("GATE_RATES_ONE_SIDE") == "1"
+	if oneSide {
+		counts = map[string]map[compare.Verdict]int{"A/A, one run a side": {}, "A/B +20%, one run a side": {}}
+	}
 	for i := 0; i < pairs; i++ {
 		p := filepath.Join(dir, fmt.Sprintf("pair-%02d", i))
-		run(filepath.Join(p, "base"), "--repeat", "5")
+		if oneSide {
+			run(filepath.Join(p, "base", "rep-01"))
+		} else {
+			run(filepath.Join(p, "base"), "--repeat", "5")
+		}
 		run(filepath.Join(p, "a"))
 		run(filepath.Join(p, "b"), "--set", "target.bundled.lookup=24ms", "--set", "target.bundled.lookup_p99=60ms")
-		run(filepath.Join(p, "c"), "--set", "target.bundled.lookup=40ms", "--set", "target.bundled.lookup_p99=100ms")
-		counts["A/A"][verdict(filepath.Join(p, "base"), filepath.Join(p, "a"))]++
-		counts["A/B +20%"][verdict(filepath.Join(p, "base"), filepath.Join(p, "b"))]++
-		counts["2x, single runs"][verdict(filepath.Join(p, "base", "rep-01", "result.json"), filepath.Join(p, "c"))]++
+		if !oneSide {
+			run(filepath.Join(p, "c"), "--set", "target.bundled.lookup=40ms", "--set", "target.bundled.lookup_p99=100ms")
+			counts["A/A"][verdict(filepath.Join(p, "base"), filepath.Join(p, "a"))]++
+			counts["A/B +20%"][verdict(filepath.Join(p, "base"), filepath.Join(p, "b"))]++
+			counts["2x, single runs"][verdict(filepath.Join(p, "base", "rep-01", "result.json"), filepath.Join(p, "c"))]++
+		}
 		// The same runs, one a side: the baseline's first run against each.
 		counts["A/A, one run a side"][verdict(filepath.Join(p, "base", "rep-01", "result.json"), filepath.Join(p, "a"))]++
 		counts["A/B +20%, one run a side"][verdict(filepath.Join(p, "base", "rep-01", "result.json"), filepath.Join(p, "b"))]++
@@ -92,6 +105,16 @@ func TestGateRates(t *testing.T) {
 		t.Logf("noise floor of this machine over the A runs: p50 %.1f%%, p99 %.1f%%, p99.9 %.1f%% (%s)", 100*n.P50, 100*n.P99, 100*n.P999, n.Source)
 	}
 	t.Logf("%d pairs on %s/%s, %d CPUs, %s: %v", pairs, runtime.GOOS, runtime.GOARCH, runtime.NumCPU(), time.Now().Format(time.DateOnly), counts)
+	if oneSide {
+		aa, ab := counts["A/A, one run a side"], counts["A/B +20%, one run a side"]
+		if fp := float64(aa[compare.Regression]) / float64(pairs); fp > 0.05 {
+			t.Errorf("A/A false regressions with one run a side %.0f%%, want at most 5%%", 100*fp)
+		}
+		if det := float64(ab[compare.Regression]) / float64(pairs); det < 0.90 {
+			t.Errorf("20%% slowdowns caught with one run a side %.0f%%, want at least 90%%", 100*det)
+		}
+		return
+	}
 	aa, ab, twice := counts["A/A"], counts["A/B +20%"], counts["2x, single runs"]
 	if fp := float64(aa[compare.Regression]) / float64(pairs); fp > 0.05 {
 		t.Errorf("A/A false regressions %.0f%%, want at most 5%%", 100*fp)
