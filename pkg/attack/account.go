@@ -42,12 +42,16 @@ func Account(spec StepSpec, start time.Time, outcomes []Outcome) (*StepStats, er
 	st, outs := newStepRun(spec, 1, start)
 	inf := newInflight(len(st.ivSent))
 	recs := make([]rec, 0, len(outcomes))
+	last := start.Add(spec.Duration)
 	for _, o := range outcomes {
 		c, err := classCode(o.Class)
 		if err != nil {
 			return nil, err
 		}
 		recs = append(recs, rec{intended: o.Intended, sent: o.Sent, done: o.Done, class: c, status: uint16(min(max(o.Status, 0), 999))})
+		if o.Done.After(last) {
+			last = o.Done
+		}
 		off := o.Intended.Sub(start)
 		if off < spec.Warmup || off >= spec.Duration {
 			continue
@@ -70,12 +74,6 @@ func Account(spec StepSpec, start time.Time, outcomes []Outcome) (*StepStats, er
 	close(st.results)
 	<-collected
 	inf.apply(outs)
-	last := start.Add(spec.Duration)
-	for _, r := range recs {
-		if r.done.After(last) {
-			last = r.done
-		}
-	}
 	outs[0].Wall = last.Sub(start)
 	outs[0].Completed = true
 	return outs[0], nil

@@ -94,10 +94,11 @@ type Gamma struct {
 	t           float64 // seconds
 }
 
-// NewGamma returns seeded gamma arrivals at mean rate per second.
+// NewGamma returns seeded gamma arrivals at mean rate per second; a
+// burstiness of 0 is DefaultBurstiness.
 func NewGamma(rate, burstiness float64, seed uint64) *Gamma {
 	if burstiness <= 0 {
-		burstiness = 1
+		burstiness = DefaultBurstiness
 	}
 	return &Gamma{rate: rate, shape: burstiness, rng: rand.New(rand.NewPCG(seed, 0x2545f4914f6cdd1d))}
 }
@@ -163,9 +164,6 @@ func New(process string, rate float64, seed uint64, burstiness float64) Arrivals
 	case ProcessPoisson:
 		return NewPoisson(rate, seed)
 	case ProcessBursty:
-		if burstiness <= 0 {
-			burstiness = DefaultBurstiness
-		}
 		return NewGamma(rate, burstiness, seed)
 	}
 	return NewConstant(rate)

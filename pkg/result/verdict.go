@@ -46,16 +46,15 @@ func Judge(s *Step, o Objectives) []Failure {
 	if s.Requests == 0 {
 		return []Failure{{Objective: ObjectiveRequests, Measured: 0, Bound: 1}}
 	}
-	if o.Steady != nil && *o.Steady > 0 && len(s.Trend) > 0 {
-		// A step too short for its rate to show whether its queue grows
-		// cannot vouch for the rate, whatever its other figures say.
-		if t := SteadinessOf(s); !t.Judged {
-			return []Failure{{Objective: ObjectiveRequests, Measured: float64(s.Requests), Bound: SteadyMinRequests}}
-		}
-	}
 	var fs []Failure
 	for _, f := range o.InForce() {
 		v, ok, broke := f.decide(s, f.Bound)
+		if f.Key == "steady" && !ok && len(s.Trend) > 0 {
+			// A step too short for its rate to show whether its queue
+			// grows cannot vouch for the rate, whatever its other
+			// figures say.
+			return []Failure{{Objective: ObjectiveRequests, Measured: float64(s.Requests), Bound: SteadyMinRequests}}
+		}
 		if ok && broke {
 			fs = append(fs, Failure{Objective: f.Key, Measured: v, Bound: f.Bound})
 		}
@@ -94,17 +93,17 @@ func (s *Step) MarginalQueueFailure(o Objectives) bool {
 	return true
 }
 
-// JudgeAgain judges a step measured again at the rate of an earlier one
-// that broke only queue objectives, marginally (first.MarginalQueueFailure). Every other
-// objective is judged on again's own figures; a queue objective stands
-// broken only if both measurements broke it. Within one short step a
+// JudgeAgain settles the verdict of a step measured again at the rate of
+// an earlier one that broke only queue objectives, marginally
+// (first.MarginalQueueFailure); again comes judged on its own figures
+// (ApplyJudgement). Every other objective keeps that judgement; a queue
+// objective stands broken only if both measurements broke it. Within one short step a
 // stationary queue's excursion (a burst of arrivals or of slow requests,
 // near capacity) looks like growth, and a second look rarely repeats it;
 // a queue that grows, grows in both. first is marked Remeasured: again's
 // verdict stands for the rate, and first neither sets nor limits the
 // best-before.
-func JudgeAgain(first, again *Step, o Objectives) {
-	ApplyJudgement(again, o)
+func JudgeAgain(first, again *Step) {
 	var failed []string
 	for _, f := range again.Failed {
 		if ob, ok := LookupObjective(f); ok && ob.Queue && !slices.Contains(first.Failed, f) {
@@ -185,11 +184,10 @@ func TrustedBelow(fail, s *Step, cv2 float64) float64 {
 	return limit
 }
 
-// ServiceCV2 is the squared coefficient of variation of the service
-// times at the lowest load that passed with enough requests (at least
-// 50): the service's own variability, with the least queueing in it. 0
-// when no step tells.
-func ServiceCV2(steps []Step) float64 {
+// ServiceStep is the index of the step whose service times describe the
+// service best: the lowest load that passed with enough requests (at
+// least 50), with the least queueing in it; -1 when none did.
+func ServiceStep(steps []Step) int {
 	best := -1
 	for i := range steps {
 		st := &steps[i]
@@ -200,6 +198,14 @@ func ServiceCV2(steps []Step) float64 {
 			best = i
 		}
 	}
+	return best
+}
+
+// ServiceCV2 is the squared coefficient of variation of the service
+// times of the ServiceStep: the service's own variability. 0 when no
+// step tells.
+func ServiceCV2(steps []Step) float64 {
+	best := ServiceStep(steps)
 	if best < 0 {
 		return 0
 	}

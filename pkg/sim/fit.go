@@ -79,15 +79,7 @@ type Model struct {
 // capacity): a run that never loaded the service to its capacity has
 // nothing to fit the slots to, and Fit says so.
 func Fit(r *result.Result) (Model, error) {
-	m := Model{Nodes: max(1, r.BestBefore.Nodes), ServiceStep: -1}
-	for i, st := range r.Steps {
-		if st.Phase == result.PhaseHold || !st.SLOPass || st.Generator.Saturated || st.ServiceHistogram == "" || st.Requests < 50 {
-			continue
-		}
-		if m.ServiceStep < 0 || st.OfferedQPS < r.Steps[m.ServiceStep].OfferedQPS {
-			m.ServiceStep = i
-		}
-	}
+	m := Model{Nodes: max(1, r.BestBefore.Nodes), ServiceStep: result.ServiceStep(r.Steps)}
 	if m.ServiceStep < 0 {
 		return m, errors.New("no step passed with 50 requests or more: there are no service times of a healthy service to fit")
 	}

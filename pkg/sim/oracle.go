@@ -1,7 +1,6 @@
 package sim
 
 import (
-	"container/heap"
 	"context"
 	"fmt"
 	"math"
@@ -224,10 +223,7 @@ func LongP99(svc Service, arrival string, burstiness, rate float64, n int, seed 
 	lat := make([]time.Duration, n)
 	for i := range lat {
 		t := arr.Next()
-		done := m.serve(m.afterStall(max(t, free[0])), svc.Time.Draw(m.rng))
-		free[0] = done
-		heap.Fix(&free, 0)
-		lat[i] = done - t
+		lat[i] = m.admit(free, t) - t
 	}
 	lat = lat[n/10:] // the queue's start from empty is not the long run
 	slices.Sort(lat)

@@ -225,10 +225,7 @@ func (m *Stepper) Step(ctx context.Context, feed attack.Feed, spec attack.StepSp
 		for len(inflight) > 0 && inflight[0] <= t {
 			heap.Pop(&inflight)
 		}
-		begin := m.afterStall(max(t, free[0]))
-		done := m.serve(begin, svc.Time.Draw(m.rng))
-		free[0] = done
-		heap.Fix(&free, 0)
+		done := m.admit(free, t)
 		o := attack.Outcome{Intended: start.Add(t), Sent: start.Add(t), InFlight: int64(len(inflight))}
 		answered := done
 		switch {
@@ -252,6 +249,17 @@ func (m *Stepper) Step(ctx context.Context, feed attack.Feed, spec attack.StepSp
 	// The next step starts once every answer is in, a second later.
 	m.clock = start.Add(max(end, spec.Duration) + time.Second)
 	return ss, nil
+}
+
+// admit serves a request arriving at t in arrival order: it takes the
+// slot free soonest, starts once that slot is free and no stall holds,
+// and returns when it is done (the G/G/k FIFO recursion over free, the
+// slots' next free times).
+func (m *Stepper) admit(free slotHeap, t time.Duration) time.Duration {
+	done := m.serve(m.afterStall(max(t, free[0])), m.Service.Time.Draw(m.rng))
+	free[0] = done
+	heap.Fix(&free, 0)
+	return done
 }
 
 // serve returns when work started at begin is done: a stall pauses the

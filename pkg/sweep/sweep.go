@@ -519,7 +519,7 @@ func (rn *runner) step(phase string, q float64, dur time.Duration, hook func(), 
 	st := BuildStep(idx, phase, q, ss, sample, s.Monitor.MaxSendLag.D())
 	result.ApplyJudgement(&st, rn.r.Objectives)
 	if rn.pairWith >= 0 && !st.Generator.Saturated {
-		result.JudgeAgain(&rn.r.Steps[rn.pairWith], &st, rn.r.Objectives)
+		result.JudgeAgain(&rn.r.Steps[rn.pairWith], &st)
 	}
 	if rn.sides[0] != nil && len(ss.Sides) == 2 {
 		pass := false
@@ -662,27 +662,23 @@ func BuildStep(idx int, phase string, offered float64, ss *attack.StepStats, sam
 }
 
 func summaryWarnings(r *result.Result) []string {
-	var w []string
-	sat := 0
+	var w, again []string
+	sat, unmeasured := 0, 0
 	for _, st := range r.Steps {
 		if st.Generator.Saturated {
 			sat++
+		}
+		if st.Remeasured {
+			again = append(again, fmt.Sprintf("the step at %.0f QPS broke only %s, which a queue's one-off excursion can do: it was measured again and the two were judged together", st.OfferedQPS, strings.Join(st.Failed, " and ")))
+		}
+		if st.Unmeasured() {
+			unmeasured++
 		}
 	}
 	if sat > 0 {
 		w = append(w, fmt.Sprintf("%d step(s) saturated the generator and cannot set the best-before; send fewer checks, give the generator more cores, or shard the load (run --shard)", sat))
 	}
-	for _, st := range r.Steps {
-		if st.Remeasured {
-			w = append(w, fmt.Sprintf("the step at %.0f QPS broke only %s, which a queue's one-off excursion can do: it was measured again and the two were judged together", st.OfferedQPS, strings.Join(st.Failed, " and ")))
-		}
-	}
-	unmeasured := 0
-	for _, st := range r.Steps {
-		if st.Unmeasured() {
-			unmeasured++
-		}
-	}
+	w = append(w, again...)
 	if unmeasured > 0 {
 		w = append(w, fmt.Sprintf("%d step(s) held too few requests to judge (fewer than %d in the measured window, or none) and neither set nor limit the best-before; lengthen load.step_duration or start the ramp higher", unmeasured, result.SteadyMinRequests))
 	}
