@@ -291,6 +291,10 @@ type StepStats struct {
 	CPU time.Duration
 	// Wall is the step's wall time, start to last completion.
 	Wall time.Duration
+	// Stall is how late the generator's process woke, time-weighted, over
+	// the measured window (stallProbe), in microseconds; nil when nothing
+	// watched it (a simulated step).
+	Stall *hdrhistogram.Histogram
 	// Sides holds each side's figures in a live A/B run (Sides[0] is the
 	// StepStats itself); nil otherwise.
 	Sides []*StepStats
@@ -360,6 +364,7 @@ func (a *Attacker) Step(ctx context.Context, feed Feed, spec StepSpec) (*StepSta
 	}
 	cpu0 := processCPU()
 	st, outs := newStepRun(spec, max(1, len(a.bySide)), time.Now())
+	stall := startStallProbe(spec.Warmup)
 	out := outs[0]
 	collected := make(chan struct{})
 	go a.collect(st, outs, collected)
@@ -486,9 +491,10 @@ pacing:
 	}
 	<-collected
 	wall, cpu := time.Since(st.start), processCPU()-cpu0
+	stalls := stall.finish()
 	inf.apply(outs)
 	for _, o := range outs {
-		o.Wall, o.CPU = wall, cpu
+		o.Wall, o.CPU, o.Stall = wall, cpu, stalls
 		o.Completed = !interrupted && feedErr == nil
 	}
 	if abandoned {

@@ -455,6 +455,9 @@ func mergeGenerator(dst, g *result.Generator, shard int) {
 	dst.SendLagP99MS = math.Max(dst.SendLagP99MS, g.SendLagP99MS)
 	dst.SendLagMaxMS = math.Max(dst.SendLagMaxMS, g.SendLagMaxMS)
 	dst.LateSends += g.LateSends
+	dst.StallP50MS = math.Max(dst.StallP50MS, g.StallP50MS)
+	dst.StallP99MS = math.Max(dst.StallP99MS, g.StallP99MS)
+	dst.StallMaxMS = math.Max(dst.StallMaxMS, g.StallMaxMS)
 	if g.Saturated {
 		why := fmt.Sprintf("shard %d: %s", shard, g.SaturatedWhy)
 		if dst.Saturated {

@@ -246,6 +246,13 @@ type Generator struct {
 	SendLagP99MS float64 `json:"send_lag_p99_ms"`
 	SendLagMaxMS float64 `json:"send_lag_max_ms"`
 	LateSends    int64   `json:"late_sends"`
+	// StallP50MS, StallP99MS and StallMaxMS say how long the generator's
+	// process was kept from running over the measured window: how late a
+	// 1 ms wake-up came, time-weighted (other processes on its cores, the
+	// Go scheduler, a pause). Absent when nothing watched (a simulation).
+	StallP50MS   float64 `json:"stall_p50_ms,omitempty"`
+	StallP99MS   float64 `json:"stall_p99_ms,omitempty"`
+	StallMaxMS   float64 `json:"stall_max_ms,omitempty"`
 	Saturated    bool    `json:"saturated"`
 	SaturatedWhy string  `json:"saturated_reason,omitempty"`
 }

@@ -74,20 +74,72 @@ func (s *Step) MarginalQueueFailure(o Objectives) bool {
 		return false
 	}
 	for _, f := range s.Failed {
-		ob, ok := LookupObjective(f)
-		if !ok || !ob.Queue {
+		if !s.marginalQueue(f) {
 			return false
 		}
-		switch f {
-		case "steady":
-			t := SteadinessOf(s)
-			if t.RiseMS > 2*steadyNoiseFactor*t.NoiseMS {
+	}
+	return true
+}
+
+// marginalQueue says objective f is a queue objective that s broke by
+// less than twice what breaks it.
+func (s *Step) marginalQueue(f string) bool {
+	ob, ok := LookupObjective(f)
+	if !ok || !ob.Queue {
+		return false
+	}
+	switch f {
+	case "steady":
+		t := SteadinessOf(s)
+		return t.RiseMS <= 2*steadyNoiseFactor*t.NoiseMS
+	case "throughput":
+		short, slack := shortfall(s)
+		return short <= 2*slack
+	}
+	return true
+}
+
+// StallExplains says the generator's own stalls (Generator.Stall*) can
+// account for the step's failure, so the failure is not the service's:
+// the stalls passed the allowance (the send-lag allowance,
+// monitor.max_send_lag) at the p99, and every objective the step broke
+// is one they move by that much. A stall delays each request due or
+// answered during it, and latency counts from the intended send time, so
+// a latency percentile broken by less than the stall at that percentile
+// could be the stall alone (the p50 of the stall for objectives below
+// the p99, its p99 above). A queue objective broken marginally
+// (marginalQueue) could be a stall's backlog. A latency percentile broken
+// by more, a queue broken far past its gate, errors and every other
+// objective stand.
+func (s *Step) StallExplains(o Objectives, allowanceMS float64) bool {
+	g := &s.Generator
+	if s.SLOPass || g.StallP99MS <= allowanceMS {
+		return false
+	}
+	fs := Judge(s, o)
+	if len(fs) == 0 {
+		return false
+	}
+	for _, f := range fs {
+		ob, ok := LookupObjective(f.Objective)
+		if !ok {
+			return false
+		}
+		switch {
+		case ob.Quantile > 0:
+			stall := g.StallP50MS
+			if ob.Quantile >= 99 {
+				stall = g.StallP99MS
+			}
+			if f.Measured-stall > f.Bound {
 				return false
 			}
-		case "throughput":
-			if short, slack := shortfall(s); short > 2*slack {
+		case ob.Queue:
+			if !s.marginalQueue(f.Objective) {
 				return false
 			}
+		default:
+			return false
 		}
 	}
 	return true

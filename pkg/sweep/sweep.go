@@ -377,17 +377,6 @@ func (rn *runner) ramp() error {
 			return nil
 		}
 		if st.Generator.Saturated && !aligned {
-			// A busy machine can stall the generator for a moment; measure
-			// the rate once more before concluding it is beyond reach.
-			st, err = rn.step(result.PhaseRamp, q, s.Load.StepDuration.D(), nil, 0)
-			if err != nil || st == nil {
-				return err
-			}
-			if rn.abortReason != "" {
-				return nil
-			}
-		}
-		if st.Generator.Saturated && !aligned {
 			rn.r.Warnings = append(rn.r.Warnings, fmt.Sprintf("the generator could not keep its schedule at %.0f QPS (%s); the ramp stopped there", q, st.Generator.SaturatedWhy))
 			break
 		}
@@ -422,11 +411,16 @@ func (rn *runner) ramp() error {
 		if hi-lo < math.Max(1, 0.01*bb.FirstFailQPS) || mid <= lo || mid >= hi {
 			break
 		}
-		if _, err := rn.judgedStep(result.PhaseRefine, mid); err != nil {
+		st, err := rn.judgedStep(result.PhaseRefine, mid)
+		if err != nil {
 			return err
 		}
-		if rn.abortReason != "" || rn.ctx.Err() != nil {
+		if rn.abortReason != "" || rn.ctx.Err() != nil || st == nil {
 			return nil
+		}
+		if st.Generator.Saturated {
+			rn.r.Warnings = append(rn.r.Warnings, fmt.Sprintf("the generator could not keep its schedule at %.1f QPS (%s); the refinement stopped there", mid, st.Generator.SaturatedWhy))
+			break
 		}
 	}
 	if nl := s.Capacity.NodeLoss; nl != nil && nl.Verify && rn.cfg.NodeKiller != nil {
@@ -445,9 +439,16 @@ func (rn *runner) ramp() error {
 func (rn *runner) judgedStep(phase string, q float64) (*result.Step, error) {
 	dur := rn.s.Load.StepDuration.D()
 	st, err := rn.step(phase, q, dur, nil, 0)
-	if err != nil || st == nil || rn.abortReason != "" || !rn.cfg.StartAt.IsZero() || rn.sides[0] != nil ||
-		st.Generator.Saturated || !st.MarginalQueueFailure(rn.r.Objectives) {
+	if err != nil || st == nil || rn.abortReason != "" || !rn.cfg.StartAt.IsZero() || rn.sides[0] != nil {
 		return st, err
+	}
+	if st.Generator.Saturated {
+		// A busy machine can stall the generator for a moment; measure
+		// the rate once more before concluding it is beyond reach.
+		return rn.step(phase, q, dur, nil, 0)
+	}
+	if !st.MarginalQueueFailure(rn.r.Objectives) {
+		return st, nil
 	}
 	rn.pairWith = len(rn.r.Steps) - 1
 	defer func() { rn.pairWith = -1 }()
@@ -518,6 +519,7 @@ func (rn *runner) step(phase string, q float64, dur time.Duration, hook func(), 
 	}
 	st := BuildStep(idx, phase, q, ss, sample, s.Monitor.MaxSendLag.D())
 	result.ApplyJudgement(&st, rn.r.Objectives)
+	blameStalls(&st, rn.r.Objectives, s.Monitor.MaxSendLag.D())
 	if rn.pairWith >= 0 && !st.Generator.Saturated {
 		result.JudgeAgain(&rn.r.Steps[rn.pairWith], &st)
 	}
@@ -526,6 +528,7 @@ func (rn *runner) step(phase string, q float64, dur time.Duration, hook func(), 
 		for k, sd := range rn.sides {
 			sst := BuildStep(idx, phase, q, ss.Sides[k], sample, s.Monitor.MaxSendLag.D())
 			result.ApplyJudgement(&sst, rn.r.Objectives)
+			blameStalls(&sst, rn.r.Objectives, s.Monitor.MaxSendLag.D())
 			sd.Steps = append(sd.Steps, sst)
 			pass = pass || sst.SLOPass
 		}
@@ -548,6 +551,52 @@ func (rn *runner) step(phase string, q float64, dur time.Duration, hook func(), 
 	}
 	rn.checkAbort(out)
 	return out, nil
+}
+
+// StalledWhy begins the reason of a step whose failure the generator's
+// stalls explain (blameStalls); the reports and the summary read it.
+const StalledWhy = "the generator's process was kept from running"
+
+// MachineStalled says most of the step's send lag is the time the
+// generator's process could not run at all (its stall p99 at least half
+// its send-lag p99): a busy machine, not a generator with too much to
+// send.
+func MachineStalled(g *result.Generator) bool {
+	return g.StallP99MS > 0 && 2*g.StallP99MS >= g.SendLagP99MS
+}
+
+// blameStalls settles a step whose generator the machine held off its
+// cores (its stall, or its send lag, past the allowance). Latency counts
+// from the intended send time, so the lateness counts against the
+// service: a pass that delivered what was scheduled (the throughput
+// objective judged it) stands, with a note. A failure the delays explain
+// (result.Step.StallExplains) is the machine's, not the service's: the
+// step neither passes nor fails, and the run measures the rate again.
+// Any other step with sends later than the allowance is the generator's
+// (saturated), as a failure the delays cannot explain is the service's.
+func blameStalls(st *result.Step, o result.Objectives, allowance time.Duration) {
+	g := &st.Generator
+	ms := float64(allowance) / float64(time.Millisecond)
+	if g.Saturated {
+		return
+	}
+	late := g.SendLagP99MS > ms && st.Requests > 0
+	// A send waits at least as long as the process is held, so the
+	// delays the requests saw are the larger of the two.
+	d := *st
+	d.Generator.StallP50MS = math.Max(g.StallP50MS, g.SendLagP50MS)
+	d.Generator.StallP99MS = math.Max(g.StallP99MS, g.SendLagP99MS)
+	switch {
+	case !st.SLOPass && d.StallExplains(o, ms):
+		g.Saturated = true
+		g.SaturatedWhy = fmt.Sprintf("%s (stall p99 %.1fms, send lag p99 %.1fms, above the %.1fms allowance), which explains %s: other processes on its cores, or a pause",
+			StalledWhy, g.StallP99MS, g.SendLagP99MS, ms, strings.Join(st.Failed, ", "))
+	case late && st.SLOPass && o.Throughput != nil:
+		st.Warnings = append(st.Warnings, fmt.Sprintf("send lag p99 %.2fms above %.2fms because %s (stall p99 %.2fms): the machine is busy; latency counts the lateness against the service and the step delivered what was scheduled, so its pass stands", g.SendLagP99MS, ms, StalledWhy, g.StallP99MS))
+	case late:
+		g.Saturated = true
+		g.SaturatedWhy = fmt.Sprintf("send lag p99 %.2fms above %.2fms", g.SendLagP99MS, ms)
+	}
 }
 
 // StepSlot is the wall-clock time each step is given when steps are
@@ -623,15 +672,24 @@ func BuildStep(idx int, phase string, offered float64, ss *attack.StepStats, sam
 		g.CPUPercent = sample.GeneratorCPUPercent
 	}
 	g.RSSMB, g.Goroutines, g.GCPauseP99MS = sample.GeneratorRSSMB, sample.Goroutines, sample.GCPauseP99MS
+	if ss.Stall != nil && ss.Stall.TotalCount() > 0 {
+		g.StallP50MS = stats.QuantileMS(ss.Stall, 50)
+		g.StallP99MS = stats.QuantileMS(ss.Stall, 99)
+		g.StallMaxMS = float64(ss.Stall.Max()) / 1000
+	}
 	maxLagMS := float64(maxLag) / float64(time.Millisecond)
 	share := g.CPUPercent / 100 / float64(runtime.GOMAXPROCS(0))
 	switch {
-	case g.SendLagP99MS > maxLagMS && ss.Requests > 0:
-		g.Saturated = true
-		g.SaturatedWhy = fmt.Sprintf("send lag p99 %.2fms above %.2fms", g.SendLagP99MS, maxLagMS)
 	case share > 0.9:
 		g.Saturated = true
 		g.SaturatedWhy = fmt.Sprintf("generator CPU at %.0f%% of its %d core(s)", share*100, runtime.GOMAXPROCS(0))
+	case g.SendLagP99MS > maxLagMS && ss.Requests > 0 && MachineStalled(g):
+		// The sends went late because the process could not run, not
+		// because sending was too much work: judged after the objectives
+		// (blameStalls).
+	case g.SendLagP99MS > maxLagMS && ss.Requests > 0:
+		g.Saturated = true
+		g.SaturatedWhy = fmt.Sprintf("send lag p99 %.2fms above %.2fms", g.SendLagP99MS, maxLagMS)
 	}
 	if ss.Clamped > 0 {
 		st.Warnings = append(st.Warnings, fmt.Sprintf("%d latencies above 60 s were recorded as 60 s", ss.Clamped))
@@ -663,9 +721,14 @@ func BuildStep(idx int, phase string, offered float64, ss *attack.StepStats, sam
 
 func summaryWarnings(r *result.Result) []string {
 	var w, again []string
-	sat, unmeasured := 0, 0
+	sat, stalled, unmeasured := 0, 0, 0
+	worst := 0.0
 	for _, st := range r.Steps {
-		if st.Generator.Saturated {
+		switch {
+		case st.Generator.Saturated && strings.HasPrefix(st.Generator.SaturatedWhy, StalledWhy):
+			stalled++
+			worst = math.Max(worst, st.Generator.StallP99MS)
+		case st.Generator.Saturated:
 			sat++
 		}
 		if st.Remeasured {
@@ -677,6 +740,9 @@ func summaryWarnings(r *result.Result) []string {
 	}
 	if sat > 0 {
 		w = append(w, fmt.Sprintf("%d step(s) saturated the generator and cannot set the best-before; send fewer checks, give the generator more cores, or shard the load (run --shard)", sat))
+	}
+	if stalled > 0 {
+		w = append(w, fmt.Sprintf("%d step(s) failed while the machine kept the generator's process from running (stall p99 up to %.1f ms): the stalls alone explain those failures, so they are not counted as the service's; each was measured again. The machine is busy: run where the generator has cores of its own", stalled, worst))
 	}
 	w = append(w, again...)
 	if unmeasured > 0 {

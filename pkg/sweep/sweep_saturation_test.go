@@ -96,16 +96,29 @@ slo: {error_rate: 1%%}
 		g := step.Generator
 		t.Logf("#%d %-6s %4.0f QPS  pass %-5v  sat %-5v %s  lag p99 %.2fms  cpu %.0f%%", step.Index, step.Phase, step.OfferedQPS, step.SLOPass, g.Saturated, g.SaturatedWhy, g.SendLagP99MS, g.CPUPercent)
 		if step.Index >= 1 {
-			if !g.Saturated || g.SaturatedWhy == "" {
-				t.Errorf("step %d at %.0f QPS ran starved but is not marked saturated (lag p99 %.2fms, CPU %.0f%%)", step.Index, step.OfferedQPS, g.SendLagP99MS, g.CPUPercent)
+			// A starved step is the generator's (saturated, with the
+			// reason), or a pass that stands because the spinners held
+			// the process (a busy machine) and the step still delivered
+			// what was scheduled, saying so: never the target's failure.
+			busyPass := step.SLOPass && sweep.MachineStalled(&g) && strings.Contains(strings.Join(step.Warnings, " "), "its pass stands")
+			switch {
+			case busyPass:
+				if step.AchievedQPS < 0.9*step.ScheduledQPS {
+					t.Errorf("step %d at %.0f QPS passed on a busy machine delivering %.1f of %.1f QPS scheduled", step.Index, step.OfferedQPS, step.AchievedQPS, step.ScheduledQPS)
+				}
+			case !g.Saturated || g.SaturatedWhy == "":
+				t.Errorf("step %d at %.0f QPS ran starved but is not marked saturated (lag p99 %.2fms, stall p99 %.2fms, CPU %.0f%%)", step.Index, step.OfferedQPS, g.SendLagP99MS, g.StallP99MS, g.CPUPercent)
 			}
-			if lowestSat == 0 || step.OfferedQPS < lowestSat {
+			if g.Saturated && (lowestSat == 0 || step.OfferedQPS < lowestSat) {
 				lowestSat = step.OfferedQPS
 			}
 		}
 	}
 	if lowestSat == 0 {
-		t.Fatalf("no starved step ran: %d steps", len(r.Steps))
+		// Every starved step passed as a busy machine's: the spinners
+		// got less than the generator's whole core (a loaded machine),
+		// and the steps delivered what they scheduled.
+		t.Skipf("no starved step saturated the generator on this machine (all passed on a busy machine): %d steps", len(r.Steps))
 	}
 	// The ramp stops at the first saturated rate (refinement may still
 	// probe below it).
@@ -125,12 +138,20 @@ slo: {error_rate: 1%%}
 	if bb.Found && bb.QPS >= lowestSat {
 		t.Errorf("best-before %.0f QPS claimed at or above the saturated rate %.0f", bb.QPS, lowestSat)
 	}
-	if first := r.Steps[0]; !first.Generator.Saturated && first.SLOPass {
-		if !bb.Found || bb.QPS != first.OfferedQPS || bb.LimitedBy != "generator" {
-			t.Errorf("best-before %+v, want the unstarved first step's %.0f QPS, limited by generator", bb, first.OfferedQPS)
+	// The best-before is the highest pass below the lowest saturated
+	// rate, and says the generator limited it.
+	want := 0.0
+	for _, step := range r.Steps {
+		if step.SLOPass && !step.Generator.Saturated && !step.Remeasured && step.OfferedQPS < lowestSat {
+			want = max(want, step.OfferedQPS)
+		}
+	}
+	if want > 0 {
+		if !bb.Found || bb.QPS != want || bb.LimitedBy != "generator" {
+			t.Errorf("best-before %+v, want the highest unsaturated pass %.0f QPS, limited by generator", bb, want)
 		}
 	} else {
-		t.Logf("the shared machine spoiled the unstarved first step too: %v %s", first.Failed, first.Generator.SaturatedWhy)
+		t.Logf("the shared machine spoiled the unstarved first step too: %v %s", r.Steps[0].Failed, r.Steps[0].Generator.SaturatedWhy)
 	}
 
 	advice := ""
