@@ -221,13 +221,77 @@ monitor: {max_send_lag: 100ms}
 	if r.Status != result.StatusInterrupted {
 		t.Errorf("status %q, want interrupted", r.Status)
 	}
-	if len(r.Steps) < 2 || len(r.Steps) > 4 {
-		t.Errorf("%d steps in the partial result, want the 2-3 completed ones", len(r.Steps))
+	if len(r.Steps) < 3 || len(r.Steps) > 5 {
+		t.Errorf("%d steps in the partial result, want the 2-3 completed ones and the one cut short", len(r.Steps))
 	}
-	for _, s := range r.Steps {
-		if s.DurationS < 0.99 {
-			t.Errorf("a cut-short step was kept: %+v", s.DurationS)
+	// The step the interrupt cut short is kept, marked partial, with its
+	// real duration; the completed ones are whole.
+	for i, s := range r.Steps {
+		last := i == len(r.Steps)-1
+		switch {
+		case last && (!s.Partial || s.DurationS >= 1 || s.Requests == 0):
+			t.Errorf("the cut-short step: partial %v, %.2f s, %d requests; want partial, under 1 s, its requests counted", s.Partial, s.DurationS, s.Requests)
+		case !last && (s.Partial || s.DurationS < 0.99):
+			t.Errorf("completed step %d: partial %v, %.2f s", i, s.Partial, s.DurationS)
 		}
+	}
+	if r.BestBefore.Found && r.BestBefore.LimitedBy != result.LimitedByInterrupted {
+		t.Errorf("limited_by %q, want interrupted: the ramp never reached max_qps", r.BestBefore.LimitedBy)
+	}
+	if r.BestBefore.Step >= 0 && r.Steps[r.BestBefore.Step].Partial {
+		t.Error("the best-before was set by the step the interrupt cut short")
+	}
+}
+
+// A single fixed-rate step interrupted (SIGTERM, as a CI runner or
+// Kubernetes stops a job) keeps what it measured: the step, marked
+// partial, with every request the target served counted, in result.json
+// and in every report; the run says it was cut short, and no verdict.
+func TestRunTerminatedFixedRateKeepsThePartialStep(t *testing.T) {
+	srv := testserver.NewSlots(16, 2*time.Millisecond)
+	ts := testserver.Start(t, srv)
+	out := filepath.Join(t.TempDir(), "out")
+	go func() {
+		deadline := time.Now().Add(20 * time.Second)
+		for srv.Served.Load() < 400 && time.Now().Before(deadline) {
+			time.Sleep(20 * time.Millisecond)
+		}
+		syscall.Kill(os.Getpid(), syscall.SIGTERM)
+	}()
+	code, stdout, stderr := execute(t, context.Background(), "run", "--url", ts.URL, "--rate", "200", "--duration", "20s", "--out", out)
+	if code != 130 {
+		t.Fatalf("exit %d, want 130; stderr %s", code, stderr)
+	}
+	b, err := os.ReadFile(filepath.Join(out, "result.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := result.ValidateJSON(b); err != nil {
+		t.Fatalf("partial result does not match the schema: %v", err)
+	}
+	var r result.Result
+	json.Unmarshal(b, &r)
+	if len(r.Steps) != 1 {
+		t.Fatalf("%d steps, want the one cut short", len(r.Steps))
+	}
+	s := r.Steps[0]
+	served := srv.Served.Load()
+	// Every request due in the measured part (after the warmup) counted.
+	if !s.Partial || s.Phase != result.PhaseFixed || s.DurationS > 10 || s.DurationS < 0.5 ||
+		float64(s.Requests) < 0.9*200*s.DurationS || s.Requests > served {
+		t.Errorf("step: partial %v, phase %s, %.1f s, %d requests of %d served; want partial, fixed, cut short, every measured request counted", s.Partial, s.Phase, s.DurationS, s.Requests, served)
+	}
+	if r.BestBefore.Found {
+		t.Errorf("a step cut short set a best-before: %+v", r.BestBefore)
+	}
+	md, _ := os.ReadFile(filepath.Join(out, "report.md"))
+	for _, want := range []string{"Interrupted after", "(partial:"} {
+		if !strings.Contains(string(md), want) || !strings.Contains(stdout+stderr, want) {
+			t.Errorf("report.md or the summary lacks %q:\n%s\n%s", want, md, stdout)
+		}
+	}
+	if !strings.Contains(stderr, "1 cut short and kept as partial") {
+		t.Errorf("stderr does not say the step was kept: %s", stderr)
 	}
 }
 

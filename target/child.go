@@ -204,7 +204,7 @@ func runBalancer(spec balancerSpec, stdin io.Reader, stdout, stderr io.Writer) e
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve(ln) }()
 	u := "http://" + ln.Addr().String()
-	fmt.Fprintf(stderr, "pid %d, %s, %d nodes\n", os.Getpid(), u, len(spec.Nodes))
+	fmt.Fprintf(stderr, "pid %d, %s, %d node(s)\n", os.Getpid(), u, len(spec.Nodes))
 	fmt.Fprintf(stdout, "%s%s\n", readyPrefix, u)
 	if err := waitForEnd(stdin, served); err != nil {
 		return err

@@ -250,7 +250,15 @@ func Run(ctx context.Context, opts *Options, w Wiring) error {
 	}
 	switch r.Status {
 	case result.StatusInterrupted:
-		fmt.Fprintf(ios.ErrOut, "interrupted: the partial result (%d completed steps) is in %s\n", len(r.Steps), out.ResultPath)
+		done, cut := 0, 0
+		for _, s := range r.Steps {
+			if s.Partial {
+				cut++
+			} else {
+				done++
+			}
+		}
+		fmt.Fprintf(ios.ErrOut, "interrupted: the partial result (%d completed step(s), %d cut short and kept as partial) is in %s\n", done, cut, out.ResultPath)
 		return cmdutil.Interrupted(nil)
 	case result.StatusAborted:
 		fmt.Fprintf(ios.ErrOut, "run aborted: %s\n", r.Reason)

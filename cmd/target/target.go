@@ -117,7 +117,7 @@ func serveRun(ctx context.Context, opts *ServeOptions) error {
 		}
 		fmt.Fprintf(errOut, "warning: the balancer listens on %s, reachable from other machines; %s\n", c.URL(), admin)
 	}
-	fmt.Fprintf(ios.Out, "bundled prediction service: %d nodes, configured capacity %.0f QPS (%.0f a node: %d workers / %v lookup, p99 %v)\n",
+	fmt.Fprintf(ios.Out, "bundled prediction service: %d node(s), configured capacity %.0f QPS (%.0f a node: %d workers / %v lookup, p99 %v)\n",
 		opts.Nodes, c.CapacityQPS(), c.NodeCapacityQPS(), cfg.Workers, cfg.Lookup, cfg.LookupP99)
 	fmt.Fprintf(ios.Out, "balancer  %s   (POST /v1/predict; admin: GET /admin/nodes, POST /admin/nodes/{i}/kill|revive)\n", c.URL())
 	for _, n := range c.Nodes() {

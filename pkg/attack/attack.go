@@ -373,6 +373,7 @@ func (a *Attacker) Step(ctx context.Context, feed Feed, spec StepSpec) (*StepSta
 	inf := newInflight(len(st.ivSent))
 	hookDone := spec.Hook == nil
 	interrupted := false
+	var cut time.Duration // when an interrupt stopped the sending
 	sl := newSleeper()
 	defer sl.close()
 	// batch holds the requests sent at one wake-up; next, when hasNext, is
@@ -418,7 +419,7 @@ pacing:
 			batch = append(batch, it)
 		}
 		if sl.until(ctx, st.start.Add(batch[len(batch)-1].Offset)) {
-			interrupted = true
+			interrupted, cut = true, time.Since(st.start)
 			break pacing
 		}
 		for _, it := range batch {
@@ -471,7 +472,7 @@ pacing:
 	// the wait for its answers, still covers the whole 3 s (its
 	// intervals and duration_s say so).
 	if !interrupted && feedErr == nil && sl.until(ctx, st.start.Add(spec.Duration)) {
-		interrupted = true
+		interrupted, cut = true, time.Since(st.start)
 	}
 	st.ivPassed.Store(int64(len(st.ivSent)))
 	waited := make(chan struct{})
@@ -497,6 +498,11 @@ pacing:
 		o.Wall, o.CPU, o.Stall = wall, cpu, stalls
 		o.Completed = !interrupted && feedErr == nil
 	}
+	if interrupted && cut < spec.Duration {
+		for _, o := range outs {
+			o.cutAt(cut)
+		}
+	}
 	if abandoned {
 		out.Abandoned = st.sent.Load() - st.completed.Load()
 	}
@@ -504,6 +510,27 @@ pacing:
 		return out, feedErr
 	}
 	return out, nil
+}
+
+// cutAt shortens the figures of a step an interrupt stopped at offset
+// cut (from the step's start) to the part of the window that ran: no
+// request was due after it, so the intervals and trend slices past it
+// are empty, and the rates divide by the time that was measured.
+func (o *StepStats) cutAt(cut time.Duration) {
+	w := max(0, cut-o.Warmup)
+	if w >= o.Window {
+		return
+	}
+	o.Window = w
+	keep := func(ivs []IntervalStats) []IntervalStats {
+		n := 0
+		for n < len(ivs) && ivs[n].Offset < w {
+			n++
+		}
+		return ivs[:n]
+	}
+	o.Intervals = keep(o.Intervals)
+	o.Trend = keep(o.Trend)
 }
 
 // newStepRun prepares the accounting of one step: the run's shared state

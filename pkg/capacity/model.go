@@ -15,7 +15,7 @@ const DefaultKneeFactor = 2.0
 // generator kept up, requests were due, and it is part of the ramp or its
 // refinement (a node-loss hold step runs on fewer nodes).
 func usable(s result.Step) bool {
-	return !s.Generator.Saturated && s.Requests > 0 && s.Phase != result.PhaseHold
+	return !s.Generator.Saturated && !s.Partial && s.Requests > 0 && s.Phase != result.PhaseHold
 }
 
 // Measurements turns the steps of a run into USL measurements: concurrency

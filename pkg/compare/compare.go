@@ -806,7 +806,7 @@ func collectSteps(s *Side) ([]*stepData, error) {
 	}
 	for i, r := range s.Runs {
 		for si, st := range r.Steps {
-			if st.Phase == result.PhaseHold || !(st.OfferedQPS > 0) || st.Remeasured {
+			if st.Phase == result.PhaseHold || !(st.OfferedQPS > 0) || st.Remeasured || st.Partial {
 				continue // a re-measured step's verdict is the next one's at its rate
 			}
 			d := find(st.OfferedQPS)

@@ -154,6 +154,9 @@ func HTML(w io.Writer, r *result.Result, o Options) error {
 					slo = "fail"
 				}
 			}
+			if s.Partial {
+				slo += fmt.Sprintf(" (partial: %.1f s ran)", s.DurationS)
+			}
 			p("<td class=\"n\">%s%%</td><td class=\"n\">%s</td><td class=\"wrap\">%s</td><td class=\"wrap\">%s %s</td></tr>\n", strconv.FormatFloat(g.CPUPercent, 'f', 0, 64), fmtMS(g.SendLagP99MS), e(sat), check(s.SLOPass), e(slo))
 		}
 		p("</tbody></table></div>\n</section>\n")

@@ -21,13 +21,16 @@ func Markdown(w io.Writer, r *result.Result, o Options) error {
 
 	p("# bestbefore: %s\n\n", mdEsc(r.Name))
 	bb := r.BestBefore
-	if bb.Found {
+	switch {
+	case fixedRun(r):
+		p("> **%s**\n\n", mdEsc(fixedText(r)))
+	case bb.Found:
 		p("> **Best-before: %s QPS**", fmtQPS(bb.QPS))
 		if bb.NMinus1QPS > 0 {
 			p(" · **N-1: %s QPS**", fmtQPS(bb.NMinus1QPS))
 		}
 		p("\n>\n> %s\n\n", mdEsc(headlineDetail(r)))
-	} else {
+	default:
 		p("> **No best-before QPS found.**\n>\n> %s\n\n", mdEsc(headline(r)))
 	}
 	p("Status **%s**", r.Status)
@@ -36,7 +39,7 @@ func Markdown(w io.Writer, r *result.Result, o Options) error {
 	}
 	p(" · %s · %s · %d steps", fmtTime(r.StartedAt), duration(r), len(r.Steps))
 	if bb.Nodes > 0 {
-		p(" · %d nodes", bb.Nodes)
+		p(" · %s", plural(bb.Nodes, "node"))
 	}
 	p("\n\n")
 
@@ -102,6 +105,9 @@ func Markdown(w io.Writer, r *result.Result, o Options) error {
 				if s.Remeasured {
 					slo += " (measured again)"
 				}
+			}
+			if s.Partial {
+				slo += fmt.Sprintf(" (partial: %.1f s ran)", s.DurationS)
 			}
 			p("| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |\n",
 				idx, s.Phase, fmtQPS(s.OfferedQPS), fmtQPS(s.AchievedQPS),

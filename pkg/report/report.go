@@ -174,9 +174,52 @@ func firstFailStep(r *result.Result) (result.Step, bool) {
 	return result.Step{}, false
 }
 
+// fixedRun says the run tried one fixed rate (run --rate): its answer is
+// whether the service held the objectives there, not a best-before.
+func fixedRun(r *result.Result) bool {
+	n := 0
+	for _, s := range r.Steps {
+		switch s.Phase {
+		case result.PhaseFixed:
+			n++
+		case result.PhaseHold:
+		default:
+			return false
+		}
+	}
+	return n > 0
+}
+
+// fixedText is the answer of a fixed-rate run: held or did not hold the
+// objectives at its rate, and why.
+func fixedText(r *result.Result) string {
+	var st result.Step
+	for _, s := range r.Steps {
+		if s.Phase == result.PhaseFixed {
+			st = s // the last: a re-measured step's verdict is the second look's
+		}
+	}
+	q := fmtQPS(st.OfferedQPS)
+	more := "A fixed rate is one rate tried, not a search: ramp (--max-qps, or a scenario) to find the highest rate the service holds."
+	switch {
+	case st.Partial && st.SLOPass:
+		return fmt.Sprintf("Interrupted after %.1f s at %s QPS: the part that ran held the objectives, but a step cut short is no verdict. %s", st.DurationS, q, more)
+	case st.Partial:
+		return fmt.Sprintf("Interrupted after %.1f s at %s QPS, and the part that ran already broke %s.", st.DurationS, q, strings.Join(st.Failed, ", "))
+	case st.Generator.Saturated:
+		return fmt.Sprintf("No verdict at %s QPS: the load generator could not keep the schedule (%s), so the step describes the generator, not the service.", q, st.Generator.SaturatedWhy)
+	case st.SLOPass:
+		return fmt.Sprintf("Held the objectives at %s QPS for %.0f s. %s", q, st.DurationS+st.WarmupS, more)
+	}
+	return fmt.Sprintf("Did not hold the objectives at %s QPS: broke %s. %s", q, strings.Join(st.Failed, ", "), more)
+}
+
 // headline is the one-sentence answer, in plain text.
 func headline(r *result.Result) string {
 	bb := r.BestBefore
+	if fixedRun(r) {
+		return fixedText(r)
+	}
 	if !bb.Found {
 		return "No best-before QPS: " + noneReason(r)
 	}
@@ -209,8 +252,12 @@ func headlineDetail(r *result.Result) string {
 func limitText(r *result.Result) string {
 	bb := r.BestBefore
 	switch {
-	case bb.LimitedBy == "max_qps":
+	case bb.LimitedBy == result.LimitedByMaxQPS:
 		return "The ramp reached load.max_qps without breaking an objective: the service can take more; raise max_qps to find its limit."
+	case bb.LimitedBy == result.LimitedByInterrupted:
+		return "The run was interrupted before any step broke an objective: the figure is a lower bound (the service held it and may take more)."
+	case bb.LimitedBy == result.LimitedByFixedRate:
+		return "A fixed-rate run held its one rate: the figure is a lower bound, not a limit."
 	case bb.LimitedBy != "" && bb.FirstFailQPS > 0:
 		return fmt.Sprintf("Limited by %s, first broken at %s QPS.", bb.LimitedBy, fmtQPS(bb.FirstFailQPS))
 	case bb.LimitedBy != "":
@@ -411,4 +458,13 @@ func errorSteps(e result.ErrorRow) string {
 		return strconv.Itoa(e.FirstStep)
 	}
 	return strconv.Itoa(e.FirstStep) + "–" + strconv.Itoa(e.LastStep)
+}
+
+// plural writes a count and its noun, singular for one: "1 node",
+// "3 nodes".
+func plural(n int, noun string) string {
+	if n == 1 {
+		return "1 " + noun
+	}
+	return strconv.Itoa(n) + " " + noun + "s"
 }

@@ -422,3 +422,71 @@ func TestHLogReadByHistogramLogProcessor(t *testing.T) {
 		t.Errorf("overall count %d, want %d", total, sum)
 	}
 }
+
+// A fixed-rate run answers whether the service held the objectives at its
+// rate, and an interrupted ramp says its figure is a lower bound, in every
+// report: never "the ramp reached load.max_qps".
+func TestFixedRateAndInterruptedRunsSayWhatTheyMeasured(t *testing.T) {
+	fixed := func(pass bool, partial bool) func(r *result.Result) {
+		return func(r *result.Result) {
+			st := r.Steps[0]
+			st.Phase, st.OfferedQPS, st.SLOPass, st.Partial = result.PhaseFixed, 300, pass, partial
+			st.DurationS, st.WarmupS = 29, 1
+			st.Failed = nil
+			if !pass {
+				st.Failed = []string{"latency.p99"}
+			}
+			r.Steps = []result.Step{st}
+			r.NodeLoss = nil
+			r.BestBefore = result.ComputeBestBefore(r.Steps, 1, 1)
+		}
+	}
+	cases := []struct {
+		name  string
+		edit  func(r *result.Result)
+		wants []string
+	}{
+		{"fixed rate held", fixed(true, false), []string{"Held the objectives at 300 QPS for 30 s", "not a search"}},
+		{"fixed rate broken", fixed(false, false), []string{"Did not hold the objectives at 300 QPS: broke latency.p99"}},
+		{"fixed rate cut short", fixed(true, true), []string{"Interrupted after 29.0 s at 300 QPS", "no verdict", "(partial: 29.0 s ran)"}},
+		{"interrupted ramp", func(r *result.Result) {
+			r.Steps = r.Steps[:2]
+			for i := range r.Steps {
+				r.Steps[i].SLOPass, r.Steps[i].Failed = true, nil
+			}
+			r.Steps[1].Partial = true
+			r.NodeLoss = nil
+			r.Status = result.StatusInterrupted
+			r.BestBefore = result.ComputeBestBefore(r.Steps, 1, 1)
+		}, []string{"interrupted before any step broke an objective", "lower bound", "(partial:"}},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			r := loadFixture(t)
+			c.edit(r)
+			var md, html, sum bytes.Buffer
+			if err := report.Markdown(&md, r, fixedOptions()); err != nil {
+				t.Fatal(err)
+			}
+			if err := report.HTML(&html, r, fixedOptions()); err != nil {
+				t.Fatal(err)
+			}
+			if err := report.Summary(&sum, r, fixedOptions()); err != nil {
+				t.Fatal(err)
+			}
+			flat := func(s string) string { return strings.Join(strings.Fields(s), " ") }
+			for _, w := range c.wants {
+				for name, doc := range map[string]string{"report.md": md.String(), "report.html": html.String(), "summary": sum.String()} {
+					if !strings.Contains(flat(doc), w) {
+						t.Errorf("%s lacks %q", name, w)
+					}
+				}
+			}
+			for _, doc := range []string{md.String(), html.String(), sum.String()} {
+				if strings.Contains(doc, "reached load.max_qps") {
+					t.Errorf("a %s says the ramp reached load.max_qps", c.name)
+				}
+			}
+		})
+	}
+}

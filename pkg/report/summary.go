@@ -38,7 +38,10 @@ func Summary(w io.Writer, r *result.Result, o Options) error {
 		steps = "1 step"
 	}
 	p("bestbefore %s: %s in %s, %s\n\n", r.Name, r.Status, duration(r), steps)
-	if bb.Found {
+	switch {
+	case fixedRun(r):
+		para(2, "  %s", fixedText(r))
+	case bb.Found:
 		p("  Best-before  %s QPS\n", fmtQPS(bb.QPS))
 		if bb.NMinus1QPS > 0 {
 			p("  N-1          %s QPS  (one of %d nodes lost, safety margin %s)\n", fmtQPS(bb.NMinus1QPS), bb.Nodes, fmtFloat(bb.SafetyMargin))
@@ -46,7 +49,7 @@ func Summary(w io.Writer, r *result.Result, o Options) error {
 		if t := limitText(r); t != "" {
 			para(2, "  %s", t)
 		}
-	} else {
+	default:
 		para(4, "  No best-before QPS: %s", noneReason(r))
 	}
 	if nl := r.NodeLoss; nl != nil {
@@ -55,7 +58,7 @@ func Summary(w io.Writer, r *result.Result, o Options) error {
 	p("\n")
 
 	if len(r.Steps) > 0 {
-		p("  %3s %-6s %8s %8s %9s %9s %9s %7s %11s %5s  %s\n", "#", "phase", "offered", "achieved", "p50", "p99", "p99.9", "errors", "available", "cpu", "SLO")
+		p("  %3s %-6s %8s %8s %9s %9s %9s %7s %11s %7s  %s\n", "#", "phase", "offered", "achieved", "p50", "p99", "p99.9", "errors", "available", "tgt cpu", "SLO")
 		for _, s := range r.Steps {
 			cpu := "–"
 			if s.Target != nil {
@@ -71,11 +74,14 @@ func Summary(w io.Writer, r *result.Result, o Options) error {
 			if s.Remeasured {
 				slo += " (measured again)"
 			}
+			if s.Partial {
+				slo += fmt.Sprintf(" (partial: %.1f s ran)", s.DurationS)
+			}
 			star := " "
 			if bb.Found && s.Index == bb.Step {
 				star = "*"
 			}
-			row := fmt.Sprintf("%s %3d %-6s %8s %8s %9s %9s %9s %7d %11s %5s  ", star, s.Index, s.Phase, fmtQPS(s.OfferedQPS), fmtQPS(s.AchievedQPS),
+			row := fmt.Sprintf("%s %3d %-6s %8s %8s %9s %9s %9s %7d %11s %7s  ", star, s.Index, s.Phase, fmtQPS(s.OfferedQPS), fmtQPS(s.AchievedQPS),
 				fmtMS(s.LatencyMS.P50), fmtMS(s.LatencyMS.P99), fmtMS(s.LatencyMS.P999), s.Errors, availability(s), cpu)
 			// Too long for the width, the SLO column wraps under itself
 			// between objectives or, with too little room there, goes on

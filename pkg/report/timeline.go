@@ -18,6 +18,7 @@ var phaseColor = map[string]string{
 	result.PhaseRamp:   "#2563eb",
 	result.PhaseRefine: "#d97706",
 	result.PhaseHold:   "#7c3aed",
+	result.PhaseFixed:  "#2563eb",
 }
 
 // timelineCharts draws the whole run as time series, one point per

@@ -47,6 +47,24 @@ const (
 	PhaseRamp   = "ramp"
 	PhaseRefine = "refine"
 	PhaseHold   = "hold"
+	// PhaseFixed is the one step of a fixed-rate run (run --rate): a rate
+	// tried, not a search for the limit.
+	PhaseFixed = "fixed"
+)
+
+// What limits a best-before besides an objective (BestBefore.LimitedBy).
+const (
+	// LimitedByMaxQPS: the ramp reached load.max_qps with every step
+	// passing; the service may take more.
+	LimitedByMaxQPS = "max_qps"
+	// LimitedByInterrupted: an interrupt stopped the run before any step
+	// failed; the figure is a lower bound.
+	LimitedByInterrupted = "interrupted"
+	// LimitedByFixedRate: a fixed-rate run held its one rate; the figure
+	// is that rate, a lower bound.
+	LimitedByFixedRate = "fixed_rate"
+	// LimitedByGenerator: the generator, not the target, could not go on.
+	LimitedByGenerator = "generator"
 )
 
 // Result is the whole document written to result.json.
@@ -178,8 +196,12 @@ type Step struct {
 	// Remeasured is set on a step that broke only queue objectives
 	// (steady, throughput) and was measured again at the same rate: the
 	// next step at that rate judged both together and holds the verdict.
-	Remeasured bool      `json:"remeasured,omitempty"`
-	Generator  Generator `json:"generator"`
+	Remeasured bool `json:"remeasured,omitempty"`
+	// Partial is set on a step an interrupt cut short: its figures cover
+	// the part of the window that ran (duration_s), and it neither sets
+	// nor limits the best-before.
+	Partial   bool      `json:"partial,omitempty"`
+	Generator Generator `json:"generator"`
 	Target     *Target   `json:"target,omitempty"`
 	Host       *Host     `json:"host,omitempty"`
 	Warnings   []string  `json:"warnings,omitempty"`
@@ -286,7 +308,9 @@ type BestBefore struct {
 	Nodes        int     `json:"nodes"`
 	SafetyMargin float64 `json:"safety_margin"`
 	// LimitedBy names the objective that failed first above the best-before
-	// (e.g. "latency.p99"), or "max_qps" when the ramp never failed.
+	// (e.g. "latency.p99"), or what else ended the search when nothing
+	// failed: "max_qps", "interrupted", "fixed_rate" or "generator"
+	// (the LimitedBy constants).
 	LimitedBy string `json:"limited_by"`
 	// Step is the index of the step that set the best-before, -1 if none.
 	Step int `json:"step"`

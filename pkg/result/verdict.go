@@ -286,7 +286,7 @@ func ComputeBestBefore(steps []Step, nodes int, margin float64) BestBefore {
 	lowestFail := -1
 	for i := range steps {
 		s := &steps[i]
-		if s.Phase == PhaseHold || s.Unmeasured() || s.Remeasured {
+		if s.Phase == PhaseHold || s.Unmeasured() || s.Remeasured || s.Partial {
 			continue
 		}
 		if !s.SLOPass && !s.Generator.Saturated {
@@ -309,7 +309,7 @@ func ComputeBestBefore(steps []Step, nodes int, margin float64) BestBefore {
 	lowestSat := -1
 	for i := range steps {
 		s := &steps[i]
-		if s.Phase != PhaseHold && s.Generator.Saturated && !remeasured(i) {
+		if s.Phase != PhaseHold && s.Generator.Saturated && !s.Partial && !remeasured(i) {
 			if lowestSat < 0 || s.OfferedQPS < steps[lowestSat].OfferedQPS {
 				lowestSat = i
 			}
@@ -317,7 +317,7 @@ func ComputeBestBefore(steps []Step, nodes int, margin float64) BestBefore {
 	}
 	for i := range steps {
 		s := &steps[i]
-		if s.Phase == PhaseHold || !s.SLOPass || s.Generator.Saturated || s.Remeasured {
+		if s.Phase == PhaseHold || !s.SLOPass || s.Generator.Saturated || s.Remeasured || s.Partial {
 			continue
 		}
 		if lowestFail >= 0 && s.OfferedQPS > TrustedBelow(&steps[lowestFail], s, cv2) {
@@ -341,9 +341,21 @@ func ComputeBestBefore(steps []Step, nodes int, margin float64) BestBefore {
 		}
 	case lowestSat >= 0:
 		bb.FirstFailQPS = steps[lowestSat].OfferedQPS
-		bb.LimitedBy = "generator"
+		bb.LimitedBy = LimitedByGenerator
 	default:
-		bb.LimitedBy = "max_qps"
+		bb.LimitedBy = LimitedByMaxQPS
+		fixed := false
+		for i := range steps {
+			switch {
+			case steps[i].Partial:
+				bb.LimitedBy = LimitedByInterrupted
+			case steps[i].Phase == PhaseFixed:
+				fixed = true
+			}
+		}
+		if fixed && bb.LimitedBy == LimitedByMaxQPS {
+			bb.LimitedBy = LimitedByFixedRate
+		}
 	}
 	if bb.Found && nodes > 0 {
 		bb.NMinus1QPS = bb.QPS * float64(nodes-1) / float64(nodes) * margin

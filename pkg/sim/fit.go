@@ -85,7 +85,7 @@ func Fit(r *result.Result) (Model, error) {
 	}
 	var saturated []float64
 	for _, st := range r.Steps {
-		if st.Phase == result.PhaseHold || st.Generator.Saturated || st.Remeasured {
+		if st.Phase == result.PhaseHold || st.Generator.Saturated || st.Remeasured || st.Partial {
 			continue
 		}
 		if slices.Contains(st.Failed, "throughput") || slices.Contains(st.Failed, "steady") {

@@ -152,6 +152,10 @@ func Run(ctx context.Context, cfg Config) (*result.Result, error) {
 	finish := func() {
 		r.FinishedAt = now().UTC()
 		r.BestBefore = result.ComputeBestBefore(r.Steps, s.Capacity.Nodes, s.SafetyMarginValue())
+		if r.Status == result.StatusInterrupted && r.BestBefore.LimitedBy == result.LimitedByMaxQPS {
+			// Stopped between steps: the ramp did not reach max_qps.
+			r.BestBefore.LimitedBy = result.LimitedByInterrupted
+		}
 		r.Warnings = append(r.Warnings, summaryWarnings(r)...)
 		for _, sd := range sides {
 			if sd == nil {
@@ -368,8 +372,12 @@ func (rn *runner) ramp() error {
 		}
 		p.Planned(most, s.Load.StepDuration.D())
 	}
+	phase := result.PhaseRamp
+	if len(rates) == 1 && rn.cfg.Plan == nil {
+		phase = result.PhaseFixed
+	}
 	for _, q := range rates {
-		st, err := rn.judgedStep(result.PhaseRamp, q)
+		st, err := rn.judgedStep(phase, q)
 		if err != nil || st == nil {
 			return err
 		}
@@ -514,6 +522,10 @@ func (rn *runner) step(phase string, q float64, dur time.Duration, hook func(), 
 	if !ss.Completed {
 		if ss.Abandoned > 0 {
 			rn.r.Warnings = append(rn.r.Warnings, fmt.Sprintf("a second interrupt stopped the wait for %d requests in flight at %.0f QPS; the interrupted step is left out of the result", ss.Abandoned, q))
+			return nil, nil
+		}
+		if ss.Requests > 0 && rn.sides[0] == nil {
+			rn.keepPartial(idx, phase, q, dur, ss, sample)
 		}
 		return nil, nil
 	}
@@ -596,6 +608,27 @@ func blameStalls(st *result.Step, o result.Objectives, allowance time.Duration) 
 	case late:
 		g.Saturated = true
 		g.SaturatedWhy = fmt.Sprintf("send lag p99 %.2fms above %.2fms", g.SendLagP99MS, ms)
+	}
+}
+
+// keepPartial keeps the step an interrupt cut short, once every request
+// sent in it has answered: its figures over the part that ran, judged
+// for the reports, marked partial so that it neither sets nor limits the
+// best-before.
+func (rn *runner) keepPartial(idx int, phase string, q float64, dur time.Duration, ss *attack.StepStats, sample Sample) {
+	st := BuildStep(idx, phase, q, ss, sample, rn.s.Monitor.MaxSendLag.D())
+	// The steady-state test reads the trend across the whole window; a
+	// window cut short has only its first slices, so the part that ran
+	// is judged on every other objective.
+	o := rn.r.Objectives
+	o.Steady = nil
+	result.ApplyJudgement(&st, o)
+	st.Partial = true
+	st.Warnings = append(st.Warnings, fmt.Sprintf("cut short by an interrupt: %.1f s of its %.1f s measured window ran; its %d requests are counted here (judged on every objective but steady), and it neither sets nor limits the best-before",
+		ss.Window.Seconds(), (dur - ss.Warmup).Seconds(), st.Requests))
+	rn.r.Steps = append(rn.r.Steps, st)
+	if rn.cfg.Observer != nil {
+		rn.cfg.Observer.StepDone(&rn.r.Steps[len(rn.r.Steps)-1])
 	}
 }
 
