@@ -202,10 +202,10 @@ type Step struct {
 	// nor limits the best-before.
 	Partial   bool      `json:"partial,omitempty"`
 	Generator Generator `json:"generator"`
-	Target     *Target   `json:"target,omitempty"`
-	Host       *Host     `json:"host,omitempty"`
-	Warnings   []string  `json:"warnings,omitempty"`
-	Histogram  string    `json:"histogram"`
+	Target    *Target   `json:"target,omitempty"`
+	Host      *Host     `json:"host,omitempty"`
+	Warnings  []string  `json:"warnings,omitempty"`
+	Histogram string    `json:"histogram"`
 	// ServiceHistogram is the service-time histogram, same encoding.
 	ServiceHistogram string `json:"service_histogram,omitempty"`
 	// Intervals are per-second histograms of the measured window, the samples
