@@ -57,7 +57,12 @@ func TestFullDisk(t *testing.T) {
 		filled := make(chan error, 1)
 		go func() {
 			// Once requests flow, the run has checked its room: fill the disk.
+			deadline := time.Now().Add(30 * time.Second)
 			for srv.Served.Load() == 0 {
+				if time.Now().After(deadline) {
+					filled <- errors.New("no request was sent within 30 s")
+					return
+				}
 				time.Sleep(10 * time.Millisecond)
 			}
 			f, err := os.Create(filepath.Join(disk, "filler"))
@@ -77,7 +82,8 @@ func TestFullDisk(t *testing.T) {
 				}
 			}
 		}()
-		code, stdout, stderr := execute(t, context.Background(), "run", scenario, "--out", out, "--quiet")
+		// --force: the directory holds an earlier run's result, replaced.
+		code, stdout, stderr := execute(t, context.Background(), "run", scenario, "--out", out, "--quiet", "--force")
 		if err := <-filled; err != nil {
 			t.Fatal(err)
 		}

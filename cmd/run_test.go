@@ -92,7 +92,7 @@ monitor: {max_send_lag: 100ms}
 		t.Errorf("summary does not show the best-before:\n%s", stdout)
 	}
 	// --format json prints a machine summary on stdout.
-	code, stdout, _ = execute(t, context.Background(), "run", filepath.Join(dir, "s.yaml"), "--out", out, "--quiet", "--format", "json", "--set", "load.max_qps=50")
+	code, stdout, _ = execute(t, context.Background(), "run", filepath.Join(dir, "s.yaml"), "--out", out+"-json", "--quiet", "--format", "json", "--set", "load.max_qps=50")
 	var js struct {
 		BestBefore result.BestBefore `json:"best_before"`
 		Steps      []any             `json:"steps"`
@@ -394,5 +394,57 @@ func TestRunInterruptedBeforeStart(t *testing.T) {
 	}
 	if _, err := os.Stat(filepath.Join(out, "result.json")); err == nil {
 		t.Error("a result was written for a run that never started")
+	}
+}
+
+// Two runs started into one --out: one runs, the other is refused at
+// once (exit 2, naming the holder), and the first's result is intact. A
+// later run into the directory is refused for the result it holds, and
+// replaces it only with --force.
+func TestRunOutDirectoryIsLockedAndNeverSilentlyReplaced(t *testing.T) {
+	srv := testserver.NewSlots(16, time.Millisecond)
+	ts := testserver.Start(t, srv)
+	out := filepath.Join(t.TempDir(), "same")
+	args := []string{"run", "--url", ts.URL, "--rate", "50", "--duration", "2s", "--out", out, "--quiet"}
+	type got struct {
+		code           int
+		stdout, stderr string
+	}
+	first := make(chan got, 1)
+	go func() {
+		code, so, se := execute(t, context.Background(), args...)
+		first <- got{code, so, se}
+	}()
+	// The second starts once the first is sending (it holds the lock).
+	deadline := time.Now().Add(20 * time.Second)
+	for srv.Served.Load() == 0 && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+	}
+	code, _, stderr := execute(t, context.Background(), args...)
+	if code != 2 || !strings.Contains(stderr, "is being written by bestbefore pid") {
+		t.Errorf("the second run into a busy --out: exit %d, stderr %q; want 2 naming the holder", code, stderr)
+	}
+	g := <-first
+	if g.code != 0 {
+		t.Fatalf("the first run: exit %d, stderr %s", g.code, g.stderr)
+	}
+	r, err := result.Read(filepath.Join(out, "result.json"))
+	if err != nil || len(r.Steps) != 1 || r.Steps[0].Requests == 0 {
+		t.Fatalf("the first run's result: %v", err)
+	}
+	startedAt := r.StartedAt
+
+	code, _, stderr = execute(t, context.Background(), args...)
+	if code != 2 || !strings.Contains(stderr, "already holds a result") || !strings.Contains(stderr, "--force") {
+		t.Errorf("a run into a directory with a result: exit %d, stderr %q; want 2 and the --force hint", code, stderr)
+	}
+	if r2, _ := result.Read(filepath.Join(out, "result.json")); r2 == nil || !r2.StartedAt.Equal(startedAt) {
+		t.Error("the refused run touched the earlier result")
+	}
+	if code, _, stderr = execute(t, context.Background(), append(args, "--force")...); code != 0 {
+		t.Fatalf("--force: exit %d, stderr %s", code, stderr)
+	}
+	if r3, _ := result.Read(filepath.Join(out, "result.json")); r3 == nil || r3.StartedAt.Equal(startedAt) {
+		t.Error("--force did not replace the result")
 	}
 }

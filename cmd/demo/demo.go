@@ -8,7 +8,6 @@ import (
 	"io"
 	"os"
 	"path/filepath"
-	"time"
 
 	"github.com/spf13/cobra"
 
@@ -23,6 +22,7 @@ import (
 type Options struct {
 	F      *cmdutil.Factory
 	OutDir string
+	Force  bool
 	Set    []string
 	Quiet  bool
 	// Format is the summary's format on stdout: text or json.
@@ -49,7 +49,8 @@ Everything it needs is embedded in the binary: it works from any directory.`,
 			return Run(cmd.Context(), opts)
 		},
 	}
-	cmd.Flags().StringVarP(&opts.OutDir, "out", "o", "", "directory for result.json and reports (default reports/demo-<time>)")
+	cmd.Flags().StringVarP(&opts.OutDir, "out", "o", "", "directory for result.json and reports (default a fresh reports/demo-<time>)")
+	cmd.Flags().BoolVar(&opts.Force, "force", false, "replace the result an --out directory already holds")
 	cmd.Flags().StringArrayVar(&opts.Set, "set", nil, "override a key of the demo scenario, e.g. --set load.max_qps=900")
 	cmd.Flags().BoolVarP(&opts.Quiet, "quiet", "q", false, "no progress output on stderr")
 	cmd.Flags().StringVar(&opts.Format, "format", "text", "summary on stdout: text or json (the same JSON summary as run)")
@@ -74,14 +75,11 @@ func Run(ctx context.Context, opts *Options) error {
 		return cmdutil.RunFailed(fmt.Errorf("extracting the demo scenario: %w", err))
 	}
 	out := opts.OutDir
-	if out == "" {
-		out = filepath.Join("reports", "demo-"+time.Now().Format("20060102-150405"))
-	}
 	ios := opts.F.IOStreams
 	if !opts.Quiet {
 		fmt.Fprintln(ios.ErrOut, "Starting the bundled prediction service (3 nodes, 1200 QPS configured) and ramping the load; about 40 s.")
 	}
-	ro := &cmdRun.Options{F: opts.F, Scenario: filepath.Join(dir, "demo.yaml"), OutDir: out, Set: opts.Set, Quiet: opts.Quiet, Format: opts.Format}
+	ro := &cmdRun.Options{F: opts.F, Scenario: filepath.Join(dir, "demo.yaml"), OutDir: out, Force: opts.Force, Set: opts.Set, Quiet: opts.Quiet, Format: opts.Format}
 	return cmdRun.Run(ctx, ro, cmdRun.Wiring{
 		Summary: func(w io.Writer, o *runner.Outcome) error {
 			files := []string{o.ResultPath, filepath.Join(o.Dir, report.MarkdownFile), filepath.Join(o.Dir, report.HTMLFile)}

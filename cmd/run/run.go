@@ -26,6 +26,7 @@ type Options struct {
 	F           *cmdutil.Factory
 	Scenario    string
 	OutDir      string
+	Force       bool
 	Set         []string
 	Quiet       bool
 	Format      string
@@ -139,7 +140,8 @@ result.json), 2 bad input, 3 the run could not be carried out,
 			return Run(cmd.Context(), opts, Wiring{})
 		},
 	}
-	cmd.Flags().StringVarP(&opts.OutDir, "out", "o", "", "directory for result.json and reports (default reports/<name>-<time>)")
+	cmd.Flags().StringVarP(&opts.OutDir, "out", "o", "", "directory for result.json and reports (default a fresh reports/<name>-<time>); locked while the run writes there")
+	cmd.Flags().BoolVar(&opts.Force, "force", false, "replace the result an --out directory already holds (without it, such a directory is refused)")
 	cmd.Flags().StringArrayVar(&opts.Set, "set", nil, "override a scenario key, e.g. --set load.max_qps=800 (repeatable)")
 	cmd.Flags().Int64Var(&seed, "seed", 0, "seed of the arrival schedule and shuffle order, to replay a run (its result.json's manifest.seed); default: the scenario's seed, else a fresh one each run")
 	cmd.Flags().BoolVarP(&opts.Quiet, "quiet", "q", false, "no progress output on stderr")
@@ -178,7 +180,7 @@ func Run(ctx context.Context, opts *Options, w Wiring) error {
 	ctx, abort, stop := cmdutil.Interrupts(ctx, ios.ErrOut)
 	defer stop()
 	ro := runner.Options{
-		ScenarioPath: opts.Scenario, Overrides: opts.Set, OutDir: opts.OutDir,
+		ScenarioPath: opts.Scenario, Overrides: opts.Set, OutDir: opts.OutDir, Force: opts.Force,
 		Version: f.Version, Stderr: ios.ErrOut, AllowPublic: opts.AllowPublic, TrafficOverride: opts.Traffic,
 		Abort: abort,
 	}

@@ -248,8 +248,18 @@ func headlineDetail(r *result.Result) string {
 	return strings.Join(parts, " ")
 }
 
-// limitText says what stopped the ramp.
+// limitText says what stopped the ramp and, when a rule other than "the
+// highest passing step" set the figure, which rule and its numbers.
 func limitText(r *result.Result) string {
+	t := stopText(r)
+	if why := r.BestBefore.Why; why != "" && r.BestBefore.Found {
+		t = strings.TrimSpace(t + " " + why)
+	}
+	return t
+}
+
+// stopText says what stopped the ramp.
+func stopText(r *result.Result) string {
 	bb := r.BestBefore
 	switch {
 	case bb.LimitedBy == result.LimitedByMaxQPS:

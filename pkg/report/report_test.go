@@ -490,3 +490,23 @@ func TestFixedRateAndInterruptedRunsSayWhatTheyMeasured(t *testing.T) {
 		})
 	}
 }
+
+// The rule that set a best-before below a passing step reaches the
+// terminal and both reports.
+func TestBestBeforeWhyInEveryReport(t *testing.T) {
+	r := loadFixture(t)
+	r.BestBefore = result.ComputeBestBefore(r.Steps, r.BestBefore.Nodes, r.BestBefore.SafetyMargin)
+	if !r.BestBefore.Found {
+		t.Fatal("the fixture has no best-before")
+	}
+	r.BestBefore.Why = "The step at 1200 QPS passed, but the lowest failing step (1500 QPS) delivered 1185 QPS of goodput."
+	var md, html, sum bytes.Buffer
+	report.Markdown(&md, r, fixedOptions())
+	report.HTML(&html, r, fixedOptions())
+	report.Summary(&sum, r, fixedOptions())
+	for name, doc := range map[string]string{"report.md": md.String(), "report.html": html.String(), "summary": sum.String()} {
+		if !strings.Contains(strings.Join(strings.Fields(doc), " "), "delivered 1185 QPS of goodput") {
+			t.Errorf("%s does not say why the best-before is below a passing step", name)
+		}
+	}
+}

@@ -319,6 +319,11 @@ type BestBefore struct {
 	// FirstFailStep is the position in Steps of the lowest failing step
 	// that broke an objective, -1 if none did; not written.
 	FirstFailStep int `json:"-"`
+	// Why says, when a rule other than "the highest passing step" set
+	// the figure, which rule and the numbers it used: a pass above it was
+	// too close to the failure to resolve, above the goodput the failing
+	// step delivered, or at a rate the generator could not keep.
+	Why string `json:"why,omitempty"`
 }
 
 // Shard marks a result written by one of several generators.

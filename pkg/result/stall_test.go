@@ -1,6 +1,7 @@
 package result_test
 
 import (
+	"strings"
 	"testing"
 
 	"github.com/bestbefore/bestbefore/pkg/result"
@@ -37,5 +38,38 @@ func TestStallExplains(t *testing.T) {
 		if got := tt.step.StallExplains(o, 10); got != tt.explain {
 			t.Errorf("%s (failed %v): StallExplains = %v, want %v", tt.name, tt.step.Failed, got, tt.explain)
 		}
+	}
+}
+
+// When a rule other than "the highest passing step" sets the figure, the
+// best-before says which rule and the numbers it used.
+func TestBestBeforeSaysWhyAPassDidNotSetIt(t *testing.T) {
+	step := func(q, achieved float64, pass bool) result.Step {
+		s := result.Step{Phase: result.PhaseRamp, OfferedQPS: q, AchievedQPS: achieved, DurationS: 3, WarmupS: 1,
+			Requests: int64(3 * q), Successes: int64(3 * q), SLOPass: pass, LatencyMS: result.Latency{P50: 20, P99: 70}}
+		if !pass {
+			s.Failed = []string{"error_rate"}
+		}
+		return s
+	}
+	steps := []result.Step{step(300, 300, true), step(600, 600, true), step(900, 900, true), step(1200, 1199, true), step(1500, 1100, false)}
+	bb := result.ComputeBestBefore(steps, 3, 0.8)
+	if !bb.Found || bb.QPS != 900 {
+		t.Fatalf("best-before %+v, want 900 (1200 is above the goodput the failing step delivered)", bb)
+	}
+	for _, want := range []string{"1200 QPS passed", "1500 QPS", "1100 QPS of goodput", "vouches for"} {
+		if !strings.Contains(bb.Why, want) {
+			t.Errorf("why %q lacks %q", bb.Why, want)
+		}
+	}
+	// The highest pass set it: nothing to explain.
+	steps[4].AchievedQPS = 1490
+	if bb := result.ComputeBestBefore(steps, 3, 0.8); bb.QPS != 1200 || bb.Why != "" {
+		t.Errorf("best-before %v why %q, want 1200 with no explanation", bb.QPS, bb.Why)
+	}
+	// Within the resolution of the failure.
+	steps[3].OfferedQPS, steps[3].AchievedQPS, steps[4].AchievedQPS = 1490, 1490, 1500
+	if bb := result.ComputeBestBefore(steps, 3, 0.8); bb.QPS != 900 || !strings.Contains(bb.Why, "within 1% of the failure at 1500 QPS") {
+		t.Errorf("best-before %v why %q, want 900 and the resolution rule", bb.QPS, bb.Why)
 	}
 }

@@ -1,9 +1,12 @@
 package result
 
 import (
+	"fmt"
 	"math"
 	"slices"
 	"sort"
+	"strconv"
+	"strings"
 
 	"github.com/bestbefore/bestbefore/pkg/stats"
 )
@@ -223,7 +226,19 @@ func Resolution(s *Step) float64 {
 // one, which a step cannot resolve (ADR 23), and timer and scheduler
 // jitter make even fixed service times vary.
 func TrustedBelow(fail, s *Step, cv2 float64) float64 {
-	limit := fail.OfferedQPS * (1 - Resolution(s))
+	return trustedBelow(fail, s, cv2).limit
+}
+
+// trust is TrustedBelow with the numbers behind it, for BestBefore.Why.
+type trust struct {
+	limit      float64
+	resolution float64 // the rate a step like s resolves below the failure
+	goodput    float64 // what the failing step vouches for, offered scale; 0 when unbounded
+}
+
+func trustedBelow(fail, s *Step, cv2 float64) trust {
+	t := trust{resolution: fail.OfferedQPS * (1 - Resolution(s))}
+	t.limit = t.resolution
 	if sent := fail.sentQPS(); sent > 0 && fail.AchievedQPS > 0 {
 		good := fail.AchievedQPS
 		margin := MinResolution * good
@@ -231,10 +246,24 @@ func TrustedBelow(fail, s *Step, cv2 float64) float64 {
 			margin = max(margin, 1.645*math.Sqrt(cv2*good*w)/w)
 		}
 		good -= margin
-		limit = math.Min(limit, good*fail.OfferedQPS/sent)
+		t.goodput = good * fail.OfferedQPS / sent
+		t.limit = math.Min(t.limit, t.goodput)
 	}
-	return limit
+	return t
 }
+
+// why says which rule kept the pass s from setting the best-before.
+func (t trust) why(fail, s *Step) string {
+	if t.goodput > 0 && t.goodput < t.resolution {
+		return fmt.Sprintf("the step at %s QPS passed, but the lowest failing step (%s QPS) delivered %s QPS of goodput, of which its %.1f s window vouches for %s QPS at 95%%: a pass above what the service delivered under overload cannot set the best-before (ADR 23)",
+			fmtRate(s.OfferedQPS), fmtRate(fail.OfferedQPS), fmtRate(fail.AchievedQPS), fail.DurationS, fmtRate(t.goodput))
+	}
+	return fmt.Sprintf("the step at %s QPS passed, but it is within %.0f%% of the failure at %s QPS, closer than a %.1f s step resolves (its p50 over its window, at least %.0f%%): it cannot set the best-before (ADR 23)",
+		fmtRate(s.OfferedQPS), 100*(1-s.OfferedQPS/fail.OfferedQPS), fmtRate(fail.OfferedQPS), s.DurationS, 100*MinResolution)
+}
+
+// fmtRate writes a rate with the digits it needs: 1200, 1038.5.
+func fmtRate(q float64) string { return strconv.FormatFloat(math.Round(q*10)/10, 'f', -1, 64) }
 
 // ServiceStep is the index of the step whose service times describe the
 // service best: the lowest load that passed with enough requests (at
@@ -315,20 +344,36 @@ func ComputeBestBefore(steps []Step, nodes int, margin float64) BestBefore {
 			}
 		}
 	}
+	// The highest pass a rule set aside, and the rule.
+	var setAside float64
+	var setAsideWhy string
 	for i := range steps {
 		s := &steps[i]
 		if s.Phase == PhaseHold || !s.SLOPass || s.Generator.Saturated || s.Remeasured || s.Partial {
 			continue
 		}
-		if lowestFail >= 0 && s.OfferedQPS > TrustedBelow(&steps[lowestFail], s, cv2) {
-			continue
+		if lowestFail >= 0 {
+			if t := trustedBelow(&steps[lowestFail], s, cv2); s.OfferedQPS > t.limit {
+				if s.OfferedQPS > setAside && s.OfferedQPS < steps[lowestFail].OfferedQPS {
+					setAside, setAsideWhy = s.OfferedQPS, t.why(&steps[lowestFail], s)
+				}
+				continue
+			}
 		}
 		if lowestSat >= 0 && s.OfferedQPS >= steps[lowestSat].OfferedQPS {
+			if s.OfferedQPS > setAside {
+				setAside = s.OfferedQPS
+				setAsideWhy = fmt.Sprintf("the step at %s QPS passed, but the generator could not keep its schedule at %s QPS, at or below it: a rate the generator could not keep cannot set the best-before",
+					fmtRate(s.OfferedQPS), fmtRate(steps[lowestSat].OfferedQPS))
+			}
 			continue
 		}
 		if bb.Step < 0 || s.OfferedQPS > bb.QPS {
 			bb.QPS, bb.Step, bb.Found = s.OfferedQPS, i, true
 		}
+	}
+	if setAside > bb.QPS {
+		bb.Why = strings.ToUpper(setAsideWhy[:1]) + setAsideWhy[1:] + "."
 	}
 	switch {
 	case lowestFail >= 0 && (lowestSat < 0 || steps[lowestFail].OfferedQPS <= steps[lowestSat].OfferedQPS):

@@ -78,7 +78,11 @@ type Options struct {
 	Overrides    []string
 	// TrafficOverride replaces the scenario's traffic file.
 	TrafficOverride string
+	// OutDir is where result.json and the reports go; empty for a fresh
+	// reports/<name>-<time>. The run locks it, and refuses one that holds
+	// a result already unless Force (ADR 33).
 	OutDir          string
+	Force           bool
 	Version         string
 	Stderr          io.Writer
 	Observer        sweep.Observer
@@ -208,6 +212,15 @@ func Execute(ctx context.Context, o Options) (*Outcome, error) {
 		return nil, badInput(err)
 	}
 
+	// A run that would replace another's result stops before it starts a
+	// target (the directory is locked once the targets answer: a run that
+	// never starts leaves no directory behind).
+	if o.OutDir != "" && !o.Force {
+		if err := checkNoResult(o.OutDir, false); err != nil {
+			return nil, err
+		}
+	}
+
 	// resolve starts or checks one target and returns its base URLs.
 	var clusters []Cluster
 	defer func() {
@@ -255,13 +268,11 @@ func Execute(ctx context.Context, o Options) (*Outcome, error) {
 	if ctx.Err() != nil {
 		return nil, ErrInterrupted
 	}
-	dir := o.OutDir
-	if dir == "" {
-		dir = filepath.Join("reports", fmt.Sprintf("%s-%s", SafeName(s.Name), time.Now().Format("20060102-150405")))
+	dir, lock, err := claimOut(o.OutDir, s.Name, o.Force, time.Now())
+	if err != nil {
+		return nil, err
 	}
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return nil, fmt.Errorf("output directory %s: %w", dir, err)
-	}
+	defer lock.Release()
 	if err := checkWritable(dir); err != nil {
 		return nil, err
 	}

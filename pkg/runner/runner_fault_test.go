@@ -432,7 +432,7 @@ func TestFaultNoConnectionLeakAcrossRuns(t *testing.T) {
 	path, out := setup(t, fmt.Sprintf("target: {url: %s}\ntraffic: {file: t.ndjson}\nload: {steps: [100], step_duration: 500ms, warmup: 0s}\nmonitor: {max_send_lag: 200ms}\n", srv.URL))
 	before := openFDs(t)
 	for i := 0; i < 3; i++ {
-		if _, err, _ := execute(t, runner.Options{ScenarioPath: path, OutDir: out}); err != nil {
+		if _, err, _ := execute(t, runner.Options{ScenarioPath: path, OutDir: out, Force: true}); err != nil {
 			t.Fatal(err)
 		}
 	}

@@ -55,7 +55,8 @@ abort_on: %s
 }
 
 // limits.max_duration caps a run whatever its ramp: it ends as aborted,
-// with the limit as reason, keeping the steps that completed.
+// with the limit as reason, keeping the steps that completed and the one
+// the limit cut short, marked partial.
 func TestSafetyMaxDuration(t *testing.T) {
 	srv := faultserver.Start(t, faultserver.Status(200, `{"ok":true}`))
 	path, out := setup(t, fmt.Sprintf(`name: capped
@@ -75,12 +76,16 @@ limits: {max_duration: 1200ms}
 	if r.Status != result.StatusAborted || !strings.Contains(r.Reason, "limits.max_duration (1.2s)") {
 		t.Errorf("status %q reason %q, want aborted by limits.max_duration", r.Status, r.Reason)
 	}
-	if len(r.Steps) < 1 || len(r.Steps) > 2 {
-		t.Errorf("%d completed steps kept, want the 1-2 that fit in 1.2 s", len(r.Steps))
+	if len(r.Steps) < 2 || len(r.Steps) > 3 {
+		t.Errorf("%d steps kept, want the 1-2 that fit in 1.2 s and the one cut short", len(r.Steps))
 	}
-	for _, s := range r.Steps {
-		if s.DurationS < 0.49 {
-			t.Errorf("a step cut by the limit was kept: %.2f s", s.DurationS)
+	for i, s := range r.Steps {
+		last := i == len(r.Steps)-1
+		if last != s.Partial || (!last && s.DurationS < 0.49) || (last && s.DurationS >= 0.5) {
+			t.Errorf("step %d: partial %v, %.2f s; want only the last, cut short by the limit, partial", i, s.Partial, s.DurationS)
+		}
+		if last && !strings.Contains(strings.Join(s.Warnings, " "), "limits.max_duration") {
+			t.Errorf("the partial step does not say the limit cut it: %q", s.Warnings)
 		}
 	}
 	if el > 4*time.Second {

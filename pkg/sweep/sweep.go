@@ -624,8 +624,12 @@ func (rn *runner) keepPartial(idx int, phase string, q float64, dur time.Duratio
 	o.Steady = nil
 	result.ApplyJudgement(&st, o)
 	st.Partial = true
-	st.Warnings = append(st.Warnings, fmt.Sprintf("cut short by an interrupt: %.1f s of its %.1f s measured window ran; its %d requests are counted here (judged on every objective but steady), and it neither sets nor limits the best-before",
-		ss.Window.Seconds(), (dur-ss.Warmup).Seconds(), st.Requests))
+	by := "an interrupt"
+	if errors.Is(rn.ctx.Err(), context.DeadlineExceeded) {
+		by = "limits.max_duration"
+	}
+	st.Warnings = append(st.Warnings, fmt.Sprintf("cut short by %s: %.1f s of its %.1f s measured window ran; its %d requests are counted here (judged on every objective but steady), and it neither sets nor limits the best-before",
+		by, ss.Window.Seconds(), (dur-ss.Warmup).Seconds(), st.Requests))
 	rn.r.Steps = append(rn.r.Steps, st)
 	if rn.cfg.Observer != nil {
 		rn.cfg.Observer.StepDone(&rn.r.Steps[len(rn.r.Steps)-1])
