@@ -81,11 +81,11 @@ type Options struct {
 	// OutDir is where result.json and the reports go; empty for a fresh
 	// reports/<name>-<time>. The run locks it, and refuses one that holds
 	// a result already unless Force (ADR 33).
-	OutDir          string
-	Force           bool
-	Version         string
-	Stderr          io.Writer
-	Observer        sweep.Observer
+	OutDir   string
+	Force    bool
+	Version  string
+	Stderr   io.Writer
+	Observer sweep.Observer
 	// StartCluster starts the bundled target; required for bundled scenarios.
 	StartCluster func(ctx context.Context, b *scenario.Bundled) (Cluster, error)
 	// NewMonitor builds the resource monitor for the run (nil: none).
