@@ -119,7 +119,7 @@ load:
 		traffic  string
 		want     string
 	}{
-		{"unknown key", strings.Replace(good, "  max_qps: 20", "  max_qps: 20\n  max_qsp: 30", 1), "", "s.yaml:7: load.max_qsp: field max_qsp not found"},
+		{"unknown key", strings.Replace(good, "  max_qps: 20", "  max_qps: 20\n  max_qsp: 30", 1), "", "s.yaml:7: load.max_qsp: unknown key load.max_qsp; did you mean load.max_qps?"},
 		{"wrong type", strings.Replace(good, "max_qps: 20", "max_qps: lots", 1), "", "s.yaml:6: load.max_qps: cannot unmarshal"},
 		{"negative rate", strings.Replace(good, "start_qps: 10", "start_qps: -10", 1), "", "s.yaml:5: load.start_qps: must be positive"},
 		{"malformed traffic", good, "{\"path\":\"/ok\"}\n{\"path\": \"/x\",\n", "t.ndjson:2: malformed JSON"},

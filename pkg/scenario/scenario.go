@@ -184,6 +184,7 @@ func yamlError(name string, err error, lines map[string]int) *Error {
 		}
 		e.Field = best
 	}
+	e.Msg = unknownKey(e.Msg, e.Field)
 	return e
 }
 

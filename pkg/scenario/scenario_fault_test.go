@@ -24,7 +24,7 @@ func TestBadScenarios(t *testing.T) {
 		{"bad-duration.bad.yaml", `bad-duration.bad.yaml:6: load.step_duration: "soon" is not a duration`},
 		{"bare-latency.bad.yaml", "bare-latency.bad.yaml:5: slo.latency.p99: 100 has no unit: write 100ms or 100s"},
 		{"bare-share.bad.yaml", "bare-share.bad.yaml:5: slo.error_rate: 1 read as a ratio is 100%: write 1% for that share"},
-		{"bad-key.bad.yaml", "bad-key.bad.yaml:5: load.max_qsp: field max_qsp not found"},
+		{"bad-key.bad.yaml", "bad-key.bad.yaml:5: load.max_qsp: unknown key load.max_qsp; did you mean load.max_qps?"},
 		{"bad-percentile.bad.yaml", `bad-percentile.bad.yaml:6: slo.latency.p98: unknown percentile "p98"`},
 		{"bad-status.bad.yaml", "bad-status.bad.yaml:5: checks.0.status: must be an HTTP status (100-599) or recorded, got 700"},
 		{"status-word.bad.yaml", "status-word.bad.yaml:5: checks.0.status: want an HTTP status such as 200, or recorded"},
