@@ -7,6 +7,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -446,5 +447,51 @@ func TestRunOutDirectoryIsLockedAndNeverSilentlyReplaced(t *testing.T) {
 	}
 	if r3, _ := result.Read(filepath.Join(out, "result.json")); r3 == nil || r3.StartedAt.Equal(startedAt) {
 		t.Error("--force did not replace the result")
+	}
+}
+
+// --pid and --process-name point the run at the target's processes: their
+// CPU and memory are in every step; a process that is not running is
+// refused before any request; without either the summary says the target
+// is not watched and how to watch it.
+func TestRunWatchesTheTargetProcess(t *testing.T) {
+	srv := testserver.NewSlots(16, time.Millisecond)
+	ts := testserver.Start(t, srv)
+	base := []string{"run", "--url", ts.URL, "--rate", "50", "--duration", "1s", "--quiet"}
+	dir := t.TempDir()
+
+	// The test server runs in this process: watch it by pid.
+	code, stdout, stderr := execute(t, context.Background(), append(base, "--out", filepath.Join(dir, "pid"), "--pid", strconv.Itoa(os.Getpid()))...)
+	if code != 0 {
+		t.Fatalf("--pid: exit %d, stderr %s", code, stderr)
+	}
+	r, err := result.Read(filepath.Join(dir, "pid", "result.json"))
+	if err != nil || len(r.Steps) == 0 || r.Steps[0].Target == nil {
+		t.Fatalf("--pid: the step holds no sample of the target (%v)", err)
+	}
+	if strings.Contains(stdout, "not watched") {
+		t.Errorf("--pid: the summary says the target is not watched:\n%s", stdout)
+	}
+
+	code, stdout, _ = execute(t, context.Background(), append(base, "--out", filepath.Join(dir, "none"))...)
+	if code != 0 || !strings.Contains(stdout, "Target CPU   not watched") || !strings.Contains(strings.Join(strings.Fields(stdout), " "), "--pid PID or --process-name NAME") {
+		t.Errorf("without --pid: exit %d, the summary does not say how to watch the target:\n%s", code, stdout)
+	}
+
+	served := srv.Served.Load()
+	for _, bad := range [][]string{{"--pid", "999999999"}, {"--pid", "-3"}, {"--process-name", "bestbefore-no-such-process"}} {
+		code, _, stderr := execute(t, context.Background(), append(base, append([]string{"--out", filepath.Join(dir, "bad")}, bad...)...)...)
+		if code != 2 || !strings.Contains(stderr, bad[0]) {
+			t.Errorf("%v: exit %d, stderr %q; want 2 naming the flag", bad, code, stderr)
+		}
+	}
+	if srv.Served.Load() != served {
+		t.Error("a run with a process that is not running sent requests")
+	}
+	_, help, _ := execute(t, context.Background(), "run", "--help")
+	for _, want := range []string{"--pid", "--process-name"} {
+		if !strings.Contains(help, want) {
+			t.Errorf("run --help lacks %s", want)
+		}
 	}
 }

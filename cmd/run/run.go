@@ -9,11 +9,15 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"strconv"
+	"strings"
 	"time"
 
+	"github.com/shirou/gopsutil/v4/process"
 	"github.com/spf13/cobra"
 
 	"github.com/bestbefore/bestbefore/cmd/cmdutil"
+	"github.com/bestbefore/bestbefore/pkg/probe"
 	"github.com/bestbefore/bestbefore/pkg/report"
 	"github.com/bestbefore/bestbefore/pkg/result"
 	"github.com/bestbefore/bestbefore/pkg/runner"
@@ -52,6 +56,8 @@ type Options struct {
 func NewCmdRun(f *cmdutil.Factory, runF func(context.Context, *Options) error) *cobra.Command {
 	opts := &Options{F: f}
 	var seed int64
+	var pids []int
+	var processName string
 	cmd := &cobra.Command{
 		Use:   "run SCENARIO.yaml | run --url URL",
 		Short: "Run a scenario: ramp the load, find the best-before QPS, write result.json and reports",
@@ -63,6 +69,7 @@ func NewCmdRun(f *cmdutil.Factory, runF func(context.Context, *Options) error) *
   bestbefore run --url URL --traffic recorded.ndjson.gz             # a traffic file without a scenario
   bestbefore run --url URL --method POST --header 'Content-Type: application/json' --body @q.json
   bestbefore run --url URL --max-qps 800 --print-scenario > my.yaml # the scenario it stands for
+  bestbefore run --url URL --process-name gunicorn                  # and watch the target's CPU, memory
 
 --url builds the scenario in memory with a file's defaults: the URL's
 scheme and host are the target, its path and query (or --traffic) the
@@ -122,6 +129,9 @@ result.json), 2 bad input, 3 the run could not be carried out,
 				}
 				opts.Set = append(opts.Set, fmt.Sprintf("seed=%d", seed))
 			}
+			if err := watchFlags(cmd.Context(), opts, pids, processName); err != nil {
+				return err
+			}
 			if opts.Format != "text" && opts.Format != "json" {
 				return cmdutil.BadInputf("--format must be text or json, got %q", opts.Format)
 			}
@@ -142,6 +152,8 @@ result.json), 2 bad input, 3 the run could not be carried out,
 	}
 	cmd.Flags().StringVarP(&opts.OutDir, "out", "o", "", "directory for result.json and reports (default a fresh reports/<name>-<time>); locked while the run writes there")
 	cmd.Flags().BoolVar(&opts.Force, "force", false, "replace the result an --out directory already holds (without it, such a directory is refused)")
+	cmd.Flags().IntSliceVar(&pids, "pid", nil, "watch the target process `PID` (CPU, memory, threads per step; repeatable, or 12,34); same as --set monitor.pids=[PID]")
+	cmd.Flags().StringVar(&processName, "process-name", "", "watch the target processes named `NAME` exactly (e.g. gunicorn, java); same as --set monitor.process_name=NAME")
 	cmd.Flags().StringArrayVar(&opts.Set, "set", nil, "override a scenario key, e.g. --set load.max_qps=800 (repeatable)")
 	cmd.Flags().Int64Var(&seed, "seed", 0, "seed of the arrival schedule and shuffle order, to replay a run (its result.json's manifest.seed); default: the scenario's seed, else a fresh one each run")
 	cmd.Flags().BoolVarP(&opts.Quiet, "quiet", "q", false, "no progress output on stderr")
@@ -364,4 +376,34 @@ func written(o *runner.Outcome) []string {
 		}
 	}
 	return files
+}
+
+// watchFlags turns --pid and --process-name into the monitor keys they
+// stand for, refusing, before any request, a process that is not running
+// (watching nothing would print "not watched" only after the run).
+func watchFlags(ctx context.Context, opts *Options, pids []int, name string) error {
+	if len(pids) > 0 {
+		ids := make([]string, len(pids))
+		for i, p := range pids {
+			if p <= 0 {
+				return cmdutil.BadInputf("--pid %d: a process id is a positive integer", p)
+			}
+			if ok, _ := process.PidExistsWithContext(ctx, int32(p)); !ok {
+				return cmdutil.BadInputf("--pid %d: no such process is running", p)
+			}
+			ids[i] = strconv.Itoa(p)
+		}
+		opts.Set = append(opts.Set, "monitor.pids=["+strings.Join(ids, ",")+"]")
+	}
+	if name != "" {
+		found, err := probe.FindProcesses(ctx, name)
+		if err != nil {
+			return cmdutil.RunFailed(err)
+		}
+		if len(found) == 0 {
+			return cmdutil.BadInputf("--process-name %q: no process of that exact name is running (ps -eo comm lists the names)", name)
+		}
+		opts.Set = append(opts.Set, "monitor.process_name="+name)
+	}
+	return nil
 }

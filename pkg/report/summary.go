@@ -55,6 +55,9 @@ func Summary(w io.Writer, r *result.Result, o Options) error {
 	if nl := r.NodeLoss; nl != nil {
 		para(15, "  Node loss    %s", strings.ReplaceAll(nodeLossText(nl), "**", ""))
 	}
+	if len(r.Steps) > 0 && !targetWatched(r) {
+		para(15, "  Target CPU   not watched: no process of the target was sampled; add --pid PID or --process-name NAME to run (or monitor.pids in the scenario)")
+	}
 	p("\n")
 
 	if len(r.Steps) > 0 {
@@ -182,4 +185,14 @@ func fillBar(row []rune, width float64) {
 			row[0] = '▏'
 		}
 	}
+}
+
+// targetWatched says a step holds a sample of the target's processes.
+func targetWatched(r *result.Result) bool {
+	for _, s := range r.Steps {
+		if s.Target != nil {
+			return true
+		}
+	}
+	return false
 }
