@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/bestbefore/bestbefore/internal/testpg"
+	"github.com/bestbefore/bestbefore/internal/testserver"
 	"github.com/bestbefore/bestbefore/pkg/compare/comparetest"
 	"github.com/bestbefore/bestbefore/pkg/result"
 )
@@ -132,5 +133,59 @@ func TestHistoryCommands(t *testing.T) {
 				t.Errorf("no runs on release: exit %d, %s", code, errOut)
 			}
 		})
+	}
+}
+
+// One-line runs are filed under their request shape and target, not the
+// host alone: two services on one host are two series, the same command
+// run twice is one, and --name names a run. A one-node run lists its N-1
+// as "–", not 0 QPS.
+func TestHistoryIdentityOfOneLineRuns(t *testing.T) {
+	ctx := context.Background()
+	a := testserver.Start(t, testserver.NewSlots(16, time.Millisecond))
+	b := testserver.Start(t, testserver.NewSlots(16, time.Millisecond))
+	dir := t.TempDir()
+	db := filepath.Join(dir, "h.db")
+	runs := []struct {
+		out  string
+		args []string
+	}{
+		{"a1", []string{"--url", a.URL + "/v1/predict"}},
+		{"a2", []string{"--url", a.URL + "/v1/predict"}},
+		{"b", []string{"--url", b.URL + "/v1/predict"}},
+		{"body", []string{"--url", a.URL + "/v1/predict", "--body", `{"q":1}`}},
+		{"named", []string{"--url", a.URL + "/v1/predict", "--name", "checkout"}},
+	}
+	for _, r := range runs {
+		out := filepath.Join(dir, r.out)
+		args := append([]string{"run", "--rate", "40", "--duration", "1s", "--quiet", "--out", out}, r.args...)
+		if code, _, stderr := execute(t, ctx, args...); code != 0 {
+			t.Fatalf("%v: exit %d, %s", args, code, stderr)
+		}
+		if code, _, stderr := execute(t, ctx, "history", "add", out, "--db", db); code != 0 {
+			t.Fatalf("history add %s: exit %d, %s", out, code, stderr)
+		}
+	}
+	code, out, _ := execute(t, ctx, "history", "list", "--db", db, "--json", "--limit", "0")
+	var list []struct {
+		Scenario   string   `json:"scenario"`
+		NMinus1QPS *float64 `json:"n_minus_1_qps"`
+	}
+	if code != 0 || json.Unmarshal([]byte(out), &list) != nil || len(list) != len(runs) {
+		t.Fatalf("history list: exit %d, %s", code, out)
+	}
+	names := map[string]int{}
+	for _, r := range list {
+		names[r.Scenario]++
+		if r.NMinus1QPS != nil {
+			t.Errorf("%s: a one-node run stored an N-1 of %v", r.Scenario, *r.NMinus1QPS)
+		}
+	}
+	if len(names) != 4 || names["checkout"] != 1 {
+		t.Errorf("scenarios %v: want 4 (the same command twice is one; another port, another body, --name are others)", names)
+	}
+	_, text, _ := execute(t, ctx, "history", "list", "--db", db)
+	if strings.Contains(text, " 0 QPS") {
+		t.Errorf("history list shows an N-1 of 0 QPS for one node:\n%s", text)
 	}
 }

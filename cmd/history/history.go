@@ -241,7 +241,7 @@ func runAdd(ctx context.Context, o *addOptions) error {
 		if !a.Added {
 			verb = "already stored"
 		}
-		fmt.Fprintf(w, "%s %s: %s, run %s (commit %s, branch %s, %s) in %s\n", verb, a.File, a.Scenario, a.ID[:12], orDash(short(a.Commit)), orDash(a.Branch), a.Machine, s.Name())
+		fmt.Fprintf(w, "%s %s: %s, run %s (commit %s, branch %s, %s) in %s\n", verb, a.File, a.Scenario, shortID(a.ID), orDash(short(a.Commit)), orDash(a.Branch), a.Machine, s.Name())
 	}
 	return nil
 }
@@ -315,7 +315,7 @@ func runList(ctx context.Context, o *listOptions) error {
 	fmt.Fprintln(tw, "started (UTC)\tscenario\tcommit\tbranch\tstatus\tbest-before\tN-1\tp99\tmachine\trun")
 	for _, r := range runs {
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", r.StartedAt.Format("2006-01-02 15:04"), r.Scenario, orDash(short(r.Commit)), orDash(r.Branch), r.Status,
-			num(r.BestBeforeQPS, " QPS"), num(r.NMinus1QPS, " QPS"), num(r.P99MS, " ms"), r.Machine, r.ID[:12])
+			num(r.BestBeforeQPS, " QPS"), num(r.NMinus1QPS, " QPS"), num(r.P99MS, " ms"), r.Machine, shortID(r.ID))
 	}
 	return tw.Flush()
 }
@@ -662,7 +662,7 @@ func Baseline(ctx context.Context, o Options, cand *result.Result, candIDs map[s
 			return nil, nil, cmdutil.RunFailed(err)
 		}
 		out = append(out, res)
-		ids = append(ids, s.Name()+"#"+r.ID[:12])
+		ids = append(ids, s.Name()+"#"+shortID(r.ID))
 	}
 	if len(out) == 0 {
 		return nil, nil, cmdutil.BadInputf("compare: --baseline-from-history: no completed run of scenario %q on branch %s on %s in %s; store some with bestbefore history add", cand.Name, branch, machine, s.Name())
@@ -676,3 +676,7 @@ func writeJSON(w io.Writer, v any) error {
 	enc.SetIndent("", "  ")
 	return enc.Encode(v)
 }
+
+// shortID is the first 12 characters of a run id, as history lists it; an
+// id stored shorter (by hand, or another tool) is shown whole.
+func shortID(id string) string { return id[:min(12, len(id))] }

@@ -2,6 +2,8 @@ package run
 
 import (
 	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"net/http"
@@ -30,6 +32,30 @@ type OneLine struct {
 	MaxQPS   float64
 	SLO      string
 	Print    bool
+	// Name names the run (scenario name): what history files it under.
+	Name string
+}
+
+// identity is a one-line run's name unless --name gives one: its request
+// shape and target (method, host:port, path, and a hash of the body and
+// headers), or the target and the traffic file. Runs of one shape against
+// one service are one series in history; another service on the same
+// host, or another request, is another.
+func (o *OneLine) identity(u *url.URL, line []byte, trafficFile string) string {
+	if o.Name != "" {
+		return o.Name
+	}
+	if trafficFile != "" {
+		return u.Host + " " + filepath.Base(trafficFile)
+	}
+	var req traffic.Request
+	_ = json.Unmarshal(line, &req)
+	name := req.MethodOrGet() + " " + u.Host + u.Path
+	if len(req.Header) > 0 || len(req.BodyBytes()) > 0 {
+		sum := sha256.Sum256(line)
+		name += " #" + hex.EncodeToString(sum[:4])
+	}
+	return name
 }
 
 // oneLineName is the scenario's name in messages about it.
@@ -124,6 +150,7 @@ func (o *OneLine) build(trafficFile string) (yamlDoc []byte, line []byte, err er
 			return nil, nil, err
 		}
 	}
+	doc.Name = o.identity(u, line, trafficFile)
 	var b bytes.Buffer
 	enc := yaml.NewEncoder(&b)
 	enc.SetIndent(2)

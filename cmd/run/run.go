@@ -129,6 +129,9 @@ result.json), 2 bad input, 3 the run could not be carried out,
 				}
 				opts.Set = append(opts.Set, fmt.Sprintf("seed=%d", seed))
 			}
+			if opts.OneLine.URL == "" && opts.OneLine.Name != "" {
+				opts.Set = append(opts.Set, fmt.Sprintf("name=%q", opts.OneLine.Name))
+			}
 			if err := watchFlags(cmd.Context(), opts, pids, processName); err != nil {
 				return err
 			}
@@ -174,6 +177,7 @@ result.json), 2 bad input, 3 the run could not be carried out,
 	cmd.Flags().StringVar(&ol.Duration, "duration", "", "with --url --rate: how long the step lasts (default 30s)")
 	cmd.Flags().Float64Var(&ol.MaxQPS, "max-qps", 0, "with --url: ramp in ten steps to this rate (default 1000)")
 	cmd.Flags().StringVar(&ol.SLO, "slo", "", "with --url: objectives, e.g. p99=100ms,errors=0.1%")
+	cmd.Flags().StringVar(&ol.Name, "name", "", "the run's name, what history files it under (default: a scenario's name; for --url, its method, host:port, path and a hash of its body)")
 	cmd.Flags().BoolVar(&ol.Print, "print-scenario", false, "with --url: write the scenario as YAML on stdout instead of running it")
 	return cmd
 }

@@ -363,7 +363,11 @@ func figuresOf(r *result.Result) figures {
 		return f
 	}
 	q, n1 := bb.QPS, bb.NMinus1QPS
-	f.bestBefore, f.nMinus1 = &q, &n1
+	f.bestBefore = &q
+	if bb.Nodes > 1 {
+		// One node has no N-1 headroom to track: none, not 0 QPS.
+		f.nMinus1 = &n1
+	}
 	for _, st := range r.Steps {
 		if st.Index == bb.Step {
 			p, e := st.LatencyMS.P99, st.ErrorRate
