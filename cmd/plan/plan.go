@@ -180,6 +180,8 @@ func Run(opts *Options) error {
 		CurrentQPS:    opts.CurrentQPS,
 		PeakFactor:    opts.PeakFactor,
 		Now:           now,
+		LowerBound:    lowerBound(r),
+		Caveats:       caveats(r),
 	}
 	var notes []string
 	if opts.NodesSet {
@@ -393,7 +395,11 @@ func writeText(w io.Writer, o *Output) error {
 		limited = ", limited by " + o.LimitedBy
 	}
 	line("Best-before", "%s QPS on %s (%s QPS per node)%s", qps(p.BestBeforeQPS), nodes(p.Nodes), qps(p.PerNodeQPS), limited)
-	line("Usable capacity", "%s QPS on %s; %s QPS on %d if one is lost (safety margin %g)", qps(p.CapacityNQPS), nodes(p.Nodes), qps(p.CapacityNMinus1QPS), p.Nodes-1, p.SafetyMargin)
+	if p.SingleNode {
+		line("Usable capacity", "%s QPS on 1 node (safety margin %g); no N-1: losing it loses the service", qps(p.CapacityNQPS), p.SafetyMargin)
+	} else {
+		line("Usable capacity", "%s QPS on %s; %s QPS on %d if one is lost (safety margin %g)", qps(p.CapacityNQPS), nodes(p.Nodes), qps(p.CapacityNMinus1QPS), p.Nodes-1, p.SafetyMargin)
+	}
 	if p.PeakFactor != 1 {
 		line("Today's peak", "%s QPS (%s QPS mean × %g)", qps(p.PeakQPS), qps(p.CurrentQPS), p.PeakFactor)
 	} else {
@@ -406,13 +412,14 @@ func writeText(w io.Writer, o *Output) error {
 		line("", "fitted to %d peaks %s..%s, %g%% range %.3g%%..%.3g%%/week, R² %.3f", h.Samples, h.First, h.Last, h.Level*100,
 			capacity.Growth{RatePerDay: h.RateLow}.PercentPer(7), capacity.Growth{RatePerDay: h.RateHigh}.PercentPer(7), h.R2)
 	}
+	target, label := p.DateTarget()
 	switch {
 	case p.OverToday:
-		line("Best-before date", "%s: TODAY's peak already exceeds the N-1 capacity (%s QPS)", *p.BestBeforeDate, qps(p.CapacityNMinus1QPS))
+		line("Best-before date", "%s: TODAY's peak already exceeds %s (%s QPS)", *p.BestBeforeDate, label, qps(target))
 	case p.BestBeforeDate != nil:
-		line("Best-before date", "%s, in %.0f days: the projected peak reaches the N-1 capacity (%s QPS)", *p.BestBeforeDate, math.Floor(*p.DaysUntilBestBefore+1e-9), qps(p.CapacityNMinus1QPS))
+		line("Best-before date", "%s%s, in %.0f days: the projected peak reaches %s (%s QPS)", p.NoEarlier(), *p.BestBeforeDate, math.Floor(*p.DaysUntilBestBefore+1e-9), label, qps(target))
 	default:
-		line("Best-before date", "none before the horizon (%s): the projected peak stays under the N-1 capacity", p.HorizonDate)
+		line("Best-before date", "none before the horizon (%s): the projected peak stays under %s", p.HorizonDate, label)
 	}
 	if r := p.BestBeforeRange; r != nil && !p.OverToday {
 		line("", "%g%% range: %s to %s (growth-rate uncertainty only)", r.Level*100, orBeyond(r.Earliest, p.HorizonDate), orBeyond(r.Latest, p.HorizonDate))
@@ -435,6 +442,12 @@ func writeText(w io.Writer, o *Output) error {
 			for _, wn := range u.Warnings {
 				line("", "warning: %s", wn)
 			}
+		}
+	}
+	if len(p.Caveats) > 0 {
+		b.WriteString("\nCaveats:\n")
+		for _, c := range p.Caveats {
+			fmt.Fprintf(&b, "  - %s\n", c)
 		}
 	}
 	b.WriteString("\nAssumes:\n")
@@ -471,4 +484,32 @@ func orBeyond(d *string, horizon string) string {
 		return "after " + horizon
 	}
 	return *d
+}
+
+// lowerBound says why a result's best-before is only a lower bound, ""
+// when an objective limited it.
+func lowerBound(r *result.Result) string {
+	switch r.BestBefore.LimitedBy {
+	case result.LimitedByMaxQPS:
+		return "the ramp reached load.max_qps without breaking an objective"
+	case result.LimitedByInterrupted:
+		return "the run was interrupted before any step broke an objective"
+	case result.LimitedByFixedRate:
+		return "a fixed-rate run held its one rate"
+	case result.LimitedByGenerator:
+		return "the load generator, not the service, stopped the ramp"
+	}
+	return ""
+}
+
+// caveats are what the result says against its own figures.
+func caveats(r *result.Result) []string {
+	var c []string
+	if nl := r.NodeLoss; nl != nil && !nl.Held {
+		c = append(c, fmt.Sprintf("the run's node-loss check did not hold: with node %s lost at %s QPS the rest broke the objectives, so the N-1 capacity is not verified", nl.Node, qps(nl.QPS)))
+	}
+	if r.Status != "" && r.Status != result.StatusCompleted {
+		c = append(c, "the run was "+r.Status+": its figures are from the steps that completed")
+	}
+	return c
 }

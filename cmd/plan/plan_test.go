@@ -299,3 +299,56 @@ func TestPlan_HTMLAndMarkdown(t *testing.T) {
 		}
 	}
 }
+
+// A plan on a lower bound (a ramp that reached max_qps) gives "no earlier
+// than" dates; a failed node-loss check and the lower bound appear as
+// caveats in every format; one node says there is no N-1 headroom
+// instead of "TODAY's peak already exceeds the N-1 capacity (0 QPS)".
+func TestPlan_CaveatsInEveryFormat(t *testing.T) {
+	b, err := os.ReadFile("testdata/result.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var r map[string]any
+	if err := json.Unmarshal(b, &r); err != nil {
+		t.Fatal(err)
+	}
+	write := func(name string, edit func(bb map[string]any)) string {
+		var c map[string]any
+		json.Unmarshal(b, &c)
+		edit(c["best_before"].(map[string]any))
+		if name == "capped" {
+			c["node_loss"] = map[string]any{"qps": 800, "node": "3", "lost_at_s": 4, "held": false, "transition_errors": 40,
+				"time_to_recover_s": nil, "never_recovered": true, "step": 8, "restored": true}
+		}
+		out, _ := json.Marshal(c)
+		p := filepath.Join(t.TempDir(), name+".json")
+		os.WriteFile(p, out, 0o644)
+		return p
+	}
+	capped := write("capped", func(bb map[string]any) { bb["limited_by"] = "max_qps"; delete(bb, "first_fail_qps") })
+	dir := t.TempDir()
+	page, md := filepath.Join(dir, "plan.html"), filepath.Join(dir, "plan.md")
+	out, errOut, code := run(t, capped+" --current-qps 100 --peak-factor 2 --doubling 60d --now 2026-11-26 --html "+page+" --md "+md)
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, errOut)
+	}
+	h, _ := os.ReadFile(page)
+	m, _ := os.ReadFile(md)
+	for name, doc := range map[string]string{"text": out, "plan.html": string(h), "plan.md": string(m)} {
+		for _, want := range []string{"no earlier than 2027-03-26", "lower bound", "node-loss check did not hold"} {
+			if !strings.Contains(doc, want) {
+				t.Errorf("%s lacks %q", name, want)
+			}
+		}
+	}
+
+	one := write("one", func(bb map[string]any) { bb["nodes"] = 1; bb["n_minus_1_qps"] = 0 })
+	out, errOut, code = run(t, one+" --current-qps 100 --peak-factor 2 --doubling 60d --now 2026-11-26")
+	if code != 0 {
+		t.Fatalf("one node: exit %d: %s", code, errOut)
+	}
+	if strings.Contains(out, "N-1 capacity (0 QPS)") || strings.Contains(out, "TODAY") || !strings.Contains(out, "no N-1 headroom") {
+		t.Errorf("one node:\n%s", out)
+	}
+}

@@ -33,6 +33,13 @@ type PlanInput struct {
 	HorizonDays float64
 	// Now is the planning date.
 	Now time.Time
+	// LowerBound, when set, says why the best-before is only a lower bound
+	// (the ramp stopped before any objective broke): every date is then
+	// "no earlier than".
+	LowerBound string
+	// Caveats are what the result says against its own figures (a failed
+	// node-loss check), carried into every plan format.
+	Caveats []string
 }
 
 // GrowthRange is an interval for the growth rate.
@@ -93,6 +100,32 @@ type Plan struct {
 	NodesNeededAtHorizon int `json:"nodes_needed_at_horizon"`
 
 	Assumptions []string `json:"assumptions"`
+	// LowerBound is true when the best-before is a lower bound: the dates
+	// are then the earliest the capacity could be reached, no earlier
+	// than said.
+	LowerBound bool `json:"lower_bound"`
+	// SingleNode is true for one node: there is no N-1 headroom, and the
+	// date is when the peak reaches the node's own capacity.
+	SingleNode bool `json:"single_node"`
+	// Caveats qualify the plan's figures; every format shows them.
+	Caveats []string `json:"caveats,omitempty"`
+}
+
+// DateTarget is the capacity the best-before date is reckoned against:
+// the N-1 capacity, or the one node's own when there is no N-1.
+func (p *Plan) DateTarget() (qps float64, label string) {
+	if p.SingleNode {
+		return p.CapacityNQPS, "the capacity of its one node"
+	}
+	return p.CapacityNMinus1QPS, "the N-1 capacity"
+}
+
+// NoEarlier is "no earlier than " for a lower-bound plan, "" otherwise.
+func (p *Plan) NoEarlier() string {
+	if p.LowerBound {
+		return "no earlier than "
+	}
+	return ""
 }
 
 // GrowthSummary describes the growth used.
@@ -171,6 +204,8 @@ func MakePlan(in PlanInput) (*Plan, error) {
 		HeadroomNPct:       headroom(capN, peak),
 		HeadroomNMinus1Pct: headroom(capN1, peak),
 		OverToday:          peak > capN1,
+		SingleNode:         in.Nodes == 1,
+		LowerBound:         in.LowerBound != "",
 		Growth: GrowthSummary{
 			RatePerDay:     in.Growth.RatePerDay,
 			PercentPerWeek: in.Growth.PercentPer(7),
@@ -189,11 +224,24 @@ func MakePlan(in PlanInput) (*Plan, error) {
 	if dd := in.Growth.DoublingDays(); !math.IsInf(dd, 1) {
 		p.Growth.DoublingDays = &dd
 	}
-	p.DaysUntilBestBefore, p.BestBeforeDate = crossing(peak, capN1, in.Growth, in.HorizonDays, in.Now)
+	target := capN1
+	if p.SingleNode {
+		// Losing the one node loses the service: there is no N-1
+		// headroom to compute, and the date that means something is when
+		// the peak outgrows the node.
+		target = capN
+		p.OverToday = peak > capN
+		p.Caveats = append(p.Caveats, "one node: there is no N-1 headroom to compute (losing the node loses the service); the best-before date is when the peak reaches the node's own capacity")
+	}
+	if p.LowerBound {
+		p.Caveats = append(p.Caveats, "the best-before is a lower bound ("+in.LowerBound+"): the service may carry more, so every date is the earliest it could be reached, no earlier than said")
+	}
+	p.Caveats = append(p.Caveats, in.Caveats...)
+	p.DaysUntilBestBefore, p.BestBeforeDate = crossing(peak, target, in.Growth, in.HorizonDays, in.Now)
 	if r := in.GrowthRange; r != nil {
 		dr := &DateRange{Level: r.Level}
-		dr.DaysEarliest, dr.Earliest = crossing(peak, capN1, r.High, in.HorizonDays, in.Now)
-		dr.DaysLatest, dr.Latest = crossing(peak, capN1, r.Low, in.HorizonDays, in.Now)
+		dr.DaysEarliest, dr.Earliest = crossing(peak, target, r.High, in.HorizonDays, in.Now)
+		dr.DaysLatest, dr.Latest = crossing(peak, target, r.Low, in.HorizonDays, in.Now)
 		p.BestBeforeRange = dr
 	}
 	return p, nil

@@ -3,6 +3,7 @@ package capacity_test
 import (
 	"errors"
 	"math"
+	"strings"
 	"testing"
 	"time"
 
@@ -107,8 +108,25 @@ func TestMakePlan(t *testing.T) {
 		in := base
 		in.Nodes = 1
 		p, _ := capacity.MakePlan(in)
-		if p.CapacityNMinus1QPS != 0 || p.HeadroomNMinus1Pct != nil || !p.OverToday {
-			t.Errorf("one node has no N-1 capacity: %+v", p)
+		if p.CapacityNMinus1QPS != 0 || p.HeadroomNMinus1Pct != nil || !p.SingleNode || p.OverToday {
+			t.Errorf("one node has no N-1 capacity, and its peak is under its own: %+v", p)
+		}
+		// The date is when the peak (200) reaches the node's own usable
+		// capacity (1200): ln 6 ÷ the daily rate.
+		want := math.Log(1200.0/200) / in.Growth.RatePerDay
+		if p.DaysUntilBestBefore == nil || math.Abs(*p.DaysUntilBestBefore-want) > 1e-6 {
+			t.Errorf("days until the best-before %v, want %.1f", p.DaysUntilBestBefore, want)
+		}
+		if len(p.Caveats) == 0 || !strings.Contains(p.Caveats[0], "no N-1 headroom") {
+			t.Errorf("caveats %q do not say there is no N-1 headroom", p.Caveats)
+		}
+	})
+	t.Run("lower bound", func(t *testing.T) {
+		in := base
+		in.LowerBound = "the ramp reached load.max_qps without breaking an objective"
+		p, _ := capacity.MakePlan(in)
+		if !p.LowerBound || p.NoEarlier() == "" || len(p.Caveats) == 0 || !strings.Contains(p.Caveats[0], "lower bound") {
+			t.Errorf("a lower-bound plan: %+v", p)
 		}
 	})
 	t.Run("growth range", func(t *testing.T) {

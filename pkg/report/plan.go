@@ -161,13 +161,16 @@ func planCharts(v PlanView) []*chart {
 
 // planHeadline is the plan's answer in one sentence.
 func planHeadline(p *capacity.Plan) string {
+	target, label := p.DateTarget()
 	switch {
+	case p.OverToday && p.SingleNode:
+		return fmt.Sprintf("Today's peak (%s QPS) already exceeds %s (%s QPS).", fmtQPS(math.Round(p.PeakQPS)), label, fmtQPS(math.Round(target)))
 	case p.OverToday:
-		return fmt.Sprintf("Today's peak (%s QPS) already exceeds the N-1 capacity (%s QPS): losing a node now would overload the rest.", fmtQPS(math.Round(p.PeakQPS)), fmtQPS(math.Round(p.CapacityNMinus1QPS)))
+		return fmt.Sprintf("Today's peak (%s QPS) already exceeds %s (%s QPS): losing a node now would overload the rest.", fmtQPS(math.Round(p.PeakQPS)), label, fmtQPS(math.Round(target)))
 	case p.BestBeforeDate != nil:
-		return fmt.Sprintf("Best-before %s: in %.0f days the projected peak reaches the N-1 capacity (%s QPS).", *p.BestBeforeDate, math.Floor(*p.DaysUntilBestBefore+1e-9), fmtQPS(math.Round(p.CapacityNMinus1QPS)))
+		return fmt.Sprintf("Best-before %s%s: in %.0f days the projected peak reaches %s (%s QPS).", p.NoEarlier(), *p.BestBeforeDate, math.Floor(*p.DaysUntilBestBefore+1e-9), label, fmtQPS(math.Round(target)))
 	}
-	return fmt.Sprintf("No best-before date before the horizon (%s): the projected peak stays under the N-1 capacity (%s QPS).", p.HorizonDate, fmtQPS(math.Round(p.CapacityNMinus1QPS)))
+	return fmt.Sprintf("No best-before date before the horizon (%s): the projected peak stays under %s (%s QPS).", p.HorizonDate, label, fmtQPS(math.Round(target)))
 }
 
 // PlanHTML writes the plan as one self-contained page: the answer, the
@@ -191,15 +194,20 @@ func PlanHTML(w io.Writer, v PlanView, o Options) error {
 	bbd := "none before " + p.HorizonDate
 	bbc := "good"
 	if p.BestBeforeDate != nil {
-		bbd, bbc = *p.BestBeforeDate, "bad"
+		bbd, bbc = p.NoEarlier()+*p.BestBeforeDate, "bad"
 	}
 	card("best-before date", bbd, bbc)
 	if r := p.BestBeforeRange; r != nil && !p.OverToday {
 		card(fmt.Sprintf("%g%% range", r.Level*100), orAfter(r.Earliest, p.HorizonDate)+" to "+orAfter(r.Latest, p.HorizonDate), "")
 	}
 	card("today's peak", fmtQPS(math.Round(p.PeakQPS))+" QPS", "")
-	card(fmt.Sprintf("N-1 capacity (%d of %d nodes)", p.Nodes-1, p.Nodes), fmtQPS(math.Round(p.CapacityNMinus1QPS))+" QPS", "")
-	card("headroom at N-1", pctOrNA(p.HeadroomNMinus1Pct), "")
+	if p.SingleNode {
+		card("capacity (1 node, no N-1)", fmtQPS(math.Round(p.CapacityNQPS))+" QPS", "")
+		card("headroom", pctOrNA(p.HeadroomNPct), "")
+	} else {
+		card(fmt.Sprintf("N-1 capacity (%d of %d nodes)", p.Nodes-1, p.Nodes), fmtQPS(math.Round(p.CapacityNMinus1QPS))+" QPS", "")
+		card("headroom at N-1", pctOrNA(p.HeadroomNMinus1Pct), "")
+	}
 	card("growth", capacity.Growth{RatePerDay: p.Growth.RatePerDay}.String(), "")
 	card("nodes at the horizon", fmt.Sprintf("%d by %s", p.NodesNeededAtHorizon, p.HorizonDate), "")
 	f("</div>\n</header>\n<main>\n<section id=\"charts\">\n<h2>Charts</h2>\n<div class=\"charts\">\n")
@@ -227,7 +235,15 @@ func PlanHTML(w io.Writer, v PlanView, o Options) error {
 		}
 		f("</tr>\n")
 	}
-	f("</tbody></table></div>\n</section>\n<section id=\"assumptions\">\n<h2>Assumptions</h2>\n<ul>\n")
+	f("</tbody></table></div>\n</section>\n")
+	if len(p.Caveats) > 0 {
+		f("<section id=\"caveats\">\n<h2>Caveats</h2>\n<ul>\n")
+		for _, c := range p.Caveats {
+			f("<li>%s</li>\n", e(c))
+		}
+		f("</ul>\n</section>\n")
+	}
+	f("<section id=\"assumptions\">\n<h2>Assumptions</h2>\n<ul>\n")
 	for _, a := range p.Assumptions {
 		f("<li>%s</li>\n", e(a))
 	}
@@ -243,8 +259,13 @@ func PlanMarkdown(w io.Writer, v PlanView, o Options) error {
 	var b strings.Builder
 	f := func(format string, a ...any) { fmt.Fprintf(&b, format, a...) }
 	f("# bestbefore plan: %s\n\n> **%s**\n\n", mdEsc(v.Name), mdEsc(planHeadline(p)))
-	f("Today's peak %s QPS · N-1 capacity %s QPS (%d of %d nodes, safety margin %g) · headroom %s · growth %s\n\n",
-		fmtQPS(math.Round(p.PeakQPS)), fmtQPS(math.Round(p.CapacityNMinus1QPS)), p.Nodes-1, p.Nodes, p.SafetyMargin, pctOrNA(p.HeadroomNMinus1Pct), mdEsc(capacity.Growth{RatePerDay: p.Growth.RatePerDay}.String()))
+	if p.SingleNode {
+		f("Today's peak %s QPS · capacity %s QPS (1 node, no N-1, safety margin %g) · headroom %s · growth %s\n\n",
+			fmtQPS(math.Round(p.PeakQPS)), fmtQPS(math.Round(p.CapacityNQPS)), p.SafetyMargin, pctOrNA(p.HeadroomNPct), mdEsc(capacity.Growth{RatePerDay: p.Growth.RatePerDay}.String()))
+	} else {
+		f("Today's peak %s QPS · N-1 capacity %s QPS (%d of %d nodes, safety margin %g) · headroom %s · growth %s\n\n",
+			fmtQPS(math.Round(p.PeakQPS)), fmtQPS(math.Round(p.CapacityNMinus1QPS)), p.Nodes-1, p.Nodes, p.SafetyMargin, pctOrNA(p.HeadroomNMinus1Pct), mdEsc(capacity.Growth{RatePerDay: p.Growth.RatePerDay}.String()))
+	}
 	if r := p.BestBeforeRange; r != nil && !p.OverToday {
 		f("%g%% range of the date: %s to %s (growth-rate uncertainty only).\n\n", r.Level*100, orAfter(r.Earliest, p.HorizonDate), orAfter(r.Latest, p.HorizonDate))
 	}
@@ -263,6 +284,12 @@ func PlanMarkdown(w io.Writer, v PlanView, o Options) error {
 			row[i] = mdEsc(row[i])
 		}
 		f("| %s |\n", strings.Join(row, " | "))
+	}
+	if len(p.Caveats) > 0 {
+		f("\n**Caveats:**\n\n")
+		for _, c := range p.Caveats {
+			f("- %s\n", mdEsc(c))
+		}
 	}
 	f("\n**Assumes:**\n\n")
 	for _, a := range p.Assumptions {
