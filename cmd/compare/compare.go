@@ -40,6 +40,8 @@ type Options struct {
 	JUnit    string
 	JSON     bool
 	Strict   bool
+	// RequireSameMachine refuses sides measured on different machines.
+	RequireSameMachine bool
 
 	// FromHistory, when positive, takes the baseline from the history
 	// store: the last FromHistory completed runs of the candidate's
@@ -121,6 +123,7 @@ Exit codes: 0 pass (or inconclusive without --strict), 1 regression,
 	fl.StringVar(&opts.JUnit, "junit", "", "also write JUnit XML (one testcase per gate; a regression is a <failure>, an inconclusive gate <skipped>, or a <failure> with --strict) to this file")
 	fl.BoolVar(&opts.JSON, "json", false, "print the report as JSON on stdout")
 	fl.BoolVar(&opts.Strict, "strict", false, "exit 1 on an inconclusive verdict too")
+	fl.BoolVar(&opts.RequireSameMachine, "require-same-machine", false, "refuse (exit 2) sides measured on different machines (CPU model, cores); without it the report says they differ")
 	fl.IntVar(&opts.FromHistory, "baseline-from-history", 0, "take the baseline from the history store: the last `N` completed runs of the candidate's scenario on its machine")
 	fl.StringVar(&opts.BaselineBranch, "baseline-branch", "main", "the branch whose runs --baseline-from-history takes")
 	fl.StringVar(&opts.History.DB, "db", "", cmdHistory.DBFlag+"; with --baseline-from-history")
@@ -208,6 +211,7 @@ func writeFile(path string, render func(w io.Writer) error) error {
 // that order of precedence (flags win).
 func config(opts *Options) (compare.Config, error) {
 	cfg := compare.DefaultConfig()
+	cfg.RequireSameMachine = opts.RequireSameMachine
 	if opts.Scenario != "" {
 		s, err := scenario.Load(opts.Scenario, nil)
 		if err != nil {

@@ -71,6 +71,10 @@ type Config struct {
 	// Paired compares the two sides of one live A/B run step by step and
 	// interval by interval: the machine's noise, shared by both, cancels.
 	Paired bool
+	// RequireSameMachine refuses sides measured on different machines
+	// (CPU model, core count) as an input error; without it the report
+	// says they differ, in every format (ADR 34).
+	RequireSameMachine bool
 }
 
 // DefaultConfig gates p99 at +10%, best-before at −10% and the error rate
@@ -325,6 +329,32 @@ type Report struct {
 	// for a live A/B comparison, where the floor is pairFloor.
 	Noise  NoiseFloor `json:"noise_floor"`
 	Paired bool       `json:"paired,omitempty"`
+	// Machines are the machines each side's runs were measured on ("CPU
+	// model ×cores", distinct, in order); SameMachine says both sides
+	// ran on one and the same.
+	Machines    map[string][]string `json:"machines"`
+	SameMachine bool                `json:"same_machine"`
+}
+
+// Machine is a run's machine as compare tells machines apart: its CPU
+// model and core count ("unknown" when the result does not say).
+func Machine(r *result.Result) string {
+	m := r.Manifest.CPUModel
+	if m == "" {
+		m = "unknown CPU"
+	}
+	return fmt.Sprintf("%s ×%d", m, r.Manifest.CPUs)
+}
+
+// machines lists the distinct machines of a side's runs, in order.
+func machines(s *Side) []string {
+	var out []string
+	for _, r := range s.Runs {
+		if m := Machine(r); !slices.Contains(out, m) {
+			out = append(out, m)
+		}
+	}
+	return out
 }
 
 // Regressions returns the gates that regressed.
@@ -393,6 +423,15 @@ func Compare(base, cand *Side, cfg Config) (*Report, error) {
 	if err != nil {
 		return nil, err
 	}
+	bm, cm := machines(base), machines(cand)
+	same := len(bm) == 1 && slices.Equal(bm, cm)
+	differ := ""
+	if !same {
+		differ = fmt.Sprintf("the sides ran on different machines (baseline: %s; candidate: %s): a change may be the machine's, not the code's; measure the baseline on the candidate's machine (--baseline-from-history, or run both in one job)", strings.Join(bm, ", "), strings.Join(cm, ", "))
+		if cfg.RequireSameMachine && !cfg.Paired {
+			return nil, &InputError{Path: cand.Label, Msg: differ + "; --require-same-machine refuses to compare them"}
+		}
+	}
 	bSteps, err := collectSteps(base)
 	if err != nil {
 		return nil, err
@@ -419,6 +458,12 @@ func Compare(base, cand *Side, cfg Config) (*Report, error) {
 		Baseline:  SideInfo{Label: base.Label, Runs: len(base.Runs), Files: base.Paths},
 		Candidate: SideInfo{Label: cand.Label, Runs: len(cand.Runs), Files: cand.Paths},
 		Alpha:     cfg.Alpha,
+		Machines:  map[string][]string{"baseline": bm, "candidate": cm},
+		// A live A/B run measures both sides at once on one machine.
+		SameMachine: same || cfg.Paired,
+	}
+	if differ != "" && !cfg.Paired {
+		rep.Notes = append(rep.Notes, differ)
 	}
 
 	// The operating range: steps where the baseline met its objectives in

@@ -565,3 +565,47 @@ func TestCompare_unresolvedGateLeavesTheVerdictToTheOthers(t *testing.T) {
 		}
 	}
 }
+
+// Sides measured on different machines are compared with the difference
+// said first, in the JSON and in every text a user reads; asked to, the
+// gate refuses them.
+func TestCompareSaysWhenTheMachinesDiffer(t *testing.T) {
+	on := func(r *result.Result, cpu string, cores int) *result.Result {
+		r.Manifest.CPUModel, r.Manifest.CPUs = cpu, cores
+		return r
+	}
+	base := side("base", on(comparetest.Run(server, plan, 1), "AMD EPYC 7B13", 2), on(comparetest.Run(server, plan, 2), "AMD EPYC 7B13", 2))
+	cand := side("cand", on(comparetest.Run(server, plan, 3), "Intel Xeon Platinum 8375C", 4))
+	rep, err := compare.Compare(base, cand, compare.DefaultConfig())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rep.SameMachine || len(rep.Notes) == 0 || !strings.Contains(rep.Notes[0], "different machines (baseline: AMD EPYC 7B13 ×2; candidate: Intel Xeon Platinum 8375C ×4)") {
+		t.Errorf("same_machine %v, notes %q", rep.SameMachine, rep.Notes)
+	}
+	var md, txt bytes.Buffer
+	rep.Markdown(&md)
+	rep.Text(&txt)
+	for name, doc := range map[string]string{"markdown": md.String(), "text": txt.String()} {
+		if !strings.Contains(doc, "different machines") {
+			t.Errorf("the %s report does not say the machines differ", name)
+		}
+	}
+	cfg := compare.DefaultConfig()
+	cfg.RequireSameMachine = true
+	var ie *compare.InputError
+	if _, err := compare.Compare(base, cand, cfg); !errors.As(err, &ie) || !strings.Contains(err.Error(), "--require-same-machine") {
+		t.Errorf("--require-same-machine: err %v, want an input error", err)
+	}
+	// One machine on both sides: nothing to say, nothing refused.
+	cand = side("cand", on(comparetest.Run(server, plan, 3), "AMD EPYC 7B13", 2))
+	rep, err = compare.Compare(base, cand, cfg)
+	if err != nil || !rep.SameMachine {
+		t.Fatalf("same machine: err %v, report %+v", err, rep)
+	}
+	for _, n := range rep.Notes {
+		if strings.Contains(n, "different machines") {
+			t.Errorf("a note says one machine differs from itself: %s", n)
+		}
+	}
+}
