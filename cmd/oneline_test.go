@@ -13,6 +13,7 @@ import (
 	"testing"
 
 	"github.com/bestbefore/bestbefore/pkg/result"
+	"github.com/bestbefore/bestbefore/pkg/scenario"
 )
 
 // counter is a loopback server that counts what it receives.
@@ -124,6 +125,10 @@ func TestOneLineRuns(t *testing.T) {
 	})
 	t.Run("print-scenario grows into a file", func(t *testing.T) {
 		before := c.total()
+		// Printed where the user saves it: the request file it refers to
+		// is written beside it.
+		sdir := t.TempDir()
+		t.Chdir(sdir)
 		code, yamlText, stderr := execute(t, context.Background(), "run", "--url", c.srv.URL+"/grown", "--rate", "10", "--duration", "1s", "--print-scenario")
 		if code != 0 || c.total() != before {
 			t.Fatalf("exit %d (%s), %d requests sent: --print-scenario sends nothing", code, stderr, c.total()-before)
@@ -134,9 +139,10 @@ func TestOneLineRuns(t *testing.T) {
 				line = t
 			}
 		}
-		sdir := t.TempDir()
 		os.WriteFile(filepath.Join(sdir, "s.yaml"), []byte(yamlText), 0o644)
-		os.WriteFile(filepath.Join(sdir, "request.ndjson"), []byte(line+"\n"), 0o644)
+		if b, err := os.ReadFile(filepath.Join(sdir, "request.ndjson")); err != nil || strings.TrimSpace(string(b)) != line {
+			t.Fatalf("--print-scenario did not write the request file it refers to: %q (%v), want %q", b, err, line)
+		}
 		code, _, stderr = execute(t, context.Background(), "run", filepath.Join(sdir, "s.yaml"), "--set", "load.warmup=0s", "--set", "monitor.max_send_lag=100ms", "--out", filepath.Join(sdir, "out"), "--quiet")
 		if code != 0 {
 			t.Fatalf("the printed scenario does not run: exit %d: %s\n%s", code, stderr, yamlText)
@@ -161,5 +167,27 @@ func TestOneLineRuns(t *testing.T) {
 		if code != 2 || !strings.Contains(stderr, tc.want) {
 			t.Errorf("run %v: exit %d, %q; want 2 and %q", tc.args, code, stderr, tc.want)
 		}
+	}
+}
+
+// The demo's "Next:" leads somewhere: demo --print-scenario DIR writes the
+// scenario and the traffic it replays, which run reads as they are, and
+// never replaces a file.
+func TestDemoPrintScenario(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "mine")
+	code, stdout, stderr := execute(t, context.Background(), "demo", "--print-scenario", dir)
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	for _, f := range []string{"demo.yaml", filepath.Join("traffic", "demo.ndjson.gz")} {
+		if _, err := os.Stat(filepath.Join(dir, f)); err != nil || !strings.Contains(stdout, f) {
+			t.Errorf("%s: not written or not named (%v):\n%s", f, err, stdout)
+		}
+	}
+	if _, err := scenario.Load(filepath.Join(dir, "demo.yaml"), nil); err != nil {
+		t.Errorf("the written scenario does not load: %v", err)
+	}
+	if code, _, stderr := execute(t, context.Background(), "demo", "--print-scenario", dir); code != 2 || !strings.Contains(stderr, "exists already") {
+		t.Errorf("a second write: exit %d, %s; want 2, nothing replaced", code, stderr)
 	}
 }

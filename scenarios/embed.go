@@ -9,6 +9,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"sort"
 
 	"github.com/bestbefore/bestbefore/pkg/scenario"
 )
@@ -44,6 +45,47 @@ func Extract(dir string) error {
 		}
 		return os.WriteFile(dst, b, 0o644)
 	})
+}
+
+// WriteScenario writes the embedded scenario name ("demo.yaml") and the
+// traffic it replays under dir, as a starting point for one's own: it
+// never replaces a file there. It returns the paths written.
+func WriteScenario(name, dir string) ([]string, error) {
+	b, err := FS.ReadFile(name)
+	if err != nil {
+		return nil, fmt.Errorf("no bundled scenario %q (have %v)", name, Names())
+	}
+	s, err := scenario.Parse(b, name, ".", nil)
+	if err != nil {
+		return nil, err
+	}
+	files := map[string][]byte{name: b}
+	if t := s.Traffic.File; t != "" {
+		tb, err := FS.ReadFile(filepath.ToSlash(t))
+		if err != nil {
+			return nil, fmt.Errorf("%s: traffic %s is not bundled: %w", name, t, err)
+		}
+		files[filepath.ToSlash(t)] = tb
+	}
+	var paths []string
+	for p := range files {
+		dst := filepath.Join(dir, filepath.FromSlash(p))
+		if _, err := os.Stat(dst); err == nil {
+			return nil, fmt.Errorf("%s exists already: give another directory", dst)
+		}
+		paths = append(paths, dst)
+	}
+	sort.Strings(paths)
+	for p, b := range files {
+		dst := filepath.Join(dir, filepath.FromSlash(p))
+		if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
+			return nil, err
+		}
+		if err := os.WriteFile(dst, b, 0o644); err != nil {
+			return nil, err
+		}
+	}
+	return paths, nil
 }
 
 // Load extracts the embedded files into dir and loads the named scenario

@@ -23,6 +23,8 @@ type Options struct {
 	F      *cmdutil.Factory
 	OutDir string
 	Force  bool
+	// PrintScenario is the directory --print-scenario writes into.
+	PrintScenario string
 	Set    []string
 	Quiet  bool
 	// Format is the summary's format on stdout: text or json.
@@ -43,12 +45,17 @@ and prints the best-before QPS with a report.
 
 Everything it needs is embedded in the binary: it works from any directory.`,
 		Example: `  bestbefore demo
-  bestbefore demo --out /tmp/demo --set load.step_duration=2s`,
+  bestbefore demo --out /tmp/demo --set load.step_duration=2s
+  bestbefore demo --print-scenario my-test   # write demo.yaml and its traffic there, to start your own`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if opts.PrintScenario != "" {
+				return printScenario(opts)
+			}
 			return Run(cmd.Context(), opts)
 		},
 	}
+	cmd.Flags().StringVar(&opts.PrintScenario, "print-scenario", "", "write the demo's scenario (demo.yaml) and the traffic it replays into `DIR` (. for here), instead of running it; then edit it and bestbefore run DIR/demo.yaml")
 	cmd.Flags().StringVarP(&opts.OutDir, "out", "o", "", "directory for result.json and reports (default a fresh reports/demo-<time>)")
 	cmd.Flags().BoolVar(&opts.Force, "force", false, "replace the result an --out directory already holds")
 	cmd.Flags().StringArrayVar(&opts.Set, "set", nil, "override a key of the demo scenario, e.g. --set load.max_qps=900")
@@ -86,8 +93,23 @@ func Run(ctx context.Context, opts *Options) error {
 			if err := report.Summary(w, o.Result, report.Options{Version: opts.F.Version, Written: files, Width: ios.TerminalWidth()}); err != nil {
 				return err
 			}
-			fmt.Fprintf(w, "\nNext: open %s, or run your own service:\n  bestbefore run my-scenario.yaml   (start from the demo's: bestbefore demo --help)\n", filepath.Join(o.Dir, report.HTMLFile))
+			fmt.Fprintf(w, "\nNext: open %s, or run your own service:\n  bestbefore run my-scenario.yaml   (start from the demo's: bestbefore demo --print-scenario my-test)\n", filepath.Join(o.Dir, report.HTMLFile))
 			return nil
 		},
 	})
+}
+
+// printScenario writes the demo's scenario and traffic for a user to start
+// from, refusing to replace a file.
+func printScenario(opts *Options) error {
+	paths, err := scenarios.WriteScenario("demo.yaml", opts.PrintScenario)
+	if err != nil {
+		return cmdutil.BadInput(err)
+	}
+	w := opts.F.IOStreams.Out
+	for _, p := range paths {
+		fmt.Fprintf(w, "wrote %s\n", p)
+	}
+	fmt.Fprintf(w, "Next: edit the target and the objectives, then: bestbefore run %s\n", filepath.Join(opts.PrintScenario, "demo.yaml"))
+	return nil
 }

@@ -221,7 +221,13 @@ func prepareOneLine(opts *Options) (data []byte, dir string, cleanup func(), don
 		fmt.Fprintln(out, "# The scenario this command line stands for: save it, then bestbefore run FILE.yaml")
 		out.Write(data)
 		if line != nil {
+			// The scenario refers to the request file: write it, here,
+			// where the scenario saved beside it finds it.
+			if err := writeRequestFile(requestFile, append(line, '\n')); err != nil {
+				return nil, "", cleanup, false, err
+			}
 			fmt.Fprintf(out, "# %s, beside this file, holds the request (one traffic line):\n#   %s\n", requestFile, line)
+			fmt.Fprintf(opts.F.IOStreams.ErrOut, "wrote %s (the request the scenario replays); keep it beside the scenario\n", requestFile)
 		}
 		return nil, "", cleanup, true, nil
 	}
@@ -237,4 +243,19 @@ func prepareOneLine(opts *Options) (data []byte, dir string, cleanup func(), don
 		}
 	}
 	return data, dir, cleanup, false, nil
+}
+
+// writeRequestFile writes the request file --print-scenario refers to,
+// leaving one that already holds the same request, refusing another.
+func writeRequestFile(path string, line []byte) error {
+	if old, err := os.ReadFile(path); err == nil {
+		if bytes.Equal(old, line) {
+			return nil
+		}
+		return cmdutil.BadInputf("--print-scenario: %s exists with another request; run it from another directory, or remove it", path)
+	}
+	if err := os.WriteFile(path, line, 0o644); err != nil {
+		return cmdutil.RunFailed(fmt.Errorf("--print-scenario: %w", err))
+	}
+	return nil
 }
