@@ -25,8 +25,8 @@ type Options struct {
 	Force  bool
 	// PrintScenario is the directory --print-scenario writes into.
 	PrintScenario string
-	Set    []string
-	Quiet  bool
+	Set           []string
+	Quiet         bool
 	// Format is the summary's format on stdout: text or json.
 	Format string
 }
