@@ -28,10 +28,11 @@ const (
 	Apache Format = "apache"
 	HAR    Format = "har"
 	Vegeta Format = "vegeta"
+	CSV    Format = "csv"
 )
 
 // Formats lists the formats, for help texts.
-var Formats = []Format{Nginx, Apache, HAR, Vegeta}
+var Formats = []Format{Nginx, Apache, HAR, Vegeta, CSV}
 
 // ParseFormat checks a format name.
 func ParseFormat(s string) (Format, error) {
@@ -40,7 +41,7 @@ func ParseFormat(s string) (Format, error) {
 			return f, nil
 		}
 	}
-	return "", fmt.Errorf("unknown format %q (want nginx, apache, har or vegeta)", s)
+	return "", fmt.Errorf("unknown format %q (want nginx, apache, har, vegeta or csv)", s)
 }
 
 // Options configure Import.
@@ -254,6 +255,8 @@ func Import(r io.Reader, name string, f Format, opts Options, emit func(*traffic
 		err = importHAR(br, name, st, out, bad)
 	case Vegeta:
 		err = importVegeta(br, name, opts.Dir, st, out, bad)
+	case CSV:
+		err = importCSV(br, name, st, out, bad)
 	default:
 		err = fmt.Errorf("unknown format %q", f)
 	}

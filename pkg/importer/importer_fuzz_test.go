@@ -78,3 +78,13 @@ func FuzzVegeta(f *testing.F) {
 	f.Add([]byte("# comment\nGET http://u:p@h/a?x=1\nX-A: 1\nHost: api.internal\n\nPOST http://h/p\nContent-Type: text/plain\n@/nonexistent\n"))
 	f.Fuzz(func(t *testing.T, data []byte) { fuzzImport(t, data, importer.Vegeta) })
 }
+
+func FuzzCSV(f *testing.F) {
+	f.Add([]byte("method,url,body,header:X-Tenant\nPOST,http://h/v1/predict,\"{\"\"q\"\":\"\"a, b\"\"}\",acme\nGET,http://h/health,,\n"))
+	f.Add([]byte("path,body\n/a,\"multi\nline\"\n/b,\n"))
+	f.Add([]byte("\ufeffPath,Content_Type,Body\n/p?x=1,application/json,\"{\"\"password\"\":\"\"x\"\"}\"\n"))
+	f.Add([]byte("url\nnot a url\n\"unterminated\n"))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		fuzzImport(t, data, importer.CSV)
+	})
+}

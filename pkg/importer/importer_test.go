@@ -149,3 +149,41 @@ func TestParseFormat(t *testing.T) {
 		t.Fatal("unknown format accepted")
 	}
 }
+
+// A CSV of requests with a header line imports as spreadsheets write it:
+// quoted bodies with commas, quotes and line breaks, headers as
+// header:NAME columns, secrets redacted; a bad row is named by its line.
+func TestImportCSV(t *testing.T) {
+	in := "method,url,body,header:X-Tenant,content_type\n" +
+		"POST,http://api.example/v1/predict,\"{\"\"query\"\":\"\"a, b\"\",\n\"\"password\"\":\"\"hunter2\"\"}\",acme,application/json\n" +
+		"get,http://api.example/health?x=1,,,\n"
+	var got []*traffic.Request
+	st, err := importer.Import(strings.NewReader(in), "reqs.csv", importer.CSV, importer.Options{Redactor: traffic.NewRedactor(nil, []string{"password"}, nil)},
+		func(r *traffic.Request) error { got = append(got, r); return nil })
+	if err != nil || st.Written != 2 || len(got) != 2 {
+		t.Fatalf("err %v, stats %+v", err, st)
+	}
+	p := got[0]
+	if p.Method != "POST" || p.Path != "/v1/predict" || p.Header.Get("X-Tenant") != "acme" || p.Header.Get("Content-Type") != "application/json" ||
+		!strings.Contains(string(p.BodyBytes()), `"query":"a, b"`) || strings.Contains(string(p.BodyBytes()), "hunter2") {
+		t.Errorf("first row: %+v body %s", p, p.BodyBytes())
+	}
+	if g := got[1]; g.MethodOrGet() != "GET" || g.Path != "/health?x=1" {
+		t.Errorf("second row: %+v", g)
+	}
+	for _, tc := range []struct{ in, want string }{
+		{"method,link\nGET,http://h/\n", "reqs.csv:1: link: unknown column"},
+		{"method,body\nGET,x\n", "must name a url or a path column"},
+		{"url,body\nhttp://h/a,1\nftp://h/b,2\n", "reqs.csv:3: url: \"ftp://h/b\" is not an http(s) URL"},
+		{"path\n/a\n/b,extra\n", "reqs.csv:3: CSV: wrong number of fields"},
+	} {
+		_, err := importer.Import(strings.NewReader(tc.in), "reqs.csv", importer.CSV, importer.Options{}, func(*traffic.Request) error { return nil })
+		if err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%q: err %v, want %q", tc.in, err, tc.want)
+		}
+	}
+	// Given to run as a traffic file, a CSV names the converter.
+	if h := traffic.Sniff([]byte("method,url,body")).Hint("reqs.csv"); !strings.Contains(h, "traffic import --from csv reqs.csv") {
+		t.Errorf("hint %q", h)
+	}
+}

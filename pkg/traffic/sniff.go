@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"regexp"
+	"strings"
 )
 
 // Format is a file format Sniff recognizes in a line that is not a
@@ -19,6 +20,7 @@ const (
 	FormatHAR        Format = "HAR archive"
 	FormatVegetaHTTP Format = "vegeta HTTP targets file"
 	FormatVegetaJSON Format = "vegeta JSON targets file"
+	FormatCSV        Format = "CSV file"
 )
 
 var (
@@ -35,6 +37,8 @@ func Sniff(line []byte) Format {
 		return FormatAccessLog
 	case vegetaHTTPLine.Match(line):
 		return FormatVegetaHTTP
+	case csvHeader(line):
+		return FormatCSV
 	case bytes.Equal(line, []byte("{")):
 		return FormatHAR // a pretty-printed JSON document: HAR archives are
 	case len(line) > 0 && line[0] == '{':
@@ -68,6 +72,8 @@ func (f Format) From() string {
 		return "har"
 	case FormatVegetaHTTP, FormatVegetaJSON:
 		return "vegeta"
+	case FormatCSV:
+		return "csv"
 	}
 	return ""
 }
@@ -88,4 +94,19 @@ func (f Format) Hint(name string) string {
 		return ""
 	}
 	return fmt.Sprintf("this looks like %s %s, not a traffic file (one JSON request a line); convert it with: bestbefore traffic import --from %s %s --out traffic.ndjson.gz", f.Article(), f, from, name)
+}
+
+// csvHeader says line looks like the header of a CSV file of requests: a
+// comma-separated list naming a url or a path column.
+func csvHeader(line []byte) bool {
+	if len(line) == 0 || line[0] == '{' || !bytes.Contains(line, []byte(",")) {
+		return false
+	}
+	for _, f := range bytes.Split(line, []byte(",")) {
+		switch strings.ToLower(strings.Trim(strings.TrimSpace(string(f)), `"`)) {
+		case "url", "path", "uri", "endpoint":
+			return true
+		}
+	}
+	return false
 }
