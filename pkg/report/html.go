@@ -241,11 +241,11 @@ func HTML(w io.Writer, r *result.Result, o Options) error {
 		p("</ul>\n</section>\n")
 	}
 
-	p("<details id=\"manifest\">\n<summary>Run manifest</summary>\n<table>\n")
+	p("<details id=\"manifest\">\n<summary>Run manifest</summary>\n<div class=\"scroll\"><table>\n")
 	for _, kv := range manifestRows(r) {
 		p("<tr><th>%s</th><td>%s</td></tr>\n", e(kv[0]), e(kv[1]))
 	}
-	p("</table>\n")
+	p("</table></div>\n")
 	if y := r.Manifest.EffectiveYAML; y != "" {
 		p("<h3>Effective scenario</h3>\n<pre>%s</pre>\n", e(y))
 	}
