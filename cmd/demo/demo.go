@@ -84,7 +84,7 @@ func Run(ctx context.Context, opts *Options) error {
 	out := opts.OutDir
 	ios := opts.F.IOStreams
 	if !opts.Quiet {
-		fmt.Fprintln(ios.ErrOut, "Starting the bundled prediction service (3 nodes, 1200 QPS configured) and ramping the load; about 40 s.")
+		fmt.Fprintln(ios.ErrOut, "Starting the bundled prediction service (3 nodes, 1200 QPS configured) and ramping the load; about 50 s.")
 	}
 	ro := &cmdRun.Options{F: opts.F, Scenario: filepath.Join(dir, "demo.yaml"), OutDir: out, Force: opts.Force, Set: opts.Set, Quiet: opts.Quiet, Format: opts.Format}
 	return cmdRun.Run(ctx, ro, cmdRun.Wiring{

@@ -215,7 +215,7 @@ func HTML(w io.Writer, r *result.Result, o Options) error {
 	}
 
 	if nl := r.NodeLoss; nl != nil {
-		p("<section id=\"node-loss\">\n<h2>Node loss</h2>\n<p>%s</p>\n", boldHTML(nodeLossText(nl)))
+		p("<section id=\"node-loss\">\n<h2>Node loss</h2>\n<p>%s</p>\n", boldHTML(nodeLossText(r, nl)))
 		if len(nl.Notes) > 0 {
 			p("<ul>\n")
 			for _, n := range nl.Notes {

@@ -170,7 +170,7 @@ func Markdown(w io.Writer, r *result.Result, o Options) error {
 
 	if nl := r.NodeLoss; nl != nil {
 		p("## Node loss\n\n")
-		p("%s\n\n", mdEsc(nodeLossText(nl)))
+		p("%s\n\n", mdEsc(nodeLossText(r, nl)))
 		for _, n := range nl.Notes {
 			p("- %s\n", mdEsc(n))
 		}
@@ -267,7 +267,7 @@ func warnings(r *result.Result) []string {
 	return out
 }
 
-func nodeLossText(nl *result.NodeLoss) string {
+func nodeLossText(r *result.Result, nl *result.NodeLoss) string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "Node %s was stopped %s s into a hold at %s QPS", nl.Node, fmtFloat(nl.LostAtS), fmtQPS(nl.QPS))
 	if nl.Held {
@@ -275,7 +275,16 @@ func nodeLossText(nl *result.NodeLoss) string {
 	} else {
 		b.WriteString(": the remaining nodes **did not hold** the load")
 	}
-	fmt.Fprintf(&b, ". Errors from the loss to recovery: %d. ", nl.TransitionErrs)
+	// The margin, so that a verdict near its bound reads as one.
+	if bound := r.Objectives.ErrorRate; bound != nil && nl.Step >= 0 && nl.Step < len(r.Steps) {
+		hold := r.Steps[nl.Step]
+		fmt.Fprintf(&b, " (the hold's error rate %s against an objective of %s)", result.FormatShare(hold.ErrorRate), result.FormatShare(*bound))
+	}
+	fmt.Fprintf(&b, ". Errors from the loss to recovery: %d", nl.TransitionErrs)
+	if inFlight := errorsBefore(nl); inFlight > 0 {
+		fmt.Fprintf(&b, " (%d of them requests in flight on the node when it was stopped: sent before %s s, they show in the timeline's earlier seconds)", inFlight, fmtFloat(nl.LostAtS))
+	}
+	b.WriteString(". ")
 	switch {
 	case nl.Never:
 		b.WriteString("The service never recovered within the hold.")
@@ -333,4 +342,20 @@ func short(sha string) string {
 		return "–"
 	}
 	return sha
+}
+
+// errorsBefore counts the transition errors of requests due before the
+// loss: the ones in flight on the lost node.
+func errorsBefore(nl *result.NodeLoss) int64 {
+	var n int64
+	for i, p := range nl.Timeline {
+		end := nl.LostAtS
+		if i+1 < len(nl.Timeline) {
+			end = min(end, nl.Timeline[i+1].OffsetS)
+		}
+		if p.OffsetS < nl.LostAtS && end <= nl.LostAtS {
+			n += p.Errors
+		}
+	}
+	return min(n, nl.TransitionErrs)
 }

@@ -53,7 +53,7 @@ func Summary(w io.Writer, r *result.Result, o Options) error {
 		para(4, "  No best-before QPS: %s", noneReason(r))
 	}
 	if nl := r.NodeLoss; nl != nil {
-		para(15, "  Node loss    %s", strings.ReplaceAll(nodeLossText(nl), "**", ""))
+		para(15, "  Node loss    %s", strings.ReplaceAll(nodeLossText(r, nl), "**", ""))
 	}
 	if len(r.Steps) > 0 && !targetWatched(r) {
 		para(15, "  Target CPU   not watched: no process of the target was sampled; add --pid PID or --process-name NAME to run (or monitor.pids in the scenario)")

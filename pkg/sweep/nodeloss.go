@@ -82,22 +82,8 @@ func (rn *runner) nodeLoss() error {
 		h, _ := stats.Decode(iv.Histogram)
 		res.Timeline = append(res.Timeline, result.TimelinePoint{OffsetS: iv.OffsetS, P99MS: stats.QuantileMS(h, 99), Requests: iv.Requests, Errors: iv.Errors})
 	}
-	// Recovery is the start of the first interval after the loss from
-	// which every later interval has no error and keeps p99 under its
-	// objective; a hold whose last interval breaks either never recovered.
-	rec := -1
-	for i := len(res.Timeline) - 1; i >= 0; i-- {
-		p := res.Timeline[i]
-		if p.OffsetS+width <= lost || p.Errors > 0 || p.Requests == 0 || (hasP99 && p.P99MS > p99Bound) {
-			break
-		}
-		rec = i
-	}
-	// The transition runs from the loss to recovery. Its errors are every
-	// error of a request due from one timeout before the loss (the
-	// requests in flight on the lost node were sent before it) until
-	// recovery, or until the end of the hold if it never came.
 	from := lost - s.Load.Timeout.D().Seconds()
+	rec := recovery(res.Timeline, lost, from, width, p99Bound, hasP99)
 	end := len(res.Timeline)
 	if rec >= 0 {
 		end = rec
@@ -143,4 +129,33 @@ func (rn *runner) nodeLoss() error {
 	}
 	rn.r.NodeLoss = res
 	return nil
+}
+
+// recovery is the index of the timeline interval from which the service
+// had recovered from a loss at offset lost, -1 if it never did: the first
+// interval from which every later one has no error and keeps p99 under
+// its objective. The transition's errors are those of requests due from
+// from (one timeout before the loss): the requests in flight on the lost
+// node were sent before it and fail with it. An interval is dated by its
+// requests' intended send times, so those errors show in the seconds
+// before the loss, though they happened at it; when any did, recovery is
+// an interval that starts after the loss (a clean interval that began at
+// the loss still overlaps the failures), so errors with the loss always
+// mean a time to recover above zero.
+func recovery(tl []result.TimelinePoint, lost, from, width, p99Bound float64, hasP99 bool) int {
+	failedAtLoss := false
+	for _, p := range tl {
+		if p.OffsetS+width > from && p.Errors > 0 {
+			failedAtLoss = true
+		}
+	}
+	rec := -1
+	for i := len(tl) - 1; i >= 0; i-- {
+		p := tl[i]
+		if p.OffsetS+width <= lost || (failedAtLoss && p.OffsetS <= lost) || p.Errors > 0 || p.Requests == 0 || (hasP99 && p.P99MS > p99Bound) {
+			break
+		}
+		rec = i
+	}
+	return rec
 }
