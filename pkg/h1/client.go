@@ -51,8 +51,9 @@ type Options struct {
 	// MaxResponseBytes is the largest response body accepted, kept or not;
 	// a larger one fails with ErrTooLarge. 0 means no limit.
 	MaxResponseBytes int64
-	// ReadBufferSize is the per-connection read buffer; the status line
-	// and every header line must fit in it. 0 means DefaultReadBufferSize.
+	// ReadBufferSize is the per-connection read buffer. A longer status
+	// or header line is still read whole (MaxHeaderBytes bounds it). 0
+	// means DefaultReadBufferSize.
 	ReadBufferSize int
 	// MaxHeaderBytes and MaxHeaderFields bound a response's header block
 	// (bytes and fields); past either the response fails with

@@ -84,3 +84,46 @@ func TestHostileResponseHeadersAreBounded(t *testing.T) {
 		}
 	}
 }
+
+// A legitimate long header line (a long Content-Security-Policy, a large
+// Set-Cookie) is read whole, whatever the read buffer: 4 KiB, 8 KiB and
+// 64 KiB lines succeed, twice on one connection; a line past the 1 MiB
+// header bound fails as ErrHeaderTooLarge, never as a malformed response.
+func TestLongHeaderLinesAreRead(t *testing.T) {
+	for _, n := range []int{4 << 10, 8 << 10, 64 << 10, 1<<20 + 1} {
+		value := strings.Repeat("c", n)
+		srv := newRawServer(t, func(_ int64, c net.Conn) {
+			br := bufio.NewReader(c)
+			for range 2 {
+				if _, ok := readRequest(br); !ok {
+					return
+				}
+				c.SetWriteDeadline(time.Now().Add(20 * time.Second))
+				w := bufio.NewWriter(c)
+				w.WriteString("HTTP/1.1 200 OK\r\nContent-Security-Policy: " + value + "\r\nContent-Length: 2\r\n\r\nok")
+				if w.Flush() != nil {
+					return
+				}
+			}
+		})
+		std, err := h1.NewStd("http://"+srv.addr(), h1.Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for name, d := range map[string]h1.Doer{"Client": h1.NewClient(srv.addr(), h1.Options{}), "Std": std} {
+			for i := range 2 {
+				var resp h1.Response
+				err := d.Do(rawRequest("GET", srv.addr(), "/", nil, nil), time.Now().Add(20*time.Second), false, &resp)
+				if n > 1<<20 {
+					if !errors.Is(err, h1.ErrHeaderTooLarge) {
+						t.Errorf("%s, %d-byte header line: error %v, want ErrHeaderTooLarge", name, n, err)
+					}
+					break
+				}
+				if err != nil || resp.Status != 200 {
+					t.Errorf("%s, %d-byte header line, request %d: status %d, error %v", name, n, i+1, resp.Status, err)
+				}
+			}
+		}
+	}
+}

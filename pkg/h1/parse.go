@@ -23,6 +23,36 @@ type parser struct {
 	maxHeader, maxFields int
 	// headerBytes and fields count what the current response used.
 	headerBytes, fields int
+	// long holds a header line longer than the read buffer while it is
+	// read; kept for the next one unless it grew past keepLong.
+	long []byte
+}
+
+// keepLong is the largest long-line buffer a connection keeps between
+// responses: a service that sends an 8 KiB cookie sends it every time,
+// one that sent a 1 MiB header once should not pin a megabyte.
+const keepLong = 64 << 10
+
+// line reads one line of the status line and header block. A line longer
+// than the read buffer is gathered in p.long: the buffer's size is a
+// detail, the header bound (maxHeader) the only limit. Errors are the
+// reader's, for the caller to word (lineErr), or ErrHeaderTooLarge.
+func (p *parser) line() ([]byte, error) {
+	line, err := p.br.ReadSlice('\n')
+	if err != bufio.ErrBufferFull {
+		return line, err
+	}
+	p.long = append(p.long[:0], line...)
+	for {
+		if p.maxHeader > 0 && p.headerBytes+len(p.long) > p.maxHeader {
+			return nil, fmt.Errorf("%w: more than %d bytes of status line and header fields", ErrHeaderTooLarge, p.maxHeader)
+		}
+		line, err = p.br.ReadSlice('\n')
+		p.long = append(p.long, line...)
+		if err != bufio.ErrBufferFull {
+			return p.long, err
+		}
+	}
 }
 
 // errNoResponse means the connection ended before any byte of the
@@ -36,12 +66,18 @@ var errNoResponse = errors.New("h1: connection closed before any response byte")
 func (p *parser) read(head, keepBody bool, resp *Response) (keep, started bool, err error) {
 	resp.Reset()
 	p.headerBytes, p.fields = 0, 0
+	if cap(p.long) > keepLong {
+		p.long = nil
+	}
 	for interim := 0; ; interim++ {
 		if interim > maxInterim {
 			return false, true, fmt.Errorf("%w: more than %d interim (1xx) responses", ErrMalformed, maxInterim)
 		}
-		line, err := p.br.ReadSlice('\n')
+		line, err := p.line()
 		if err != nil {
+			if errors.Is(err, ErrHeaderTooLarge) {
+				return false, true, err
+			}
 			if interim == 0 && len(line) == 0 {
 				if err == io.EOF {
 					err = errNoResponse
@@ -152,7 +188,10 @@ type framing struct {
 func (p *parser) readHeader(resp *Response) (framing, error) {
 	h := framing{cl: -1}
 	for {
-		line, err := p.br.ReadSlice('\n')
+		line, err := p.line()
+		if errors.Is(err, ErrHeaderTooLarge) {
+			return h, err
+		}
 		if err != nil {
 			return h, p.lineErr(err, "header")
 		}
