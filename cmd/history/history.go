@@ -42,7 +42,7 @@ type Options struct {
 func (o *Options) open(ctx context.Context) (*history.Store, error) {
 	s, err := history.Open(ctx, o.DB, h1.Guard{AllowPublic: o.AllowPublic})
 	if err != nil {
-		if errors.Is(err, h1.ErrPublicAddress) {
+		if errors.Is(err, h1.ErrPublicAddress) || errors.Is(err, history.ErrBadDB) || errors.Is(err, history.ErrNewerSchema) {
 			return nil, cmdutil.BadInput(err)
 		}
 		return nil, cmdutil.RunFailed(err)

@@ -22,6 +22,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"regexp"
 	"sort"
 	"strconv"
 	"strings"
@@ -55,7 +56,47 @@ type Store struct {
 // IsPostgres reports whether target names a PostgreSQL server rather than
 // an SQLite file.
 func IsPostgres(target string) bool {
-	return strings.HasPrefix(target, "postgres://") || strings.HasPrefix(target, "postgresql://")
+	t := strings.ToLower(target)
+	return strings.HasPrefix(t, "postgres://") || strings.HasPrefix(t, "postgresql://")
+}
+
+// ErrBadDB is a --db that is neither a file path nor a postgres:// URL
+// but looks like a connection string: taken as a path it would create
+// files named after its password.
+var ErrBadDB = errors.New("history: --db")
+
+var (
+	schemeRE  = regexp.MustCompile(`^[A-Za-z][A-Za-z0-9+.-]*://`)
+	keywordRE = regexp.MustCompile(`(?i)(^|\s)(host|hostaddr|port|dbname|user|password|sslmode|service)=`)
+)
+
+// checkTarget refuses a --db that looks like a connection string bestbefore
+// does not take: another scheme, or libpq's keyword form.
+func checkTarget(target string) error {
+	switch {
+	case IsPostgres(target):
+		return nil
+	case schemeRE.MatchString(target):
+		return fmt.Errorf("%w %s: only postgres:// (or postgresql://) URLs and SQLite file paths are stores", ErrBadDB, Redact(target))
+	case keywordRE.MatchString(target):
+		return fmt.Errorf("%w %s: a libpq keyword string is not taken; write it as a URL, postgres://USER@HOST:PORT/DB (the password from PGPASSWORD or ~/.pgpass)", ErrBadDB, Redact(target))
+	}
+	return nil
+}
+
+var secretParamRE = regexp.MustCompile(`(?i)((?:^|[?&\s])(?:password|sslpassword|pass|pwd)=)([^&\s]*)`)
+
+// Redact masks every password in a store target: a URL's user password
+// and password query parameters, or a keyword string's password=.
+func Redact(target string) string {
+	out := target
+	if u, err := url.Parse(target); err == nil && u.User != nil {
+		if _, ok := u.User.Password(); ok {
+			u.User = url.UserPassword(u.User.Username(), "xxxxx")
+			out = u.String()
+		}
+	}
+	return secretParamRE.ReplaceAllString(out, "${1}xxxxx")
 }
 
 // Open opens (creating it if need be) the store at target, a file path or
@@ -65,11 +106,14 @@ func Open(ctx context.Context, target string, guard h1.Guard) (*Store, error) {
 	if target == "" {
 		target = DefaultPath
 	}
+	if err := checkTarget(target); err != nil {
+		return nil, err
+	}
 	s := &Store{name: target}
 	if IsPostgres(target) {
 		cfg, err := pgx.ParseConfig(target)
 		if err != nil {
-			return nil, fmt.Errorf("history: --db: %v", redactErr(err, target))
+			return nil, fmt.Errorf("%w %s: %w", ErrBadDB, Redact(target), redactErr(err, target))
 		}
 		cfg.DialFunc = func(ctx context.Context, network, addr string) (net.Conn, error) {
 			if network == "unix" { // a local socket: no address to guard
@@ -80,16 +124,19 @@ func Open(ctx context.Context, target string, guard h1.Guard) (*Store, error) {
 		}
 		cfg.ConnectTimeout = 10 * time.Second
 		s.db, s.pg = stdlib.OpenDB(*cfg), true
-		if u, err := url.Parse(target); err == nil {
-			s.name = u.Redacted()
-		}
+		s.name = Redact(target)
 	} else {
 		if dir := filepath.Dir(target); dir != "." {
 			if err := os.MkdirAll(dir, 0o755); err != nil {
 				return nil, fmt.Errorf("history: %w", err)
 			}
 		}
-		dsn := "file:" + target + "?_pragma=foreign_keys(1)&_pragma=busy_timeout(10000)&_pragma=journal_mode(WAL)"
+		// _txlock=immediate: every transaction takes the write lock at
+		// its start, where the busy timeout can wait for it.
+		// A path is a path: the characters a file: URI would read ('#'
+		// starts a fragment, '%' an escape, '?' the parameters) are
+		// escaped.
+		dsn := "file:" + strings.NewReplacer("%", "%25", "#", "%23", "?", "%3F").Replace(target) + "?_pragma=busy_timeout(10000)&_pragma=foreign_keys(1)&_pragma=journal_mode(WAL)&_txlock=immediate"
 		db, err := sql.Open("sqlite", dsn)
 		if err != nil {
 			return nil, fmt.Errorf("history: %s: %w", target, err)
@@ -99,7 +146,7 @@ func Open(ctx context.Context, target string, guard h1.Guard) (*Store, error) {
 	}
 	if err := s.db.PingContext(ctx); err != nil {
 		s.db.Close()
-		return nil, fmt.Errorf("history: cannot open %s: %v", s.name, redactErr(err, target))
+		return nil, fmt.Errorf("history: cannot open %s: %w", s.name, redactErr(err, target))
 	}
 	if err := s.migrate(ctx); err != nil {
 		s.db.Close()
@@ -108,17 +155,34 @@ func Open(ctx context.Context, target string, guard h1.Guard) (*Store, error) {
 	return s, nil
 }
 
-// redactErr keeps a password in a URL out of an error message.
+// redactErr keeps the passwords of target out of an error message.
 func redactErr(err error, target string) error {
-	u, perr := url.Parse(target)
-	if perr != nil || u.User == nil {
-		return err
+	msg := err.Error()
+	if u, perr := url.Parse(target); perr == nil && u.User != nil {
+		if p, ok := u.User.Password(); ok && p != "" {
+			msg = strings.ReplaceAll(msg, p, "xxxxx")
+		}
 	}
-	if p, ok := u.User.Password(); ok && p != "" {
-		return errors.New(strings.ReplaceAll(err.Error(), p, "xxxxx"))
+	for _, m := range secretParamRE.FindAllStringSubmatch(target, -1) {
+		if v, _ := url.QueryUnescape(m[2]); v != "" {
+			msg = strings.ReplaceAll(msg, v, "xxxxx")
+		}
+		if m[2] != "" {
+			msg = strings.ReplaceAll(msg, m[2], "xxxxx")
+		}
 	}
-	return err
+	return &redacted{msg: msg, err: err}
 }
+
+// redacted is an error whose message had its passwords masked; errors.Is
+// still sees what caused it (a guard refusal, say).
+type redacted struct {
+	msg string
+	err error
+}
+
+func (r *redacted) Error() string { return r.msg }
+func (r *redacted) Unwrap() error { return r.err }
 
 // Name is the store's file or its URL without a password.
 func (s *Store) Name() string { return s.name }
@@ -180,26 +244,47 @@ func Migrations() ([]Migration, error) {
 	return out, nil
 }
 
-// migrate applies the migrations the database has not seen, each in its
-// own transaction; on PostgreSQL an advisory lock keeps two CI jobs from
-// migrating at once.
+// ErrNewerSchema is a store whose schema a newer bestbefore migrated.
+var ErrNewerSchema = errors.New("history: the store's schema is newer than this bestbefore knows")
+
+// migrate brings the schema up to date in one transaction that holds the
+// database's write lock from its start: PostgreSQL's advisory lock (taken
+// before anything is created, so that two CI jobs opening a fresh store
+// at once never race to create a table), SQLite's BEGIN IMMEDIATE (the
+// busy timeout waits for it; a deferred transaction that finds another
+// writer has committed cannot wait, and failed with SQLITE_BUSY). A
+// store migrated by a newer binary is refused, not used. SQLite's
+// remaining busy errors are retried.
 func (s *Store) migrate(ctx context.Context) error {
 	ms, err := Migrations()
 	if err != nil {
 		return err
 	}
-	if _, err := s.db.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TEXT NOT NULL)`); err != nil {
-		return fmt.Errorf("history: %s: %w", s.name, err)
-	}
-	for _, m := range ms {
-		if err := s.apply(ctx, m); err != nil {
-			return fmt.Errorf("history: %s: migration %04d_%s: %w", s.name, m.Version, m.Name, err)
+	for attempt := 0; ; attempt++ {
+		err = s.migrateOnce(ctx, ms)
+		if err == nil || s.pg || attempt >= 20 || !isBusy(err) {
+			break
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(time.Duration(50*(attempt+1)) * time.Millisecond):
 		}
 	}
-	return nil
+	if err != nil && !errors.Is(err, ErrNewerSchema) {
+		return fmt.Errorf("history: %s: %w", s.name, err)
+	}
+	return err
 }
 
-func (s *Store) apply(ctx context.Context, m Migration) error {
+// isBusy says err is SQLite's "database is locked": another writer held
+// it past the busy timeout.
+func isBusy(err error) bool {
+	m := err.Error()
+	return strings.Contains(m, "SQLITE_BUSY") || strings.Contains(m, "database is locked")
+}
+
+func (s *Store) migrateOnce(ctx context.Context, ms []Migration) error {
 	tx, err := s.db.BeginTx(ctx, nil)
 	if err != nil {
 		return err
@@ -210,13 +295,25 @@ func (s *Store) apply(ctx context.Context, m Migration) error {
 			return err
 		}
 	}
-	var n int
-	if err := tx.QueryRowContext(ctx, s.rebind(`SELECT COUNT(*) FROM schema_migrations WHERE version = ?`), m.Version).Scan(&n); err != nil {
+	if _, err := tx.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TEXT NOT NULL)`); err != nil {
 		return err
 	}
-	if n > 0 {
-		return nil
+	var have sql.NullInt64
+	if err := tx.QueryRowContext(ctx, `SELECT MAX(version) FROM schema_migrations`).Scan(&have); err != nil {
+		return err
 	}
+	if int(have.Int64) > len(ms) {
+		return fmt.Errorf("%w: %s is at schema version %d, this bestbefore knows up to %d; use the newer bestbefore that wrote it", ErrNewerSchema, s.name, have.Int64, len(ms))
+	}
+	for _, m := range ms[have.Int64:] {
+		if err := s.apply(ctx, tx, m); err != nil {
+			return fmt.Errorf("migration %04d_%s: %w", m.Version, m.Name, err)
+		}
+	}
+	return tx.Commit()
+}
+
+func (s *Store) apply(ctx context.Context, tx *sql.Tx, m Migration) error {
 	blob := "BLOB"
 	if s.pg {
 		blob = "BYTEA"
@@ -229,10 +326,8 @@ func (s *Store) apply(ctx context.Context, m Migration) error {
 			return err
 		}
 	}
-	if _, err := tx.ExecContext(ctx, s.rebind(`INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)`), m.Version, m.Name, time.Now().UTC().Format(timeFormat)); err != nil {
-		return err
-	}
-	return tx.Commit()
+	_, err := tx.ExecContext(ctx, s.rebind(`INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)`), m.Version, m.Name, time.Now().UTC().Format(timeFormat))
+	return err
 }
 
 func stripComments(s string) string {
