@@ -2,8 +2,12 @@ package traffic
 
 import (
 	"bytes"
+	"compress/gzip"
+	"compress/zlib"
 	"encoding/base64"
 	"encoding/json"
+	"errors"
+	"io"
 	"mime"
 	"net/http"
 	"net/url"
@@ -104,26 +108,121 @@ func (r *Redactor) Apply(req *Request) RedactStats {
 	if len(body) == 0 {
 		return st
 	}
-	var out []byte
-	var n int
-	ok := true
-	if isForm(req.Header) {
-		var s string
-		s, n = r.redactForm(string(body))
-		out = []byte(s)
-	} else {
-		out, n, ok = r.redactJSON(body)
-	}
+	out, n, ok := r.redactEncoded(body, req.Header)
 	switch {
 	case ok && n > 0:
 		req.SetBody(out)
 		st.Fields = n
-	case !ok && r.mentionsField(body):
+	case !ok && (encoded(req.Header) || r.mentionsField(body)):
 		req.SetBody(nil)
 		req.Truncated = true
 		st.BodyWithheld = true
 	}
 	return st
+}
+
+// redactEncoded redacts a body as its Content-Encoding sent it: a gzip
+// or deflate body is decoded, redacted and encoded again (so that replay
+// sends what was recorded, less the secrets); a body in an encoding that
+// cannot be read here (br, zstd) is not ok, and withheld if it might hold
+// a field. A secret is never stored because it was compressed.
+func (r *Redactor) redactEncoded(body []byte, h http.Header) (out []byte, n int, ok bool) {
+	enc := strings.ToLower(strings.TrimSpace(h.Get("Content-Encoding")))
+	switch enc {
+	case "", "identity":
+		return r.redactPlain(body, h)
+	case "gzip", "x-gzip", "deflate":
+	default:
+		return nil, 0, false
+	}
+	plain, err := decodeBody(body, enc)
+	if err != nil {
+		return nil, 0, false
+	}
+	red, n, ok := r.redactPlain(plain, h)
+	if !ok || n == 0 {
+		return body, 0, ok
+	}
+	packed, err := encodeBody(red, enc)
+	if err != nil {
+		return nil, 0, false
+	}
+	return packed, n, true
+}
+
+// encoded says the body travels compressed (any Content-Encoding but
+// identity): when it could not be read, nothing says it holds no secret.
+func encoded(h http.Header) bool {
+	enc := strings.ToLower(strings.TrimSpace(h.Get("Content-Encoding")))
+	return enc != "" && enc != "identity"
+}
+
+// maxDecoded bounds what a compressed body may expand to before it is
+// redacted: past it the body is withheld (a zip bomb is not a request).
+const maxDecoded = 64 << 20
+
+func decodeBody(b []byte, enc string) ([]byte, error) {
+	var rd io.ReadCloser
+	var err error
+	if enc == "deflate" {
+		rd, err = zlib.NewReader(bytes.NewReader(b))
+	} else {
+		rd, err = gzip.NewReader(bytes.NewReader(b))
+	}
+	if err != nil {
+		return nil, err
+	}
+	defer rd.Close()
+	out, err := io.ReadAll(io.LimitReader(rd, maxDecoded+1))
+	if err == nil && len(out) > maxDecoded {
+		err = errors.New("decoded body past the bound")
+	}
+	return out, err
+}
+
+func encodeBody(b []byte, enc string) ([]byte, error) {
+	var buf bytes.Buffer
+	var w io.WriteCloser
+	if enc == "deflate" {
+		w = zlib.NewWriter(&buf)
+	} else {
+		w = gzip.NewWriter(&buf)
+	}
+	if _, err := w.Write(b); err != nil {
+		return nil, err
+	}
+	if err := w.Close(); err != nil {
+		return nil, err
+	}
+	return buf.Bytes(), nil
+}
+
+// redactPlain redacts an uncompressed form or JSON body.
+func (r *Redactor) redactPlain(body []byte, h http.Header) (out []byte, n int, ok bool) {
+	if isForm(h) {
+		s, n := r.redactForm(string(body))
+		return []byte(s), n, true
+	}
+	return r.redactJSON(body)
+}
+
+// secret says a field name is one to redact: the name itself, or any
+// part of a bracketed name as Rails, PHP and qs write nested forms
+// (user[password], a[b][api_key], password[]).
+func (r *Redactor) secret(name string) bool {
+	name = strings.ToLower(name)
+	if r.fields[name] {
+		return true
+	}
+	if !strings.ContainsAny(name, "[]") {
+		return false
+	}
+	for _, part := range strings.FieldsFunc(name, func(c rune) bool { return c == '[' || c == ']' }) {
+		if r.fields[strings.TrimSpace(part)] {
+			return true
+		}
+	}
+	return false
 }
 
 // isForm reports a form-encoded body by its Content-Type.
@@ -144,7 +243,7 @@ func (r *Redactor) redactForm(q string) (string, int) {
 		if err != nil {
 			name = k
 		}
-		if r.fields[strings.ToLower(name)] {
+		if r.secret(name) {
 			parts[i] = k + "=" + Redacted
 			n++
 		}
@@ -161,7 +260,7 @@ func (r *Redactor) mentionsField(body []byte) bool {
 	lower := bytes.ToLower(body)
 	for f := range r.fields {
 		q, _ := json.Marshal(f)
-		if bytes.Contains(lower, q) || bytes.Contains(lower, []byte(f+"=")) {
+		if bytes.Contains(lower, q) || bytes.Contains(lower, []byte(f+"=")) || bytes.Contains(lower, []byte(f+"]")) || bytes.Contains(lower, []byte(f+"%5d")) {
 			return true
 		}
 	}

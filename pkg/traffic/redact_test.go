@@ -1,6 +1,10 @@
 package traffic_test
 
 import (
+	"bytes"
+	"compress/gzip"
+	"compress/zlib"
+	"io"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -133,5 +137,55 @@ func TestREADMEListsEveryDefaultRedaction(t *testing.T) {
 		if !strings.Contains(readme, "`"+name+"`") {
 			t.Errorf("README.md does not list %q among the names redacted by default", name)
 		}
+	}
+}
+
+// Nested form keys as Rails, PHP and qs write them are redacted by any
+// bracketed part; a gzip or deflate body is redacted inside and sent
+// compressed again; a body in an encoding that cannot be read is
+// withheld. No secret is stored because of its form's shape or its
+// compression.
+func TestRedactorNestedFormsAndCompressedBodies(t *testing.T) {
+	r := traffic.NewRedactor(nil, nil, nil)
+	form := http.Header{"Content-Type": {"application/x-www-form-urlencoded"}}
+	for _, body := range []string{
+		"user[name]=ann&user[password]=S3CRET",
+		"user%5Btoken%5D=S3CRET&x=1",
+		"a[b][api_key]=S3CRET",
+		"password[]=S3CRET&password[]=S3CRET2",
+	} {
+		req := &traffic.Request{Method: "POST", Path: "/login?next[token]=S3CRET", Header: form.Clone()}
+		req.SetBody([]byte(body))
+		r.Apply(req)
+		if got := string(req.BodyBytes()) + req.Path; strings.Contains(got, "S3CRET") {
+			t.Errorf("%s: stored %q", body, got)
+		}
+	}
+	for _, enc := range []string{"gzip", "deflate"} {
+		var buf bytes.Buffer
+		var w io.WriteCloser = gzip.NewWriter(&buf)
+		if enc == "deflate" {
+			w = zlib.NewWriter(&buf)
+		}
+		w.Write([]byte(`{"user":"ann","password":"S3CRET"}`))
+		w.Close()
+		req := &traffic.Request{Method: "POST", Path: "/login", Header: http.Header{"Content-Type": {"application/json"}, "Content-Encoding": {enc}}}
+		req.SetBody(buf.Bytes())
+		st := r.Apply(req)
+		var rd io.Reader
+		if enc == "deflate" {
+			rd, _ = zlib.NewReader(bytes.NewReader(req.BodyBytes()))
+		} else {
+			rd, _ = gzip.NewReader(bytes.NewReader(req.BodyBytes()))
+		}
+		plain, err := io.ReadAll(rd)
+		if err != nil || st.Fields != 1 || strings.Contains(string(plain), "S3CRET") || !strings.Contains(string(plain), `"user":"ann"`) {
+			t.Errorf("%s: fields %d, decoded %q (%v)", enc, st.Fields, plain, err)
+		}
+	}
+	req := &traffic.Request{Method: "POST", Path: "/login", Header: http.Header{"Content-Encoding": {"br"}}}
+	req.SetBody([]byte{0x1b, 0x22, 0x00, 0x00, 0x04, 0x53, 0x33})
+	if st := r.Apply(req); !st.BodyWithheld || len(req.BodyBytes()) != 0 {
+		t.Errorf("a brotli body was kept unread: %+v", st)
 	}
 }
