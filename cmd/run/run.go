@@ -166,7 +166,7 @@ result.json), 2 bad input, 3 the run could not be carried out,
 	cmd.Flags().StringVar(&opts.Traffic, "traffic", "", "replay this traffic file instead of the scenario's")
 	cmd.Flags().StringVar(&opts.Shard, "shard", "", "run shard `i/n` (e.g. 2/3; job/3 in a Kubernetes Indexed Job takes i from JOB_COMPLETION_INDEX+1): 1/n of each step's rate and of the traffic lines, on the fixed ramp plan; merge the shards with bestbefore merge")
 	cmd.Flags().IntVar(&opts.Repeat, "repeat", 0, "run the scenario `K` times into OUT/rep-01 ... OUT/rep-K, a directory compare reads as K samples")
-	cmd.Flags().StringVar(&opts.StartAt, "start-at", "", "with --shard: when the plan starts, the same on every shard (RFC 3339, or +30s from now)")
+	cmd.Flags().StringVar(&opts.StartAt, "start-at", "", "with --shard: when the plan starts, the same on every shard (RFC 3339, or +30s from now, resolved to the next whole second so that shards started together within a second agree)")
 	cmd.Flags().DurationVar(&opts.ProgressInterval, "progress-interval", runner.DefaultProgressInterval, "when stderr is not a terminal (a CI log), print a running step's figures this often (0s: only finished steps)")
 	ol := &opts.OneLine
 	cmd.Flags().StringVar(&ol.URL, "url", "", "run against this URL without a scenario file")

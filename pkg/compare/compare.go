@@ -219,7 +219,7 @@ func LoadAB(path string) (base, cand *Side, err error) {
 }
 
 func readResult(path string) (*result.Result, error) {
-	f, err := os.Open(path)
+	f, err := result.Open(path)
 	if err != nil {
 		return nil, &InputError{Path: path, Msg: "cannot read result", Err: unwrapPath(err)}
 	}

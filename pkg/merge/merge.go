@@ -20,6 +20,7 @@ import (
 
 	"github.com/bestbefore/bestbefore/pkg/capacity"
 	"github.com/bestbefore/bestbefore/pkg/result"
+	"github.com/bestbefore/bestbefore/pkg/shard"
 	"github.com/bestbefore/bestbefore/pkg/stats"
 )
 
@@ -199,6 +200,12 @@ func check(in []Input) error {
 		if sh.Count != rs.Count {
 			return errf(x.Path, "is shard %d/%d but %s is shard %d/%d: the shard counts differ", sh.Index, sh.Count, ref.Path, rs.Index, rs.Count)
 		}
+		if v, rv := x.Result.Manifest.Version, ref.Result.Manifest.Version; v != rv {
+			return errf(x.Path, "was written by bestbefore %s and %s by %s: shards of different versions may measure differently; run every shard with one version", orUnknown(v), ref.Path, orUnknown(rv))
+		}
+		if sh.Count > shard.MaxCount {
+			return errf(x.Path, "declares %d shards, more than the %d run can make", sh.Count, shard.MaxCount)
+		}
 		if sh.Plan != rs.Plan {
 			return errf(x.Path, "was run with a different plan than %s (plan fingerprint %s, not %s): same scenario, overrides and traffic file on every shard", ref.Path, short(sh.Plan), short(rs.Plan))
 		}
@@ -214,10 +221,14 @@ func check(in []Input) error {
 		byIndex[sh.Index] = x.Path
 	}
 	var missing []string
-	for i := 1; i <= ref.Result.Shard.Count; i++ {
+	nMissing := ref.Result.Shard.Count - len(byIndex)
+	for i := 1; i <= ref.Result.Shard.Count && len(missing) < 20; i++ {
 		if _, ok := byIndex[i]; !ok {
 			missing = append(missing, strconv.Itoa(i))
 		}
+	}
+	if nMissing > len(missing) {
+		missing = append(missing, fmt.Sprintf("… (%d in all)", nMissing))
 	}
 	if len(missing) > 0 {
 		return &Error{Msg: fmt.Sprintf("shard(s) %s of %d missing: the plan of %s needs all %d shards", strings.Join(missing, ", "), ref.Result.Shard.Count, ref.Path, ref.Result.Shard.Count)}
@@ -517,4 +528,11 @@ func mergeHosts(hs []*result.Host) *result.Host {
 	out := *best
 	out.CPUPerCorePercent = append([]float64(nil), best.CPUPerCorePercent...)
 	return &out
+}
+
+func orUnknown(v string) string {
+	if v == "" {
+		return "an unknown version"
+	}
+	return v
 }

@@ -273,6 +273,16 @@ func TestMergeRefuses(t *testing.T) {
 			b.Steps[1].OfferedQPS = 250
 			return inputs(mk(1, 2), b)
 		}(), "shard-2.json", "the plans differ"},
+		{"versions", func() []merge.Input {
+			b := mk(2, 2)
+			b.Manifest.Version = "v9.9.9"
+			return inputs(mk(1, 2), b)
+		}(), "shard-2.json", "shards of different versions"},
+		{"count past what run makes", func() []merge.Input {
+			a, b := mk(1, 2), mk(2, 2)
+			a.Shard.Count, b.Shard.Count = 2000000000, 2000000000
+			return inputs(a, b)
+		}(), "shard-1.json", "more than the 10000 run can make"},
 		{"corrupt histogram", func() []merge.Input {
 			b := mk(2, 2)
 			b.Steps[0].Histogram = b.Steps[0].Histogram[:len(b.Steps[0].Histogram)/2]

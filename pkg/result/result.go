@@ -385,9 +385,11 @@ type Knee struct {
 // ErrCorrupt is returned by Read for documents that are not valid results.
 var ErrCorrupt = errors.New("result: not a valid bestbefore result")
 
-// Read loads a result.json file.
+// Read loads a result.json file. A path that is not a regular file (a
+// device such as /dev/zero, a FIFO, a directory) or holds more than
+// MaxDocumentBytes is refused before any of it is read.
 func Read(path string) (*Result, error) {
-	f, err := os.Open(path)
+	f, err := Open(path)
 	if err != nil {
 		return nil, err
 	}
@@ -400,8 +402,30 @@ func Read(path string) (*Result, error) {
 }
 
 // MaxDocumentBytes bounds what Decode reads: a result with per-interval
-// histograms of a day-long soak is tens of megabytes.
-const MaxDocumentBytes = 1 << 30
+// histograms of a day-long soak is tens of megabytes; 256 MiB leaves
+// room and keeps a reader's memory bounded (the document, then its
+// decoded form).
+const MaxDocumentBytes = 256 << 20
+
+// ErrNotAFile is a result path that is not a regular file.
+var ErrNotAFile = errors.New("not a regular file")
+
+// Open opens a result file to read, refusing what is not a regular file
+// (checked before opening: opening a FIFO would wait for a writer) or is
+// larger than MaxDocumentBytes.
+func Open(path string) (*os.File, error) {
+	st, err := os.Stat(path)
+	if err != nil {
+		return nil, err
+	}
+	if !st.Mode().IsRegular() {
+		return nil, fmt.Errorf("%s: %w (%s): give a result.json file", path, ErrNotAFile, st.Mode().Type())
+	}
+	if st.Size() > MaxDocumentBytes {
+		return nil, fmt.Errorf("%s: %w: %d bytes, more than the %d MiB a result may be", path, ErrCorrupt, st.Size(), MaxDocumentBytes>>20)
+	}
+	return os.Open(path)
+}
 
 // Decode reads a result document and checks it as every reader must: the
 // JSON Schema (every property typed), then the invariants a schema cannot

@@ -92,7 +92,14 @@ func ParseStartAt(v string, now time.Time) (time.Time, error) {
 		if err != nil || d < 0 {
 			return time.Time{}, fmt.Errorf("start-at %q: want an RFC 3339 time or +DURATION such as +30s", v)
 		}
-		return now.Add(d), nil
+		// Resolved once, to the next whole second: shards started with
+		// the same +DURATION within a second of each other (one machine,
+		// one script) get the same time, which merge demands.
+		t := now.Add(d)
+		if w := t.Truncate(time.Second); !w.Equal(t) {
+			t = w.Add(time.Second)
+		}
+		return t, nil
 	}
 	t, err := time.Parse(time.RFC3339Nano, v)
 	if err != nil {

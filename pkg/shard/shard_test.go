@@ -56,6 +56,13 @@ func TestParseStartAt(t *testing.T) {
 	if err != nil || !got.Equal(now.Add(30*time.Second)) {
 		t.Errorf("+30s = %v, %v", got, err)
 	}
+	// Shards started together on one machine, 17 µs apart, agree: a
+	// relative time resolves to the next whole second.
+	a, _ := shard.ParseStartAt("+2s", now.Add(100*time.Millisecond))
+	b, _ := shard.ParseStartAt("+2s", now.Add(100*time.Millisecond+17*time.Microsecond))
+	if !a.Equal(b) || !a.Equal(now.Add(3*time.Second)) {
+		t.Errorf("+2s from 14:00:00.1 and 17 µs later: %v and %v, want both 14:00:03", a, b)
+	}
 	got, err = shard.ParseStartAt("2026-11-25T15:00:00.5+01:00", now)
 	if err != nil || !got.Equal(now.Add(500*time.Millisecond)) {
 		t.Errorf("RFC 3339 = %v, %v", got, err)
