@@ -117,7 +117,7 @@ func Main() int {
 	if !errors.Is(err, cmdutil.ErrSilent) {
 		var ee *cmdutil.ExitError
 		if !(errors.As(err, &ee) && ee.Err == nil) {
-			fmt.Fprintln(ios.ErrOut, "bestbefore:", err)
+			fmt.Fprintln(ios.ErrOut, "bestbefore:", iostreams.Safe(err.Error()))
 		}
 	}
 	return code

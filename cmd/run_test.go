@@ -495,3 +495,33 @@ func TestRunWatchesTheTargetProcess(t *testing.T) {
 		}
 	}
 }
+
+// Escape sequences in what a run prints from outside (a scenario name, a
+// branch stored in history) never reach the terminal raw.
+func TestTerminalNeverGetsEscapeSequences(t *testing.T) {
+	srv := testserver.NewSlots(16, time.Millisecond)
+	ts := testserver.Start(t, srv)
+	dir := writeFiles(t, map[string]string{
+		"s.yaml":   fmt.Sprintf("name: \"x\\e]0;PWNED\\a\\e[2J\"\ntarget: {url: %s}\ntraffic: {file: t.ndjson}\nload: {steps: [20], step_duration: 1s, warmup: 0s}\nmonitor: {max_send_lag: 100ms}\n", ts.URL),
+		"t.ndjson": `{"path":"/"}` + "\n",
+	})
+	out := filepath.Join(dir, "out")
+	code, stdout, stderr := execute(t, context.Background(), "run", filepath.Join(dir, "s.yaml"), "--out", out, "--quiet")
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	db := filepath.Join(dir, "h.db")
+	code, addOut, stderr := execute(t, context.Background(), "history", "add", out, "--db", db, "--branch", "main\x1b[2J\r", "--commit", "abc\x1b]0;x\x07")
+	if code != 0 {
+		t.Fatalf("history add: exit %d: %s", code, stderr)
+	}
+	_, list, _ := execute(t, context.Background(), "history", "list", "--db", db)
+	for name, s := range map[string]string{"run summary": stdout, "history add": addOut, "history list": list} {
+		if strings.ContainsAny(s, "\x1b\x07\r") {
+			t.Errorf("%s printed a control character: %q", name, s)
+		}
+		if name != "history add" && !strings.Contains(s, `x\x1b]0;PWNED`) {
+			t.Errorf("%s does not show the name, escaped: %q", name, s)
+		}
+	}
+}

@@ -25,6 +25,7 @@ import (
 	"github.com/bestbefore/bestbefore/pkg/changepoint"
 	"github.com/bestbefore/bestbefore/pkg/h1"
 	"github.com/bestbefore/bestbefore/pkg/history"
+	"github.com/bestbefore/bestbefore/pkg/iostreams"
 	"github.com/bestbefore/bestbefore/pkg/report"
 	"github.com/bestbefore/bestbefore/pkg/result"
 )
@@ -232,7 +233,7 @@ func runAdd(ctx context.Context, o *addOptions) error {
 		}
 		out = append(out, Added{File: files[i], ID: id, Added: added, Scenario: r.Name, Commit: meta.Commit, Branch: meta.Branch, Machine: history.Machine(r.Manifest)})
 	}
-	w := o.F.IOStreams.Out
+	w := iostreams.SafeWriter(o.F.IOStreams.Out)
 	if o.JSON {
 		return writeJSON(w, out)
 	}
@@ -300,7 +301,7 @@ func runList(ctx context.Context, o *listOptions) error {
 	if err != nil {
 		return cmdutil.RunFailed(err)
 	}
-	w := o.F.IOStreams.Out
+	w := iostreams.SafeWriter(o.F.IOStreams.Out)
 	if o.JSON {
 		if runs == nil {
 			runs = []history.Run{}
@@ -489,7 +490,7 @@ func runChanges(ctx context.Context, o *changesOptions) error {
 		return cmdutil.RunFailed(err)
 	}
 	series := Analyze(runs, o.Metric, changepoint.Options{MaxP: o.MaxP})
-	w := o.F.IOStreams.Out
+	w := iostreams.SafeWriter(o.F.IOStreams.Out)
 	if o.JSON {
 		if series == nil {
 			series = []*Series{}

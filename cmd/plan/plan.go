@@ -293,7 +293,7 @@ func Run(opts *Options) error {
 		enc.SetIndent("", "  ")
 		return enc.Encode(out)
 	}
-	return writeText(opts.IO.Out, out)
+	return writeText(iostreams.SafeWriter(opts.IO.Out), out)
 }
 
 func planDate(opts *Options) (time.Time, error) {

@@ -9,6 +9,8 @@ import (
 	"strconv"
 	"strings"
 	"text/tabwriter"
+
+	"github.com/bestbefore/bestbefore/pkg/iostreams"
 )
 
 // Num is a float64 that is written to JSON as null when it is not a
@@ -75,6 +77,7 @@ func (g *Gate) Name() string {
 
 // Text writes the human table, benchstat style.
 func (r *Report) Text(w io.Writer) error {
+	w = iostreams.SafeWriter(w)
 	var b strings.Builder
 	fmt.Fprintf(&b, "scenario %s\n", r.Scenario)
 	fmt.Fprintf(&b, "baseline:  %s (%s)\n", r.Baseline.Label, plural(r.Baseline.Runs, "run"))

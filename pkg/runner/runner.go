@@ -24,6 +24,7 @@ import (
 	"github.com/bestbefore/bestbefore/pkg/calibrate"
 	"github.com/bestbefore/bestbefore/pkg/capacity"
 	"github.com/bestbefore/bestbefore/pkg/h1"
+	"github.com/bestbefore/bestbefore/pkg/iostreams"
 	"github.com/bestbefore/bestbefore/pkg/probe"
 	"github.com/bestbefore/bestbefore/pkg/report"
 	"github.com/bestbefore/bestbefore/pkg/result"
@@ -308,14 +309,14 @@ func Execute(ctx context.Context, o Options) (*Outcome, error) {
 		advice = o.Warnings(s, PeakQPS(&cfg))
 		for _, w := range advice {
 			if o.Stderr != nil {
-				fmt.Fprintf(o.Stderr, "warning: %s\n", w)
+				fmt.Fprintf(o.Stderr, "warning: %s\n", iostreams.Safe(w))
 			}
 		}
 	}
 	if info.Truncated {
 		advice = append(advice, fmt.Sprintf("traffic file %s is a gzip stream cut off before its end (a recording stopped without closing it): its %d complete lines are replayed, the partial last one is left out", trafficPath, info.Count))
 		if o.Stderr != nil {
-			fmt.Fprintf(o.Stderr, "warning: %s\n", advice[len(advice)-1])
+			fmt.Fprintf(o.Stderr, "warning: %s\n", iostreams.Safe(advice[len(advice)-1]))
 		}
 	}
 	if s.Seed == 0 {
