@@ -293,7 +293,7 @@ func TestPlan_HTMLAndMarkdown(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, want := range []string{"**Best-before 2027-03-26: in 120 days", "| 2027-03-26 (best-before) | 800 | 0% | 3 |", "| 2027-05-25 | 1600 | -100% | 5 |"} {
+	for _, want := range []string{"**Best-before 2027-03-26: in 120 days", "| 2027-03-26 (best-before) | 800 | 0% | 3 |", "| 2027-05-25 | 1600 | \\-100% | 5 |"} {
 		if !strings.Contains(string(m), want) {
 			t.Errorf("plan.md lacks %q:\n%s", want, m)
 		}

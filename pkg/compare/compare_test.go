@@ -15,6 +15,11 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/yuin/goldmark"
+	"github.com/yuin/goldmark/ast"
+	"github.com/yuin/goldmark/extension"
+	"github.com/yuin/goldmark/text"
+
 	"github.com/bestbefore/bestbefore/pkg/compare"
 	"github.com/bestbefore/bestbefore/pkg/compare/comparetest"
 	"github.com/bestbefore/bestbefore/pkg/result"
@@ -608,4 +613,30 @@ func TestCompareSaysWhenTheMachinesDiffer(t *testing.T) {
 			t.Errorf("a note says one machine differs from itself: %s", n)
 		}
 	}
+}
+
+// A scenario name with a backtick cannot break out into the pull-request
+// comment: rendered as GitHub does, the Markdown report holds no image,
+// link, HTML or code span, however the name is made.
+func TestMarkdownReportKeepsNamesText(t *testing.T) {
+	name := "a`![x](http://evil/x.png)` <img src=x> [y](javascript:alert(1))"
+	a, b := comparetest.Run(server, plan, 1), comparetest.Run(server, plan, 2)
+	a.Name, b.Name = name, name
+	rep, err := compare.Compare(side("base`![i](http://e/i.png)`", a), side("cand", b), compare.DefaultConfig())
+	if err != nil {
+		t.Fatal(err)
+	}
+	var md bytes.Buffer
+	rep.Markdown(&md)
+	src := md.Bytes()
+	doc := goldmark.New(goldmark.WithExtensions(extension.GFM)).Parser().Parse(text.NewReader(src))
+	ast.Walk(doc, func(n ast.Node, entering bool) (ast.WalkStatus, error) {
+		switch n.Kind() {
+		case ast.KindImage, ast.KindLink, ast.KindAutoLink, ast.KindRawHTML, ast.KindHTMLBlock, ast.KindCodeSpan:
+			if entering {
+				t.Errorf("the Markdown report holds a %s: %q", n.Kind(), n.Text(src))
+			}
+		}
+		return ast.WalkContinue, nil
+	})
 }

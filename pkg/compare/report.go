@@ -11,6 +11,7 @@ import (
 	"text/tabwriter"
 
 	"github.com/bestbefore/bestbefore/pkg/iostreams"
+	"github.com/bestbefore/bestbefore/pkg/markdown"
 )
 
 // Num is a float64 that is written to JSON as null when it is not a
@@ -147,8 +148,10 @@ func (r *Report) Markdown(w io.Writer) error {
 	var b strings.Builder
 	icon := map[Verdict]string{Pass: "✅", Regression: "❌", Inconclusive: "⚠️", Info: ""}
 	fmt.Fprintf(&b, "### bestbefore compare: %s %s\n\n", icon[r.Verdict], r.Verdict)
-	fmt.Fprintf(&b, "Scenario `%s`: baseline `%s` (%s) → candidate `%s` (%s).  \n",
-		r.Scenario, r.Baseline.Label, plural(r.Baseline.Runs, "run"), r.Candidate.Label, plural(r.Candidate.Runs, "run"))
+	// The names are the user's (a scenario, a directory): escaped text,
+	// never a code span, where a backtick in them would end the span.
+	fmt.Fprintf(&b, "Scenario **%s**: baseline %s (%s) → candidate %s (%s).  \n",
+		mdEscape(r.Scenario), mdEscape(r.Baseline.Label), plural(r.Baseline.Runs, "run"), mdEscape(r.Candidate.Label), plural(r.Candidate.Runs, "run"))
 	fmt.Fprintf(&b, "%s.\n\n", r.method())
 	b.WriteString("| gate | baseline | candidate | change | interval | p | verdict |\n")
 	b.WriteString("| --- | ---: | ---: | ---: | :---: | ---: | --- |\n")
@@ -173,7 +176,7 @@ func (r *Report) Markdown(w io.Writer) error {
 	return err
 }
 
-func mdEscape(s string) string { return strings.ReplaceAll(s, "|", `\|`) }
+func mdEscape(s string) string { return markdown.Text(s) }
 
 // JUnit document types, as CI systems read them. They follow the Jenkins
 // xunit plugin's junit-10.xsd (testdata/junit-10.xsd), the strictest

@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/bestbefore/bestbefore/pkg/markdown"
 	"github.com/bestbefore/bestbefore/pkg/result"
 	"github.com/bestbefore/bestbefore/pkg/traffic"
 )
@@ -170,7 +171,7 @@ func Markdown(w io.Writer, r *result.Result, o Options) error {
 
 	if nl := r.NodeLoss; nl != nil {
 		p("## Node loss\n\n")
-		p("%s\n\n", mdEsc(nodeLossText(r, nl)))
+		p("%s\n\n", markdown.Bold(nodeLossText(r, nl)))
 		for _, n := range nl.Notes {
 			p("- %s\n", mdEsc(n))
 		}
@@ -224,9 +225,7 @@ func mark(pass bool) string {
 }
 
 // mdEsc keeps text from breaking a Markdown table or being read as markup.
-func mdEsc(s string) string {
-	return strings.NewReplacer("|", `\|`, "\n", " ", "<", "&lt;", ">", "&gt;").Replace(s)
-}
+func mdEsc(s string) string { return markdown.Text(s) }
 
 // warnings gathers the run's warnings and the steps' warnings, each step
 // warning once with the rates it was seen at.
