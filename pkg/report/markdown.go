@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"fmt"
 	"io"
+	"math"
 	"sort"
 	"strconv"
 	"strings"
@@ -274,10 +275,28 @@ func nodeLossText(r *result.Result, nl *result.NodeLoss) string {
 	} else {
 		b.WriteString(": the remaining nodes **did not hold** the load")
 	}
-	// The margin, so that a verdict near its bound reads as one.
+	// Which rate the hold verified, and how it relates to the N-1 figure
+	// the run publishes (that rate less the safety margin); and the
+	// error margin, so that a verdict near its bound reads as one.
+	var notes []string
+	if bb := r.BestBefore; bb.Found && bb.Nodes > 1 && bb.NMinus1QPS > 0 {
+		n1 := bb.QPS * float64(bb.Nodes-1) / float64(bb.Nodes)
+		switch {
+		case math.Abs(nl.QPS-bb.NMinus1QPS) <= 0.01*bb.NMinus1QPS:
+			notes = append(notes, "the published N-1 rate itself")
+		case math.Abs(nl.QPS-n1) <= 0.01*n1:
+			notes = append(notes, fmt.Sprintf("the N-1 rate before the safety margin: the published N-1, %s QPS, is %s of it, so the hold verified more than it", fmtQPS(bb.NMinus1QPS), fmtFloat(bb.SafetyMargin)))
+		case nl.QPS >= bb.NMinus1QPS:
+			notes = append(notes, fmt.Sprintf("capacity.node_loss.qps, above the published N-1 of %s QPS, which it therefore covers", fmtQPS(bb.NMinus1QPS)))
+		default:
+			notes = append(notes, fmt.Sprintf("capacity.node_loss.qps, below the published N-1 of %s QPS: the hold does not verify the N-1 figure", fmtQPS(bb.NMinus1QPS)))
+		}
+	}
 	if bound := r.Objectives.ErrorRate; bound != nil && nl.Step >= 0 && nl.Step < len(r.Steps) {
-		hold := r.Steps[nl.Step]
-		fmt.Fprintf(&b, " (the hold's error rate %s against an objective of %s)", result.FormatShare(hold.ErrorRate), result.FormatShare(*bound))
+		notes = append(notes, fmt.Sprintf("the hold's error rate %s against an objective of %s", result.FormatShare(r.Steps[nl.Step].ErrorRate), result.FormatShare(*bound)))
+	}
+	if len(notes) > 0 {
+		b.WriteString(" (" + strings.Join(notes, "; ") + ")")
 	}
 	fmt.Fprintf(&b, ". Errors from the loss to recovery: %d", nl.TransitionErrs)
 	if inFlight := errorsBefore(nl); inFlight > 0 {

@@ -510,3 +510,32 @@ func TestBestBeforeWhyInEveryReport(t *testing.T) {
 		}
 	}
 }
+
+// The node-loss text says which rate the hold verified and how it relates
+// to the published N-1 figure, in every report.
+func TestNodeLossSaysWhichRateItVerified(t *testing.T) {
+	for _, tc := range []struct {
+		hold func(bb result.BestBefore) float64
+		want string
+	}{
+		{func(bb result.BestBefore) float64 { return bb.NMinus1QPS }, "the published N-1 rate itself"},
+		{func(bb result.BestBefore) float64 { return bb.QPS * 2 / 3 }, "the N-1 rate before the safety margin"},
+		{func(bb result.BestBefore) float64 { return bb.NMinus1QPS / 2 }, "the hold does not verify the N-1 figure"},
+	} {
+		r := loadFixture(t)
+		if r.NodeLoss == nil {
+			t.Fatal("the fixture has no node-loss check")
+		}
+		r.BestBefore.Nodes, r.BestBefore.SafetyMargin = 3, 0.8
+		r.BestBefore.NMinus1QPS = r.BestBefore.QPS * 2 / 3 * 0.8
+		r.NodeLoss.QPS = tc.hold(r.BestBefore)
+		var md, sum bytes.Buffer
+		report.Markdown(&md, r, fixedOptions())
+		report.Summary(&sum, r, fixedOptions())
+		for name, doc := range map[string]string{"report.md": md.String(), "summary": sum.String()} {
+			if !strings.Contains(strings.Join(strings.Fields(doc), " "), tc.want) {
+				t.Errorf("%s lacks %q", name, tc.want)
+			}
+		}
+	}
+}
