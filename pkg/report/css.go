@@ -24,6 +24,7 @@ td.n{text-align:right}
 table.steps{font-size:.8rem}table.steps th{white-space:normal;vertical-align:bottom}table.steps th,table.steps td{padding:.25rem .3rem}
 td.sample{white-space:normal;overflow-wrap:anywhere;min-width:12rem}
 table.steps td.wrap{white-space:normal;min-width:4.5rem}
+table.objectives th{white-space:normal;vertical-align:bottom}table.objectives td:first-child{white-space:normal;min-width:9rem}
 tr.fail td{color:var(--bad)}tr.best td{font-weight:700;background:var(--card)}
 td.pass{color:var(--good)}td.fail{color:var(--bad)}
 .note,footer{color:var(--muted);font-size:.85rem}

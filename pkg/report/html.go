@@ -75,7 +75,7 @@ func HTML(w io.Writer, r *result.Result, o Options) error {
 	if obs := r.Objectives.InForce(); len(obs) > 0 {
 		best, hasBest := bestStep(r)
 		fail, hasFail := firstFailStep(r)
-		p("<section id=\"objectives\">\n<h2>Objectives</h2>\n<div class=\"scroll\"><table>\n<thead><tr><th>objective</th><th>bound</th>")
+		p("<section id=\"objectives\">\n<h2>Objectives</h2>\n<div class=\"scroll\"><table class=\"objectives\">\n<thead><tr><th>objective</th><th>bound</th>")
 		if hasBest {
 			p("<th>at best-before (%s QPS)</th>", fmtQPS(best.OfferedQPS))
 		}
