@@ -132,9 +132,12 @@ func rangeQuery(ctx context.Context, client *http.Client, q PeaksQuery, expr str
 		return nil, fmt.Errorf("prometheus: %s: %w", u.Redacted(), unwrapURL(err))
 	}
 	defer resp.Body.Close()
-	body, err := io.ReadAll(io.LimitReader(resp.Body, 32<<20))
+	body, err := io.ReadAll(io.LimitReader(resp.Body, MaxPrometheusAnswer+1))
 	if err != nil {
 		return nil, fmt.Errorf("prometheus: %s: %w", u.Redacted(), err)
+	}
+	if len(body) > MaxPrometheusAnswer {
+		return nil, fmt.Errorf("prometheus: %s answered more than %d MiB for %s: one daily series is a few kilobytes a year; aggregate the query to one series (sum(...)) or shorten --lookback", u.Redacted(), MaxPrometheusAnswer>>20, q.Query)
 	}
 	var doc struct {
 		Status    string `json:"status"`
@@ -175,6 +178,12 @@ func rangeQuery(ctx context.Context, client *http.Client, q PeaksQuery, expr str
 	}
 	return out, nil
 }
+
+// MaxPrometheusAnswer bounds the query answer read: a daily series of ten
+// years is about 100 KiB, and decoding costs some twenty times the
+// answer's size in memory (a 32 MiB answer took 627 MB), so 4 MiB keeps a
+// plan under about 100 MB whatever the server sends.
+const MaxPrometheusAnswer = 4 << 20
 
 // unwrapURL keeps a url.Error's cause, whose message repeats the URL.
 func unwrapURL(err error) error {

@@ -72,3 +72,24 @@ func TestPrometheusPeaks(t *testing.T) {
 		t.Errorf("an error from the server: %v", err)
 	}
 }
+
+// A valid but huge answer (a 32 MiB one cost 627 MB to decode) is refused
+// past the 4 MiB bound, before it is decoded, naming the bound.
+func TestPrometheusAnswerIsBounded(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Write([]byte(`{"status":"success","data":{"resultType":"matrix","result":[{"metric":{},"values":[`))
+		point := []byte(`[1764806400,"123.456"],`)
+		for n := 0; n < (32<<20)/len(point); n++ { // 32 MiB at most
+			if _, err := w.Write(point); err != nil {
+				return
+			}
+		}
+		w.Write([]byte(`[1764806400,"1"]]}]}}`))
+	}))
+	defer srv.Close()
+	q := capacity.PeaksQuery{URL: srv.URL, Query: "load", Days: 10, End: time.Date(2026, 12, 4, 0, 0, 0, 0, time.UTC)}
+	_, _, err := capacity.PrometheusPeaks(context.Background(), srv.Client(), q)
+	if err == nil || !strings.Contains(err.Error(), "more than 4 MiB") {
+		t.Errorf("error %v, want the 4 MiB bound named", err)
+	}
+}
