@@ -17,6 +17,7 @@ import (
 // script, no network) with the headline, charts and tables. Its Content
 // Security Policy forbids every external resource.
 func HTML(w io.Writer, r *result.Result, o Options) error {
+	r = forDisplay(r)
 	charts, err := buildCharts(r)
 	if err != nil {
 		return err

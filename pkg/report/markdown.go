@@ -18,6 +18,7 @@ import (
 // or a CI job summary: the headline first, then objectives, steps, warnings,
 // node loss, capacity models and the run manifest.
 func Markdown(w io.Writer, r *result.Result, o Options) error {
+	r = forDisplay(r)
 	bw := bufio.NewWriter(w)
 	p := func(format string, a ...any) { fmt.Fprintf(bw, format, a...) }
 

@@ -20,6 +20,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"unicode/utf8"
 	"time"
 
 	"github.com/bestbefore/bestbefore/pkg/result"
@@ -477,4 +478,77 @@ func plural(n int, noun string) string {
 		return "1 " + noun
 	}
 	return strconv.Itoa(n) + " " + noun + "s"
+}
+
+// MaxShownName is the most of a name (an endpoint's path, a scenario's
+// name, an error sample) a report shows; result.json keeps it whole.
+const MaxShownName = 160
+
+// shortName cuts a name past MaxShownName runes, saying how long it was.
+func shortName(s string) string {
+	if utf8.RuneCountInString(s) <= MaxShownName {
+		return s
+	}
+	rs := []rune(s)
+	return string(rs[:MaxShownName-1]) + "… (" + strconv.Itoa(len(rs)) + " characters)"
+}
+
+// forDisplay returns r with every name a report shows cut to
+// MaxShownName (a 4 MiB request path made a 21 MB report.html); r itself
+// is left whole. r when nothing is too long.
+func forDisplay(r *result.Result) *result.Result {
+	long := func(s string) bool { return len(s) > MaxShownName }
+	need := long(r.Name) || long(r.Reason)
+	for _, w := range r.Warnings {
+		need = need || long(w)
+	}
+	for _, e := range r.Errors {
+		need = need || long(e.Sample)
+	}
+	for _, s := range r.Steps {
+		for _, ep := range s.Endpoints {
+			need = need || long(ep.Name)
+		}
+		for _, k := range s.ErrorKinds {
+			need = need || long(k.Sample)
+		}
+		for _, w := range s.Warnings {
+			need = need || long(w)
+		}
+	}
+	if !need {
+		return r
+	}
+	c := *r
+	c.Name, c.Reason = shortName(r.Name), shortName(r.Reason)
+	c.Warnings = shortNames(r.Warnings)
+	c.Errors = append([]result.ErrorRow(nil), r.Errors...)
+	for i := range c.Errors {
+		c.Errors[i].Sample = shortName(c.Errors[i].Sample)
+	}
+	c.Steps = append([]result.Step(nil), r.Steps...)
+	for i := range c.Steps {
+		s := &c.Steps[i]
+		s.Endpoints = append([]result.Endpoint(nil), s.Endpoints...)
+		for j := range s.Endpoints {
+			s.Endpoints[j].Name = shortName(s.Endpoints[j].Name)
+		}
+		s.ErrorKinds = append([]result.ErrorKind(nil), s.ErrorKinds...)
+		for j := range s.ErrorKinds {
+			s.ErrorKinds[j].Sample = shortName(s.ErrorKinds[j].Sample)
+		}
+		s.Warnings = shortNames(s.Warnings)
+	}
+	return &c
+}
+
+func shortNames(ss []string) []string {
+	if ss == nil {
+		return nil
+	}
+	out := make([]string, len(ss))
+	for i, s := range ss {
+		out[i] = shortName(s)
+	}
+	return out
 }

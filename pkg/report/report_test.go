@@ -539,3 +539,35 @@ func TestNodeLossSaysWhichRateItVerified(t *testing.T) {
 		}
 	}
 }
+
+// A 4 MiB request path (an endpoint's name) and a long error sample are
+// cut in every report, the full name kept in the result: report.html
+// stays the size of a report, not of the path.
+func TestLongNamesAreCutInReports(t *testing.T) {
+	r := loadFixture(t)
+	long := "/search?q=" + strings.Repeat("a", 4<<20)
+	for i := range r.Steps {
+		r.Steps[i].Endpoints = []result.Endpoint{{Name: long, Requests: r.Steps[i].Requests / 2}, {Name: "/health", Requests: r.Steps[i].Requests / 2}}
+		r.Steps[i].ErrorKinds = []result.ErrorKind{{Class: "other", Count: 1, Sample: long}}
+	}
+	r.Errors = result.TabulateErrors(r.Steps)
+	var html, md, sum bytes.Buffer
+	if err := report.HTML(&html, r, fixedOptions()); err != nil {
+		t.Fatal(err)
+	}
+	report.Markdown(&md, r, fixedOptions())
+	report.Summary(&sum, r, fixedOptions())
+	for name, n := range map[string]int{"report.html": html.Len(), "report.md": md.Len(), "summary": sum.Len()} {
+		if n > 2<<20 {
+			t.Errorf("%s is %d bytes for a 4 MiB name", name, n)
+		}
+	}
+	for name, doc := range map[string]string{"report.html": html.String(), "report.md": md.String(), "summary": sum.String()} {
+		if strings.Contains(doc, strings.Repeat("a", 1000)) {
+			t.Errorf("%s shows a thousand characters of the name", name)
+		}
+	}
+	if len(r.Steps[0].Endpoints[0].Name) != len(long) {
+		t.Error("rendering cut the result's own name")
+	}
+}

@@ -21,6 +21,7 @@ const DefaultWidth = 120
 // compact table of the steps, a text chart of p99 against offered load,
 // what limited the run, warnings, and where the reports were written.
 func Summary(w io.Writer, r *result.Result, o Options) error {
+	r = forDisplay(r)
 	// Names, warnings and error samples come from outside: no escape
 	// sequence of theirs reaches the terminal.
 	bw := bufio.NewWriter(iostreams.SafeWriter(w))
