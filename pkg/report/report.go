@@ -20,8 +20,8 @@ import (
 	"sort"
 	"strconv"
 	"strings"
-	"unicode/utf8"
 	"time"
+	"unicode/utf8"
 
 	"github.com/bestbefore/bestbefore/pkg/result"
 )
