@@ -41,9 +41,20 @@ type Options struct {
 }
 
 func (o *Options) open(ctx context.Context) (*history.Store, error) {
-	s, err := history.Open(ctx, o.DB, h1.Guard{AllowPublic: o.AllowPublic})
+	return o.openStore(ctx, history.Open)
+}
+
+// openRead opens the store only to read it (list, changes, report, a
+// baseline): a store on a read-only disk can be read, and nothing is
+// created or migrated.
+func (o *Options) openRead(ctx context.Context) (*history.Store, error) {
+	return o.openStore(ctx, history.OpenReadOnly)
+}
+
+func (o *Options) openStore(ctx context.Context, open func(context.Context, string, h1.Guard) (*history.Store, error)) (*history.Store, error) {
+	s, err := open(ctx, o.DB, h1.Guard{AllowPublic: o.AllowPublic})
 	if err != nil {
-		if errors.Is(err, h1.ErrPublicAddress) || errors.Is(err, history.ErrBadDB) || errors.Is(err, history.ErrNewerSchema) {
+		if errors.Is(err, h1.ErrPublicAddress) || errors.Is(err, history.ErrBadDB) || errors.Is(err, history.ErrNewerSchema) || errors.Is(err, history.ErrNoStore) {
 			return nil, cmdutil.BadInput(err)
 		}
 		return nil, cmdutil.RunFailed(err)
@@ -292,7 +303,7 @@ func runList(ctx context.Context, o *listOptions) error {
 	if o.Limit < 0 {
 		return cmdutil.BadInputf("history list: --limit must be 0 or more, got %d", o.Limit)
 	}
-	s, err := o.open(ctx)
+	s, err := o.openRead(ctx)
 	if err != nil {
 		return err
 	}
@@ -480,7 +491,7 @@ func runChanges(ctx context.Context, o *changesOptions) error {
 	if !(o.MaxP > 0 && o.MaxP < 1) {
 		return cmdutil.BadInputf("history changes: --max-p must be in (0, 1), got %g", o.MaxP)
 	}
-	s, err := o.open(ctx)
+	s, err := o.openRead(ctx)
 	if err != nil {
 		return err
 	}
@@ -570,7 +581,7 @@ report.html.`,
 }
 
 func runReport(ctx context.Context, o *reportOptions) error {
-	s, err := o.open(ctx)
+	s, err := o.openRead(ctx)
 	if err != nil {
 		return err
 	}
@@ -639,7 +650,7 @@ func deref(v *float64) float64 {
 // completed runs of the candidate's scenario on branch, on the candidate's
 // machine, leaving out the candidate's own runs.
 func Baseline(ctx context.Context, o Options, cand *result.Result, candIDs map[string]bool, branch string, n int) ([]*result.Result, []string, error) {
-	s, err := o.open(ctx)
+	s, err := o.openRead(ctx)
 	if err != nil {
 		return nil, nil, err
 	}

@@ -2,6 +2,7 @@ package history_test
 
 import (
 	"context"
+	"crypto/sha256"
 	"database/sql"
 	"errors"
 	"fmt"
@@ -131,5 +132,52 @@ func TestNewerSchemaIsRefused(t *testing.T) {
 	_, err = history.Open(context.Background(), path, h1.Guard{})
 	if !errors.Is(err, history.ErrNewerSchema) || !strings.Contains(err.Error(), fmt.Sprintf("schema version %d", v+1)) {
 		t.Errorf("error %v, want ErrNewerSchema naming version %d", err, v+1)
+	}
+}
+
+// list, changes and report open the store read-only: nothing is written
+// (no journal, no migration; the file's bytes stay), so a store on a
+// read-only disk or another user's can be read; a missing one is not
+// created.
+func TestReadOnlyOpenWritesNothing(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "h.db")
+	ctx := context.Background()
+	s, err := history.Open(ctx, path, h1.Guard{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := s.Add(ctx, run("checkout", time.Date(2026, 12, 1, 0, 0, 0, 0, time.UTC), 500, 40), history.Meta{Commit: "c1"}); err != nil {
+		t.Fatal(err)
+	}
+	s.Close()
+	snapshot := func() string {
+		var b strings.Builder
+		entries, _ := os.ReadDir(dir)
+		for _, e := range entries {
+			data, _ := os.ReadFile(filepath.Join(dir, e.Name()))
+			fmt.Fprintf(&b, "%s %d %x\n", e.Name(), len(data), sha256.Sum256(data))
+		}
+		return b.String()
+	}
+	before := snapshot()
+	ro, err := history.OpenReadOnly(ctx, path, h1.Guard{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	runs, err := ro.List(ctx, history.Filter{})
+	ro.Close()
+	if err != nil || len(runs) != 1 {
+		t.Fatalf("read-only list: %d runs, %v", len(runs), err)
+	}
+	if after := snapshot(); after != before {
+		t.Errorf("a read-only open wrote to the store's directory:\nbefore %s\nafter  %s", before, after)
+	}
+	missing := filepath.Join(dir, "none.db")
+	if _, err := history.OpenReadOnly(ctx, missing, h1.Guard{}); !errors.Is(err, history.ErrNoStore) {
+		t.Errorf("a missing store: %v, want ErrNoStore", err)
+	}
+	if _, err := os.Stat(missing); err == nil {
+		t.Error("reading a missing store created it")
 	}
 }

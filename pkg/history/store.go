@@ -99,10 +99,26 @@ func Redact(target string) string {
 	return secretParamRE.ReplaceAllString(out, "${1}xxxxx")
 }
 
+// ErrNoStore is a store opened to be read that does not exist.
+var ErrNoStore = errors.New("history: no store")
+
+// OpenReadOnly opens the store at target to read it, writing nothing:
+// an SQLite file read-only (a store on a read-only disk, or one another
+// user owns, can be listed), never created, never migrated. A store whose
+// schema is not this binary's is refused: newer (ErrNewerSchema), or older
+// (history add migrates it).
+func OpenReadOnly(ctx context.Context, target string, guard h1.Guard) (*Store, error) {
+	return open(ctx, target, guard, true)
+}
+
 // Open opens (creating it if need be) the store at target, a file path or
 // a postgres:// URL, and brings its schema up to date. A server's address
 // goes through guard like every connection the tool makes.
 func Open(ctx context.Context, target string, guard h1.Guard) (*Store, error) {
+	return open(ctx, target, guard, false)
+}
+
+func open(ctx context.Context, target string, guard h1.Guard, readOnly bool) (*Store, error) {
 	if target == "" {
 		target = DefaultPath
 	}
@@ -125,6 +141,18 @@ func Open(ctx context.Context, target string, guard h1.Guard) (*Store, error) {
 		cfg.ConnectTimeout = 10 * time.Second
 		s.db, s.pg = stdlib.OpenDB(*cfg), true
 		s.name = Redact(target)
+	} else if readOnly {
+		if _, err := os.Stat(target); err != nil {
+			return nil, fmt.Errorf("%w at %s: store runs with bestbefore history add --db %s", ErrNoStore, target, target)
+		}
+		// mode=ro writes nothing; immutable=1 reads a WAL store without
+		// its -shm file, which a read-only directory cannot create.
+		dsn := "file:" + escapePath(target) + "?mode=ro&immutable=1&_pragma=busy_timeout(10000)&_pragma=foreign_keys(1)"
+		db, err := sql.Open("sqlite", dsn)
+		if err != nil {
+			return nil, fmt.Errorf("history: %s: %w", target, err)
+		}
+		s.db = db
 	} else {
 		if dir := filepath.Dir(target); dir != "." {
 			if err := os.MkdirAll(dir, 0o755); err != nil {
@@ -136,7 +164,7 @@ func Open(ctx context.Context, target string, guard h1.Guard) (*Store, error) {
 		// A path is a path: the characters a file: URI would read ('#'
 		// starts a fragment, '%' an escape, '?' the parameters) are
 		// escaped.
-		dsn := "file:" + strings.NewReplacer("%", "%25", "#", "%23", "?", "%3F").Replace(target) + "?_pragma=busy_timeout(10000)&_pragma=foreign_keys(1)&_pragma=journal_mode(WAL)&_txlock=immediate"
+		dsn := "file:" + escapePath(target) + "?_pragma=busy_timeout(10000)&_pragma=foreign_keys(1)&_pragma=journal_mode(WAL)&_txlock=immediate"
 		db, err := sql.Open("sqlite", dsn)
 		if err != nil {
 			return nil, fmt.Errorf("history: %s: %w", target, err)
@@ -148,11 +176,45 @@ func Open(ctx context.Context, target string, guard h1.Guard) (*Store, error) {
 		s.db.Close()
 		return nil, fmt.Errorf("history: cannot open %s: %w", s.name, redactErr(err, target))
 	}
+	if readOnly {
+		if err := s.checkVersion(ctx); err != nil {
+			s.db.Close()
+			return nil, err
+		}
+		return s, nil
+	}
 	if err := s.migrate(ctx); err != nil {
 		s.db.Close()
 		return nil, err
 	}
 	return s, nil
+}
+
+// escapePath writes a file path for a file: URI: the characters it would
+// read ('#' starts a fragment, '%' an escape, '?' the parameters) are
+// escaped, so that a path is that path.
+func escapePath(p string) string {
+	return strings.NewReplacer("%", "%25", "#", "%23", "?", "%3F").Replace(p)
+}
+
+// checkVersion refuses, for a store opened read-only, a schema this
+// binary does not read: newer, or older (not migrated yet).
+func (s *Store) checkVersion(ctx context.Context) error {
+	ms, err := Migrations()
+	if err != nil {
+		return err
+	}
+	var have sql.NullInt64
+	if err := s.db.QueryRowContext(ctx, `SELECT MAX(version) FROM schema_migrations`).Scan(&have); err != nil {
+		return fmt.Errorf("history: %s is not a bestbefore history store: %w", s.name, redactErr(err, s.name))
+	}
+	switch v := int(have.Int64); {
+	case v > len(ms):
+		return fmt.Errorf("%w: %s is at schema version %d, this bestbefore knows up to %d; use the newer bestbefore that wrote it", ErrNewerSchema, s.name, v, len(ms))
+	case v < len(ms):
+		return fmt.Errorf("history: %s is at schema version %d, older than this bestbefore's %d: bestbefore history add migrates it (it needs to write)", s.name, v, len(ms))
+	}
+	return nil
 }
 
 // redactErr keeps the passwords of target out of an error message.
