@@ -2,6 +2,7 @@ package cmd_test
 
 import (
 	"context"
+	"database/sql"
 	"encoding/json"
 	"fmt"
 	"os"
@@ -9,6 +10,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	_ "modernc.org/sqlite"
 
 	"github.com/bestbefore/bestbefore/internal/testpg"
 	"github.com/bestbefore/bestbefore/internal/testserver"
@@ -187,5 +190,42 @@ func TestHistoryIdentityOfOneLineRuns(t *testing.T) {
 	_, text, _ := execute(t, ctx, "history", "list", "--db", db)
 	if strings.Contains(text, " 0 QPS") {
 		t.Errorf("history list shows an N-1 of 0 QPS for one node:\n%s", text)
+	}
+}
+
+// A run id shorter than the 12 characters history shows (stored by hand,
+// or by another tool) is listed whole, never a panic; and a --db server
+// outside loopback and private ranges is refused as bad input (exit 2),
+// before any connection, as everywhere the guard refuses.
+func TestHistoryShortIDsAndRefusedServers(t *testing.T) {
+	ctx := context.Background()
+	ts := testserver.Start(t, testserver.NewSlots(16, time.Millisecond))
+	dir := t.TempDir()
+	out, db := filepath.Join(dir, "out"), filepath.Join(dir, "h.db")
+	if code, _, stderr := execute(t, ctx, "run", "--url", ts.URL, "--rate", "40", "--duration", "1s", "--quiet", "--out", out); code != 0 {
+		t.Fatalf("run: exit %d: %s", code, stderr)
+	}
+	if code, _, stderr := execute(t, ctx, "history", "add", out, "--db", db); code != 0 {
+		t.Fatalf("history add: exit %d: %s", code, stderr)
+	}
+	sdb, err := sql.Open("sqlite", db)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = sdb.Exec(`PRAGMA foreign_keys=OFF; UPDATE runs SET id = 'abc'`)
+	sdb.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	code, list, stderr := execute(t, ctx, "history", "list", "--db", db)
+	if code != 0 || !strings.Contains(list, " abc") {
+		t.Errorf("history list with a short run id: exit %d, %s%s", code, list, stderr)
+	}
+	for _, verb := range [][]string{{"history", "list"}, {"history", "add", out}} {
+		args := append(verb, "--db", "postgres://u:SECRET@203.0.113.7:5432/db")
+		code, _, stderr := execute(t, ctx, args...)
+		if code != 2 || !strings.Contains(stderr, "public address") || strings.Contains(stderr, "SECRET") {
+			t.Errorf("%v with a public --db: exit %d, %q; want 2, the guard's reason, no password", verb, code, stderr)
+		}
 	}
 }
