@@ -6,6 +6,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"sort"
 	"strconv"
 	"testing"
 	"time"
@@ -45,7 +46,7 @@ func TestSimulationAgreesWithARealServer(t *testing.T) {
 			srv.Jitter = g.j
 			ts := testserver.Start(t, srv)
 			ctx := context.Background()
-			closed := testserver.ClosedLoop(ctx, ts.URL+"/", max(2*g.k, 4), 3*time.Second)
+			closed := testserver.ClosedLoop(ctx, ts.URL+"/", max(2*g.k, 4), 6*time.Second) // 6 s: the effective service time the simulation is given varies less
 			effective := time.Duration(float64(g.k) / closed * float64(time.Second))
 			dist := sim.Dist{Kind: sim.Fixed, Mean: effective}
 			if g.j > 0 {
@@ -62,10 +63,22 @@ func TestSimulationAgreesWithARealServer(t *testing.T) {
 				t.Fatal(err)
 			}
 			real := rampReal(t, s, ts.URL)
-			simulated, err := c.Run(ctx)
-			if err != nil {
-				t.Fatal(err)
+			// The simulation's answer is the median of five seeds: one
+			// seeded Poisson ramp of 2 s steps lands anywhere in a few
+			// percent (a 424.6 against 456.8 for the same service), and
+			// the real run is one draw already.
+			var sims []*result.Result
+			for i := range 5 {
+				ci := c
+				ci.Seed = c.Seed + uint64(i)
+				r, err := ci.Run(ctx)
+				if err != nil {
+					t.Fatal(err)
+				}
+				sims = append(sims, r)
 			}
+			sort.Slice(sims, func(i, j int) bool { return sims[i].BestBefore.QPS < sims[j].BestBefore.QPS })
+			simulated := sims[len(sims)/2]
 			rb, sb := real.BestBefore, simulated.BestBefore
 			t.Logf("%d × %v (±%v), %s: closed-loop %.1f QPS (effective S %v); real best-before %.1f (%s), simulated %.1f (%s)",
 				g.k, g.s, g.j, g.arrival, closed, effective.Round(10*time.Microsecond), rb.QPS, rb.LimitedBy, sb.QPS, sb.LimitedBy)
@@ -92,6 +105,10 @@ func rampReal(t *testing.T, s *scenario.Scenario, url string) *result.Result {
 	r, err := sweep.Run(context.Background(), sweep.Config{Scenario: s, TargetURLs: []string{url}, TrafficPath: traffic})
 	if err != nil {
 		t.Fatal(err)
+	}
+	for _, st := range r.Steps {
+		g := st.Generator
+		t.Logf("  real %-6s %6.1f QPS pass %-5v %v lag p99 %.2fms stall p99 %.2fms sat %v %s", st.Phase, st.OfferedQPS, st.SLOPass, st.Failed, g.SendLagP99MS, g.StallP99MS, g.Saturated, g.SaturatedWhy)
 	}
 	return r
 }
