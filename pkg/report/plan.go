@@ -236,18 +236,18 @@ func PlanHTML(w io.Writer, v PlanView, o Options) error {
 		f("</tr>\n")
 	}
 	f("</tbody></table></div>\n</section>\n")
-	if len(p.Caveats) > 0 {
-		f("<section id=\"caveats\">\n<h2>Caveats</h2>\n<ul>\n")
-		for _, c := range p.Caveats {
-			f("<li>%s</li>\n", e(c))
+	list := func(id, title string, items []string) {
+		f("<section id=\"%s\">\n<h2>%s</h2>\n<ul>\n", id, title)
+		for _, it := range items {
+			f("<li>%s</li>\n", e(it))
 		}
 		f("</ul>\n</section>\n")
 	}
-	f("<section id=\"assumptions\">\n<h2>Assumptions</h2>\n<ul>\n")
-	for _, a := range p.Assumptions {
-		f("<li>%s</li>\n", e(a))
+	if len(p.Caveats) > 0 {
+		list("caveats", "Caveats", p.Caveats)
 	}
-	f("</ul>\n</section>\n</main>\n<footer>Generated %s by bestbefore %s.</footer>\n</body>\n</html>\n", e(fmtTime(o.now())), e(o.version()))
+	list("assumptions", "Assumptions", p.Assumptions)
+	f("</main>\n<footer>Generated %s by bestbefore %s.</footer>\n</body>\n</html>\n", e(fmtTime(o.now())), e(o.version()))
 	_, err := io.WriteString(w, b.String())
 	return err
 }
@@ -285,16 +285,16 @@ func PlanMarkdown(w io.Writer, v PlanView, o Options) error {
 		}
 		f("| %s |\n", strings.Join(row, " | "))
 	}
-	if len(p.Caveats) > 0 {
-		f("\n**Caveats:**\n\n")
-		for _, c := range p.Caveats {
-			f("- %s\n", mdEsc(c))
+	list := func(title string, items []string) {
+		f("\n**%s:**\n\n", title)
+		for _, it := range items {
+			f("- %s\n", mdEsc(it))
 		}
 	}
-	f("\n**Assumes:**\n\n")
-	for _, a := range p.Assumptions {
-		f("- %s\n", mdEsc(a))
+	if len(p.Caveats) > 0 {
+		list("Caveats", p.Caveats)
 	}
+	list("Assumes", p.Assumptions)
 	f("\n_Generated %s by bestbefore %s._\n", fmtTime(o.now()), o.version())
 	_, err := io.WriteString(w, b.String())
 	return err

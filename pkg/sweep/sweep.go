@@ -592,7 +592,7 @@ func blameStalls(st *result.Step, o result.Objectives, allowance time.Duration) 
 	if g.Saturated {
 		return
 	}
-	late := g.SendLagP99MS > ms && st.Requests > 0
+	late := lateSends(st, ms)
 	// A send waits at least as long as the process is held, so the
 	// delays the requests saw are the larger of the two.
 	d := *st
@@ -606,9 +606,20 @@ func blameStalls(st *result.Step, o result.Objectives, allowance time.Duration) 
 	case late && st.SLOPass && o.Throughput != nil:
 		st.Warnings = append(st.Warnings, fmt.Sprintf("send lag p99 %.2fms above %.2fms because %s (stall p99 %.2fms): the machine is busy; latency counts the lateness against the service and the step delivered what was scheduled, so its pass stands", g.SendLagP99MS, ms, StalledWhy, g.StallP99MS))
 	case late:
-		g.Saturated = true
-		g.SaturatedWhy = fmt.Sprintf("send lag p99 %.2fms above %.2fms", g.SendLagP99MS, ms)
+		markLate(g, ms)
 	}
+}
+
+// lateSends says the step's send lag p99 passed the allowance (ms).
+func lateSends(st *result.Step, ms float64) bool {
+	return st.Requests > 0 && st.Generator.SendLagP99MS > ms
+}
+
+// markLate marks a generator whose sends went later than the allowance
+// as saturated, saying so.
+func markLate(g *result.Generator, ms float64) {
+	g.Saturated = true
+	g.SaturatedWhy = fmt.Sprintf("send lag p99 %.2fms above %.2fms", g.SendLagP99MS, ms)
 }
 
 // keepPartial keeps the step an interrupt cut short, once every request
@@ -720,13 +731,11 @@ func BuildStep(idx int, phase string, offered float64, ss *attack.StepStats, sam
 	case share > 0.9:
 		g.Saturated = true
 		g.SaturatedWhy = fmt.Sprintf("generator CPU at %.0f%% of its %d core(s)", share*100, runtime.GOMAXPROCS(0))
-	case g.SendLagP99MS > maxLagMS && ss.Requests > 0 && MachineStalled(g):
-		// The sends went late because the process could not run, not
-		// because sending was too much work: judged after the objectives
+	case lateSends(&st, maxLagMS) && !MachineStalled(g):
+		// Late sends the machine's stalls account for (the process could
+		// not run, not too much to send) are judged after the objectives
 		// (blameStalls).
-	case g.SendLagP99MS > maxLagMS && ss.Requests > 0:
-		g.Saturated = true
-		g.SaturatedWhy = fmt.Sprintf("send lag p99 %.2fms above %.2fms", g.SendLagP99MS, maxLagMS)
+		markLate(g, maxLagMS)
 	}
 	if ss.Clamped > 0 {
 		st.Warnings = append(st.Warnings, fmt.Sprintf("%d latencies above 60 s were recorded as 60 s", ss.Clamped))
