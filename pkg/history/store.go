@@ -172,7 +172,10 @@ func open(ctx context.Context, target string, guard h1.Guard, readOnly bool) (*S
 		db.SetMaxOpenConns(1) // one writer; SQLite serializes them anyway
 		s.db = db
 	}
-	if err := s.db.PingContext(ctx); err != nil {
+	// Opening a fresh SQLite store switches it to WAL, which needs the
+	// file to itself; SQLite answers busy at once there instead of
+	// waiting, so a store opened by twenty CI jobs at once retries.
+	if err := s.retryBusy(ctx, func() error { return s.db.PingContext(ctx) }); err != nil {
 		s.db.Close()
 		return nil, fmt.Errorf("history: cannot open %s: %w", s.name, redactErr(err, target))
 	}
@@ -322,10 +325,21 @@ func (s *Store) migrate(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	err = s.retryBusy(ctx, func() error { return s.migrateOnce(ctx, ms) })
+	if err != nil && !errors.Is(err, ErrNewerSchema) {
+		return fmt.Errorf("history: %s: %w", s.name, err)
+	}
+	return err
+}
+
+// retryBusy runs fn again, with a growing pause, while SQLite answers
+// that another connection holds the database (about 10 s in all), and
+// once for PostgreSQL, whose locks wait by themselves.
+func (s *Store) retryBusy(ctx context.Context, fn func() error) error {
 	for attempt := 0; ; attempt++ {
-		err = s.migrateOnce(ctx, ms)
+		err := fn()
 		if err == nil || s.pg || attempt >= 20 || !isBusy(err) {
-			break
+			return err
 		}
 		select {
 		case <-ctx.Done():
@@ -333,10 +347,6 @@ func (s *Store) migrate(ctx context.Context) error {
 		case <-time.After(time.Duration(50*(attempt+1)) * time.Millisecond):
 		}
 	}
-	if err != nil && !errors.Is(err, ErrNewerSchema) {
-		return fmt.Errorf("history: %s: %w", s.name, err)
-	}
-	return err
 }
 
 // isBusy says err is SQLite's "database is locked": another writer held
