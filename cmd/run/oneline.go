@@ -10,12 +10,13 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
-	"strconv"
+	"slices"
 	"strings"
 
 	"go.yaml.in/yaml/v3"
 
 	"github.com/bestbefore/bestbefore/cmd/cmdutil"
+	"github.com/bestbefore/bestbefore/pkg/result"
 	"github.com/bestbefore/bestbefore/pkg/scenario"
 	"github.com/bestbefore/bestbefore/pkg/traffic"
 )
@@ -160,43 +161,56 @@ func (o *OneLine) build(trafficFile string) (yamlDoc []byte, line []byte, err er
 	return b.Bytes(), line, nil
 }
 
-// sloKeys maps the names --slo takes to scenario keys.
-var sloKeys = map[string]string{
-	"errors": "error_rate", "error_rate": "error_rate", "throughput": "throughput", "steady": "steady",
-	"target_cpu": "target_cpu",
+// sloObjective is the catalogue entry --slo names k: the last part of
+// its scenario key (p99, error_rate, gc_pause_p99) or an alias (errors).
+func sloObjective(k string) (*result.Objective, bool) {
+	for i := range result.Catalogue {
+		ob := &result.Catalogue[i]
+		if k == ob.SLO[strings.LastIndex(ob.SLO, ".")+1:] || slices.Contains(ob.Aliases, k) {
+			return ob, true
+		}
+	}
+	return nil, false
+}
+
+// SLONames lists the names --slo takes, in catalogue order.
+func SLONames() []string {
+	var out []string
+	for _, ob := range result.Catalogue {
+		out = append(out, ob.SLO[strings.LastIndex(ob.SLO, ".")+1:])
+		out = append(out, ob.Aliases...)
+	}
+	return out
 }
 
 // parseSLO reads "p99=100ms,errors=0.1%" into the slo: section, checking
 // each value with the scenario's own unit rules.
 func parseSLO(s string) (map[string]any, error) {
 	out := map[string]any{}
-	lat := map[string]string{}
 	for _, kv := range strings.Split(s, ",") {
 		k, v, ok := strings.Cut(strings.TrimSpace(kv), "=")
 		k, v = strings.TrimSpace(k), strings.TrimSpace(v)
 		if !ok || k == "" || v == "" {
 			return nil, cmdutil.BadInputf("--slo %q: want key=value pairs, e.g. p99=100ms,errors=0.1%%", kv)
 		}
-		if strings.HasPrefix(k, "p") {
-			if _, err := strconv.ParseFloat(k[1:], 64); err == nil {
-				if _, err := scenario.ParseDuration(v); err != nil {
-					return nil, cmdutil.BadInputf("--slo %s: %v", kv, err)
-				}
-				lat[k] = v
-				continue
-			}
-		}
-		key, known := sloKeys[k]
+		ob, known := sloObjective(k)
 		if !known {
-			return nil, cmdutil.BadInputf("--slo %s: unknown objective %q (p50, p90, p99, p999 ..., errors, throughput, steady, target_cpu)", kv, k)
+			return nil, cmdutil.BadInputf("--slo %s: unknown objective %q (%s)", kv, k, strings.Join(SLONames(), ", "))
 		}
-		if _, err := scenario.ParseRatio(v); err != nil {
+		if _, err := scenario.ParseBound(ob, v); err != nil {
 			return nil, cmdutil.BadInputf("--slo %s: %v", kv, err)
 		}
-		out[key] = v
-	}
-	if len(lat) > 0 {
-		out["latency"] = lat
+		m := out
+		parts := strings.Split(ob.SLO, ".")
+		for _, g := range parts[:len(parts)-1] {
+			sub, _ := m[g].(map[string]any)
+			if sub == nil {
+				sub = map[string]any{}
+				m[g] = sub
+			}
+			m = sub
+		}
+		m[parts[len(parts)-1]] = v
 	}
 	return out, nil
 }

@@ -74,10 +74,10 @@ func NewCmdRun(f *cmdutil.Factory, runF func(context.Context, *Options) error) *
 --url builds the scenario in memory with a file's defaults: the URL's
 scheme and host are the target, its path and query (or --traffic) the
 traffic; --rate R --duration D is one step (default 30s), otherwise a ramp
-in ten steps to --max-qps (default 1000). --slo sets objectives (p50, p90,
-p99, p999, errors, throughput, steady). --print-scenario writes the
-scenario as YAML instead of running it, so a one-liner grows into a file.
---set overrides any key, as with a file.
+in ten steps to --max-qps (default 1000). --slo sets objectives:
+  ` + strings.Join(SLONames(), ", ") + `
+--print-scenario writes the scenario as YAML instead of running it, so a
+one-liner grows into a file. --set overrides any key, as with a file.
 
 Run replays the scenario's traffic at a ramping, open-loop rate. Each step
 sends requests at their intended times whatever the target does, measures

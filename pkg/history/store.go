@@ -522,7 +522,7 @@ type figures struct {
 // figuresOf reads the figures a run is listed and tracked by.
 func figuresOf(r *result.Result) figures {
 	var f figures
-	if p, ok := r.Objectives.LatencyMS["p99"]; ok {
+	if p, ok := r.Objectives.Bound("latency.p99"); ok {
 		f.sloP99 = &p
 	}
 	bb := r.BestBefore

@@ -53,7 +53,7 @@ func run(name string, at time.Time, bb, p99 float64) *result.Result {
 	r := &result.Result{
 		Schema: result.SchemaV1, Name: name, Status: result.StatusCompleted, StartedAt: at, FinishedAt: at.Add(time.Minute),
 		Manifest:   result.Manifest{Tool: "bestbefore", CPUModel: "AMD EPYC 7B13", CPUs: 2, Scenario: "scenarios/" + name + ".yaml", ScenarioSHA: strings.Repeat("ab", 32), TrafficSHA: strings.Repeat("cd", 32), Targets: []string{"http://127.0.0.1:8080"}},
-		Objectives: result.Objectives{LatencyMS: map[string]float64{"p99": 100}},
+		Objectives: result.Objectives{"latency.p99": 100},
 		BestBefore: result.BestBefore{Step: -1},
 	}
 	for i, q := range []float64{bb / 2, bb, bb * 1.5} {

@@ -27,7 +27,7 @@ func shardResult(t *testing.T, i, n int, rates []float64, lat func(k, j int) []i
 	r := &result.Result{
 		Schema: result.SchemaV1, Name: "synthetic", Status: result.StatusCompleted,
 		StartedAt: start, FinishedAt: start.Add(time.Minute),
-		Objectives: result.Objectives{LatencyMS: map[string]float64{"p99": p99}},
+		Objectives: result.Objectives{"latency.p99": p99},
 		Shard:      &result.Shard{Index: i, Count: n, Plan: "sha256:plan", StartAt: start},
 		BestBefore: result.BestBefore{Nodes: 3, SafetyMargin: 0.8},
 	}

@@ -133,7 +133,7 @@ func TestHTMLInBrowser(t *testing.T) {
 	// have the longest labels): the Objectives table at its widest.
 	full := loadFixture(t)
 	thr, steady := 0.97, 0.005
-	full.Objectives.Throughput, full.Objectives.Steady = &thr, &steady
+	full.Objectives["throughput"], full.Objectives["steady"] = thr, steady
 	for _, page := range []struct {
 		name string
 		r    *result.Result

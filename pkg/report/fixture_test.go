@@ -228,11 +228,7 @@ func buildFixture(rampSteps int, maxQPS float64) *result.Result {
 			Targets:       []string{"http://127.0.0.1:18081", "http://127.0.0.1:18082", "http://127.0.0.1:18083"},
 			EffectiveYAML: "name: demo\ntarget:\n  bundled: {nodes: 3}\nload:\n  start_qps: 100\n  step_qps: 100\n  max_qps: 800\nslo:\n  latency: {p99: 100ms, p999: 250ms}\n  error_rate: 0.1%\n",
 		},
-		Objectives: result.Objectives{
-			LatencyMS:        map[string]float64{"p99": 100, "p999": 250},
-			ErrorRate:        &eb,
-			TargetCPUPercent: &cpuBound,
-		},
+		Objectives: result.Objectives{"latency.p99": 100, "latency.p999": 250, "error_rate": eb, "target_cpu": cpuBound},
 	}
 	var lastPass, firstFail float64
 	for i := 1; i <= rampSteps; i++ {

@@ -419,8 +419,8 @@ func buildCharts(r *result.Result) ([]*chart, error) {
 			return float64(s.ErrorsByClass[cl]) / float64(s.Requests) * 100, true
 		}), Tip: pctTip(cl)})
 	}
-	if o := r.Objectives.ErrorRate; o != nil {
-		er.HLines = append(er.HLines, refLine{Value: *o * 100, Label: "SLO " + fmtPct(*o), Color: "#dc2626"})
+	if o, ok := r.Objectives.Bound("error_rate"); ok {
+		er.HLines = append(er.HLines, refLine{Value: o * 100, Label: "SLO " + fmtPct(o), Color: "#dc2626"})
 	}
 	out = append(out, er)
 
@@ -450,8 +450,8 @@ func buildCharts(r *result.Result) ([]*chart, error) {
 			return s.Host.CPUPercent, true
 		}), Tip: cpuTip("host CPU")},
 	)
-	if o := r.Objectives.TargetCPUPercent; o != nil {
-		cpu.HLines = append(cpu.HLines, refLine{Value: *o, Label: "SLO " + strconv.FormatFloat(*o, 'f', 0, 64) + "%", Color: "#dc2626"})
+	if o, ok := r.Objectives.Bound("target_cpu"); ok {
+		cpu.HLines = append(cpu.HLines, refLine{Value: o, Label: "SLO " + strconv.FormatFloat(o, 'f', 0, 64) + "%", Color: "#dc2626"})
 	}
 	cpu.Series = nonEmpty(cpu.Series)
 	out = append(out, cpu)
@@ -475,8 +475,8 @@ func buildCharts(r *result.Result) ([]*chart, error) {
 		{Name: "send lag p99", Points: by(func(s result.Step) (float64, bool) { return s.Generator.SendLagP99MS, true }), Tip: msTip("send lag p99")},
 		{Name: "send lag max", Points: by(func(s result.Step) (float64, bool) { return s.Generator.SendLagMaxMS, true }), Tip: msTip("send lag max"), Dash: true},
 	})
-	if o := r.Objectives.GCPauseP99MS; o != nil {
-		pauses.HLines = append(pauses.HLines, refLine{Value: *o, Label: "SLO GC p99 " + fmtMS(*o), Color: "#dc2626"})
+	if o, ok := r.Objectives.Bound("gc_pause_p99"); ok {
+		pauses.HLines = append(pauses.HLines, refLine{Value: o, Label: "SLO GC p99 " + fmtMS(o), Color: "#dc2626"})
 	}
 	out = append(out, pauses)
 

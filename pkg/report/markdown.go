@@ -293,8 +293,8 @@ func nodeLossText(r *result.Result, nl *result.NodeLoss) string {
 			notes = append(notes, fmt.Sprintf("capacity.node_loss.qps, below the published N-1 of %s QPS: the hold does not verify the N-1 figure", fmtQPS(bb.NMinus1QPS)))
 		}
 	}
-	if bound := r.Objectives.ErrorRate; bound != nil && nl.Step >= 0 && nl.Step < len(r.Steps) {
-		notes = append(notes, fmt.Sprintf("the hold's error rate %s against an objective of %s", result.FormatShare(r.Steps[nl.Step].ErrorRate), result.FormatShare(*bound)))
+	if bound, ok := r.Objectives.Bound("error_rate"); ok && nl.Step >= 0 && nl.Step < len(r.Steps) {
+		notes = append(notes, fmt.Sprintf("the hold's error rate %s against an objective of %s", result.FormatShare(r.Steps[nl.Step].ErrorRate), result.FormatShare(bound)))
 	}
 	if len(notes) > 0 {
 		b.WriteString(" (" + strings.Join(notes, "; ") + ")")

@@ -339,7 +339,7 @@ func BenchmarkHTML40Steps(b *testing.B) {
 func TestObjectivesTableShowsTheStepsVerdict(t *testing.T) {
 	r := loadFixture(t)
 	gc, tp, steady := 5.0, 0.97, 0.005
-	r.Objectives.GCPauseP99MS, r.Objectives.Throughput, r.Objectives.Steady = &gc, &tp, &steady
+	r.Objectives["gc_pause_p99"], r.Objectives["throughput"], r.Objectives["steady"] = gc, tp, steady
 	fail, ok := -1, false
 	for i := range r.Steps {
 		if r.Steps[i].OfferedQPS == r.BestBefore.FirstFailQPS && !r.Steps[i].SLOPass {

@@ -132,7 +132,7 @@ func textChart(w io.Writer, r *result.Result) {
 			lo, hi = math.Min(lo, v), math.Max(hi, v)
 		}
 	}
-	slo, hasSLO := r.Objectives.LatencyMS["p99"]
+	slo, hasSLO := r.Objectives.Bound("latency.p99")
 	if hasSLO {
 		lo, hi = math.Min(lo, slo), math.Max(hi, slo)
 	}

@@ -35,8 +35,24 @@ type Objective struct {
 	// Quantile is the percentile (0-100) a latency objective reads; 0
 	// for the others.
 	Quantile float64
-	// bound reads the objective's bound from the objectives in force.
-	bound func(o *Objectives) (float64, bool)
+	// SLO is where a scenario sets the bound, below slo: (latency.p99,
+	// error_rate): the YAML key path, the --slo name (its last part, or
+	// one of Aliases) and its unit's notation (UnitMS a duration such as
+	// 100ms, UnitShare a share such as 0.1%, UnitPercent a share of one
+	// core such as 80%).
+	SLO string
+	// Aliases are further names --slo takes for it (errors).
+	Aliases []string
+	// Doc is where result.json holds the bound, below objectives:
+	// (latency_ms.p99, target_cpu_percent).
+	Doc string
+	// Positive is true when a bound must be above zero; otherwise it may
+	// be zero. A share is at most 1.
+	Positive bool
+	// Default is the bound in force when a scenario sets none; 0 for an
+	// objective that is off unless set. For an objective with a default,
+	// a bound of 0 turns it off.
+	Default float64
 	// measure reads the step's measure; false when it was not measured.
 	measure func(s *Step) (float64, bool)
 	// judge, when set, decides the failure instead of the plain
@@ -106,15 +122,20 @@ func (ob *Objective) Comparison() string {
 	return "≤"
 }
 
-// latencyObjective reads a percentile of the step's latency, measured from
-// each request's intended send time.
+// LatencyObjective is the objective on a percentile of the step's
+// latency, measured from each request's intended send time: key is its
+// short name (p99, p999), label how reports name it (p99.9), q the
+// percentile (0-100; 100 the maximum) read from the step's histogram.
+func LatencyObjective(key, label string, q float64) Objective {
+	return latencyObjective(key, label, q, nil)
+}
+
+// latencyObjective is LatencyObjective, read from the step's own
+// percentile fields by read when they hold it.
 func latencyObjective(key, label string, q float64, read func(l Latency) float64) Objective {
 	return Objective{
 		Key: "latency." + key, Label: "latency " + label, Unit: UnitMS, Quantile: q,
-		bound: func(o *Objectives) (float64, bool) {
-			v, ok := o.LatencyMS[key]
-			return v, ok
-		},
+		SLO: "latency." + key, Doc: "latency_ms." + key, Positive: true,
 		measure: func(s *Step) (float64, bool) {
 			if s.Requests == 0 {
 				return 0, false
@@ -124,15 +145,6 @@ func latencyObjective(key, label string, q float64, read func(l Latency) float64
 			}
 			return latencyFromHistogram(s, q)
 		},
-	}
-}
-
-func optional(p func(o *Objectives) *float64) func(o *Objectives) (float64, bool) {
-	return func(o *Objectives) (float64, bool) {
-		if v := p(o); v != nil {
-			return *v, true
-		}
-		return 0, false
 	}
 }
 
@@ -149,19 +161,16 @@ var Catalogue = []Objective{
 	latencyObjective("mean", "mean", 0, func(l Latency) float64 { return l.Mean }),
 	{
 		Key: "error_rate", Label: "error rate", Unit: UnitShare,
-		bound: optional(func(o *Objectives) *float64 { return o.ErrorRate }),
+		SLO: "error_rate", Aliases: []string{"errors"}, Doc: "error_rate",
 		measure: func(s *Step) (float64, bool) {
 			return s.ErrorRate, s.Requests > 0
 		},
 	},
 	{
+		// A target delivering under 97% of the arrivals scheduled is
+		// falling behind, whatever its latency.
 		Key: "throughput", Label: "throughput (share of the scheduled arrivals delivered)", Unit: UnitShare, AtLeast: true, Queue: true,
-		bound: func(o *Objectives) (float64, bool) {
-			if o.Throughput == nil || *o.Throughput <= 0 {
-				return 0, false
-			}
-			return *o.Throughput, true
-		},
+		SLO: "throughput", Doc: "throughput", Default: DefaultThroughput,
 		measure: deliveredShare,
 		judge: func(s *Step, bound float64) (float64, bool, bool) {
 			v, ok := deliveredShare(s)
@@ -173,13 +182,11 @@ var Catalogue = []Objective{
 		},
 	},
 	{
+		// How fast a step's median latency may grow across its window,
+		// in ms per ms: a step whose latency keeps rising holds a queue
+		// that grows, survived rather than sustained (ADR 23).
 		Key: "steady", Label: "steady state (backlog growth, share of the rate)", Unit: UnitShare, Queue: true,
-		bound: func(o *Objectives) (float64, bool) {
-			if o.Steady == nil || *o.Steady <= 0 {
-				return 0, false
-			}
-			return *o.Steady, true
-		},
+		SLO: "steady", Doc: "steady", Default: DefaultSteady,
 		measure: func(s *Step) (float64, bool) {
 			t := SteadinessOf(s)
 			return t.Slope, t.Judged
@@ -191,7 +198,7 @@ var Catalogue = []Objective{
 	},
 	{
 		Key: "target_cpu", Label: "target CPU (busiest node)", Unit: UnitPercent,
-		bound: optional(func(o *Objectives) *float64 { return o.TargetCPUPercent }),
+		SLO: "target_cpu", Doc: "target_cpu_percent",
 		measure: func(s *Step) (float64, bool) {
 			if s.Target == nil {
 				return 0, false
@@ -204,7 +211,7 @@ var Catalogue = []Objective{
 	},
 	{
 		Key: "gc_pause_p99", Label: "target GC pause p99", Unit: UnitMS,
-		bound: optional(func(o *Objectives) *float64 { return o.GCPauseP99MS }),
+		SLO: "gc_pause_p99", Doc: "gc_pause_p99_ms",
 		measure: func(s *Step) (float64, bool) {
 			if s.Target == nil {
 				return 0, false
@@ -260,11 +267,31 @@ type InForce struct {
 	Bound float64
 }
 
+// Bound is the bound in force for the objective key: false when o does
+// not set it, or sets an objective with a default to 0, which turns it
+// off.
+func (o Objectives) Bound(key string) (float64, bool) {
+	v, ok := o[key]
+	if !ok {
+		return 0, false
+	}
+	if ob, known := LookupObjective(key); known && ob.Default > 0 && v <= 0 {
+		return 0, false
+	}
+	return v, true
+}
+
+// Has says the objective key is in force under o.
+func (o Objectives) Has(key string) bool {
+	_, ok := o.Bound(key)
+	return ok
+}
+
 // InForce lists the objectives o sets, in catalogue order.
 func (o Objectives) InForce() []InForce {
 	var out []InForce
 	for i := range Catalogue {
-		if b, ok := Catalogue[i].bound(&o); ok {
+		if b, ok := o.Bound(Catalogue[i].Key); ok {
 			out = append(out, InForce{Objective: &Catalogue[i], Bound: b})
 		}
 	}

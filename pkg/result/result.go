@@ -115,28 +115,13 @@ type Manifest struct {
 }
 
 // Objectives are the SLOs the steps were judged against, in plain units so
-// that report, compare and merge can re-evaluate them without the scenario.
-type Objectives struct {
-	// LatencyMS maps a percentile name (p50, p90, p99, p999, max, mean) to
-	// its bound in milliseconds.
-	LatencyMS map[string]float64 `json:"latency_ms,omitempty"`
-	// ErrorRate is the highest allowed share of failed requests (0.001 = 0.1%).
-	ErrorRate *float64 `json:"error_rate,omitempty"`
-	// TargetCPUPercent bounds the busiest target node's CPU.
-	TargetCPUPercent *float64 `json:"target_cpu_percent,omitempty"`
-	// GCPauseP99MS bounds the target's p99 GC pause.
-	GCPauseP99MS *float64 `json:"gc_pause_p99_ms,omitempty"`
-	// Throughput is the least share of the sent rate that must complete
-	// successfully within the step (0.97: a target delivering under 97% of
-	// the load it is offered is falling behind, whatever its latency).
-	Throughput *float64 `json:"throughput,omitempty"`
-	// Steady bounds how fast a step's median latency may grow across its
-	// measured window, in ms per ms: the share of the rate a backlog grows
-	// by (0.005: latency rising 5 ms per second), beyond the noise of the
-	// step's trend slices. A step whose latency keeps rising holds a
-	// queue that grows: it was survived, not sustained (ADR 23).
-	Steady *float64 `json:"steady,omitempty"`
-}
+// that report, compare and merge can re-evaluate them without the
+// scenario: each objective's bound by catalogue key (latency.p99,
+// error_rate, ...) in the objective's unit (Objective.Unit). An objective
+// not in the map is not in force. result.json writes them at each entry's
+// Doc path ({"latency_ms": {"p99": 100}, "error_rate": 0.001}): see
+// MarshalJSON.
+type Objectives map[string]float64
 
 // Latency is a set of percentiles in milliseconds.
 type Latency struct {
@@ -418,6 +403,13 @@ func Open(path string) (*os.File, error) {
 	if err != nil {
 		return nil, err
 	}
+	if st.IsDir() {
+		hint := "give a result.json file"
+		if in := filepath.Join(path, "result.json"); fileExists(in) {
+			hint = "give " + in
+		}
+		return nil, fmt.Errorf("%s: %w (a directory): %s", path, ErrNotAFile, hint)
+	}
 	if !st.Mode().IsRegular() {
 		return nil, fmt.Errorf("%s: %w (%s): give a result.json file", path, ErrNotAFile, st.Mode().Type())
 	}
@@ -425,6 +417,11 @@ func Open(path string) (*os.File, error) {
 		return nil, fmt.Errorf("%s: %w: %d bytes, more than the %d MiB a result may be", path, ErrCorrupt, st.Size(), MaxDocumentBytes>>20)
 	}
 	return os.Open(path)
+}
+
+func fileExists(p string) bool {
+	st, err := os.Stat(p)
+	return err == nil && st.Mode().IsRegular()
 }
 
 // Decode reads a result document and checks it as every reader must: the

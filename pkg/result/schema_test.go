@@ -100,3 +100,32 @@ func TestDecodeRefusesMutatedResults(t *testing.T) {
 func step(m map[string]any, i int) map[string]any {
 	return m["steps"].([]any)[i].(map[string]any)
 }
+
+// The objectives section of result.schema.json, as published, is the one
+// validation makes from the catalogue: an objective added to the
+// catalogue without the file brought up to date fails here.
+func TestSchemaFileObjectivesMatchCatalogue(t *testing.T) {
+	var file map[string]any
+	if err := json.Unmarshal(result.JSONSchema, &file); err != nil {
+		t.Fatal(err)
+	}
+	doc, err := result.SchemaDocument()
+	if err != nil {
+		t.Fatal(err)
+	}
+	want, _ := json.Marshal(doc["$defs"].(map[string]any)["objectives"])
+	got, _ := json.Marshal(file["$defs"].(map[string]any)["objectives"])
+	if !bytes.Equal(normalizeJSON(t, got), normalizeJSON(t, want)) {
+		t.Errorf("result.schema.json $defs.objectives is\n%s\nthe catalogue makes\n%s", got, want)
+	}
+}
+
+func normalizeJSON(t *testing.T, b []byte) []byte {
+	t.Helper()
+	var v any
+	if err := json.Unmarshal(b, &v); err != nil {
+		t.Fatal(err)
+	}
+	out, _ := json.Marshal(v)
+	return out
+}

@@ -11,7 +11,7 @@ import (
 // they cannot stands, whatever the stalls were.
 func TestStallExplains(t *testing.T) {
 	p99, p50, er := 100.0, 40.0, 0.001
-	o := result.Objectives{LatencyMS: map[string]float64{"p99": p99, "p50": p50}, ErrorRate: &er}
+	o := result.Objectives{"latency.p99": p99, "latency.p50": p50, "error_rate": er}
 	base := func(lat result.Latency, errors int64, stallP50, stallP99 float64) result.Step {
 		st := result.Step{OfferedQPS: 100, AchievedQPS: 100, DurationS: 3, WarmupS: 1, Requests: 300, Successes: 300 - errors, Errors: errors, LatencyMS: lat}
 		if errors > 0 {

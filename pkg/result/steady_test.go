@@ -177,7 +177,7 @@ func TestSteadyNotJudgedWithoutData(t *testing.T) {
 		t.Errorf("no trend judged: %+v", tr)
 	}
 	steady := result.DefaultSteady
-	if fs := result.Judge(&st, result.Objectives{Steady: &steady}); len(fs) != 0 {
+	if fs := result.Judge(&st, result.Objectives{"steady": steady}); len(fs) != 0 {
 		t.Errorf("unjudged step failed %v", fs)
 	}
 }

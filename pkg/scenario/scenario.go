@@ -5,15 +5,12 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"math"
 	"net/http"
 	"net/url"
 	"os"
 	"path/filepath"
 	"reflect"
 	"regexp"
-	"slices"
-	"sort"
 	"strconv"
 	"strings"
 	"time"
@@ -21,8 +18,6 @@ import (
 	"go.yaml.in/yaml/v3"
 
 	"github.com/bestbefore/bestbefore/pkg/h1"
-	"github.com/bestbefore/bestbefore/pkg/pace"
-	"github.com/bestbefore/bestbefore/pkg/result"
 )
 
 // Error is a problem with a scenario, located by file, line and field.
@@ -295,6 +290,15 @@ func checkPath(t reflect.Type, parts []string) error {
 		for t.Kind() == reflect.Pointer {
 			t = t.Elem()
 		}
+		if t == sloType {
+			// slo: holds the catalogue's objectives, not fields.
+			rest := strings.Join(parts[i:], ".")
+			if _, ok := lookupSLO(rest); ok || len(sloKeysAt(rest)) > 0 {
+				return nil
+			}
+			prefix := strings.Join(parts[i:len(parts)-1], ".")
+			return fmt.Errorf("%s", unknownSLO(prefix, parts[len(parts)-1]))
+		}
 		switch t.Kind() {
 		case reflect.Struct:
 			f, ok := fieldByTag(t, p)
@@ -422,7 +426,7 @@ func (s *Scenario) applyDefaults() {
 		s.Monitor.Interval = Duration(time.Second)
 	}
 	if s.Monitor.MaxSendLag == 0 {
-		s.Monitor.MaxSendLag = Duration(DefaultMaxSendLag(s.SLO.Latency))
+		s.Monitor.MaxSendLag = Duration(DefaultMaxSendLag(s.SLO))
 	}
 	if s.AbortOn != nil && s.AbortOn.For == 0 {
 		s.AbortOn.For = 2
@@ -514,264 +518,6 @@ func wireMsg(err error) string {
 	return strings.TrimPrefix(err.Error(), h1.ErrNotWireSafe.Error()+": ")
 }
 
-// Validate checks values that decode but make no sense.
-func (s *Scenario) Validate() Errors {
-	var errs Errors
-	add := func(field, format string, args ...any) { errs = append(errs, s.errf(field, format, args...)) }
-
-	t := s.Target
-	nTargets := 0
-	if t.URL != "" {
-		nTargets++
-	}
-	if len(t.URLs) > 0 {
-		nTargets++
-	}
-	if t.Bundled != nil {
-		nTargets++
-	}
-	if t.Baseline != nil || t.Candidate != nil {
-		nTargets++
-		if t.Baseline == nil || t.Candidate == nil {
-			add("target", "a live A/B run needs both baseline and candidate")
-		}
-		for name, side := range map[string]*Target{"baseline": t.Baseline, "candidate": t.Candidate} {
-			if side == nil {
-				continue
-			}
-			n := 0
-			for _, set := range []bool{side.URL != "", len(side.URLs) > 0, side.Bundled != nil} {
-				if set {
-					n++
-				}
-			}
-			if n != 1 {
-				add("target."+name, "set exactly one of url, urls or bundled")
-			}
-			if side.Baseline != nil || side.Candidate != nil {
-				add("target."+name, "a side cannot itself be an A/B pair")
-			}
-			if msg := targetURLProblem(side.URL); msg != "" {
-				add("target."+name+".url", "%s", msg)
-			}
-			for i, u := range side.URLs {
-				if msg := targetURLProblem(u); msg != "" {
-					add(fmt.Sprintf("target.%s.urls.%d", name, i), "%s", msg)
-				}
-			}
-		}
-		if s.Capacity.NodeLoss != nil && s.Capacity.NodeLoss.Verify {
-			add("capacity.node_loss", "node-loss verification is not available in a live A/B run")
-		}
-	}
-	switch {
-	case nTargets == 0:
-		add("target", "set one of url, urls or bundled")
-	case nTargets > 1:
-		add("target", "set only one of url, urls, bundled or baseline/candidate")
-	}
-	for i, u := range append([]string{t.URL}, t.URLs...) {
-		if u == "" {
-			continue
-		}
-		field := "target.url"
-		if i > 0 {
-			field = fmt.Sprintf("target.urls.%d", i-1)
-		}
-		if msg := targetURLProblem(u); msg != "" {
-			add(field, "%s", msg)
-		}
-	}
-	for _, side := range []*Target{&s.Target, t.Baseline, t.Candidate} {
-		if side == nil {
-			continue
-		}
-		names := make([]string, 0, len(side.Headers))
-		for k := range side.Headers {
-			names = append(names, k)
-		}
-		sort.Strings(names)
-		prefix := "target.headers"
-		if side == t.Baseline {
-			prefix = "target.baseline.headers"
-		} else if side == t.Candidate {
-			prefix = "target.candidate.headers"
-		}
-		for _, k := range names {
-			if err := h1.CheckHeaderName(k); err != nil {
-				add(prefix+"."+k, "%s", wireMsg(err))
-			} else if err := h1.CheckHeaderValue(side.Headers[k]); err != nil {
-				add(prefix+"."+k, "%s", wireMsg(err))
-			} else if reservedHeader(k) {
-				add(prefix+"."+k, "%s is written by bestbefore itself (from the URL and the body) and cannot be set", http.CanonicalHeaderKey(k))
-			}
-		}
-	}
-	if b := t.Bundled; b != nil {
-		if b.Nodes < 1 || b.Nodes > 64 {
-			add("target.bundled.nodes", "must be between 1 and 64, got %d", b.Nodes)
-		}
-		if b.Workers < 0 || b.Workers > MaxBundledWorkers {
-			add("target.bundled.workers", "must be between 0 (the default, %d) and %d, got %d", 8, MaxBundledWorkers, b.Workers)
-		}
-		if b.Queue < 0 || b.Queue > MaxBundledQueue {
-			add("target.bundled.queue", "must be between 0 (the default, 4 × workers) and %d, got %d", MaxBundledQueue, b.Queue)
-		}
-	}
-	if t.MaxResponseBytes < 0 {
-		add("target.max_response_bytes", "must not be negative")
-	}
-	if s.Traffic.File == "" {
-		add("traffic.file", "required: the NDJSON traffic file to replay")
-	}
-	switch s.Traffic.Order {
-	case "sequential", "shuffle":
-	default:
-		add("traffic.order", "must be sequential or shuffle, got %q", s.Traffic.Order)
-	}
-	switch s.Traffic.Timing {
-	case "rate", "recorded":
-	default:
-		add("traffic.timing", "must be rate or recorded, got %q", s.Traffic.Timing)
-	}
-	if s.Traffic.Speed <= 0 || math.IsNaN(s.Traffic.Speed) {
-		add("traffic.speed", "must be positive, got %v", s.Traffic.Speed)
-	}
-
-	l := s.Load
-	if !slices.Contains(pace.Processes, l.Arrival) {
-		add("load.arrival", "must be one of %s, got %q", strings.Join(pace.Processes, ", "), l.Arrival)
-	}
-	switch {
-	case l.Burstiness != 0 && l.Arrival != pace.ProcessBursty:
-		add("load.burstiness", "applies to arrival: bursty only (arrival is %s)", l.Arrival)
-	case l.Burstiness < 0 || math.IsNaN(l.Burstiness) || l.Burstiness > 100:
-		add("load.burstiness", "must be a gamma shape above 0 and at most 100 (1 is Poisson, below 1 burstier), got %v", l.Burstiness)
-	}
-	if len(l.Steps) > 0 {
-		if len(l.Steps) > MaxSteps {
-			add("load.steps", "%d steps is more than the %d a ramp may hold", len(l.Steps), MaxSteps)
-		}
-		for i, q := range l.Steps {
-			switch {
-			case !(q > 0) || math.IsInf(q, 0):
-				add(fmt.Sprintf("load.steps.%d", i), "rate must be positive, got %v", q)
-			case q > MaxQPS:
-				add(fmt.Sprintf("load.steps.%d", i), "%v is beyond what any generator can send (at most %v)", q, float64(MaxQPS))
-			}
-		}
-	} else {
-		if !(l.StartQPS > 0) || math.IsInf(l.StartQPS, 0) {
-			add("load.start_qps", "must be positive, got %v", l.StartQPS)
-		}
-		if l.StepQPS < 0 || math.IsNaN(l.StepQPS) {
-			add("load.step_qps", "must not be negative, got %v", l.StepQPS)
-		}
-		if l.MaxQPS < 0 || math.IsNaN(l.MaxQPS) {
-			add("load.max_qps", "must not be negative, got %v", l.MaxQPS)
-		}
-		if l.MaxQPS > 0 && l.MaxQPS < l.StartQPS {
-			add("load.max_qps", "%v is below start_qps %v", l.MaxQPS, l.StartQPS)
-		}
-		if l.MaxQPS == 0 {
-			add("load.max_qps", "required: the ramp's upper bound")
-		}
-		if l.MaxQPS > MaxQPS {
-			add("load.max_qps", "%v is beyond what any generator can send (at most %v)", l.MaxQPS, float64(MaxQPS))
-		}
-		if l.StepQPS > 0 && l.MaxQPS <= MaxQPS && (l.MaxQPS-l.StartQPS)/l.StepQPS >= MaxSteps {
-			add("load.step_qps", "%v from %v to %v makes more than the %d steps a ramp may hold", l.StepQPS, l.StartQPS, l.MaxQPS, MaxSteps)
-		}
-	}
-	if l.StepDuration.D() < 100*time.Millisecond {
-		add("load.step_duration", "must be at least 100ms, got %v", l.StepDuration.D())
-	}
-	if l.Warmup < 0 || l.Warmup >= l.StepDuration {
-		add("load.warmup", "must be between 0 and step_duration (%v), got %v", l.StepDuration.D(), l.Warmup.D())
-	}
-	if l.Refine < 0 || l.Refine > 20 {
-		add("load.refine", "must be between 0 and 20, got %d", l.Refine)
-	}
-	if l.StopAfterFailures < 1 {
-		add("load.stop_after_failures", "must be at least 1, got %d", l.StopAfterFailures)
-	}
-	if l.Timeout <= 0 {
-		add("load.timeout", "must be positive, got %v", l.Timeout.D())
-	}
-	if l.MaxInFlight < 1 {
-		add("load.max_in_flight", "must be at least 1, got %d", l.MaxInFlight)
-	}
-	if l.Interval <= 0 || l.Interval > l.StepDuration {
-		add("load.interval", "must be positive and at most step_duration, got %v", l.Interval.D())
-	}
-
-	keys := make([]string, 0, len(s.SLO.Latency))
-	for k := range s.SLO.Latency {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	for _, k := range keys {
-		if _, ok := result.LatencyQuantile(k); !ok {
-			add("slo.latency."+k, "unknown percentile %q: use %s", k, strings.Join(result.LatencyKeys(), ", "))
-		}
-		if s.SLO.Latency[k] <= 0 {
-			add("slo.latency."+k, "must be positive")
-		}
-	}
-	checkRatio := func(field string, r *Ratio) {
-		if r != nil && (*r < 0 || *r > 1 || math.IsNaN(float64(*r))) {
-			add(field, "must be between 0%% and 100%%, got %v%%", float64(*r)*100)
-		}
-	}
-	checkRatio("slo.error_rate", s.SLO.ErrorRate)
-	checkRatio("slo.target_cpu", s.SLO.TargetCPU)
-	checkRatio("slo.throughput", s.SLO.Throughput)
-	checkRatio("slo.steady", s.SLO.Steady)
-	for i, c := range s.Checks {
-		f := fmt.Sprintf("checks.%d", i)
-		if c.Status == nil && c.Header == "" && c.JSONPath == "" && c.BodyHas == "" {
-			add(f, "a check needs status, header, json or contains")
-		}
-		if c.Status != nil && !c.Status.Recorded && (c.Status.Code < 100 || c.Status.Code > 599) {
-			add(f+".status", "must be an HTTP status (100-599) or recorded, got %d", c.Status.Code)
-		}
-		if c.MinItems != nil && c.JSONPath == "" {
-			add(f+".min_items", "needs json: the path of the array")
-		}
-		if c.HeaderIs != "" && c.Header == "" {
-			add(f+".equals", "needs header: the header to compare")
-		}
-	}
-	if s.Capacity.Nodes < 1 {
-		add("capacity.nodes", "must be at least 1, got %d", s.Capacity.Nodes)
-	}
-	if m := *s.Capacity.SafetyMargin; !(m > 0 && m <= 1) {
-		add("capacity.safety_margin", "must be in (0, 1], got %v", m)
-	}
-	if n := s.Capacity.NodeLoss; n != nil && n.Verify {
-		if s.Capacity.Nodes < 2 {
-			add("capacity.node_loss", "node loss needs at least 2 nodes")
-		}
-		if t.Bundled == nil && n.Command == "" {
-			add("capacity.node_loss.command", "required for a target that is not bundled: the command that takes a node out")
-		}
-		checkRatio("capacity.node_loss.at", n.At)
-	}
-	if a := s.AbortOn; a != nil {
-		checkRatio("abort_on.error_rate", a.ErrorRate)
-		if a.For < 1 {
-			add("abort_on.for", "must be at least 1")
-		}
-	}
-	if s.Monitor.Interval <= 0 {
-		add("monitor.interval", "must be positive")
-	}
-	if s.Limits.MaxDuration <= 0 {
-		add("limits.max_duration", "must be positive")
-	}
-	return errs
-}
-
 // SafetyMarginValue returns the safety margin (default 1).
 func (s *Scenario) SafetyMarginValue() float64 {
 	if s.Capacity.SafetyMargin == nil {
@@ -827,15 +573,15 @@ func (s *Scenario) EffectiveYAML() string {
 // only make the target look slower, and a lag that small beside the
 // objective cannot change a verdict. A generator sharing a laptop's cores
 // with the target seldom keeps 1 ms at the p99.
-func DefaultMaxSendLag(latency map[string]Duration) time.Duration {
+func DefaultMaxSendLag(slo SLO) time.Duration {
 	lag := time.Millisecond
 	var tightest time.Duration
-	for k, d := range latency {
-		if k == "max" || d <= 0 {
+	for k, v := range slo.Bounds {
+		if !strings.HasPrefix(k, "latency.") || k == "latency.max" || v <= 0 {
 			continue
 		}
-		if tightest == 0 || d.D() < tightest {
-			tightest = d.D()
+		if d := time.Duration(v * float64(time.Millisecond)); tightest == 0 || d < tightest {
+			tightest = d
 		}
 	}
 	if tightest/10 > lag {

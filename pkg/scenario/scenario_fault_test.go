@@ -109,7 +109,7 @@ func TestGoodScenarios(t *testing.T) {
 		},
 		"full.good.yaml": func(t *testing.T, s *scenario.Scenario) {
 			if s.Capacity.Nodes != 3 || s.SafetyMarginValue() != 0.8 || s.AbortOn == nil || float64(*s.AbortOn.ErrorRate) != 0.5 ||
-				s.AbortOn.For != 2 || float64(*s.SLO.ErrorRate) != 0.001 || s.SLO.Latency["p999"].D() != 250*time.Millisecond ||
+				s.AbortOn.For != 2 || s.SLO.Bounds["error_rate"] != 0.001 || s.SLO.Bounds["latency.p999"] != 250 ||
 				len(s.Checks) != 2 || s.Limits.MaxDuration.D() != 2*time.Hour || s.Seed != 7 {
 				t.Errorf("fields: %+v", s)
 			}

@@ -47,9 +47,13 @@ func unknownKey(msg, path string) string {
 // keysAt lists the YAML keys of the struct at the dotted path below t
 // (list indexes skipped), sorted; nil when the path leads elsewhere.
 func keysAt(t reflect.Type, path string) []string {
-	for _, part := range strings.Split(path, ".") {
+	parts := strings.Split(path, ".")
+	for i, part := range parts {
 		for t.Kind() == reflect.Pointer || t.Kind() == reflect.Slice || t.Kind() == reflect.Map {
 			t = t.Elem()
+		}
+		if t == sloType {
+			return sloKeysAt(strings.Join(parts[i:], "."))
 		}
 		if part == "" || isIndex(part) {
 			continue
@@ -65,6 +69,9 @@ func keysAt(t reflect.Type, path string) []string {
 	}
 	for t.Kind() == reflect.Pointer || t.Kind() == reflect.Slice || t.Kind() == reflect.Map {
 		t = t.Elem()
+	}
+	if t == sloType {
+		return sloKeysAt("")
 	}
 	if t.Kind() != reflect.Struct {
 		return nil

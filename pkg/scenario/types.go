@@ -87,22 +87,6 @@ type LoadSpec struct {
 	Interval Duration `yaml:"interval"`
 }
 
-// SLO holds the objectives a step must meet.
-type SLO struct {
-	Latency    map[string]Duration `yaml:"latency"`
-	ErrorRate  *Ratio              `yaml:"error_rate"`
-	TargetCPU  *Ratio              `yaml:"target_cpu"`
-	GCPauseP99 *Duration           `yaml:"gc_pause_p99"`
-	// Throughput is the least share of the offered rate that must complete
-	// successfully within each step; default 97%, 0 turns it off.
-	Throughput *Ratio `yaml:"throughput"`
-	// Steady is the most a step's backlog may grow, as a share of the
-	// rate (latency rising 1 ms per second of the step is 0.1%); default
-	// 0.5%, 0 turns it off. A step whose latency keeps rising is not
-	// sustainable, however short it was.
-	Steady *Ratio `yaml:"steady"`
-}
-
 // Check is an invariant every response must keep. Exactly one kind is set
 // per entry, or several that must all hold.
 type Check struct {

@@ -76,7 +76,7 @@ func (rn *runner) nodeLoss() error {
 		lost = lostAt.Sub(st.StartedAt).Seconds() - st.WarmupS
 	}
 	res.LostAtS = lost
-	p99Bound, hasP99 := rn.r.Objectives.LatencyMS["p99"]
+	p99Bound, hasP99 := rn.r.Objectives.Bound("latency.p99")
 	width := s.Load.Interval.D().Seconds()
 	for _, iv := range st.Intervals {
 		h, _ := stats.Decode(iv.Histogram)

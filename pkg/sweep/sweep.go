@@ -7,6 +7,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"math"
 	"net/http"
 	"net/url"
@@ -290,51 +291,8 @@ func prepare(ctx context.Context, cfg Config) (stepper Stepper, prov *attack.Pro
 	return atk, prov, info, closeAll, nil
 }
 
-// DefaultThroughput is the least share of the sent rate a step must
-// deliver when the scenario does not say: below it the target's queue
-// grows for as long as the load lasts, whatever a short step's latency
-// shows.
-const DefaultThroughput = 0.97
-
-// Objectives converts the scenario's SLOs into plain units.
-func Objectives(s *scenario.Scenario) result.Objectives {
-	o := result.Objectives{}
-	if len(s.SLO.Latency) > 0 {
-		o.LatencyMS = map[string]float64{}
-		for k, d := range s.SLO.Latency {
-			o.LatencyMS[k] = float64(d.D()) / float64(time.Millisecond)
-		}
-	}
-	if s.SLO.ErrorRate != nil {
-		v := float64(*s.SLO.ErrorRate)
-		o.ErrorRate = &v
-	}
-	if s.SLO.TargetCPU != nil {
-		v := float64(*s.SLO.TargetCPU) * 100
-		o.TargetCPUPercent = &v
-	}
-	if s.SLO.Throughput != nil {
-		if v := float64(*s.SLO.Throughput); v > 0 {
-			o.Throughput = &v
-		}
-	} else {
-		v := DefaultThroughput
-		o.Throughput = &v
-	}
-	if s.SLO.GCPauseP99 != nil {
-		v := float64(s.SLO.GCPauseP99.D()) / float64(time.Millisecond)
-		o.GCPauseP99MS = &v
-	}
-	if s.SLO.Steady != nil {
-		if v := float64(*s.SLO.Steady); v > 0 {
-			o.Steady = &v
-		}
-	} else {
-		v := result.DefaultSteady
-		o.Steady = &v
-	}
-	return o
-}
+// Objectives are the scenario's objectives in force, in plain units.
+func Objectives(s *scenario.Scenario) result.Objectives { return s.SLO.InForce() }
 
 type runner struct {
 	// sides are the baseline and candidate results of a live A/B run.
@@ -603,7 +561,7 @@ func blameStalls(st *result.Step, o result.Objectives, allowance time.Duration) 
 		g.Saturated = true
 		g.SaturatedWhy = fmt.Sprintf("%s (stall p99 %.1fms, send lag p99 %.1fms, above the %.1fms allowance), which explains %s: other processes on its cores, or a pause",
 			StalledWhy, g.StallP99MS, g.SendLagP99MS, ms, strings.Join(st.Failed, ", "))
-	case late && st.SLOPass && o.Throughput != nil:
+	case late && st.SLOPass && o.Has("throughput"):
 		st.Warnings = append(st.Warnings, fmt.Sprintf("send lag p99 %.2fms above %.2fms because %s (stall p99 %.2fms): the machine is busy; latency counts the lateness against the service and the step delivered what was scheduled, so its pass stands", g.SendLagP99MS, ms, StalledWhy, g.StallP99MS))
 	case late:
 		markLate(g, ms)
@@ -631,8 +589,8 @@ func (rn *runner) keepPartial(idx int, phase string, q float64, dur time.Duratio
 	// The steady-state test reads the trend across the whole window; a
 	// window cut short has only its first slices, so the part that ran
 	// is judged on every other objective.
-	o := rn.r.Objectives
-	o.Steady = nil
+	o := maps.Clone(rn.r.Objectives)
+	delete(o, "steady")
 	result.ApplyJudgement(&st, o)
 	st.Partial = true
 	by := "an interrupt"

@@ -99,7 +99,7 @@ func TestResourcesTargetCPU(t *testing.T) {
 	r := runResources(t, "{target_cpu: 50%}", func(q float64) *result.Target {
 		return &result.Target{CPUPercent: q * 0.3, MaxCPUPercent: q * 0.4}
 	})
-	if o := r.Objectives.TargetCPUPercent; o == nil || *o != 50 {
+	if o, ok := r.Objectives.Bound("target_cpu"); !ok || o != 50 {
 		t.Errorf("objectives.target_cpu_percent %v, want 50", o)
 	}
 	checkLimit(t, r, "target_cpu", 125)
@@ -111,7 +111,7 @@ func TestResourcesGCPause(t *testing.T) {
 	r := runResources(t, "{gc_pause_p99: 5.5ms}", func(q float64) *result.Target {
 		return &result.Target{CPUPercent: 10, GCPauseP99MS: q / 25}
 	})
-	if o := r.Objectives.GCPauseP99MS; o == nil || *o != 5.5 {
+	if o, ok := r.Objectives.Bound("gc_pause_p99"); !ok || o != 5.5 {
 		t.Errorf("objectives.gc_pause_p99_ms %v, want 5.5", o)
 	}
 	checkLimit(t, r, "gc_pause_p99", 125)

@@ -59,7 +59,7 @@ func Run(srv Server, plan Plan, seed uint64) *result.Result {
 		Status:     result.StatusCompleted,
 		StartedAt:  start,
 		Manifest:   result.Manifest{Tool: "bestbefore", CPUs: 1, Seed: int64(seed), Scenario: plan.Name},
-		Objectives: result.Objectives{LatencyMS: map[string]float64{"p99": plan.P99MS}, ErrorRate: &errRate},
+		Objectives: result.Objectives{"latency.p99": plan.P99MS, "error_rate": errRate},
 		BestBefore: result.BestBefore{Step: -1},
 	}
 	stop := plan.StopAfterFailures
