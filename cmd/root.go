@@ -1,5 +1,7 @@
-// Package cmd wires the cobra commands; it parses flags and calls pkg/,
-// nothing more.
+// Package cmd wires the cobra commands. Each command is an Options struct
+// its flags fill and a run function that calls pkg/ and maps the outcome
+// to an exit code; NewCmdX(f, runF) lets a test read the options without
+// running anything. Usage errors are typed (cmdutil.BadInput, exit 2).
 package cmd
 
 import (
@@ -8,7 +10,6 @@ import (
 	"fmt"
 	"os"
 	"runtime/pprof"
-	"strings"
 
 	"github.com/spf13/cobra"
 
@@ -74,15 +75,15 @@ Start with:
 	root.SetOut(f.IOStreams.Out)
 	root.SetErr(f.IOStreams.ErrOut)
 	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error {
-		return cmdutil.BadInput(fmt.Errorf("%w\nRun '%s --help' for usage.", err, c.CommandPath()))
+		return cmdutil.BadInput(fmt.Errorf("%w\nRun '%s --help' for usage", err, c.CommandPath()))
 	})
 	root.AddCommand(cmdCalibrate.NewCmdCalibrate(f, nil))
 	root.AddCommand(cmdCompare.NewCmdCompare(f, nil))
-	root.AddCommand(cmdDemo.NewCmdDemo(f))
+	root.AddCommand(cmdDemo.NewCmdDemo(f, nil))
 	root.AddCommand(cmdHistory.NewCmdHistory(f))
 	root.AddCommand(cmdMerge.NewCmdMerge(f, nil))
 	root.AddCommand(cmdPlan.NewCmdPlan(f, nil))
-	root.AddCommand(cmdReport.NewCmdReport(f))
+	root.AddCommand(cmdReport.NewCmdReport(f, nil))
 	root.AddCommand(cmdRun.NewCmdRun(f, nil))
 	root.AddCommand(cmdSimulate.NewCmdSimulate(f, nil))
 	root.AddCommand(cmdTarget.NewCmdTarget(f))
@@ -93,6 +94,7 @@ Start with:
 	// too refuses a mistyped shell.
 	root.InitDefaultCompletionCmd()
 	cmdutil.RequireSubcommands(root)
+	cmdutil.UsageErrors(root)
 	return root
 }
 
@@ -110,10 +112,6 @@ func Main() int {
 		return 0
 	}
 	code := cmdutil.CodeOf(err)
-	if strings.HasPrefix(err.Error(), "unknown command") || strings.HasPrefix(err.Error(), "accepts ") ||
-		strings.Contains(err.Error(), "arg(s)") || strings.HasPrefix(err.Error(), "unknown flag") {
-		code = cmdutil.ExitBadInput
-	}
 	if !errors.Is(err, cmdutil.ErrSilent) {
 		var ee *cmdutil.ExitError
 		if !(errors.As(err, &ee) && ee.Err == nil) {

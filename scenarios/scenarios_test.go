@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/bestbefore/bestbefore/pkg/runner"
 	"github.com/bestbefore/bestbefore/pkg/scenario"
 	"github.com/bestbefore/bestbefore/pkg/traffic"
 	"github.com/bestbefore/bestbefore/scenarios"
@@ -44,7 +45,7 @@ func TestShippedScenarios(t *testing.T) {
 			if s.Target.Bundled == nil {
 				return
 			}
-			cfg := target.ConfigFromScenario(s.Target.Bundled)
+			cfg := runner.BundledConfig(s.Target.Bundled)
 			if err := cfg.Validate(); err != nil {
 				t.Fatalf("target.bundled: %v", err)
 			}

@@ -8,8 +8,6 @@ import (
 	"strconv"
 	"strings"
 	"time"
-
-	"github.com/bestbefore/bestbefore/pkg/scenario"
 )
 
 // Defaults of a node's configuration.
@@ -48,23 +46,6 @@ type Config struct {
 	Seed int64 `json:"seed"`
 	// Index is the node's number in its cluster (reported in answers).
 	Index int `json:"index"`
-}
-
-// ConfigFromScenario maps a scenario's target.bundled block to a node
-// configuration; unset keys keep their defaults.
-func ConfigFromScenario(b *scenario.Bundled) Config {
-	if b == nil {
-		return Config{}.WithDefaults()
-	}
-	c := Config{
-		Workers:   b.Workers,
-		Lookup:    b.Lookup.D(),
-		LookupP99: b.LookupP99.D(),
-		Cache:     b.Cache,
-		Queue:     b.Queue,
-		Flags:     append([]string(nil), b.Flags...),
-	}
-	return c.WithDefaults()
 }
 
 // WithDefaults fills unset fields.

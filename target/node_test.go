@@ -17,7 +17,6 @@ import (
 	"github.com/prometheus/common/expfmt"
 	"github.com/prometheus/common/model"
 
-	"github.com/bestbefore/bestbefore/pkg/scenario"
 	"github.com/bestbefore/bestbefore/target"
 )
 
@@ -419,11 +418,6 @@ func TestConfig(t *testing.T) {
 	c := target.Config{}.WithDefaults()
 	if c.CapacityQPS() != 400 || c.Queue != 32 || c.LookupP99 != 50*time.Millisecond {
 		t.Errorf("defaults: %+v capacity %v", c, c.CapacityQPS())
-	}
-	b := &scenario.Bundled{Nodes: 3, Workers: 16, Lookup: scenario.Duration(10 * time.Millisecond), Cache: -1, Flags: []string{"new-ranker=25%"}}
-	fc := target.ConfigFromScenario(b)
-	if fc.Workers != 16 || fc.Lookup != 10*time.Millisecond || fc.LookupP99 != 25*time.Millisecond || fc.Queue != 64 || fc.Cache != -1 || fc.CapacityQPS() != 1600 || fc.Validate() != nil {
-		t.Errorf("ConfigFromScenario(%+v) = %+v", b, fc)
 	}
 	for _, bad := range []target.Config{
 		{Workers: -1},

@@ -1,6 +1,7 @@
 package cmdutil
 
 import (
+	"errors"
 	"fmt"
 	"strings"
 
@@ -31,7 +32,7 @@ func RequireSubcommands(root *cobra.Command) {
 		if s := cmd.SuggestionsFor(args[0]); len(s) > 0 {
 			msg += "\n\nDid you mean this?\n\t" + strings.Join(s, "\n\t")
 		}
-		return BadInputf("%s\nRun '%s --help' for usage.", msg, cmd.CommandPath())
+		return BadInputf("%s\nRun '%s --help' for usage", msg, cmd.CommandPath())
 	}
 }
 
@@ -39,4 +40,25 @@ func RequireSubcommands(root *cobra.Command) {
 // cmd, a flag that takes one of a fixed set.
 func FixedValues(cmd *cobra.Command, name string, values ...string) {
 	_ = cmd.RegisterFlagCompletionFunc(name, cobra.FixedCompletions(values, cobra.ShellCompDirectiveNoFileComp))
+}
+
+// UsageErrors makes every argument error of the tree under root a usage
+// error (exit 2) saying where the usage is, so that no caller has to tell
+// one from cobra's message text.
+func UsageErrors(root *cobra.Command) {
+	for _, c := range root.Commands() {
+		UsageErrors(c)
+	}
+	check := root.Args
+	if check == nil {
+		return
+	}
+	root.Args = func(cmd *cobra.Command, args []string) error {
+		err := check(cmd, args)
+		var ee *ExitError
+		if err == nil || errors.As(err, &ee) {
+			return err
+		}
+		return BadInput(fmt.Errorf("%w\nRun '%s --help' for usage", err, cmd.CommandPath()))
+	}
 }

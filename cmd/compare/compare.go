@@ -12,7 +12,6 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/bestbefore/bestbefore/cmd/cmdutil"
-	cmdHistory "github.com/bestbefore/bestbefore/cmd/history"
 	"github.com/bestbefore/bestbefore/pkg/compare"
 	"github.com/bestbefore/bestbefore/pkg/history"
 	"github.com/bestbefore/bestbefore/pkg/iostreams"
@@ -48,12 +47,12 @@ type Options struct {
 	// scenario on BaselineBranch, on the candidate's machine.
 	FromHistory    int
 	BaselineBranch string
-	History        cmdHistory.Options
+	History        cmdutil.HistoryDB
 }
 
 // NewCmdCompare builds `compare`; runF replaces the action in tests.
 func NewCmdCompare(f *cmdutil.Factory, runF func(*Options) error) *cobra.Command {
-	opts := &Options{IO: f.IOStreams, History: cmdHistory.Options{F: f}}
+	opts := &Options{IO: f.IOStreams}
 	cmd := &cobra.Command{
 		Use:   "compare BASE CANDIDATE | compare AB_RESULT | compare --baseline-from-history N CANDIDATE",
 		Short: "The CI gate: is the candidate slower, or its best-before QPS lower, than the baseline?",
@@ -126,8 +125,7 @@ Exit codes: 0 pass (or inconclusive without --strict), 1 regression,
 	fl.BoolVar(&opts.RequireSameMachine, "require-same-machine", false, "refuse (exit 2) sides measured on different machines (CPU model, cores); without it the report says they differ")
 	fl.IntVar(&opts.FromHistory, "baseline-from-history", 0, "take the baseline from the history store: the last `N` completed runs of the candidate's scenario on its machine")
 	fl.StringVar(&opts.BaselineBranch, "baseline-branch", "main", "the branch whose runs --baseline-from-history takes")
-	fl.StringVar(&opts.History.DB, "db", "", cmdHistory.DBFlag+"; with --baseline-from-history")
-	fl.BoolVar(&opts.History.AllowPublic, "allow-public", false, "allow a database server outside loopback and private address ranges")
+	opts.History.Flags(fl, "; with --baseline-from-history")
 	return cmd
 }
 
@@ -150,7 +148,7 @@ func compareRun(opts *Options) error {
 			}
 			own[id] = true
 		}
-		runs, ids, herr := cmdHistory.Baseline(context.Background(), opts.History, cand.Runs[0], own, opts.BaselineBranch, opts.FromHistory)
+		runs, ids, herr := baseline(context.Background(), &opts.History, cand.Runs[0], own, opts.BaselineBranch, opts.FromHistory)
 		if herr != nil {
 			return herr
 		}
@@ -278,4 +276,22 @@ func config(opts *Options) (compare.Config, error) {
 		return cfg, err
 	}
 	return cfg, nil
+}
+
+// baseline loads the last n runs of the candidate's scenario on branch
+// from the history store.
+func baseline(ctx context.Context, db *cmdutil.HistoryDB, cand *result.Result, own map[string]bool, branch string, n int) ([]*result.Result, []string, error) {
+	s, err := db.OpenRead(ctx)
+	if err != nil {
+		return nil, nil, err
+	}
+	defer s.Close()
+	runs, ids, err := s.Baseline(ctx, cand, own, branch, n)
+	switch {
+	case errors.Is(err, history.ErrNoBaseline):
+		return nil, nil, cmdutil.BadInputf("compare: --baseline-from-history: %v", err)
+	case err != nil:
+		return nil, nil, cmdutil.RunFailed(err)
+	}
+	return runs, ids, nil
 }

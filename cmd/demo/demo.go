@@ -13,6 +13,7 @@ import (
 
 	"github.com/bestbefore/bestbefore/cmd/cmdutil"
 	cmdRun "github.com/bestbefore/bestbefore/cmd/run"
+	"github.com/bestbefore/bestbefore/pkg/iostreams"
 	"github.com/bestbefore/bestbefore/pkg/report"
 	"github.com/bestbefore/bestbefore/pkg/runner"
 	"github.com/bestbefore/bestbefore/scenarios"
@@ -20,9 +21,10 @@ import (
 
 // Options holds the flags of `demo`.
 type Options struct {
-	F      *cmdutil.Factory
-	OutDir string
-	Force  bool
+	IO      *iostreams.IOStreams
+	Version string
+	OutDir  string
+	Force   bool
 	// PrintScenario is the directory --print-scenario writes into.
 	PrintScenario string
 	Set           []string
@@ -32,8 +34,9 @@ type Options struct {
 }
 
 // NewCmdDemo builds `demo`.
-func NewCmdDemo(f *cmdutil.Factory) *cobra.Command {
-	opts := &Options{F: f}
+// runF, when set, runs instead of the command (tests read the options).
+func NewCmdDemo(f *cmdutil.Factory, runF func(context.Context, *Options) error) *cobra.Command {
+	opts := &Options{IO: f.IOStreams, Version: f.Version}
 	cmd := &cobra.Command{
 		Use:   "demo",
 		Short: "Find the best-before QPS of the bundled prediction service, in under a minute",
@@ -49,6 +52,9 @@ Everything it needs is embedded in the binary: it works from any directory.`,
   bestbefore demo --print-scenario my-test   # write demo.yaml and its traffic there, to start your own`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if runF != nil {
+				return runF(cmd.Context(), opts)
+			}
 			if opts.PrintScenario != "" {
 				return printScenario(opts)
 			}
@@ -82,15 +88,15 @@ func Run(ctx context.Context, opts *Options) error {
 		return cmdutil.RunFailed(fmt.Errorf("extracting the demo scenario: %w", err))
 	}
 	out := opts.OutDir
-	ios := opts.F.IOStreams
+	ios := opts.IO
 	if !opts.Quiet {
 		fmt.Fprintln(ios.ErrOut, "Starting the bundled prediction service (3 nodes, 1200 QPS configured) and ramping the load; about 50 s.")
 	}
-	ro := &cmdRun.Options{F: opts.F, Scenario: filepath.Join(dir, "demo.yaml"), OutDir: out, Force: opts.Force, Set: opts.Set, Quiet: opts.Quiet, Format: opts.Format}
+	ro := &cmdRun.Options{IO: opts.IO, Version: opts.Version, Scenario: filepath.Join(dir, "demo.yaml"), OutDir: out, Force: opts.Force, Set: opts.Set, Quiet: opts.Quiet, Format: opts.Format}
 	return cmdRun.Run(ctx, ro, cmdRun.Wiring{
 		Summary: func(w io.Writer, o *runner.Outcome) error {
 			files := []string{o.ResultPath, filepath.Join(o.Dir, report.MarkdownFile), filepath.Join(o.Dir, report.HTMLFile)}
-			if err := report.Summary(w, o.Result, report.Options{Version: opts.F.Version, Written: files, Width: ios.TerminalWidth()}); err != nil {
+			if err := report.Summary(w, o.Result, report.Options{Version: opts.Version, Written: files, Width: ios.TerminalWidth()}); err != nil {
 				return err
 			}
 			fmt.Fprintf(w, "\nNext: open %s, or run your own service:\n  bestbefore run my-scenario.yaml   (start from the demo's: bestbefore demo --print-scenario my-test)\n", filepath.Join(o.Dir, report.HTMLFile))
@@ -106,7 +112,7 @@ func printScenario(opts *Options) error {
 	if err != nil {
 		return cmdutil.BadInput(err)
 	}
-	w := opts.F.IOStreams.Out
+	w := opts.IO.Out
 	for _, p := range paths {
 		fmt.Fprintf(w, "wrote %s\n", p)
 	}

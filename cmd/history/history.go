@@ -12,7 +12,6 @@ import (
 	"io/fs"
 	"math"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"sort"
 	"strings"
@@ -23,48 +22,21 @@ import (
 
 	"github.com/bestbefore/bestbefore/cmd/cmdutil"
 	"github.com/bestbefore/bestbefore/pkg/changepoint"
-	"github.com/bestbefore/bestbefore/pkg/h1"
 	"github.com/bestbefore/bestbefore/pkg/history"
 	"github.com/bestbefore/bestbefore/pkg/iostreams"
 	"github.com/bestbefore/bestbefore/pkg/report"
 	"github.com/bestbefore/bestbefore/pkg/result"
 )
 
-// DBFlag is the help of every --db flag.
-const DBFlag = "the history store: an SQLite file, or a postgres:// URL (default " + history.DefaultPath + ")"
-
-// Options are the flags every history verb shares.
+// Options are what every history verb shares: the streams it writes to
+// and the store it opens.
 type Options struct {
-	F           *cmdutil.Factory
-	DB          string
-	AllowPublic bool
-}
-
-func (o *Options) open(ctx context.Context) (*history.Store, error) {
-	return o.openStore(ctx, history.Open)
-}
-
-// openRead opens the store only to read it (list, changes, report, a
-// baseline): a store on a read-only disk can be read, and nothing is
-// created or migrated.
-func (o *Options) openRead(ctx context.Context) (*history.Store, error) {
-	return o.openStore(ctx, history.OpenReadOnly)
-}
-
-func (o *Options) openStore(ctx context.Context, open func(context.Context, string, h1.Guard) (*history.Store, error)) (*history.Store, error) {
-	s, err := open(ctx, o.DB, h1.Guard{AllowPublic: o.AllowPublic})
-	if err != nil {
-		if errors.Is(err, h1.ErrPublicAddress) || errors.Is(err, history.ErrBadDB) || errors.Is(err, history.ErrNewerSchema) || errors.Is(err, history.ErrNoStore) {
-			return nil, cmdutil.BadInput(err)
-		}
-		return nil, cmdutil.RunFailed(err)
-	}
-	return s, nil
+	IO *iostreams.IOStreams
+	cmdutil.HistoryDB
 }
 
 func (o *Options) flags(cmd *cobra.Command) {
-	cmd.Flags().StringVar(&o.DB, "db", "", DBFlag)
-	cmd.Flags().BoolVar(&o.AllowPublic, "allow-public", false, "allow a database server outside loopback and private address ranges")
+	o.HistoryDB.Flags(cmd.Flags(), "")
 }
 
 // NewCmdHistory builds `history` and its verbs.
@@ -101,7 +73,7 @@ type addOptions struct {
 }
 
 func newCmdAdd(f *cmdutil.Factory) *cobra.Command {
-	o := &addOptions{Options: Options{F: f}}
+	o := &addOptions{Options: Options{IO: f.IOStreams}}
 	cmd := &cobra.Command{
 		Use:   "add RESULT.json|DIR...",
 		Short: "Store runs in the history",
@@ -167,45 +139,6 @@ func unwrap(err error) error {
 	return err
 }
 
-// Detect fills in the commit and branch from the CI's environment, then
-// from git in the working directory.
-func Detect(commit, branch string, getenv func(string) string) history.Meta {
-	first := func(names ...string) string {
-		for _, n := range names {
-			if v := strings.TrimSpace(getenv(n)); v != "" {
-				return v
-			}
-		}
-		return ""
-	}
-	m := history.Meta{Commit: commit, Branch: branch}
-	if m.Commit == "" {
-		m.Commit = first("GITHUB_SHA", "CI_COMMIT_SHA", "BUILDKITE_COMMIT", "GIT_COMMIT")
-	}
-	if m.Branch == "" {
-		m.Branch = first("GITHUB_HEAD_REF", "GITHUB_REF_NAME", "CI_COMMIT_REF_NAME", "BUILDKITE_BRANCH", "GIT_BRANCH")
-		m.Branch = strings.TrimPrefix(m.Branch, "origin/")
-	}
-	git := func(args ...string) string {
-		ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
-		defer cancel()
-		out, err := exec.CommandContext(ctx, "git", args...).Output()
-		if err != nil {
-			return ""
-		}
-		return strings.TrimSpace(string(out))
-	}
-	if m.Commit == "" {
-		m.Commit = git("rev-parse", "HEAD")
-	}
-	if m.Branch == "" {
-		if b := git("rev-parse", "--abbrev-ref", "HEAD"); b != "HEAD" {
-			m.Branch = b
-		}
-	}
-	return m
-}
-
 // Added is what add prints with --json, one per result.
 type Added struct {
 	File     string `json:"file"`
@@ -230,8 +163,8 @@ func runAdd(ctx context.Context, o *addOptions) error {
 		}
 		results = append(results, r)
 	}
-	meta := Detect(o.Commit, o.Branch, os.Getenv)
-	s, err := o.open(ctx)
+	meta := history.Detect(o.Commit, o.Branch, os.Getenv)
+	s, err := o.Open(ctx)
 	if err != nil {
 		return err
 	}
@@ -244,7 +177,7 @@ func runAdd(ctx context.Context, o *addOptions) error {
 		}
 		out = append(out, Added{File: files[i], ID: id, Added: added, Scenario: r.Name, Commit: meta.Commit, Branch: meta.Branch, Machine: history.Machine(r.Manifest)})
 	}
-	w := iostreams.SafeWriter(o.F.IOStreams.Out)
+	w := iostreams.SafeWriter(o.IO.Out)
 	if o.JSON {
 		return writeJSON(w, out)
 	}
@@ -253,7 +186,7 @@ func runAdd(ctx context.Context, o *addOptions) error {
 		if !a.Added {
 			verb = "already stored"
 		}
-		fmt.Fprintf(w, "%s %s: %s, run %s (commit %s, branch %s, %s) in %s\n", verb, a.File, a.Scenario, shortID(a.ID), orDash(short(a.Commit)), orDash(a.Branch), a.Machine, s.Name())
+		fmt.Fprintf(w, "%s %s: %s, run %s (commit %s, branch %s, %s) in %s\n", verb, a.File, a.Scenario, history.ShortID(a.ID), orDash(short(a.Commit)), orDash(a.Branch), a.Machine, s.Name())
 	}
 	return nil
 }
@@ -282,7 +215,7 @@ type listOptions struct {
 }
 
 func newCmdList(f *cmdutil.Factory) *cobra.Command {
-	o := &listOptions{Options: Options{F: f}}
+	o := &listOptions{Options: Options{IO: f.IOStreams}}
 	cmd := &cobra.Command{
 		Use:   "list",
 		Short: "One line a stored run, newest first",
@@ -303,7 +236,7 @@ func runList(ctx context.Context, o *listOptions) error {
 	if o.Limit < 0 {
 		return cmdutil.BadInputf("history list: --limit must be 0 or more, got %d", o.Limit)
 	}
-	s, err := o.openRead(ctx)
+	s, err := o.OpenRead(ctx)
 	if err != nil {
 		return err
 	}
@@ -312,7 +245,7 @@ func runList(ctx context.Context, o *listOptions) error {
 	if err != nil {
 		return cmdutil.RunFailed(err)
 	}
-	w := iostreams.SafeWriter(o.F.IOStreams.Out)
+	w := iostreams.SafeWriter(o.IO.Out)
 	if o.JSON {
 		if runs == nil {
 			runs = []history.Run{}
@@ -320,14 +253,14 @@ func runList(ctx context.Context, o *listOptions) error {
 		return writeJSON(w, runs)
 	}
 	if len(runs) == 0 {
-		fmt.Fprintf(o.F.IOStreams.ErrOut, "no runs in %s yet: store some with bestbefore history add\n", s.Name())
+		fmt.Fprintf(o.IO.ErrOut, "no runs in %s yet: store some with bestbefore history add\n", s.Name())
 		return nil
 	}
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "started (UTC)\tscenario\tcommit\tbranch\tstatus\tbest-before\tN-1\tp99\tmachine\trun")
 	for _, r := range runs {
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", r.StartedAt.Format("2006-01-02 15:04"), r.Scenario, orDash(short(r.Commit)), orDash(r.Branch), r.Status,
-			num(r.BestBeforeQPS, " QPS"), num(r.NMinus1QPS, " QPS"), num(r.P99MS, " ms"), r.Machine, shortID(r.ID))
+			num(r.BestBeforeQPS, " QPS"), num(r.NMinus1QPS, " QPS"), num(r.P99MS, " ms"), r.Machine, history.ShortID(r.ID))
 	}
 	return tw.Flush()
 }
@@ -341,113 +274,6 @@ func num(v *float64, unit string) string {
 
 // ---- changes ----
 
-// metric is a figure whose history changes and report follow: its name,
-// its unit as printed, and where a run holds it.
-type metric struct {
-	name, unit string
-	of         func(history.Run) *float64
-}
-
-var metrics = []metric{
-	{"best_before", " QPS", func(r history.Run) *float64 { return r.BestBeforeQPS }},
-	{"n_minus_1", " QPS", func(r history.Run) *float64 { return r.NMinus1QPS }},
-	{"p99", " ms", func(r history.Run) *float64 { return r.P99MS }},
-	{"error_rate", "", func(r history.Run) *float64 { return r.ErrorRate }},
-}
-
-// Metrics are the names of the figures history follows.
-func Metrics() []string {
-	out := make([]string, len(metrics))
-	for i, m := range metrics {
-		out[i] = m.name
-	}
-	return out
-}
-
-// lookupMetric finds a metric by name; a name not in the catalogue is a
-// usage error naming the ones that are.
-func lookupMetric(name string) (metric, error) {
-	for _, m := range metrics {
-		if m.name == name {
-			return m, nil
-		}
-	}
-	return metric{}, cmdutil.BadInputf("history: --metric %q: want one of %s", name, strings.Join(Metrics(), ", "))
-}
-
-// Series is one scenario's runs on one machine, oldest first: what change
-// points are looked for in. Runs on different machines are never mixed.
-type Series struct {
-	Scenario string        `json:"scenario"`
-	Machine  string        `json:"machine"`
-	Metric   string        `json:"metric"`
-	Runs     []history.Run `json:"-"`
-	// Values are the metric of Runs, in order; Skipped counts the
-	// completed runs without it (no best-before found).
-	Values  []float64 `json:"-"`
-	Skipped int       `json:"skipped"`
-	Changes []Change  `json:"changes"`
-}
-
-// Change is a change point with the run it starts at.
-type Change struct {
-	Run       string    `json:"run"`
-	Commit    string    `json:"commit"`
-	Branch    string    `json:"branch"`
-	StartedAt time.Time `json:"started_at"`
-	// Index is the run's position in the series, from 0.
-	Index    int     `json:"index"`
-	Before   float64 `json:"before"`
-	After    float64 `json:"after"`
-	Relative float64 `json:"relative_change"`
-	P        float64 `json:"p_value"`
-}
-
-// Analyze groups the completed runs by scenario and machine and finds the
-// change points of the metric named in each (a name from Metrics).
-func Analyze(runs []history.Run, metricName string, o changepoint.Options) []*Series {
-	m, err := lookupMetric(metricName)
-	if err != nil {
-		return nil
-	}
-	by := map[[2]string]*Series{}
-	var order []*Series
-	for i := len(runs) - 1; i >= 0; i-- { // runs come newest first
-		r := runs[i]
-		if r.Status != result.StatusCompleted {
-			continue
-		}
-		k := [2]string{r.Scenario, r.Machine}
-		s := by[k]
-		if s == nil {
-			s = &Series{Scenario: r.Scenario, Machine: r.Machine, Metric: m.name, Changes: []Change{}}
-			by[k] = s
-			order = append(order, s)
-		}
-		v := m.of(r)
-		if v == nil {
-			s.Skipped++
-			continue
-		}
-		s.Runs = append(s.Runs, r)
-		s.Values = append(s.Values, *v)
-	}
-	for _, s := range order {
-		for _, c := range changepoint.Detect(s.Values, o) {
-			r := s.Runs[c.Index]
-			s.Changes = append(s.Changes, Change{Run: r.ID, Commit: r.Commit, Branch: r.Branch, StartedAt: r.StartedAt, Index: c.Index,
-				Before: c.Before, After: c.After, Relative: c.Relative(), P: c.P})
-		}
-	}
-	sort.SliceStable(order, func(i, j int) bool {
-		if order[i].Scenario != order[j].Scenario {
-			return order[i].Scenario < order[j].Scenario
-		}
-		return order[i].Machine < order[j].Machine
-	})
-	return order
-}
-
 type changesOptions struct {
 	Options
 	Scenario, Metric string
@@ -456,7 +282,7 @@ type changesOptions struct {
 }
 
 func newCmdChanges(f *cmdutil.Factory) *cobra.Command {
-	o := &changesOptions{Options: Options{F: f}}
+	o := &changesOptions{Options: Options{IO: f.IOStreams}}
 	cmd := &cobra.Command{
 		Use:   "changes",
 		Short: "Where a metric's level shifted, over the stored runs",
@@ -479,19 +305,19 @@ step), error_rate (at the best-before step).`,
 	cmd.Flags().StringVar(&o.Metric, "metric", "best_before", "best_before, n_minus_1, p99 or error_rate")
 	cmd.Flags().Float64Var(&o.MaxP, "max-p", changepoint.DefaultMaxP, "significance a change must reach")
 	cmd.Flags().BoolVar(&o.JSON, "json", false, "print the series and their changes as JSON")
-	cmdutil.FixedValues(cmd, "metric", Metrics()...)
+	cmdutil.FixedValues(cmd, "metric", history.Metrics()...)
 	return cmd
 }
 
 func runChanges(ctx context.Context, o *changesOptions) error {
-	m, err := lookupMetric(o.Metric)
+	m, err := history.LookupMetric(o.Metric)
 	if err != nil {
-		return err
+		return cmdutil.BadInputf("history changes: --metric: %v", err)
 	}
 	if !(o.MaxP > 0 && o.MaxP < 1) {
 		return cmdutil.BadInputf("history changes: --max-p must be in (0, 1), got %g", o.MaxP)
 	}
-	s, err := o.openRead(ctx)
+	s, err := o.OpenRead(ctx)
 	if err != nil {
 		return err
 	}
@@ -500,16 +326,16 @@ func runChanges(ctx context.Context, o *changesOptions) error {
 	if err != nil {
 		return cmdutil.RunFailed(err)
 	}
-	series := Analyze(runs, o.Metric, changepoint.Options{MaxP: o.MaxP})
-	w := iostreams.SafeWriter(o.F.IOStreams.Out)
+	series := history.Analyze(runs, m, changepoint.Options{MaxP: o.MaxP})
+	w := iostreams.SafeWriter(o.IO.Out)
 	if o.JSON {
 		if series == nil {
-			series = []*Series{}
+			series = []*history.Series{}
 		}
 		return writeJSON(w, series)
 	}
 	if len(series) == 0 {
-		fmt.Fprintf(o.F.IOStreams.ErrOut, "no completed runs in %s: store some with bestbefore history add\n", s.Name())
+		fmt.Fprintf(o.IO.ErrOut, "no completed runs in %s: store some with bestbefore history add\n", s.Name())
 		return nil
 	}
 	for _, se := range series {
@@ -527,7 +353,7 @@ func runChanges(ctx context.Context, o *changesOptions) error {
 		}
 		for _, c := range se.Changes {
 			fmt.Fprintf(w, "  run %d (%s, commit %s, %s): %s → %s%s (%+.1f%%), p %.2g\n", c.Index+1, c.Run[:12], orDash(short(c.Commit)), c.StartedAt.Format("2006-01-02 15:04"),
-				fmtLevel(c.Before), fmtLevel(c.After), m.unit, 100*c.Relative, c.P)
+				fmtLevel(c.Before), fmtLevel(c.After), m.Unit, 100*c.Relative, c.P)
 		}
 	}
 	return nil
@@ -547,6 +373,7 @@ func fmtLevel(v float64) string {
 
 type reportOptions struct {
 	Options
+	Version  string
 	Scenario string
 	HTML     string
 	PeakQPS  float64
@@ -554,7 +381,7 @@ type reportOptions struct {
 }
 
 func newCmdReport(f *cmdutil.Factory) *cobra.Command {
-	o := &reportOptions{Options: Options{F: f}}
+	o := &reportOptions{Options: Options{IO: f.IOStreams}, Version: f.Version}
 	cmd := &cobra.Command{
 		Use:   "report --html FILE",
 		Short: "Draw a scenario's best-before, N-1 and p99 over time",
@@ -581,7 +408,7 @@ report.html.`,
 }
 
 func runReport(ctx context.Context, o *reportOptions) error {
-	s, err := o.openRead(ctx)
+	s, err := o.OpenRead(ctx)
 	if err != nil {
 		return err
 	}
@@ -592,11 +419,11 @@ func runReport(ctx context.Context, o *reportOptions) error {
 	}
 	var views []report.HistoryView
 	cpo := changepoint.Options{MaxP: o.MaxP}
-	p99 := map[[2]string]*Series{}
-	for _, se := range Analyze(runs, "p99", cpo) {
+	p99 := map[[2]string]*history.Series{}
+	for _, se := range history.Analyze(runs, metric("p99"), cpo) {
 		p99[[2]string{se.Scenario, se.Machine}] = se
 	}
-	for _, se := range Analyze(runs, "best_before", cpo) {
+	for _, se := range history.Analyze(runs, metric("best_before"), cpo) {
 		v := report.HistoryView{Scenario: se.Scenario, Machine: se.Machine, PeakQPS: o.PeakQPS}
 		for i, r := range se.Runs {
 			v.Points = append(v.Points, report.HistoryPoint{Time: r.StartedAt, Commit: r.Commit, Branch: r.Branch, Run: r.ID,
@@ -621,13 +448,13 @@ func runReport(ctx context.Context, o *reportOptions) error {
 		return cmdutil.BadInputf("history report: no completed run with a best-before in %s%s", s.Name(), map[bool]string{true: " for scenario " + o.Scenario}[o.Scenario != ""])
 	}
 	var buf bytes.Buffer
-	if err := report.HistoryHTML(&buf, views, report.Options{Version: o.F.Version}); err != nil {
+	if err := report.HistoryHTML(&buf, views, report.Options{Version: o.Version}); err != nil {
 		return cmdutil.RunFailed(err)
 	}
 	if err := result.WriteFileAtomic(o.HTML, buf.Bytes()); err != nil {
 		return cmdutil.RunFailed(err)
 	}
-	fmt.Fprintf(o.F.IOStreams.ErrOut, "wrote %s: %d scenario(s), %d run(s)\n", o.HTML, len(views), countPoints(views))
+	fmt.Fprintf(o.IO.ErrOut, "wrote %s: %d scenario(s), %d run(s)\n", o.HTML, len(views), countPoints(views))
 	return nil
 }
 
@@ -646,42 +473,6 @@ func deref(v *float64) float64 {
 	return *v
 }
 
-// Baseline loads the baseline of a comparison from the store: the last n
-// completed runs of the candidate's scenario on branch, on the candidate's
-// machine, leaving out the candidate's own runs.
-func Baseline(ctx context.Context, o Options, cand *result.Result, candIDs map[string]bool, branch string, n int) ([]*result.Result, []string, error) {
-	s, err := o.openRead(ctx)
-	if err != nil {
-		return nil, nil, err
-	}
-	defer s.Close()
-	machine := history.Machine(cand.Manifest)
-	runs, err := s.List(ctx, history.Filter{Scenario: cand.Name, Machine: machine, Branch: branch, Status: result.StatusCompleted})
-	if err != nil {
-		return nil, nil, cmdutil.RunFailed(err)
-	}
-	var out []*result.Result
-	var ids []string
-	for _, r := range runs {
-		if len(out) == n {
-			break
-		}
-		if candIDs[r.ID] {
-			continue
-		}
-		res, err := s.Result(ctx, r.ID)
-		if err != nil {
-			return nil, nil, cmdutil.RunFailed(err)
-		}
-		out = append(out, res)
-		ids = append(ids, s.Name()+"#"+shortID(r.ID))
-	}
-	if len(out) == 0 {
-		return nil, nil, cmdutil.BadInputf("compare: --baseline-from-history: no completed run of scenario %q on branch %s on %s in %s; store some with bestbefore history add", cand.Name, branch, machine, s.Name())
-	}
-	return out, ids, nil
-}
-
 // writeJSON prints v as indented JSON, for --json.
 func writeJSON(w io.Writer, v any) error {
 	enc := json.NewEncoder(w)
@@ -689,6 +480,11 @@ func writeJSON(w io.Writer, v any) error {
 	return enc.Encode(v)
 }
 
-// shortID is the first 12 characters of a run id, as history lists it; an
-// id stored shorter (by hand, or another tool) is shown whole.
-func shortID(id string) string { return id[:min(12, len(id))] }
+// metric is a metric history follows by name.
+func metric(name string) history.Metric {
+	m, err := history.LookupMetric(name)
+	if err != nil {
+		panic(err) // a name written here, in the catalogue
+	}
+	return m
+}

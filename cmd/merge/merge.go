@@ -12,6 +12,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/bestbefore/bestbefore/cmd/cmdutil"
+	"github.com/bestbefore/bestbefore/pkg/iostreams"
 	"github.com/bestbefore/bestbefore/pkg/merge"
 	"github.com/bestbefore/bestbefore/pkg/report"
 	"github.com/bestbefore/bestbefore/pkg/result"
@@ -20,7 +21,8 @@ import (
 
 // Options holds the arguments and flags of `merge`.
 type Options struct {
-	F         *cmdutil.Factory
+	IO        *iostreams.IOStreams
+	Version   string
 	Shards    []string
 	Out       string
 	Partial   bool
@@ -31,7 +33,7 @@ type Options struct {
 // NewCmdMerge builds `merge SHARD.json... --out DIR`; runF replaces the
 // action in tests.
 func NewCmdMerge(f *cmdutil.Factory, runF func(*Options) error) *cobra.Command {
-	opts := &Options{F: f}
+	opts := &Options{IO: f.IOStreams, Version: f.Version}
 	cmd := &cobra.Command{
 		Use:   "merge SHARD.json... [--out DIR]",
 		Short: "Merge the results of shards run on several machines into one result",
@@ -100,7 +102,7 @@ func expandShards(args []string) ([]string, error) {
 
 // Run merges the shards and writes the result.
 func Run(opts *Options) error {
-	ios := opts.F.IOStreams
+	ios := opts.IO
 	r, err := merge.Files(opts.Shards, merge.Options{Tolerance: opts.Tolerance, Partial: opts.Partial})
 	if err != nil {
 		var me *merge.Error
@@ -132,7 +134,7 @@ func Run(opts *Options) error {
 		if err := result.Write(p, r); err != nil {
 			return cmdutil.RunFailed(err)
 		}
-		if err := report.WriteAll(out, r, report.Options{Version: opts.F.Version}); err != nil {
+		if err := report.WriteAll(out, r, report.Options{Version: opts.Version}); err != nil {
 			return cmdutil.RunFailed(fmt.Errorf("merge: reports: %w", err))
 		}
 		written = []string{p, filepath.Join(out, report.MarkdownFile), filepath.Join(out, report.HTMLFile)}
@@ -141,5 +143,5 @@ func Run(opts *Options) error {
 		return nil
 	}
 	fmt.Fprintf(ios.ErrOut, "merged %d shards of plan %s\n", r.Shard.Count, r.Shard.Plan)
-	return report.Summary(ios.Out, r, report.Options{Version: opts.F.Version, Written: written, Width: ios.TerminalWidth()})
+	return report.Summary(ios.Out, r, report.Options{Version: opts.Version, Written: written, Width: ios.TerminalWidth()})
 }

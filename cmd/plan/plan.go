@@ -22,6 +22,7 @@ import (
 	"github.com/bestbefore/bestbefore/pkg/capacity"
 	"github.com/bestbefore/bestbefore/pkg/h1"
 	"github.com/bestbefore/bestbefore/pkg/iostreams"
+	"github.com/bestbefore/bestbefore/pkg/peakload"
 	"github.com/bestbefore/bestbefore/pkg/report"
 	"github.com/bestbefore/bestbefore/pkg/result"
 )
@@ -227,7 +228,7 @@ func Run(opts *Options) error {
 	}
 	source := ""
 	var hist *History
-	var samples []capacity.Sample
+	var samples []capacity.PeakSample
 	switch {
 	case opts.Doubling != "":
 		if in.Growth, err = capacity.ParseDoubling(opts.Doubling); err != nil {
@@ -315,7 +316,7 @@ func planDate(opts *Options) (time.Time, error) {
 
 // peaks reads the past peaks: the --history CSV, or the daily peaks of
 // --query on the --prometheus server. name says where they came from.
-func peaks(opts *Options, now time.Time) (samples []capacity.Sample, name string, notes []string, err error) {
+func peaks(opts *Options, now time.Time) (samples []capacity.PeakSample, name string, notes []string, err error) {
 	if opts.Prometheus == "" {
 		f, err := os.Open(opts.History)
 		if err != nil {
@@ -342,7 +343,7 @@ func peaks(opts *Options, now time.Time) (samples []capacity.Sample, name string
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	client := h1.Guard{AllowPublic: opts.AllowPublic}.Client(time.Minute)
-	samples, notes, err = capacity.PrometheusPeaks(ctx, client, capacity.PeaksQuery{
+	samples, notes, err = peakload.PrometheusPeaks(ctx, client, peakload.PeaksQuery{
 		URL: opts.Prometheus, Query: opts.Query, Days: int(days), End: now.UTC().Truncate(24 * time.Hour), Resolution: opts.Resolution,
 	})
 	if err != nil {
@@ -354,7 +355,7 @@ func peaks(opts *Options, now time.Time) (samples []capacity.Sample, name string
 	return samples, "prometheus " + u.Redacted() + " " + opts.Query, notes, nil
 }
 
-func fitHistory(opts *Options, now time.Time) (*capacity.GrowthFit, *History, []capacity.Sample, error) {
+func fitHistory(opts *Options, now time.Time) (*capacity.GrowthFit, *History, []capacity.PeakSample, error) {
 	if !(opts.Level > 0 && opts.Level < 1) {
 		return nil, nil, nil, cmdutil.BadInputf("plan: --level must be in (0, 1), got %g", opts.Level)
 	}

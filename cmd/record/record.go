@@ -21,13 +21,14 @@ import (
 
 	"github.com/bestbefore/bestbefore/cmd/cmdutil"
 	"github.com/bestbefore/bestbefore/pkg/h1"
+	"github.com/bestbefore/bestbefore/pkg/iostreams"
 	"github.com/bestbefore/bestbefore/pkg/record"
 	"github.com/bestbefore/bestbefore/pkg/traffic"
 )
 
 // Options holds the flags of `record`.
 type Options struct {
-	IO          *cmdutil.Factory
+	IO          *iostreams.IOStreams
 	Upstream    string
 	Listen      string
 	Out         string
@@ -46,7 +47,7 @@ type Options struct {
 
 // NewCmdRecord builds `record`; runF replaces the action in tests.
 func NewCmdRecord(f *cmdutil.Factory, runF func(*Options) error) *cobra.Command {
-	opts := &Options{IO: f}
+	opts := &Options{IO: f.IOStreams}
 	cmd := &cobra.Command{
 		Use:   "record --upstream URL [--listen ADDR] --out FILE[.gz]",
 		Short: "Record traffic through a reverse proxy into a traffic file, secrets redacted",
@@ -115,7 +116,7 @@ func ParseSize(s string) (int, error) {
 // Run records until ctx is done, SIGINT or SIGTERM arrives, or the
 // duration passes.
 func Run(ctx context.Context, opts *Options) error {
-	ios := opts.IO.IOStreams
+	ios := opts.IO
 	if opts.Upstream == "" || opts.Out == "" {
 		return cmdutil.BadInputf("record: --upstream and --out are required")
 	}

@@ -9,13 +9,15 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/bestbefore/bestbefore/cmd/cmdutil"
+	"github.com/bestbefore/bestbefore/pkg/iostreams"
 	"github.com/bestbefore/bestbefore/pkg/report"
 	"github.com/bestbefore/bestbefore/pkg/result"
 )
 
 // Options holds the arguments and flags of `report`.
 type Options struct {
-	Factory *cmdutil.Factory
+	IO      *iostreams.IOStreams
+	Version string
 	Result  string
 	Format  string
 	Out     string
@@ -24,8 +26,9 @@ type Options struct {
 }
 
 // NewCmdReport builds `report RESULT.json --format md|html|json|hlog [--out FILE]`.
-func NewCmdReport(f *cmdutil.Factory) *cobra.Command {
-	opts := &Options{Factory: f}
+// runF, when set, runs instead of the command (tests read the options).
+func NewCmdReport(f *cmdutil.Factory, runF func(*Options) error) *cobra.Command {
+	opts := &Options{IO: f.IOStreams, Version: f.Version}
 	cmd := &cobra.Command{
 		Use:   "report RESULT.json",
 		Short: "Render a result again: Markdown, HTML, JSON or an HdrHistogram interval log",
@@ -47,6 +50,9 @@ The report goes to stdout unless --out names a file.`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			opts.Result = args[0]
+			if runF != nil {
+				return runF(opts)
+			}
 			return run(opts)
 		},
 	}
@@ -67,12 +73,12 @@ func run(opts *Options) error {
 		return cmdutil.BadInputf("report: %v", err)
 	}
 	var buf bytes.Buffer
-	if err := report.Render(&buf, opts.Format, r, report.Options{Version: opts.Factory.Version, HLog: report.HLogOptions{Tagged: opts.Tags}}); err != nil {
+	if err := report.Render(&buf, opts.Format, r, report.Options{Version: opts.Version, HLog: report.HLogOptions{Tagged: opts.Tags}}); err != nil {
 		// A histogram that does not decode is bad input, not a failed run.
 		return cmdutil.BadInputf("report: %s: %v", opts.Result, err)
 	}
 	if opts.Out == "" {
-		if _, err := opts.Factory.IOStreams.Out.Write(buf.Bytes()); err != nil {
+		if _, err := opts.IO.Out.Write(buf.Bytes()); err != nil {
 			return cmdutil.RunFailed(fmt.Errorf("report: %w", err))
 		}
 		return nil

@@ -19,7 +19,7 @@ const fixture = "../../pkg/report/testdata/result.json"
 func runCmd(t *testing.T, args ...string) (string, string, error) {
 	t.Helper()
 	ios, _, out, errOut := iostreams.Test()
-	cmd := cmdReport.NewCmdReport(&cmdutil.Factory{IOStreams: ios, Version: "v0.0.0-test"})
+	cmd := cmdReport.NewCmdReport(&cmdutil.Factory{IOStreams: ios, Version: "v0.0.0-test"}, nil)
 	cmd.SetArgs(args)
 	cmd.SetOut(out)
 	cmd.SetErr(errOut)
@@ -124,5 +124,20 @@ func TestReportBadInputExits2NamingTheFile(t *testing.T) {
 		if !strings.Contains(err.Error(), c.want) {
 			t.Errorf("%v: error %q does not name %s", c.args, err, c.want)
 		}
+	}
+}
+
+// The command only wires flags to Options: read through the runF seam,
+// without rendering anything.
+func TestReportFlagsReachTheOptions(t *testing.T) {
+	ios, _, _, _ := iostreams.Test()
+	var got *cmdReport.Options
+	cmd := cmdReport.NewCmdReport(&cmdutil.Factory{IOStreams: ios, Version: "v9"}, func(o *cmdReport.Options) error { got = o; return nil })
+	cmd.SetArgs([]string{"r.json", "--format", "hlog", "--tags", "--out", "x.hlog"})
+	if err := cmd.Execute(); err != nil {
+		t.Fatal(err)
+	}
+	if got == nil || got.Result != "r.json" || got.Format != "hlog" || !got.Tags || got.Out != "x.hlog" || got.Version != "v9" || got.IO != ios {
+		t.Errorf("options %+v", got)
 	}
 }

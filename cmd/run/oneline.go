@@ -231,7 +231,7 @@ func prepareOneLine(opts *Options) (data []byte, dir string, cleanup func(), don
 		return nil, "", cleanup, false, err
 	}
 	if opts.OneLine.Print {
-		out := opts.F.IOStreams.Out
+		out := opts.IO.Out
 		fmt.Fprintln(out, "# The scenario this command line stands for: save it, then bestbefore run FILE.yaml")
 		out.Write(data)
 		if line != nil {
@@ -241,7 +241,7 @@ func prepareOneLine(opts *Options) (data []byte, dir string, cleanup func(), don
 				return nil, "", cleanup, false, err
 			}
 			fmt.Fprintf(out, "# %s, beside this file, holds the request (one traffic line):\n#   %s\n", requestFile, line)
-			fmt.Fprintf(opts.F.IOStreams.ErrOut, "wrote %s (the request the scenario replays); keep it beside the scenario\n", requestFile)
+			fmt.Fprintf(opts.IO.ErrOut, "wrote %s (the request the scenario replays); keep it beside the scenario\n", requestFile)
 		}
 		return nil, "", cleanup, true, nil
 	}

@@ -82,7 +82,7 @@ func RunRepeat(ctx context.Context, opts *Options, w Wiring) error {
 	if opts.Shard != "" {
 		return cmdutil.BadInputf("--repeat cannot be combined with --shard: repeat the whole sharded run instead")
 	}
-	ios := opts.F.IOStreams
+	ios := opts.IO
 	ctx, _, stop := cmdutil.Interrupts(ctx, ios.ErrOut)
 	defer stop()
 

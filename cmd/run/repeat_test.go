@@ -155,7 +155,7 @@ func TestRepeatInterruptKeepsCompletedRepetitions(t *testing.T) {
 	defer cancel()
 	ios, _, stdout, stderr := iostreams.Test()
 	opts := &cmdRun.Options{
-		F:        &cmdutil.Factory{IOStreams: ios, Version: "test", Executable: os.Executable},
+		IO: ios, Version: "test",
 		Scenario: scen, OutDir: out, Quiet: true, Format: "text", Repeat: 3,
 	}
 	var calls atomic.Int32

@@ -17,6 +17,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/bestbefore/bestbefore/cmd/cmdutil"
+	"github.com/bestbefore/bestbefore/pkg/iostreams"
 	"github.com/bestbefore/bestbefore/pkg/probe"
 	"github.com/bestbefore/bestbefore/pkg/report"
 	"github.com/bestbefore/bestbefore/pkg/result"
@@ -27,7 +28,8 @@ import (
 
 // Options holds the flags of `run`.
 type Options struct {
-	F           *cmdutil.Factory
+	IO          *iostreams.IOStreams
+	Version     string
 	Scenario    string
 	OutDir      string
 	Force       bool
@@ -54,7 +56,7 @@ type Options struct {
 
 // NewCmdRun builds `run`; runF replaces the action in tests.
 func NewCmdRun(f *cmdutil.Factory, runF func(context.Context, *Options) error) *cobra.Command {
-	opts := &Options{F: f}
+	opts := &Options{IO: f.IOStreams, Version: f.Version}
 	var seed int64
 	var pids []int
 	var processName string
@@ -191,13 +193,12 @@ type Wiring struct {
 
 // Run carries out the run and maps the outcome to an exit code.
 func Run(ctx context.Context, opts *Options, w Wiring) error {
-	f := opts.F
-	ios := f.IOStreams
+	ios := opts.IO
 	ctx, abort, stop := cmdutil.Interrupts(ctx, ios.ErrOut)
 	defer stop()
 	ro := runner.Options{
 		ScenarioPath: opts.Scenario, Overrides: opts.Set, OutDir: opts.OutDir, Force: opts.Force,
-		Version: f.Version, Stderr: ios.ErrOut, AllowPublic: opts.AllowPublic, TrafficOverride: opts.Traffic,
+		Version: opts.Version, Stderr: ios.ErrOut, AllowPublic: opts.AllowPublic, TrafficOverride: opts.Traffic,
 		Abort: abort,
 	}
 	if opts.OneLine.URL != "" {
@@ -360,14 +361,14 @@ func WriteJSONSummary(w io.Writer, o *runner.Outcome) error {
 
 // summary prints the run's summary on stdout, as --format asks.
 func summary(opts *Options, w Wiring, out *runner.Outcome) error {
-	ios := opts.F.IOStreams
+	ios := opts.IO
 	switch {
 	case opts.Format == "json":
 		return WriteJSONSummary(ios.Out, out)
 	case w.Summary != nil:
 		return w.Summary(ios.Out, out)
 	}
-	return report.Summary(ios.Out, out.Result, report.Options{Version: opts.F.Version, Written: written(out), Width: ios.TerminalWidth()})
+	return report.Summary(ios.Out, out.Result, report.Options{Version: opts.Version, Written: written(out), Width: ios.TerminalWidth()})
 }
 
 // written lists the files of the run that exist.

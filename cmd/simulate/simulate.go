@@ -12,13 +12,14 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/bestbefore/bestbefore/cmd/cmdutil"
+	"github.com/bestbefore/bestbefore/pkg/iostreams"
 	"github.com/bestbefore/bestbefore/pkg/result"
 	"github.com/bestbefore/bestbefore/pkg/sim"
 )
 
 // Options holds the arguments and flags of `simulate`.
 type Options struct {
-	F      *cmdutil.Factory
+	IO     *iostreams.IOStreams
 	Result string
 	// ServiceTime is a change of every service time: +20%, -10%, 1.5x.
 	ServiceTime string
@@ -29,7 +30,7 @@ type Options struct {
 
 // NewCmdSimulate builds `simulate RESULT.json [--service-time +20%] [--nodes N]`.
 func NewCmdSimulate(f *cmdutil.Factory, runF func(*Options) error) *cobra.Command {
-	opts := &Options{F: f}
+	opts := &Options{IO: f.IOStreams}
 	cmd := &cobra.Command{
 		Use:   "simulate RESULT.json",
 		Short: "What best-before would the service have if it were slower, or had another node? (a model fitted to a run)",
@@ -170,7 +171,7 @@ func run(ctx context.Context, opts *Options) error {
 	}
 	bb := predicted.BestBefore
 	p.PredictedQPS, p.PredictedN1, p.PredictedBy, p.PredictedOK, p.PredictedWhat = bb.QPS, bb.NMinus1QPS, bb.LimitedBy, bb.Found, bb
-	out := opts.F.IOStreams.Out
+	out := opts.IO.Out
 	if opts.Format == "json" {
 		e := json.NewEncoder(out)
 		e.SetIndent("", "  ")

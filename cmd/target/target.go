@@ -15,14 +15,17 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/bestbefore/bestbefore/cmd/cmdutil"
+	"github.com/bestbefore/bestbefore/pkg/iostreams"
 	"github.com/bestbefore/bestbefore/target"
 )
 
 // ServeOptions holds the flags of `target serve`.
 type ServeOptions struct {
-	Factory *cmdutil.Factory
-	Nodes   int
-	Listen  string
+	IO *iostreams.IOStreams
+	// Executable is the binary a node is started from.
+	Executable func() (string, error)
+	Nodes      int
+	Listen     string
 	// PublicAdmin lets clients off this machine kill and revive nodes.
 	PublicAdmin bool
 	Node        target.Config
@@ -48,7 +51,7 @@ capacity tests against it have a known answer.`,
 // NewCmdServe builds `target serve`; opts.Ready, when set, is called with
 // the running cluster.
 func NewCmdServe(f *cmdutil.Factory, ready func(*target.Cluster)) *cobra.Command {
-	opts := &ServeOptions{Factory: f, Ready: ready}
+	opts := &ServeOptions{IO: f.IOStreams, Executable: f.Executable, Ready: ready}
 	var lookup, lookupP99 time.Duration
 	var flags []string
 	cmd := &cobra.Command{
@@ -82,7 +85,7 @@ func NewCmdServe(f *cmdutil.Factory, ready func(*target.Cluster)) *cobra.Command
 }
 
 func serveRun(ctx context.Context, opts *ServeOptions) error {
-	ios := opts.Factory.IOStreams
+	ios := opts.IO
 	if ctx == nil {
 		ctx = context.Background()
 	}
@@ -97,9 +100,9 @@ func serveRun(ctx context.Context, opts *ServeOptions) error {
 	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	exe := ""
-	if opts.Factory.Executable != nil {
+	if opts.Executable != nil {
 		var err error
-		if exe, err = opts.Factory.Executable(); err != nil {
+		if exe, err = opts.Executable(); err != nil {
 			return cmdutil.RunFailed(err)
 		}
 	}

@@ -14,6 +14,7 @@ import (
 	"github.com/bestbefore/bestbefore/cmd/cmdutil"
 	cmdSynth "github.com/bestbefore/bestbefore/cmd/trafficsynth"
 	"github.com/bestbefore/bestbefore/pkg/importer"
+	"github.com/bestbefore/bestbefore/pkg/iostreams"
 	"github.com/bestbefore/bestbefore/pkg/traffic"
 )
 
@@ -23,7 +24,7 @@ func NewCmdTraffic(f *cmdutil.Factory) *cobra.Command {
 		Use:   "traffic",
 		Short: "Synthesize, import and inspect traffic files",
 	}
-	cmd.AddCommand(cmdSynth.NewCmdSynth(f))
+	cmd.AddCommand(cmdSynth.NewCmdSynth(f, nil))
 	cmd.AddCommand(NewCmdImport(f, nil))
 	cmd.AddCommand(NewCmdInspect(f, nil))
 	return cmd
@@ -31,7 +32,7 @@ func NewCmdTraffic(f *cmdutil.Factory) *cobra.Command {
 
 // ImportOptions holds the flags of `traffic import`.
 type ImportOptions struct {
-	IO          *cmdutil.Factory
+	IO          *iostreams.IOStreams
 	From        string
 	In, Out     string
 	SkipInvalid bool
@@ -42,7 +43,7 @@ type ImportOptions struct {
 
 // NewCmdImport builds `traffic import`; runF replaces the action in tests.
 func NewCmdImport(f *cmdutil.Factory, runF func(*ImportOptions) error) *cobra.Command {
-	opts := &ImportOptions{IO: f}
+	opts := &ImportOptions{IO: f.IOStreams}
 	cmd := &cobra.Command{
 		Use:   "import --from nginx|apache|har|vegeta IN --out OUT",
 		Short: "Convert access logs, HAR archives or vegeta targets to a traffic file",
@@ -113,7 +114,7 @@ func importRun(opts *ImportOptions) error {
 	if opts.PathPrefix != "" && !strings.HasPrefix(opts.PathPrefix, "/") {
 		return cmdutil.BadInputf("traffic import: --path-prefix %q: a path starts with /", opts.PathPrefix)
 	}
-	ios := opts.IO.IOStreams
+	ios := opts.IO
 	iopts := importer.Options{SkipInvalid: opts.SkipInvalid, Hosts: opts.Hosts, PathPrefix: opts.PathPrefix}
 	if iopts.Redactor, err = opts.Redaction.Redactor(); err != nil {
 		return cmdutil.BadInputf("traffic import: %v", err)
@@ -185,14 +186,14 @@ func count(n int, one, many string) string {
 
 // InspectOptions holds the flags of `traffic inspect`.
 type InspectOptions struct {
-	IO   *cmdutil.Factory
+	IO   *iostreams.IOStreams
 	File string
 	JSON bool
 }
 
 // NewCmdInspect builds `traffic inspect`; runF replaces the action in tests.
 func NewCmdInspect(f *cmdutil.Factory, runF func(*InspectOptions) error) *cobra.Command {
-	opts := &InspectOptions{IO: f}
+	opts := &InspectOptions{IO: f.IOStreams}
 	cmd := &cobra.Command{
 		Use:   "inspect FILE",
 		Short: "Validate a traffic file and summarize it: rates, methods, paths, bodies, repeats",
@@ -226,7 +227,7 @@ func inspectRun(opts *InspectOptions) error {
 		}
 		return cmdutil.RunFailed(err)
 	}
-	out := opts.IO.IOStreams.Out
+	out := opts.IO.Out
 	if opts.JSON {
 		enc := json.NewEncoder(out)
 		enc.SetIndent("", "  ")

@@ -10,21 +10,23 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/bestbefore/bestbefore/cmd/cmdutil"
+	"github.com/bestbefore/bestbefore/pkg/iostreams"
 	"github.com/bestbefore/bestbefore/pkg/synth"
 	"github.com/bestbefore/bestbefore/pkg/traffic"
 )
 
 // Options holds the flags of `traffic synth`.
 type Options struct {
-	Factory *cmdutil.Factory
-	Out     string
-	Synth   synth.Options
-	Start   string
+	IO    *iostreams.IOStreams
+	Out   string
+	Synth synth.Options
+	Start string
 }
 
 // NewCmdSynth builds `synth`, to be attached under `traffic`.
-func NewCmdSynth(f *cmdutil.Factory) *cobra.Command {
-	opts := &Options{Factory: f}
+// runF, when set, runs instead of the command (tests read the options).
+func NewCmdSynth(f *cmdutil.Factory, runF func(*Options) error) *cobra.Command {
+	opts := &Options{IO: f.IOStreams}
 	cmd := &cobra.Command{
 		Use:   "synth --out FILE",
 		Short: "Synthesize realistic traffic for the bundled prediction service",
@@ -37,6 +39,9 @@ always give the same bytes.`,
   bestbefore traffic synth --out - --requests 5 | jq .`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if runF != nil {
+				return runF(opts)
+			}
 			return synthRun(opts)
 		},
 	}
@@ -55,7 +60,7 @@ always give the same bytes.`,
 }
 
 func synthRun(opts *Options) error {
-	ios := opts.Factory.IOStreams
+	ios := opts.IO
 	start, err := time.Parse(time.RFC3339, opts.Start)
 	if err != nil {
 		return cmdutil.BadInputf("--start: %q is not an RFC 3339 time such as 2026-11-25T00:00:00Z", opts.Start)

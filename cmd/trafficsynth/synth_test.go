@@ -16,7 +16,7 @@ import (
 func run(t *testing.T, args ...string) (string, string, error) {
 	t.Helper()
 	ios, _, out, errOut := iostreams.Test()
-	cmd := trafficsynth.NewCmdSynth(&cmdutil.Factory{IOStreams: ios})
+	cmd := trafficsynth.NewCmdSynth(&cmdutil.Factory{IOStreams: ios}, nil)
 	cmd.SetArgs(args)
 	cmd.SetOut(out)
 	cmd.SetErr(errOut)

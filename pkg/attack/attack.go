@@ -134,7 +134,6 @@ type Attacker struct {
 	work     chan *job
 	workers  atomic.Int64
 	inflight atomic.Int64
-	rr       uint64
 	closed   chan struct{}
 	jobPool  sync.Pool
 	health   []targetHealth
@@ -335,7 +334,6 @@ type stepRun struct {
 	sent      atomic.Int64
 	completed atomic.Int64
 	errs      atomic.Int64
-	p99       atomic.Int64
 	exMu      sync.Mutex
 	examples  map[kindKey]string
 	// ivSent counts the requests the pacer dispatched per interval of the

@@ -18,9 +18,8 @@ import (
 
 // stampDoer records when each request reached it.
 type stampDoer struct {
-	mu   sync.Mutex
-	at   map[*attack.Prepared]time.Time
-	reqs map[*attack.Prepared]int
+	mu sync.Mutex
+	at map[*attack.Prepared]time.Time
 }
 
 func (d *stampDoer) Do(p *attack.Prepared, deadline time.Time, keepBody bool, resp *attack.Response) error {

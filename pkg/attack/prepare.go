@@ -69,12 +69,9 @@ func Prepare(req *traffic.Request, base *url.URL, extra http.Header) (*Prepared,
 func ParseTargets(urls []string) ([]*url.URL, error) {
 	out := make([]*url.URL, 0, len(urls))
 	for _, s := range urls {
-		u, err := url.Parse(s)
+		u, err := h1.ParseBase(s)
 		if err != nil {
-			return nil, fmt.Errorf("target %q: %w", s, err)
-		}
-		if u.Scheme != "http" && u.Scheme != "https" || u.Host == "" {
-			return nil, fmt.Errorf("target %q: want http://host:port or https://host:port", s)
+			return nil, fmt.Errorf("target %w", err)
 		}
 		out = append(out, u)
 	}

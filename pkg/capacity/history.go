@@ -14,8 +14,8 @@ import (
 	"github.com/bestbefore/bestbefore/pkg/stats"
 )
 
-// Sample is one observation of the daily peak load.
-type Sample struct {
+// PeakSample is one observation of the daily peak load.
+type PeakSample struct {
 	Date    time.Time
 	PeakQPS float64
 }
@@ -39,7 +39,7 @@ func (e *HistoryError) Error() string {
 // columns date and peak_qps (in any order; other columns are ignored), then
 // one row per observation. Dates are YYYY-MM-DD or RFC 3339. name is used
 // in error messages only; ReadHistory does not open files.
-func ReadHistory(r io.Reader, name string) ([]Sample, error) {
+func ReadHistory(r io.Reader, name string) ([]PeakSample, error) {
 	cr := csv.NewReader(r)
 	cr.FieldsPerRecord = -1
 	cr.TrimLeadingSpace = true
@@ -64,7 +64,7 @@ func ReadHistory(r io.Reader, name string) ([]Sample, error) {
 	if dateCol < 0 || qpsCol < 0 {
 		return nil, &HistoryError{File: name, Line: line, Msg: fmt.Sprintf("header %q must name the columns date and peak_qps", strings.Join(header, ","))}
 	}
-	var out []Sample
+	var out []PeakSample
 	seen := map[string]int{}
 	for {
 		rec, err := cr.Read()
@@ -95,7 +95,7 @@ func ReadHistory(r io.Reader, name string) ([]Sample, error) {
 		if q <= 0 {
 			return nil, &HistoryError{File: name, Line: line, Field: "peak_qps", Msg: fmt.Sprintf("%s: a peak load must be positive", qs)}
 		}
-		out = append(out, Sample{Date: d, PeakQPS: q})
+		out = append(out, PeakSample{Date: d, PeakQPS: q})
 	}
 	if len(out) == 0 {
 		return nil, &HistoryError{File: name, Line: line, Msg: "no rows after the header"}
@@ -147,11 +147,11 @@ func (f *GrowthFit) PeakAt(t time.Time) float64 {
 
 // FitGrowth fits exponential growth to samples and gives a level
 // (e.g. 0.9) confidence interval for the rate.
-func FitGrowth(samples []Sample, level float64) (*GrowthFit, error) {
+func FitGrowth(samples []PeakSample, level float64) (*GrowthFit, error) {
 	if !(level > 0 && level < 1) {
 		return nil, fmt.Errorf("capacity: confidence level must be in (0, 1), got %g", level)
 	}
-	s := append([]Sample(nil), samples...)
+	s := append([]PeakSample(nil), samples...)
 	sort.Slice(s, func(i, j int) bool { return s[i].Date.Before(s[j].Date) })
 	distinct := 0
 	for i := range s {

@@ -44,15 +44,15 @@ func TestReadHistory_Errors(t *testing.T) {
 	}
 }
 
-func series(rate, start float64, days int, noise float64, rng *rand.Rand) []capacity.Sample {
-	var s []capacity.Sample
+func series(rate, start float64, days int, noise float64, rng *rand.Rand) []capacity.PeakSample {
+	var s []capacity.PeakSample
 	t0 := time.Date(2026, 6, 1, 0, 0, 0, 0, time.UTC)
 	for d := 0; d < days; d++ {
 		v := start * math.Exp(rate*float64(d))
 		if noise > 0 {
 			v *= math.Exp(noise * rng.NormFloat64())
 		}
-		s = append(s, capacity.Sample{Date: t0.AddDate(0, 0, d), PeakQPS: v})
+		s = append(s, capacity.PeakSample{Date: t0.AddDate(0, 0, d), PeakQPS: v})
 	}
 	return s
 }
@@ -106,9 +106,9 @@ func TestFitGrowth_Insufficient(t *testing.T) {
 }
 
 func ExampleFitGrowth() {
-	var s []capacity.Sample
+	var s []capacity.PeakSample
 	for d := range 5 {
-		s = append(s, capacity.Sample{Date: time.Date(2026, 1, 1+7*d, 0, 0, 0, 0, time.UTC), PeakQPS: 100 * math.Pow(1.05, float64(d))})
+		s = append(s, capacity.PeakSample{Date: time.Date(2026, 1, 1+7*d, 0, 0, 0, 0, time.UTC), PeakQPS: 100 * math.Pow(1.05, float64(d))})
 	}
 	f, _ := capacity.FitGrowth(s, 0.9)
 	fmt.Printf("%.2f%%/week\n", f.Growth.PercentPer(7))

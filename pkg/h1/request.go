@@ -68,7 +68,7 @@ func AppendRequest(dst []byte, method, host, target string, header http.Header, 
 				return dst, fmt.Errorf("header %s: %w", k, err)
 			}
 		}
-		if !skipHeader(k) {
+		if !Reserved(k) {
 			keys = append(keys, k)
 		}
 	}
@@ -97,10 +97,16 @@ func AppendRequest(dst []byte, method, host, target string, header http.Header, 
 	return append(dst, body...), nil
 }
 
-// skipHeader reports the fields AppendRequest writes itself or drops.
-func skipHeader(k string) bool {
-	for _, s := range [...]string{"Host", "Content-Length", "Connection", "Keep-Alive",
-		"Proxy-Connection", "Transfer-Encoding", "Te", "Trailer", "Upgrade"} {
+// reserved are the fields AppendRequest writes itself (Host, from the
+// target; Content-Length, from the body) or drops (the connection-level
+// ones, which belong to the connection it sends on).
+var reserved = [...]string{"Host", "Content-Length", "Connection", "Keep-Alive",
+	"Proxy-Connection", "Transfer-Encoding", "Te", "Trailer", "Upgrade"}
+
+// Reserved reports a header field bestbefore writes itself or drops: a
+// scenario may not set one, and an importer does not carry one over.
+func Reserved(k string) bool {
+	for _, s := range reserved {
 		if equalFold([]byte(k), s) {
 			return true
 		}

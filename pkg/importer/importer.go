@@ -324,12 +324,7 @@ func skipHeader(name string) bool {
 	if strings.HasPrefix(name, ":") {
 		return true
 	}
-	switch http.CanonicalHeaderKey(name) {
-	case "Host", "Content-Length", "Connection", "Keep-Alive", "Proxy-Connection",
-		"Transfer-Encoding", "Te", "Trailer", "Upgrade":
-		return true
-	}
-	return false
+	return h1.Reserved(name)
 }
 
 func short(s string) string {

@@ -28,15 +28,6 @@ type VegetaTarget struct {
 	body []byte
 }
 
-// ParseVegetaLine decodes and converts one JSON target.
-func ParseVegetaLine(b []byte) (*traffic.Request, error) {
-	t, err := parseVegetaJSON(b)
-	if err != nil {
-		return nil, err
-	}
-	return t.TrafficRequest()
-}
-
 func parseVegetaJSON(b []byte) (*VegetaTarget, error) {
 	var t VegetaTarget
 	if err := json.Unmarshal(b, &t); err != nil {

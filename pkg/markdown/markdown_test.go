@@ -14,13 +14,6 @@ import (
 	"github.com/bestbefore/bestbefore/pkg/markdown"
 )
 
-// parse renders a paragraph holding the escaped value between two plain
-// words, as GitHub does (tables, strikethrough, autolinks on), and
-// reports any node other than text, and the text it reads.
-func parse(t *testing.T, v string) (kinds []string, got string) {
-	return parseIn(t, "before %s after", v)
-}
-
 // contexts are where the reports put values: mid-paragraph, as a list
 // item, as a table cell, as a heading's text.
 var contexts = []string{"before %s after", "- %s", "| h |\n| --- |\n| %s |", "# bestbefore: %s"}

@@ -305,7 +305,7 @@ func mergeStep(in []Input, k int, tol time.Duration) (result.Step, error) {
 	var ivHists, trendHists []*hdrhistogram.Histogram
 	latest := f.StartedAt
 	var dropped int64
-	var targets []*result.Target
+	var targets []*result.TargetResources
 	var hosts []*result.Host
 	// Endpoint groups by name, in the order first met.
 	var eps []result.Endpoint
@@ -485,7 +485,7 @@ func mergeGenerator(dst, g *result.Generator, shard int) {
 // measure the same thing: the merge keeps the highest of each figure (the
 // conservative reading for the target_cpu and gc_pause objectives), and
 // for custom metrics the highest value seen.
-func mergeTargets(ts []*result.Target) *result.Target {
+func mergeTargets(ts []*result.TargetResources) *result.TargetResources {
 	if len(ts) == 0 {
 		return nil
 	}

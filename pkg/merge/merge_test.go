@@ -57,7 +57,7 @@ func shardResult(t *testing.T, i, n int, rates []float64, lat func(k, j int) []i
 		st.LatencyMS = result.Summarize(all)
 		st.Histogram, _ = stats.Encode(all)
 		st.Generator = result.Generator{CPUPercent: float64(10 * i), SendLagP99MS: float64(i), LateSends: 2}
-		st.Target = &result.Target{CPUPercent: float64(40 + i), Metrics: map[string]float64{"queue": float64(i)}}
+		st.Target = &result.TargetResources{CPUPercent: float64(40 + i), Metrics: map[string]float64{"queue": float64(i)}}
 		st.Host = &result.Host{CPUPercent: float64(20 * i)}
 		result.ApplyJudgement(&st, r.Objectives)
 		r.Steps = append(r.Steps, st)

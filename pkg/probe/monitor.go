@@ -49,7 +49,7 @@ type Config struct {
 type StepSample struct {
 	// Target is nil when neither target processes nor metrics were
 	// sampled successfully.
-	Target *result.Target
+	Target *result.TargetResources
 	// Host is nil when sampling is disabled or the host could not be read.
 	Host      *result.Host
 	Generator GeneratorSample
@@ -421,7 +421,7 @@ func (m *Monitor) aggregate(st *stepState) StepSample {
 	}
 
 	// The target: processes first, then what /metrics adds.
-	var tgt result.Target
+	var tgt result.TargetResources
 	haveTarget := false
 	if len(st.procs) > 0 {
 		pids := make([]int32, 0, len(st.procs))
@@ -489,7 +489,7 @@ var (
 // targetFromMetrics fills what the targets' /metrics tell: heap, GC rate
 // and pause, the extra metrics, and — when no process was sampled — CPU,
 // RSS, threads and open files.
-func (m *Monitor) targetFromMetrics(tgt *result.Target, wins []window, haveProcs bool, st *stepState) {
+func (m *Monitor) targetFromMetrics(tgt *result.TargetResources, wins []window, haveProcs bool, st *stepState) {
 	var heap, gcRate, pauseP99 float64
 	var pauses []Histogram
 	for _, w := range wins {

@@ -21,11 +21,10 @@ import (
 // burner is a child process burning a known CPU share and holding a known
 // RSS, whose own CPU-time accounting is the ground truth.
 type burner struct {
-	cmd   *exec.Cmd
-	in    io.WriteCloser
-	out   *bufio.Scanner
-	pid   int32
-	first time.Time
+	cmd *exec.Cmd
+	in  io.WriteCloser
+	out *bufio.Scanner
+	pid int32
 }
 
 func startBurner(t *testing.T, exe string, mib int, duty, secs float64) *burner {

@@ -23,18 +23,11 @@ type Sampler interface {
 	Sample(ctx context.Context) (Sample, error)
 }
 
-// SamplerFunc adapts a function to a Sampler.
-type SamplerFunc func(ctx context.Context) (Sample, error)
-
-// Sample calls f.
-func (f SamplerFunc) Sample(ctx context.Context) (Sample, error) { return f(ctx) }
-
 var (
 	_ Sampler = (*HostSampler)(nil)
 	_ Sampler = (*ProcessSampler)(nil)
 	_ Sampler = (*SelfSampler)(nil)
 	_ Sampler = (*Scraper)(nil)
-	_ Sampler = SamplerFunc(nil)
 )
 
 // Sample is one reading of one Sampler; exactly one of the pointer/slice

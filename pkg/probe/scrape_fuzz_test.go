@@ -50,7 +50,7 @@ func FuzzStepFromMetrics(f *testing.F) {
 		if errA != nil || errB != nil {
 			return
 		}
-		var tgt result.Target
+		var tgt result.TargetResources
 		st := newStepState(0)
 		wins := []window{{first: &Scrape{Families: a}, last: &Scrape{Families: b}, dt: 1.5}}
 		m.targetFromMetrics(&tgt, wins, false, st)
@@ -84,7 +84,7 @@ func TestStepFromMetricsSeeds(t *testing.T) {
 		return &Scrape{Families: fams}
 	}
 	m := NewMonitor(Config{Metrics: fuzzSpecs[:3]})
-	var tgt result.Target
+	var tgt result.TargetResources
 	st := newStepState(0)
 	m.targetFromMetrics(&tgt, []window{{first: read("go_service.txt"), last: read("go_service_later.txt"), dt: 10}}, false, st)
 	// process_cpu_seconds_total went from 12.34 to 3.1: the target

@@ -146,7 +146,7 @@ func (m *fixtureModel) step(qps float64, phase string, capacity float64) result.
 			SendLagMaxMS: math.Round((0.4+qps*0.001)*1000) / 1000,
 			LateSends:    int64(qps / 200),
 		},
-		Target: &result.Target{
+		Target: &result.TargetResources{
 			CPUPercent:    math.Round(cpu*10) / 10,
 			MaxCPUPercent: math.Round(math.Min(100, cpu*1.06)*10) / 10,
 			RSSMB:         math.Round((96+qps*0.06)*10) / 10,

@@ -425,7 +425,7 @@ func buildCharts(r *result.Result) ([]*chart, error) {
 	out = append(out, er)
 
 	// (d) resources: CPU, memory, GC pauses and send lag.
-	tgt := func(f func(t *result.Target) float64) []point {
+	tgt := func(f func(t *result.TargetResources) float64) []point {
 		return by(func(s result.Step) (float64, bool) {
 			if s.Target == nil {
 				return 0, false
@@ -440,8 +440,8 @@ func buildCharts(r *result.Result) ([]*chart, error) {
 	}
 	cpu := &chart{Name: "target-cpu", Title: "CPU vs offered load", X: qpsAxis, Y: axis{Label: "CPU (%)"}}
 	cpu.Series = append(cpu.Series,
-		series{Name: "target", Points: tgt(func(t *result.Target) float64 { return t.CPUPercent }), Tip: cpuTip("target CPU")},
-		series{Name: "busiest node", Points: tgt(func(t *result.Target) float64 { return t.MaxCPUPercent }), Tip: cpuTip("busiest node CPU")},
+		series{Name: "target", Points: tgt(func(t *result.TargetResources) float64 { return t.CPUPercent }), Tip: cpuTip("target CPU")},
+		series{Name: "busiest node", Points: tgt(func(t *result.TargetResources) float64 { return t.MaxCPUPercent }), Tip: cpuTip("busiest node CPU")},
 		series{Name: "generator", Points: by(func(s result.Step) (float64, bool) { return s.Generator.CPUPercent, true }), Tip: cpuTip("generator CPU")},
 		series{Name: "host", Points: by(func(s result.Step) (float64, bool) {
 			if s.Host == nil {
@@ -463,15 +463,15 @@ func buildCharts(r *result.Result) ([]*chart, error) {
 	}
 	mem := &chart{Name: "target-memory", Title: "Memory vs offered load", X: qpsAxis, Y: axis{Label: "memory (MB)"}}
 	mem.Series = nonEmpty([]series{
-		{Name: "target RSS", Points: tgt(func(t *result.Target) float64 { return t.RSSMB }), Tip: mbTip("target RSS")},
-		{Name: "target heap", Points: tgt(func(t *result.Target) float64 { return t.HeapMB }), Tip: mbTip("target heap")},
+		{Name: "target RSS", Points: tgt(func(t *result.TargetResources) float64 { return t.RSSMB }), Tip: mbTip("target RSS")},
+		{Name: "target heap", Points: tgt(func(t *result.TargetResources) float64 { return t.HeapMB }), Tip: mbTip("target heap")},
 		{Name: "generator RSS", Points: by(func(s result.Step) (float64, bool) { return s.Generator.RSSMB, true }), Tip: mbTip("generator RSS")},
 	})
 	out = append(out, mem)
 
 	pauses := &chart{Name: "pauses", Title: "Target GC pauses and generator send lag vs offered load", X: qpsAxis, Y: axis{Label: "milliseconds"}}
 	pauses.Series = nonEmpty([]series{
-		{Name: "target GC pause p99", Points: tgt(func(t *result.Target) float64 { return t.GCPauseP99MS }), Tip: msTip("GC pause p99")},
+		{Name: "target GC pause p99", Points: tgt(func(t *result.TargetResources) float64 { return t.GCPauseP99MS }), Tip: msTip("GC pause p99")},
 		{Name: "send lag p99", Points: by(func(s result.Step) (float64, bool) { return s.Generator.SendLagP99MS, true }), Tip: msTip("send lag p99")},
 		{Name: "send lag max", Points: by(func(s result.Step) (float64, bool) { return s.Generator.SendLagMaxMS, true }), Tip: msTip("send lag max"), Dash: true},
 	})

@@ -19,7 +19,7 @@ type PlanView struct {
 	Name string
 	Plan *capacity.Plan
 	// History holds the peaks the growth was fitted to, nil otherwise.
-	History []capacity.Sample
+	History []capacity.PeakSample
 	// Range bounds the growth rate (from the fit), nil without one.
 	Range *capacity.GrowthRange
 	// LimitedBy is the objective that limited the best-before.

@@ -23,10 +23,10 @@ var planDay = time.Date(2026, 12, 4, 0, 0, 0, 0, time.UTC)
 func planViews(t testing.TB) map[string]report.PlanView {
 	t.Helper()
 	rng := rand.New(rand.NewPCG(4, 2))
-	var hist []capacity.Sample
+	var hist []capacity.PeakSample
 	for i := 0; i < 90; i++ {
 		d := planDay.AddDate(0, 0, i-90)
-		hist = append(hist, capacity.Sample{Date: d, PeakQPS: 260 * math.Exp(math.Ln2/60*float64(i)) * (1 + 0.06*rng.NormFloat64())})
+		hist = append(hist, capacity.PeakSample{Date: d, PeakQPS: 260 * math.Exp(math.Ln2/60*float64(i)) * (1 + 0.06*rng.NormFloat64())})
 	}
 	fit, err := capacity.FitGrowth(hist, 0.9)
 	if err != nil {

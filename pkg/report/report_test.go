@@ -350,7 +350,7 @@ func TestObjectivesTableShowsTheStepsVerdict(t *testing.T) {
 	if !ok {
 		t.Fatal("fixture has no first failing step")
 	}
-	r.Steps[fail].Target = &result.Target{GCPauseP99MS: 50}
+	r.Steps[fail].Target = &result.TargetResources{GCPauseP99MS: 50}
 	r.Steps[fail].Failed = []string{"gc_pause_p99"}
 	var md bytes.Buffer
 	if err := report.Markdown(&md, r, fixedOptions()); err != nil {

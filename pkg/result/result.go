@@ -185,12 +185,12 @@ type Step struct {
 	// Partial is set on a step an interrupt cut short: its figures cover
 	// the part of the window that ran (duration_s), and it neither sets
 	// nor limits the best-before.
-	Partial   bool      `json:"partial,omitempty"`
-	Generator Generator `json:"generator"`
-	Target    *Target   `json:"target,omitempty"`
-	Host      *Host     `json:"host,omitempty"`
-	Warnings  []string  `json:"warnings,omitempty"`
-	Histogram string    `json:"histogram"`
+	Partial   bool             `json:"partial,omitempty"`
+	Generator Generator        `json:"generator"`
+	Target    *TargetResources `json:"target,omitempty"`
+	Host      *Host            `json:"host,omitempty"`
+	Warnings  []string         `json:"warnings,omitempty"`
+	Histogram string           `json:"histogram"`
 	// ServiceHistogram is the service-time histogram, same encoding.
 	ServiceHistogram string `json:"service_histogram,omitempty"`
 	// Intervals are per-second histograms of the measured window, the samples
@@ -264,8 +264,9 @@ type Generator struct {
 	SaturatedWhy string  `json:"saturated_reason,omitempty"`
 }
 
-// Target describes the system under test during a step.
-type Target struct {
+// TargetResources are the service's resources during a step: CPU,
+// memory and GC pauses of its nodes.
+type TargetResources struct {
 	CPUPercent    float64            `json:"cpu_percent"`
 	MaxCPUPercent float64            `json:"max_node_cpu_percent,omitempty"`
 	RSSMB         float64            `json:"rss_mb"`

@@ -101,7 +101,7 @@ func TestCatalogueJudgesEveryObjective(t *testing.T) {
 	h, _ := stats.Encode(r.H)
 	gc, p95, p9999 := 5.0, 96.0, 99.0
 	o := result.Objectives{"gc_pause_p99": gc, "latency.p95": p95, "latency.p9999": p9999}
-	s := result.Step{Requests: 10000, Histogram: h, LatencyMS: result.Summarize(r.H), Target: &result.Target{GCPauseP99MS: 50}}
+	s := result.Step{Requests: 10000, Histogram: h, LatencyMS: result.Summarize(r.H), Target: &result.TargetResources{GCPauseP99MS: 50}}
 	result.ApplyJudgement(&s, o)
 	if len(s.Failed) != 2 || s.Failed[0] != "gc_pause_p99" || s.Failed[1] != "latency.p9999" {
 		t.Fatalf("failed %v, want gc_pause_p99 then latency.p9999", s.Failed)

@@ -164,7 +164,7 @@ slo: {latency: {p99: 400ms}, error_rate: 1%%}
 checks: [{status: 200}]
 monitor: {max_send_lag: 25ms}
 `, c.nodes, c.workers, c.lookup, 0.5*capacity, 0.1*capacity, 1.4*capacity))
-			out, err, r := execute(t, o)
+			out, r, err := execute(t, o)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -202,7 +202,7 @@ checks: [{status: 200}]
 capacity: {node_loss: {verify: true, duration: 6s, at: 30%}}
 monitor: {max_send_lag: 25ms}
 `)
-	_, err, r := execute(t, o)
+	_, r, err := execute(t, o)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -14,7 +14,6 @@ import (
 	"math/rand/v2"
 	"net"
 	"net/netip"
-	"net/url"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -90,7 +89,7 @@ type Options struct {
 	// StartCluster starts the bundled target; required for bundled scenarios.
 	StartCluster func(ctx context.Context, b *scenario.Bundled) (Cluster, error)
 	// NewMonitor builds the resource monitor for the run (nil: none).
-	NewMonitor func(s *scenario.Scenario, pids []int32, metricsURLs []string) sweep.Monitor
+	NewMonitor func(s *scenario.Scenario, pids []int32, metricsURLs []string) sweep.StepWatcher
 	// WriteReports renders the reports beside result.json.
 	WriteReports func(dir string, r *result.Result) error
 	AllowPublic  bool
@@ -420,14 +419,11 @@ func checkWritable(dir string) error {
 // TCP connection, before any request is sent.
 func CheckTargets(ctx context.Context, urls []string, allowPublic bool) error {
 	for _, raw := range urls {
-		u, err := url.Parse(raw)
+		u, err := h1.ParseBase(raw)
 		if err != nil {
-			return badInput(fmt.Errorf("target %q: %v", raw, err))
+			return badInput(fmt.Errorf("target %w", err))
 		}
-		host, port := u.Hostname(), u.Port()
-		if port == "" {
-			port = map[string]string{"http": "80", "https": "443"}[u.Scheme]
-		}
+		host, port := u.Hostname(), h1.Port(u)
 		rctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 		addrs, err := net.DefaultResolver.LookupIPAddr(rctx, host)
 		cancel()

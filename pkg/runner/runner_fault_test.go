@@ -39,7 +39,7 @@ func setup(t *testing.T, scenarioYAML string) (path, out string) {
 
 // execute runs the scenario and returns the outcome, the error and the
 // result as read back from disk (schema-checked).
-func execute(t *testing.T, o runner.Options) (*runner.Outcome, error, *result.Result) {
+func execute(t *testing.T, o runner.Options) (*runner.Outcome, *result.Result, error) {
 	t.Helper()
 	if o.Stderr == nil {
 		o.Stderr = &bytes.Buffer{}
@@ -48,11 +48,11 @@ func execute(t *testing.T, o runner.Options) (*runner.Outcome, error, *result.Re
 	defer cancel()
 	out, err := runner.Execute(ctx, o)
 	if out == nil || out.ResultPath == "" {
-		return out, err, nil
+		return out, nil, err
 	}
 	b, rerr := os.ReadFile(out.ResultPath)
 	if rerr != nil {
-		return out, err, nil
+		return out, nil, err
 	}
 	if verr := result.ValidateJSON(b); verr != nil {
 		t.Errorf("result.json does not match the schema: %v", verr)
@@ -61,7 +61,7 @@ func execute(t *testing.T, o runner.Options) (*runner.Outcome, error, *result.Re
 	if derr != nil {
 		t.Fatalf("result.json unreadable: %v", derr)
 	}
-	return out, err, r
+	return out, r, err
 }
 
 func logSteps(t *testing.T, r *result.Result) {
@@ -114,7 +114,7 @@ monitor: {max_send_lag: 200ms}
 		once.Do(func() { time.AfterFunc(1500*time.Millisecond, srv.Kill) })
 	}}
 	start := time.Now()
-	o, err, r := execute(t, runner.Options{ScenarioPath: path, OutDir: out, Observer: obs})
+	o, r, err := execute(t, runner.Options{ScenarioPath: path, OutDir: out, Observer: obs})
 	if err != nil {
 		t.Fatalf("the run stopped on a dead node: %v", err)
 	}
@@ -185,7 +185,7 @@ monitor: {max_send_lag: 200ms}
 			maxIF.Store(s.InFlight)
 		}
 	}}
-	_, err, r := execute(t, runner.Options{ScenarioPath: path, OutDir: out, Observer: obs})
+	_, r, err := execute(t, runner.Options{ScenarioPath: path, OutDir: out, Observer: obs})
 	if err != nil || r == nil {
 		t.Fatalf("err %v, result %v", err, r != nil)
 	}
@@ -238,7 +238,7 @@ load: {steps: [20], step_duration: 1s, warmup: 0s, timeout: 400ms}
 monitor: {max_send_lag: 200ms}
 `, srv.URL))
 	start := time.Now()
-	_, err, r := execute(t, runner.Options{ScenarioPath: path, OutDir: out})
+	_, r, err := execute(t, runner.Options{ScenarioPath: path, OutDir: out})
 	if err != nil || r == nil {
 		t.Fatalf("err %v, result %v", err, r != nil)
 	}
@@ -264,7 +264,7 @@ traffic: {file: t.ndjson}
 load: {steps: [20], step_duration: 1s, warmup: 0s, timeout: 2s}
 monitor: {max_send_lag: 200ms}
 `, srv.URL))
-			_, err, r := execute(t, runner.Options{ScenarioPath: path, OutDir: out})
+			_, r, err := execute(t, runner.Options{ScenarioPath: path, OutDir: out})
 			if err != nil || r == nil {
 				t.Fatalf("err %v, result %v", err, r != nil)
 			}
@@ -295,7 +295,7 @@ func TestFaultUnreachableBeforeRun(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			path, out := setup(t, fmt.Sprintf("target: {url: %s}\ntraffic: {file: t.ndjson}\nload: {steps: [10], step_duration: 1s}\n", tc.url))
 			start := time.Now()
-			o, err, r := execute(t, runner.Options{ScenarioPath: path, OutDir: out})
+			o, r, err := execute(t, runner.Options{ScenarioPath: path, OutDir: out})
 			if !errors.Is(err, runner.ErrUnreachable) {
 				t.Fatalf("err = %v, want ErrUnreachable", err)
 			}
@@ -356,7 +356,7 @@ func TestFaultOutputNotWritable(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			before := srv.Requests.Load()
-			_, err, r := execute(t, runner.Options{ScenarioPath: path, OutDir: tc.out})
+			_, r, err := execute(t, runner.Options{ScenarioPath: path, OutDir: tc.out})
 			if err == nil {
 				t.Fatal("no error")
 			}
@@ -391,7 +391,7 @@ func TestFaultOutputLostDuringRun(t *testing.T) {
 		os.RemoveAll(out)
 		os.WriteFile(out, []byte("in the way"), 0o644)
 	}}
-	o, err, _ := execute(t, runner.Options{ScenarioPath: path, OutDir: out, Observer: obs})
+	o, _, err := execute(t, runner.Options{ScenarioPath: path, OutDir: out, Observer: obs})
 	if err == nil {
 		t.Fatal("no error when result.json could not be written")
 	}
@@ -432,7 +432,7 @@ func TestFaultNoConnectionLeakAcrossRuns(t *testing.T) {
 	path, out := setup(t, fmt.Sprintf("target: {url: %s}\ntraffic: {file: t.ndjson}\nload: {steps: [100], step_duration: 500ms, warmup: 0s}\nmonitor: {max_send_lag: 200ms}\n", srv.URL))
 	before := openFDs(t)
 	for i := 0; i < 3; i++ {
-		if _, err, _ := execute(t, runner.Options{ScenarioPath: path, OutDir: out, Force: true}); err != nil {
+		if _, _, err := execute(t, runner.Options{ScenarioPath: path, OutDir: out, Force: true}); err != nil {
 			t.Fatal(err)
 		}
 	}

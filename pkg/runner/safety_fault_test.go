@@ -35,7 +35,7 @@ slo: {latency: {p99: 1s}, error_rate: 1%%}
 monitor: {max_send_lag: 200ms}
 abort_on: %s
 `, srv.URL, tc.abortOn))
-			_, err, r := execute(t, runner.Options{ScenarioPath: path, OutDir: out})
+			_, r, err := execute(t, runner.Options{ScenarioPath: path, OutDir: out})
 			if err != nil || r == nil {
 				t.Fatalf("err %v, result %v", err, r != nil)
 			}
@@ -67,7 +67,7 @@ monitor: {max_send_lag: 200ms}
 limits: {max_duration: 1200ms}
 `, srv.URL))
 	start := time.Now()
-	_, err, r := execute(t, runner.Options{ScenarioPath: path, OutDir: out})
+	_, r, err := execute(t, runner.Options{ScenarioPath: path, OutDir: out})
 	el := time.Since(start)
 	if err != nil || r == nil {
 		t.Fatalf("err %v, result %v", err, r != nil)
@@ -102,7 +102,7 @@ func TestSafetyPublicTargetRefusedBeforeDialing(t *testing.T) {
 		t.Run(u, func(t *testing.T) {
 			path, out := setup(t, fmt.Sprintf("target: {url: %q}\ntraffic: {file: t.ndjson}\nload: {steps: [10], step_duration: 1s}\n", u))
 			start := time.Now()
-			_, err, r := execute(t, runner.Options{ScenarioPath: path, OutDir: out})
+			_, r, err := execute(t, runner.Options{ScenarioPath: path, OutDir: out})
 			if !errors.Is(err, runner.ErrBadInput) || !strings.Contains(fmt.Sprint(err), "--allow-public") {
 				t.Fatalf("err = %v, want bad input mentioning --allow-public", err)
 			}

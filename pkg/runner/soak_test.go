@@ -84,7 +84,7 @@ monitor: {max_send_lag: 250ms}
 		t.Logf("step %2d: %4d requests, %d errors, p99 %5.1fms | RSS %.1f MB, Go %.1f MB, heap %.1f MB, %d goroutines",
 			st.Index, st.Requests, st.Errors, st.LatencyMS.P99, fig.rssMB, fig.goMB, fig.heapMB, fig.goroutines)
 	}}
-	_, err, r := execute(t, runner.Options{ScenarioPath: path, OutDir: out, Stderr: &bytes.Buffer{}, Observer: obs})
+	_, r, err := execute(t, runner.Options{ScenarioPath: path, OutDir: out, Stderr: &bytes.Buffer{}, Observer: obs})
 	if err != nil || r == nil {
 		t.Fatalf("err %v, result %v", err, r != nil)
 	}

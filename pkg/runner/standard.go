@@ -18,7 +18,7 @@ import (
 // pkg/probe and reports with pkg/report.
 func Standard(o *Options) {
 	if o.NewMonitor == nil {
-		o.NewMonitor = func(s *scenario.Scenario, pids []int32, metricsURLs []string) sweep.Monitor {
+		o.NewMonitor = func(s *scenario.Scenario, pids []int32, metricsURLs []string) sweep.StepWatcher {
 			return NewProbeMonitor(s, pids, metricsURLs, h1.Guard{AllowPublic: o.AllowPublic})
 		}
 	}
@@ -42,7 +42,7 @@ func Standard(o *Options) {
 // StartBundled starts the bundled reference service as separate node
 // processes behind a balancer on loopback.
 func StartBundled(ctx context.Context, b *scenario.Bundled, stderr io.Writer) (*target.Cluster, error) {
-	return target.StartCluster(ctx, target.ClusterOptions{Nodes: b.Nodes, Node: target.ConfigFromScenario(b), Stderr: quietWriter(stderr)})
+	return target.StartCluster(ctx, target.ClusterOptions{Nodes: b.Nodes, Node: BundledConfig(b), Stderr: quietWriter(stderr)})
 }
 
 // quietWriter drops the nodes' own diagnostics unless debugging is asked
@@ -57,7 +57,7 @@ func quietWriter(w io.Writer) io.Writer {
 // NewProbeMonitor samples the host, the target's processes and metrics,
 // and the generator itself. Metrics are scraped through guard, as the
 // load is sent.
-func NewProbeMonitor(s *scenario.Scenario, pids []int32, metricsURLs []string, guard h1.Guard) sweep.Monitor {
+func NewProbeMonitor(s *scenario.Scenario, pids []int32, metricsURLs []string, guard h1.Guard) sweep.StepWatcher {
 	cfg := probe.Config{
 		Interval:    s.Monitor.Interval.D(),
 		PIDs:        append(append([]int32(nil), pids...), s.Monitor.PIDs...),
@@ -77,12 +77,31 @@ type probeMonitor struct{ m *probe.Monitor }
 
 func (p *probeMonitor) Start(ctx context.Context) { p.m.Start(ctx) }
 
-func (p *probeMonitor) Stop() sweep.Sample {
+func (p *probeMonitor) Stop() sweep.StepResources {
 	s := p.m.Stop()
-	return sweep.Sample{
+	return sweep.StepResources{
 		Target: s.Target, Host: s.Host,
 		GeneratorCPUPercent: s.Generator.CPUPercent, GeneratorRSSMB: s.Generator.RSSMB,
 		Goroutines: s.Generator.Goroutines, GCPauseP99MS: s.Generator.GCPauseP99MS,
 		Warnings: s.Warnings,
 	}
+}
+
+// BundledConfig maps a scenario's target.bundled block to the bundled
+// service's node configuration; unset keys keep the service's defaults.
+// The service knows nothing of scenario files: this is where the two
+// meet.
+func BundledConfig(b *scenario.Bundled) target.Config {
+	if b == nil {
+		return target.Config{}.WithDefaults()
+	}
+	c := target.Config{
+		Workers:   b.Workers,
+		Lookup:    b.Lookup.D(),
+		LookupP99: b.LookupP99.D(),
+		Cache:     b.Cache,
+		Queue:     b.Queue,
+		Flags:     append([]string(nil), b.Flags...),
+	}
+	return c.WithDefaults()
 }

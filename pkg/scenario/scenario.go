@@ -5,8 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net/http"
-	"net/url"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -16,8 +14,6 @@ import (
 	"time"
 
 	"go.yaml.in/yaml/v3"
-
-	"github.com/bestbefore/bestbefore/pkg/h1"
 )
 
 // Error is a problem with a scenario, located by file, line and field.
@@ -458,65 +454,6 @@ const (
 	MaxBundledWorkers = 4096
 	MaxBundledQueue   = 1 << 20
 )
-
-// targetURLProblem says what is wrong with a target URL, or "" when it can
-// be loaded: http or https, a host, a port in 1-65535 when one is given, no
-// user information, query or fragment (the traffic supplies them), and a
-// path the wire accepts.
-func targetURLProblem(raw string) string {
-	if raw == "" {
-		return ""
-	}
-	for i := 0; i < len(raw); i++ {
-		if c := raw[i]; c < ' ' || c == 0x7f {
-			return fmt.Sprintf("%q holds a control character (0x%02x): a URL cannot hold CR, LF, NUL or another control byte", raw, c)
-		}
-	}
-	u, err := url.Parse(raw)
-	if err != nil {
-		var ue *url.Error
-		if errors.As(err, &ue) {
-			err = ue.Err
-		}
-		return fmt.Sprintf("%q is not a URL: %v", raw, err)
-	}
-	switch {
-	case u.Scheme != "http" && u.Scheme != "https":
-		return fmt.Sprintf("%q is not an http:// or https:// URL", raw)
-	case u.Hostname() == "":
-		return fmt.Sprintf("%q names no host: write e.g. http://127.0.0.1:8080", raw)
-	case u.User != nil:
-		return fmt.Sprintf("%q holds user information: put credentials in target.headers (Authorization)", raw)
-	case u.RawQuery != "" || u.ForceQuery || u.Fragment != "":
-		return fmt.Sprintf("%q holds a query or fragment: the traffic file gives each request its own", raw)
-	}
-	if p := u.Port(); p != "" {
-		n, err := strconv.Atoi(p)
-		if err != nil || n < 1 || n > 65535 {
-			return fmt.Sprintf("%q: port %s is not in 1-65535", raw, p)
-		}
-	}
-	if p := u.EscapedPath(); p != "" {
-		if err := h1.CheckTarget(p); err != nil {
-			return fmt.Sprintf("%q: path: %s", raw, wireMsg(err))
-		}
-	}
-	return ""
-}
-
-// reservedHeader reports a header bestbefore writes itself.
-func reservedHeader(k string) bool {
-	switch http.CanonicalHeaderKey(k) {
-	case "Host", "Content-Length", "Connection", "Keep-Alive", "Proxy-Connection", "Transfer-Encoding", "Te", "Trailer", "Upgrade":
-		return true
-	}
-	return false
-}
-
-// wireMsg is the message of an h1 check without its sentinel prefix.
-func wireMsg(err error) string {
-	return strings.TrimPrefix(err.Error(), h1.ErrNotWireSafe.Error()+": ")
-}
 
 // SafetyMarginValue returns the safety margin (default 1).
 func (s *Scenario) SafetyMarginValue() float64 {

@@ -146,12 +146,14 @@ func (t *Target) validate() problems {
 // urlProblems checks url and urls, named below prefix.
 func (t *Target) urlProblems(prefix string) problems {
 	var ps problems
-	if msg := targetURLProblem(t.URL); msg != "" {
-		ps.add(prefix+".url", "%s", msg)
+	if t.URL != "" {
+		if _, err := h1.ParseBase(t.URL); err != nil {
+			ps.add(prefix+".url", "%v", err)
+		}
 	}
 	for i, u := range t.URLs {
-		if msg := targetURLProblem(u); msg != "" {
-			ps.add(fmt.Sprintf("%s.urls.%d", prefix, i), "%s", msg)
+		if _, err := h1.ParseBase(u); err != nil {
+			ps.add(fmt.Sprintf("%s.urls.%d", prefix, i), "%v", err)
 		}
 	}
 	return ps
@@ -167,10 +169,10 @@ func (t *Target) headerProblems(prefix string) problems {
 	sort.Strings(names)
 	for _, k := range names {
 		if err := h1.CheckHeaderName(k); err != nil {
-			ps.add(prefix+"."+k, "%s", wireMsg(err))
+			ps.add(prefix+"."+k, "%s", h1.Reason(err))
 		} else if err := h1.CheckHeaderValue(t.Headers[k]); err != nil {
-			ps.add(prefix+"."+k, "%s", wireMsg(err))
-		} else if reservedHeader(k) {
+			ps.add(prefix+"."+k, "%s", h1.Reason(err))
+		} else if h1.Reserved(k) {
 			ps.add(prefix+"."+k, "%s is written by bestbefore itself (from the URL and the body) and cannot be set", http.CanonicalHeaderKey(k))
 		}
 	}

@@ -87,12 +87,6 @@ func (c Case) Run(ctx context.Context) (*result.Result, error) {
 	return c.run(ctx, nil)
 }
 
-// RunSteps runs fixed-rate steps, every one to its end, and returns them
-// judged.
-func (c Case) RunSteps(ctx context.Context, rates []float64) (*result.Result, error) {
-	return c.run(ctx, rates)
-}
-
 func (c Case) run(ctx context.Context, rates []float64) (*result.Result, error) {
 	s, err := c.Scenario(rates)
 	if err != nil {

@@ -13,7 +13,7 @@ import (
 // nodeLoss holds load at the N-1 rate on the full cluster, takes one node
 // out part-way through, and measures whether the objectives held after the
 // loss and how long p99 took to come back under its objective.
-func (rn *runner) nodeLoss() error {
+func (rn *sweeper) nodeLoss() error {
 	s := rn.s
 	nl := s.Capacity.NodeLoss
 	bb := result.ComputeBestBefore(rn.r.Steps, s.Capacity.Nodes, 1)

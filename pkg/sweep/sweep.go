@@ -25,15 +25,15 @@ import (
 	"github.com/bestbefore/bestbefore/pkg/traffic"
 )
 
-// Monitor samples resources during a step.
-type Monitor interface {
+// StepWatcher samples resources during a step.
+type StepWatcher interface {
 	Start(ctx context.Context)
-	Stop() Sample
+	Stop() StepResources
 }
 
-// Sample is what a Monitor saw during one step.
-type Sample struct {
-	Target *result.Target
+// StepResources is what a StepWatcher saw during one step.
+type StepResources struct {
+	Target *result.TargetResources
 	Host   *result.Host
 	// GeneratorCPUPercent is the generator's CPU in percent of one core;
 	// GeneratorRSSMB its resident memory; zero when not sampled.
@@ -80,7 +80,7 @@ type Config struct {
 	TargetURLs []string
 	// TrafficPath is the traffic file (resolved against the scenario).
 	TrafficPath string
-	Monitor     Monitor
+	Monitor     StepWatcher
 	Observer    Observer
 	NodeKiller  NodeKiller
 	// Doer, when set, replaces the default HTTP client for every target.
@@ -112,7 +112,8 @@ type Config struct {
 	StartAt time.Time
 	// Shard, when set, is recorded in the result.
 	Shard *result.Shard
-	Now   func() time.Time
+	// Now, when set, is the clock the result's times are read from.
+	Now func() time.Time
 	// Stepper, when set, runs the steps instead of an Attacker: no
 	// target is dialled and no traffic is read, and the feed it is given
 	// carries the arrival schedule without requests.
@@ -180,7 +181,7 @@ func Run(ctx context.Context, cfg Config) (*result.Result, error) {
 
 	runCtx, cancel := context.WithTimeout(ctx, s.Limits.MaxDuration.D())
 	defer cancel()
-	rn := &runner{cfg: cfg, s: s, atk: stepper, prov: prov, info: info, r: r, ctx: runCtx, sides: sides, pairWith: -1}
+	rn := &sweeper{cfg: cfg, s: s, atk: stepper, prov: prov, info: info, r: r, ctx: runCtx, sides: sides, pairWith: -1}
 	err = rn.ramp()
 	switch {
 	case ctx.Err() != nil:
@@ -294,7 +295,9 @@ func prepare(ctx context.Context, cfg Config) (stepper Stepper, prov *attack.Pro
 // Objectives are the scenario's objectives in force, in plain units.
 func Objectives(s *scenario.Scenario) result.Objectives { return s.SLO.InForce() }
 
-type runner struct {
+// sweeper is one run of a scenario: the ramp, refinement and node-loss
+// hold over one result.
+type sweeper struct {
 	// sides are the baseline and candidate results of a live A/B run.
 	sides       [2]*result.Result
 	cfg         Config
@@ -312,7 +315,7 @@ type runner struct {
 	pairWith int
 }
 
-func (rn *runner) ramp() error {
+func (rn *sweeper) ramp() error {
 	s := rn.s
 	rates := s.Rates()
 	if rn.cfg.Plan != nil {
@@ -402,7 +405,7 @@ func (rn *runner) ramp() error {
 // limit, a growing queue grows twice.
 // Not on a plan aligned across shards, nor in a live A/B run, whose steps
 // must line up.
-func (rn *runner) judgedStep(phase string, q float64) (*result.Step, error) {
+func (rn *sweeper) judgedStep(phase string, q float64) (*result.Step, error) {
 	dur := rn.s.Load.StepDuration.D()
 	st, err := rn.step(phase, q, dur, nil, 0)
 	if err != nil || st == nil || rn.abortReason != "" || !rn.cfg.StartAt.IsZero() || rn.sides[0] != nil {
@@ -427,7 +430,7 @@ func (rn *runner) judgedStep(phase string, q float64) (*result.Step, error) {
 
 // step runs one step at rate q and appends it to the result. It returns nil
 // when the run was interrupted before the step completed.
-func (rn *runner) step(phase string, q float64, dur time.Duration, hook func(), hookAt time.Duration) (*result.Step, error) {
+func (rn *sweeper) step(phase string, q float64, dur time.Duration, hook func(), hookAt time.Duration) (*result.Step, error) {
 	s := rn.s
 	if rn.ctx.Err() != nil {
 		return nil, nil
@@ -470,7 +473,7 @@ func (rn *runner) step(phase string, q float64, dur time.Duration, hook func(), 
 		spec.Progress = func(sn attack.Snapshot) { rn.cfg.Observer.StepProgress(idx, sn) }
 	}
 	ss, err := rn.atk.Step(rn.ctx, feed, spec)
-	var sample Sample
+	var sample StepResources
 	if rn.cfg.Monitor != nil {
 		sample = rn.cfg.Monitor.Stop()
 	}
@@ -584,7 +587,7 @@ func markLate(g *result.Generator, ms float64) {
 // sent in it has answered: its figures over the part that ran, judged
 // for the reports, marked partial so that it neither sets nor limits the
 // best-before.
-func (rn *runner) keepPartial(idx int, phase string, q float64, dur time.Duration, ss *attack.StepStats, sample Sample) {
+func (rn *sweeper) keepPartial(idx int, phase string, q float64, dur time.Duration, ss *attack.StepStats, sample StepResources) {
 	st := BuildStep(idx, phase, q, ss, sample, rn.s.Monitor.MaxSendLag.D())
 	// The steady-state test reads the trend across the whole window; a
 	// window cut short has only its first slices, so the part that ran
@@ -612,7 +615,7 @@ func StepSlot(s *scenario.Scenario) time.Duration {
 	return s.Load.StepDuration.D() + s.Load.Timeout.D() + time.Second
 }
 
-func (rn *runner) checkAbort(st *result.Step) {
+func (rn *sweeper) checkAbort(st *result.Step) {
 	a := rn.s.AbortOn
 	if a == nil {
 		return
@@ -635,7 +638,7 @@ func (rn *runner) checkAbort(st *result.Step) {
 }
 
 // BuildStep turns what the attacker measured into a result step.
-func BuildStep(idx int, phase string, offered float64, ss *attack.StepStats, sample Sample, maxLag time.Duration) result.Step {
+func BuildStep(idx int, phase string, offered float64, ss *attack.StepStats, sample StepResources, maxLag time.Duration) result.Step {
 	win := ss.Window.Seconds()
 	st := result.Step{
 		Index: idx, Phase: phase, OfferedQPS: offered, StartedAt: ss.Start.UTC(),

@@ -21,18 +21,20 @@ import (
 // before the monitor starts).
 type rateMonitor struct {
 	rate   float64
-	target func(rate float64) *result.Target
+	target func(rate float64) *result.TargetResources
 }
 
 func (m *rateMonitor) StepStarted(_ int, _ string, rate float64, _ time.Duration) { m.rate = rate }
 func (m *rateMonitor) StepProgress(int, attack.Snapshot)                          {}
 func (m *rateMonitor) StepDone(*result.Step)                                      {}
 func (m *rateMonitor) Start(context.Context)                                      {}
-func (m *rateMonitor) Stop() sweep.Sample                                         { return sweep.Sample{Target: m.target(m.rate)} }
+func (m *rateMonitor) Stop() sweep.StepResources {
+	return sweep.StepResources{Target: m.target(m.rate)}
+}
 
 // runResources ramps 50, 100, 150, 200 QPS (one bisection) against a
 // server with plenty of capacity, judged by slo and the monitor's readings.
-func runResources(t *testing.T, slo string, target func(rate float64) *result.Target) *result.Result {
+func runResources(t *testing.T, slo string, target func(rate float64) *result.TargetResources) *result.Result {
 	t.Helper()
 	ts := testserver.Start(t, testserver.NewSlots(16, time.Millisecond))
 	s := loadScenario(t, fmt.Sprintf(`
@@ -96,8 +98,8 @@ func checkLimit(t *testing.T, r *result.Result, objective string, bound float64)
 // Target CPU rising with the rate: the busiest node crosses slo.target_cpu
 // 50% above 125 QPS while the mean stays under it; the busiest node decides.
 func TestResourcesTargetCPU(t *testing.T) {
-	r := runResources(t, "{target_cpu: 50%}", func(q float64) *result.Target {
-		return &result.Target{CPUPercent: q * 0.3, MaxCPUPercent: q * 0.4}
+	r := runResources(t, "{target_cpu: 50%}", func(q float64) *result.TargetResources {
+		return &result.TargetResources{CPUPercent: q * 0.3, MaxCPUPercent: q * 0.4}
 	})
 	if o, ok := r.Objectives.Bound("target_cpu"); !ok || o != 50 {
 		t.Errorf("objectives.target_cpu_percent %v, want 50", o)
@@ -108,8 +110,8 @@ func TestResourcesTargetCPU(t *testing.T) {
 // The target's GC pause p99 rising with the rate crosses slo.gc_pause_p99
 // 5.5ms above 125 QPS.
 func TestResourcesGCPause(t *testing.T) {
-	r := runResources(t, "{gc_pause_p99: 5.5ms}", func(q float64) *result.Target {
-		return &result.Target{CPUPercent: 10, GCPauseP99MS: q / 25}
+	r := runResources(t, "{gc_pause_p99: 5.5ms}", func(q float64) *result.TargetResources {
+		return &result.TargetResources{CPUPercent: 10, GCPauseP99MS: q / 25}
 	})
 	if o, ok := r.Objectives.Bound("gc_pause_p99"); !ok || o != 5.5 {
 		t.Errorf("objectives.gc_pause_p99_ms %v, want 5.5", o)
@@ -168,7 +170,7 @@ func TestResourcesLittleGapWarning(t *testing.T) {
 			ss.Service.RecordValue(20000)
 			ss.SendLag.RecordValue(10)
 		}
-		return sweep.BuildStep(0, result.PhaseRamp, 1000, ss, sweep.Sample{}, time.Millisecond)
+		return sweep.BuildStep(0, result.PhaseRamp, 1000, ss, sweep.StepResources{}, time.Millisecond)
 	}
 	gap := func(st result.Step) bool {
 		for _, w := range st.Warnings {

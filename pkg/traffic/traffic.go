@@ -264,7 +264,7 @@ func (r *Request) Validate() error {
 		return &LineError{Field: "path", Msg: "required"}
 	}
 	if err := h1.CheckTarget(r.Path); err != nil {
-		return &LineError{Field: "path", Msg: wireMsg(err)}
+		return &LineError{Field: "path", Msg: h1.Reason(err)}
 	}
 	if r.Method != "" {
 		r.Method = strings.ToUpper(r.Method)
@@ -274,15 +274,15 @@ func (r *Request) Validate() error {
 	}
 	for k, vs := range r.Header {
 		if err := h1.CheckHeaderName(k); err != nil {
-			return &LineError{Field: "header", Msg: wireMsg(err)}
+			return &LineError{Field: "header", Msg: h1.Reason(err)}
 		}
 		for _, v := range vs {
 			if err := h1.CheckHeaderValue(v); err != nil {
-				return &LineError{Field: "header." + k, Msg: wireMsg(err)}
+				return &LineError{Field: "header." + k, Msg: h1.Reason(err)}
 			}
 			if strings.EqualFold(k, "Host") {
 				if err := h1.CheckHost(v); err != nil {
-					return &LineError{Field: "header." + k, Msg: wireMsg(err)}
+					return &LineError{Field: "header." + k, Msg: h1.Reason(err)}
 				}
 			}
 		}
@@ -301,11 +301,6 @@ func (r *Request) Validate() error {
 		r.body = b
 	}
 	return nil
-}
-
-// wireMsg is the message of an h1 check without its sentinel prefix.
-func wireMsg(err error) string {
-	return strings.TrimPrefix(err.Error(), h1.ErrNotWireSafe.Error()+": ")
 }
 
 func trunc(s string) string {

@@ -102,16 +102,3 @@ func Generate(n int, seed uint64) []Item {
 	}
 	return items
 }
-
-// Categories returns the distinct categories, in first-seen order.
-func Categories() []string {
-	var out []string
-	seen := map[string]bool{}
-	for _, p := range Products {
-		if !seen[p.Category] {
-			seen[p.Category] = true
-			out = append(out, p.Category)
-		}
-	}
-	return out
-}

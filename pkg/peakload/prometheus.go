@@ -1,4 +1,7 @@
-package capacity
+// Package peakload reads a service's daily peak load from a Prometheus
+// server for the capacity plan: the network I/O the pure model in
+// pkg/capacity does not do.
+package peakload
 
 import (
 	"context"
@@ -13,6 +16,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/bestbefore/bestbefore/pkg/capacity"
 )
 
 // PeaksQuery asks Prometheus for the daily peaks of a query.
@@ -37,7 +42,7 @@ type PeaksQuery struct {
 // query has data for less than 90% of is left out, with a note: its
 // maximum may miss the peak (a day has as many points as the median day).
 // The query must give one series.
-func PrometheusPeaks(ctx context.Context, client *http.Client, q PeaksQuery) ([]Sample, []string, error) {
+func PrometheusPeaks(ctx context.Context, client *http.Client, q PeaksQuery) ([]capacity.PeakSample, []string, error) {
 	if q.Resolution <= 0 {
 		q.Resolution = 5 * time.Minute
 	}
@@ -64,7 +69,7 @@ func PrometheusPeaks(ctx context.Context, client *http.Client, q PeaksQuery) ([]
 	if len(cs) > 0 {
 		want = cs[len(cs)/2]
 	}
-	var out []Sample
+	var out []capacity.PeakSample
 	partial, bad := 0, 0
 	for ts, v := range peaks {
 		c := counts[ts]
@@ -77,7 +82,7 @@ func PrometheusPeaks(ctx context.Context, client *http.Client, q PeaksQuery) ([]
 			continue
 		}
 		// The point at midnight is the maximum of the day before it.
-		out = append(out, Sample{Date: time.Unix(ts, 0).UTC().Add(-24 * time.Hour), PeakQPS: v})
+		out = append(out, capacity.PeakSample{Date: time.Unix(ts, 0).UTC().Add(-24 * time.Hour), PeakQPS: v})
 	}
 	sortSamples(out)
 	var notes []string
@@ -93,7 +98,7 @@ func PrometheusPeaks(ctx context.Context, client *http.Client, q PeaksQuery) ([]
 	return out, notes, nil
 }
 
-func sortSamples(s []Sample) {
+func sortSamples(s []capacity.PeakSample) {
 	sort.Slice(s, func(i, j int) bool { return s[i].Date.Before(s[j].Date) })
 }
 

@@ -1,4 +1,4 @@
-package capacity_test
+package peakload_test
 
 import (
 	"context"
@@ -9,7 +9,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/bestbefore/bestbefore/pkg/capacity"
+	"github.com/bestbefore/bestbefore/pkg/peakload"
 )
 
 // A fake query API: the peaks are 100 + day, the counts 288 a day but 100
@@ -51,8 +51,8 @@ func TestPrometheusPeaks(t *testing.T) {
 	srv := fakePrometheus(t)
 	defer srv.Close()
 	end := time.Date(2026, 12, 4, 0, 0, 0, 0, time.UTC)
-	q := capacity.PeaksQuery{URL: srv.URL, Query: "load", Days: 10, End: end}
-	s, notes, err := capacity.PrometheusPeaks(context.Background(), srv.Client(), q)
+	q := peakload.PeaksQuery{URL: srv.URL, Query: "load", Days: 10, End: end}
+	s, notes, err := peakload.PrometheusPeaks(context.Background(), srv.Client(), q)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -64,11 +64,11 @@ func TestPrometheusPeaks(t *testing.T) {
 		t.Errorf("notes %q", notes)
 	}
 	q.Query = "many"
-	if _, _, err := capacity.PrometheusPeaks(context.Background(), srv.Client(), q); err == nil || !strings.Contains(err.Error(), "2 series") || !strings.Contains(err.Error(), "sum(") {
+	if _, _, err := peakload.PrometheusPeaks(context.Background(), srv.Client(), q); err == nil || !strings.Contains(err.Error(), "2 series") || !strings.Contains(err.Error(), "sum(") {
 		t.Errorf("several series: %v", err)
 	}
 	q.Query = "rate(x[5m])"
-	if _, _, err := capacity.PrometheusPeaks(context.Background(), srv.Client(), q); err == nil || !strings.Contains(err.Error(), "bad_data") {
+	if _, _, err := peakload.PrometheusPeaks(context.Background(), srv.Client(), q); err == nil || !strings.Contains(err.Error(), "bad_data") {
 		t.Errorf("an error from the server: %v", err)
 	}
 }
@@ -87,8 +87,8 @@ func TestPrometheusAnswerIsBounded(t *testing.T) {
 		w.Write([]byte(`[1764806400,"1"]]}]}}`))
 	}))
 	defer srv.Close()
-	q := capacity.PeaksQuery{URL: srv.URL, Query: "load", Days: 10, End: time.Date(2026, 12, 4, 0, 0, 0, 0, time.UTC)}
-	_, _, err := capacity.PrometheusPeaks(context.Background(), srv.Client(), q)
+	q := peakload.PeaksQuery{URL: srv.URL, Query: "load", Days: 10, End: time.Date(2026, 12, 4, 0, 0, 0, 0, time.UTC)}
+	_, _, err := peakload.PrometheusPeaks(context.Background(), srv.Client(), q)
 	if err == nil || !strings.Contains(err.Error(), "more than 4 MiB") {
 		t.Errorf("error %v, want the 4 MiB bound named", err)
 	}

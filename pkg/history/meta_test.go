@@ -3,7 +3,7 @@ package history_test
 import (
 	"testing"
 
-	cmdHistory "github.com/bestbefore/bestbefore/cmd/history"
+	"github.com/bestbefore/bestbefore/pkg/history"
 )
 
 // The commit and branch come from the flags, else the CI's environment
@@ -22,7 +22,7 @@ func TestDetect(t *testing.T) {
 		{"GitLab", "", "", map[string]string{"CI_COMMIT_SHA": "feed", "CI_COMMIT_REF_NAME": "main"}, "feed", "main"},
 		{"Jenkins", "", "", map[string]string{"GIT_COMMIT": "beef", "GIT_BRANCH": "origin/main"}, "beef", "main"},
 	} {
-		m := cmdHistory.Detect(c.commit, c.branch, env(c.vars))
+		m := history.Detect(c.commit, c.branch, env(c.vars))
 		if m.Commit != c.wantCommit || m.Branch != c.wantBrch {
 			t.Errorf("%s: %+v, want %s on %s", c.name, m, c.wantCommit, c.wantBrch)
 		}
