@@ -86,6 +86,9 @@ type Options struct {
 	// probe of a target out of the rotation); its zero value refuses
 	// public and link-local addresses.
 	Guard h1.Guard
+	// Clock, when set, replaces the machine's clock: the pacer sleeps on
+	// it and every time a step records is read from it (tests).
+	Clock Clock
 }
 
 // Item is one due request: its offset from the step start and the request
@@ -131,6 +134,8 @@ type Snapshot struct {
 // steps, so later steps do not pay for connection setup.
 type Attacker struct {
 	opts     Options
+	clock    Clock
+	sleeper  *sleeper // the real clock's, closed with the attacker
 	work     chan *job
 	workers  atomic.Int64
 	inflight atomic.Int64
@@ -174,6 +179,11 @@ func New(opts Options) *Attacker {
 	}
 	a.rrs = make([]uint64, len(a.bySide))
 	a.jobPool.New = func() any { return new(job) }
+	a.clock = opts.Clock
+	if a.clock == nil {
+		a.sleeper = newSleeper()
+		a.clock = realClock{a.sleeper}
+	}
 	return a
 }
 
@@ -184,6 +194,9 @@ func (a *Attacker) Close() {
 	case <-a.closed:
 	default:
 		close(a.closed)
+		if a.sleeper != nil {
+			a.sleeper.close()
+		}
 		for _, t := range a.opts.Targets {
 			if c, ok := t.Doer.(interface{ CloseIdle() }); ok {
 				c.CloseIdle()
@@ -361,124 +374,100 @@ func (a *Attacker) Step(ctx context.Context, feed Feed, spec StepSpec) (*StepSta
 		spec.Interval = time.Second
 	}
 	cpu0 := processCPU()
-	st, outs := newStepRun(spec, max(1, len(a.bySide)), time.Now())
+	st, outs := newStepRun(spec, max(1, len(a.bySide)), a.clock.Now())
 	stall := startStallProbe(spec.Warmup)
-	out := outs[0]
 	collected := make(chan struct{})
 	go a.collect(st, outs, collected)
 
-	var feedErr error
 	inf := newInflight(len(st.ivSent))
 	hookDone := spec.Hook == nil
 	interrupted := false
 	var cut time.Duration // when an interrupt stopped the sending
-	sl := newSleeper()
-	defer sl.close()
-	// batch holds the requests sent at one wake-up; next, when hasNext, is
-	// the request read after them, always the last one read from the feed
-	// (so Unread gives it back).
-	batch := make([]Item, 0, 16)
-	var next Item
-	hasNext := false
-	read := func() (Item, bool) {
-		if hasNext {
-			hasNext = false
-			return next, true
-		}
-		it, err := feed.Next()
-		if err != nil {
-			feedErr = err
-			return it, false
-		}
-		return it, true
-	}
-pacing:
+	sched := newBatcher(feed, spec.Duration, a.opts.Coalesce)
 	for {
-		first, ok := read()
+		batch, ok := sched.nextBatch()
 		if !ok {
 			break
 		}
-		if first.Offset >= spec.Duration {
-			if u, ok := feed.(interface{ Unread() }); ok {
-				u.Unread()
-			}
+		if a.clock.SleepUntil(ctx, st.start.Add(batch[len(batch)-1].Offset)) {
+			interrupted, cut = true, a.clock.Now().Sub(st.start)
 			break
-		}
-		batch = append(batch[:0], first)
-		for a.opts.Coalesce > 0 && len(batch) < cap(batch) {
-			it, ok := read()
-			if !ok {
-				break
-			}
-			if it.Offset >= spec.Duration || it.Offset-first.Offset >= a.opts.Coalesce {
-				next, hasNext = it, true
-				break
-			}
-			batch = append(batch, it)
-		}
-		if sl.until(ctx, st.start.Add(batch[len(batch)-1].Offset)) {
-			interrupted, cut = true, time.Since(st.start)
-			break pacing
 		}
 		for _, it := range batch {
 			if !hookDone && it.Offset >= spec.HookAt {
 				hookDone = true
 				go spec.Hook()
 			}
-			due := st.start.Add(it.Offset)
-			t := a.pick(it.Side)
-			p := it.Req[t]
-			n := a.inflight.Load()
-			if it.Offset >= spec.Warmup {
-				k := -1
-				if len(st.ivSent) > 0 {
-					k = st.interval(it.Offset)
-					st.ivSent[k].Add(1)
-					if int64(k) > st.ivPassed.Load() {
-						st.ivPassed.Store(int64(k))
-					}
-				}
-				inf.add(k, n)
-			}
-			st.sent.Add(1)
-			st.wg.Add(1)
-			if n >= int64(a.opts.MaxInFlight) {
-				st.results <- rec{intended: due, class: classDropped, side: uint8(it.Side), group: p.Group}
-				st.wg.Done()
-				continue
-			}
-			a.inflight.Add(1)
-			j := a.jobPool.Get().(*job)
-			*j = job{p: p, target: int(t), side: uint8(it.Side), intended: due, st: st}
-			select {
-			case a.work <- j:
-			default:
-				if a.workers.Load() < int64(a.opts.MaxInFlight) {
-					a.workers.Add(1)
-					go a.worker(j)
-				} else {
-					a.work <- j
-				}
-			}
-		}
-		if feedErr != nil {
-			break
+			a.send(st, inf, it)
 		}
 	}
 	// A step lasts its duration, not until its last scheduled request:
 	// at 1 QPS over 3 s the last request goes at 2 s and the step, with
 	// the wait for its answers, still covers the whole 3 s (its
-	// intervals and duration_s say so).
-	if !interrupted && feedErr == nil && sl.until(ctx, st.start.Add(spec.Duration)) {
-		interrupted, cut = true, time.Since(st.start)
+	// intervals and duration_s say so). A finite feed that ran out ends
+	// the step there.
+	if !interrupted && !sched.ended() && a.clock.SleepUntil(ctx, st.start.Add(spec.Duration)) {
+		interrupted, cut = true, a.clock.Now().Sub(st.start)
 	}
+	abandoned := a.drain(ctx, st, collected)
+	a.account(st, outs, stepEnd{
+		wall: a.clock.Now().Sub(st.start), cpu: processCPU() - cpu0, stalls: stall.finish(),
+		inf: inf, completed: !interrupted && !sched.ended(), cut: cut, interrupted: interrupted, abandoned: abandoned,
+	})
+	return outs[0], sched.failed()
+}
+
+// send dispatches one due request: counted in its interval when it is in
+// the measured window, dropped when MaxInFlight requests are already in
+// flight, otherwise handed to an idle worker or a new one.
+func (a *Attacker) send(st *stepRun, inf *inflight, it Item) {
+	due := st.start.Add(it.Offset)
+	t := a.pick(it.Side)
+	p := it.Req[t]
+	n := a.inflight.Load()
+	if it.Offset >= st.spec.Warmup {
+		k := -1
+		if len(st.ivSent) > 0 {
+			k = st.interval(it.Offset)
+			st.ivSent[k].Add(1)
+			if int64(k) > st.ivPassed.Load() {
+				st.ivPassed.Store(int64(k))
+			}
+		}
+		inf.add(k, n)
+	}
+	st.sent.Add(1)
+	st.wg.Add(1)
+	if n >= int64(a.opts.MaxInFlight) {
+		st.results <- rec{intended: due, class: classDropped, side: uint8(it.Side), group: p.Group}
+		st.wg.Done()
+		return
+	}
+	a.inflight.Add(1)
+	j := a.jobPool.Get().(*job)
+	*j = job{p: p, target: int(t), side: uint8(it.Side), intended: due, st: st}
+	select {
+	case a.work <- j:
+	default:
+		if a.workers.Load() < int64(a.opts.MaxInFlight) {
+			a.workers.Add(1)
+			go a.worker(j)
+		} else {
+			a.work <- j
+		}
+	}
+}
+
+// drain waits for the step's requests in flight and its collector; an
+// interrupted step whose Abort closes stops waiting and reports the
+// requests abandoned.
+func (a *Attacker) drain(ctx context.Context, st *stepRun, collected <-chan struct{}) (abandoned bool) {
 	st.ivPassed.Store(int64(len(st.ivSent)))
 	waited := make(chan struct{})
 	go func() {
 		st.wg.Wait()
 		close(waited)
 	}()
-	abandoned := false
 	select {
 	case <-waited:
 	case <-a.abortAfter(ctx):
@@ -489,25 +478,33 @@ pacing:
 		close(st.results)
 	}
 	<-collected
-	wall, cpu := time.Since(st.start), processCPU()-cpu0
-	stalls := stall.finish()
-	inf.apply(outs)
+	return abandoned
+}
+
+// stepEnd is how a step ended, for its accounting.
+type stepEnd struct {
+	wall, cpu   time.Duration
+	stalls      *hdrhistogram.Histogram
+	inf         *inflight
+	completed   bool
+	cut         time.Duration
+	interrupted bool
+	abandoned   bool
+}
+
+// account writes how the step ended into each side's figures.
+func (a *Attacker) account(st *stepRun, outs []*StepStats, e stepEnd) {
+	e.inf.apply(outs)
 	for _, o := range outs {
-		o.Wall, o.CPU, o.Stall = wall, cpu, stalls
-		o.Completed = !interrupted && feedErr == nil
-	}
-	if interrupted && cut < spec.Duration {
-		for _, o := range outs {
-			o.cutAt(cut)
+		o.Wall, o.CPU, o.Stall = e.wall, e.cpu, e.stalls
+		o.Completed = e.completed
+		if e.interrupted && e.cut < st.spec.Duration {
+			o.cutAt(e.cut)
 		}
 	}
-	if abandoned {
-		out.Abandoned = st.sent.Load() - st.completed.Load()
+	if e.abandoned {
+		outs[0].Abandoned = st.sent.Load() - st.completed.Load()
 	}
-	if feedErr != nil && !errors.Is(feedErr, io.EOF) {
-		return out, feedErr
-	}
-	return out, nil
 }
 
 // cutAt shortens the figures of a step an interrupt stopped at offset
@@ -631,10 +628,10 @@ func (a *Attacker) worker(j *job) {
 
 func (a *Attacker) do(j *job, resp *Response) {
 	st := j.st
-	sent := time.Now()
+	sent := a.clock.Now()
 	t := a.opts.Targets[j.target]
 	err := t.Doer.Do(j.p, sent.Add(a.opts.Timeout), a.opts.KeepBody, resp)
-	done := time.Now()
+	done := a.clock.Now()
 	class := classOK
 	var status uint16
 	if err != nil {
@@ -757,7 +754,7 @@ func (a *Attacker) collect(st *stepRun, outs []*StepStats, done chan struct{}) {
 			return
 		}
 		spec.Progress(Snapshot{
-			Elapsed: time.Since(st.start), Sent: st.sent.Load(), Completed: st.completed.Load(),
+			Elapsed: a.clock.Now().Sub(st.start), Sent: st.sent.Load(), Completed: st.completed.Load(),
 			Errors: st.errs.Load(), P99: time.Duration(stats.ValueAtQuantile(outs[0].Latency, 99)) * time.Microsecond,
 			InFlight: a.inflight.Load(),
 		})
