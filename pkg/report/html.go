@@ -10,7 +10,6 @@ import (
 
 	"github.com/bestbefore/bestbefore/pkg/result"
 	"github.com/bestbefore/bestbefore/pkg/stats"
-	"github.com/bestbefore/bestbefore/pkg/traffic"
 )
 
 // HTML writes report.html: one self-contained page (inline CSS and SVG, no
@@ -73,184 +72,14 @@ func HTML(w io.Writer, r *result.Result, o Options) error {
 	card("steps · duration", fmt.Sprintf("%d · %s", len(r.Steps), duration(r)), "")
 	p("</div>\n</header>\n<main>\n")
 
-	if obs := r.Objectives.InForce(); len(obs) > 0 {
-		best, hasBest := bestStep(r)
-		fail, hasFail := firstFailStep(r)
-		p("<section id=\"objectives\">\n<h2>Objectives</h2>\n<div class=\"scroll\"><table class=\"objectives\">\n<thead><tr><th>objective</th><th>bound</th>")
-		if hasBest {
-			p("<th>at best-before (%s QPS)</th>", fmtQPS(best.OfferedQPS))
-		}
-		if hasFail {
-			p("<th>at first failing step (%s QPS)</th>", fmtQPS(fail.OfferedQPS))
-		}
-		p("</tr></thead>\n<tbody>\n")
-		for _, ob := range obs {
-			p("<tr><td>%s</td><td class=\"n\">%s</td>", e(ob.Label), e(ob.Format(ob.Bound)))
-			for _, x := range []struct {
-				s  result.Step
-				ok bool
-			}{{best, hasBest}, {fail, hasFail}} {
-				if !x.ok {
-					continue
-				}
-				v, pass := objectiveCell(ob, x.s)
-				p("<td class=\"n %s\">%s %s</td>", passClass(pass), check(pass), e(v))
-			}
-			p("</tr>\n")
-		}
-		p("</tbody></table></div>\n</section>\n")
+	for _, sec := range sections(r, charts, timeline) {
+		sec.html(&b)
 	}
-
-	p("<section id=\"charts\">\n<h2>Charts</h2>\n<div class=\"charts\">\n")
-	for _, c := range charts {
-		c.render(&b)
+	if sp, ok := shardPara(r); ok {
+		sp.html(&b)
 	}
-	p("</div>\n<p class=\"note\">Latency is measured from each request's intended send time, so a stalled target shows in the percentiles. Hover a point for its value.</p>\n</section>\n")
-
-	if len(timeline) > 0 {
-		p("<section id=\"over-time\">\n<h2>The run over time</h2>\n<div class=\"charts\">\n")
-		for _, c := range timeline {
-			c.render(&b)
-		}
-		p("</div>\n<p class=\"note\">One point per interval of each step's measured window; warmups are not measured and show as gaps. The shading marks each step, coloured by phase (ramp, refine, hold). Rates count the requests due in the interval, by their intended send time.</p>\n</section>\n")
-	}
-
-	if len(r.Steps) > 0 {
-		p("<section id=\"steps\">\n<h2>Steps</h2>\n<div class=\"scroll\"><table class=\"steps\">\n<thead><tr>")
-		for _, h := range []string{"#", "phase", "offered QPS", "achieved QPS", "p50", "p90", "p99", "p99.9", "max", "errors", "availability", "target CPU", "target RSS", "GC p99", "generator CPU", "send lag p99", "saturated", "SLO"} {
-			p("<th>%s</th>", h)
-		}
-		p("</tr></thead>\n<tbody>\n")
-		for _, s := range r.Steps {
-			cls := passClass(s.SLOPass)
-			if bb.Found && s.Index == bb.Step {
-				cls += " best"
-			}
-			p("<tr class=\"%s\"><td class=\"n\">%d</td><td>%s</td><td class=\"n\">%s</td><td class=\"n\">%s</td>", cls, s.Index, e(s.Phase), fmtQPS(s.OfferedQPS), fmtQPS(s.AchievedQPS))
-			for _, v := range []float64{s.LatencyMS.P50, s.LatencyMS.P90, s.LatencyMS.P99, s.LatencyMS.P999, s.LatencyMS.Max} {
-				p("<td class=\"n\">%s</td>", fmtMS(v))
-			}
-			errs := strconv.FormatInt(s.Errors, 10)
-			if c := errorClasses(s); c != "" {
-				errs += " (" + c + ")"
-			}
-			p("<td class=\"wrap\">%s</td><td class=\"n\">%s</td>", e(errs), availability(s))
-			if t := s.Target; t != nil {
-				p("<td class=\"n\">%s%%</td><td class=\"n\">%s MB</td><td class=\"n\">%s</td>", strconv.FormatFloat(t.CPUPercent, 'f', 0, 64), strconv.FormatFloat(t.RSSMB, 'f', 0, 64), fmtMS(t.GCPauseP99MS))
-			} else {
-				p("<td>–</td><td>–</td><td>–</td>")
-			}
-			g := s.Generator
-			sat := yesNo(g.Saturated)
-			if g.SaturatedWhy != "" {
-				sat += ": " + g.SaturatedWhy
-			}
-			slo := "pass"
-			if !s.SLOPass {
-				slo = strings.Join(s.Failed, ", ")
-				if s.Remeasured {
-					slo += " (measured again)"
-				}
-				if slo == "" {
-					slo = "fail"
-				}
-			}
-			if s.Partial {
-				slo += fmt.Sprintf(" (partial: %.1f s ran)", s.DurationS)
-			}
-			p("<td class=\"n\">%s%%</td><td class=\"n\">%s</td><td class=\"wrap\">%s</td><td class=\"wrap\">%s %s</td></tr>\n", strconv.FormatFloat(g.CPUPercent, 'f', 0, 64), fmtMS(g.SendLagP99MS), e(sat), check(s.SLOPass), e(slo))
-		}
-		p("</tbody></table></div>\n</section>\n")
-	}
-
-	if hasEndpoints(r) {
-		p("<section id=\"endpoints\">\n<h2>Endpoints</h2>\n")
-		for _, x := range slowEndpoints(r) {
-			p("<p class=\"headline none\">%s.</p>\n", e(x.String()))
-		}
-		cols := endpointColumns(r)
-		p("<div class=\"scroll\"><table>\n<thead><tr><th rowspan=\"2\">endpoint</th>")
-		for _, c := range cols {
-			p("<th colspan=\"4\">%s</th>", e(c.label))
-		}
-		p("</tr><tr>")
-		for range cols {
-			p("<th>share</th><th>p50</th><th>p99</th><th>errors</th>")
-		}
-		p("</tr></thead>\n<tbody>\n")
-		for _, name := range endpointNames(r) {
-			p("<tr><td>%s</td>", e(name))
-			for _, c := range cols {
-				if ep, ok := endpointOf(c.step, name); ok {
-					p("<td class=\"n\">%s</td><td class=\"n\">%s</td><td class=\"n\">%s</td><td class=\"n\">%d</td>", fmtPct(share(c.step, ep)), fmtMS(ep.P50MS), fmtMS(ep.P99MS), ep.Errors)
-				} else {
-					p("<td>–</td><td>–</td><td>–</td><td>–</td>")
-				}
-			}
-			p("</tr>\n")
-		}
-		p("</tbody></table></div>\n<details>\n<summary>Every step, by endpoint</summary>\n<div class=\"scroll\"><table>\n<thead><tr><th>#</th><th>offered QPS</th><th>endpoint</th><th>requests</th><th>share</th><th>p50</th><th>p99</th><th>errors</th></tr></thead>\n<tbody>\n")
-		for _, s := range r.Steps {
-			for _, ep := range s.Endpoints {
-				p("<tr><td class=\"n\">%d</td><td class=\"n\">%s</td><td>%s</td><td class=\"n\">%d</td><td class=\"n\">%s</td><td class=\"n\">%s</td><td class=\"n\">%s</td><td class=\"n\">%d</td></tr>\n",
-					s.Index, fmtQPS(s.OfferedQPS), e(ep.Name), ep.Requests, fmtPct(share(s, ep)), fmtMS(ep.P50MS), fmtMS(ep.P99MS), ep.Errors)
-			}
-		}
-		p("</tbody></table></div>\n</details>\n<p class=\"note\">Requests are grouped by method and path template (numbers, UUIDs and hex identifiers folded to {id}, query values to {}); the %d most frequent endpoints of the traffic are named, the rest counted as %s.</p>\n</section>\n", traffic.MaxEndpoints, traffic.OtherEndpoint)
-	}
-
-	if et := errorTable(r); len(et) > 0 {
-		p("<section id=\"errors\">\n<h2>Errors</h2>\n<div class=\"scroll\"><table>\n<thead><tr><th>class</th><th>HTTP status</th><th>count</th><th>first step</th><th>last step</th><th>sample</th></tr></thead>\n<tbody>\n")
-		for _, x := range et {
-			p("<tr><td>%s</td><td class=\"n\">%s</td><td class=\"n\">%d</td><td class=\"n\">%d</td><td class=\"n\">%d</td><td class=\"sample\">%s</td></tr>\n", e(x.Class), errorStatus(x), x.Count, x.FirstStep, x.LastStep, e(errorSample(x)))
-		}
-		p("</tbody></table></div>\n</section>\n")
-	}
-
-	if ws := warnings(r); len(ws) > 0 {
-		p("<section id=\"warnings\">\n<h2>Warnings</h2>\n<ul>\n")
-		for _, w := range ws {
-			p("<li>%s</li>\n", e(w))
-		}
-		p("</ul>\n</section>\n")
-	}
-
-	if nl := r.NodeLoss; nl != nil {
-		p("<section id=\"node-loss\">\n<h2>Node loss</h2>\n<p>%s</p>\n", boldHTML(nodeLossText(r, nl)))
-		if len(nl.Notes) > 0 {
-			p("<ul>\n")
-			for _, n := range nl.Notes {
-				p("<li>%s</li>\n", e(n))
-			}
-			p("</ul>\n")
-		}
-		p("</section>\n")
-	}
-
-	if c := r.Capacity; c != nil && (c.Knee != nil && c.Knee.QPS > 0 || c.USL != nil) {
-		p("<section id=\"capacity\">\n<h2>Capacity model</h2>\n<p>Models fitted to the steps, shown beside the measured best-before, never instead of it.</p>\n<ul>\n")
-		if k := c.Knee; k != nil && k.QPS > 0 {
-			p("<li><strong>Knee:</strong> p99 starts to climb steeply at %s QPS (p99 %s, step %d).</li>\n", fmtQPS(k.QPS), fmtMS(k.P99MS), k.Step)
-		}
-		if u := c.USL; u != nil {
-			p("<li><strong>Universal Scalability Law:</strong> %s.", e(uslText(u)))
-			for _, w := range u.Warnings {
-				p(" ⚠ %s", e(w))
-			}
-			p("</li>\n")
-		}
-		p("</ul>\n</section>\n")
-	}
-
-	p("<details id=\"manifest\">\n<summary>Run manifest</summary>\n<div class=\"scroll\"><table>\n")
-	for _, kv := range manifestRows(r) {
-		p("<tr><th>%s</th><td>%s</td></tr>\n", e(kv[0]), e(kv[1]))
-	}
-	p("</table></div>\n")
-	if y := r.Manifest.EffectiveYAML; y != "" {
-		p("<h3>Effective scenario</h3>\n<pre>%s</pre>\n", e(y))
-	}
-	p("</details>\n</main>\n<footer>Generated %s by bestbefore %s.</footer>\n</body>\n</html>\n", e(fmtTime(o.now())), e(o.version()))
+	manifestBlock{r}.html(&b)
+	p("</main>\n<footer>Generated %s by bestbefore %s.</footer>\n</body>\n</html>\n", e(fmtTime(o.now())), e(o.version()))
 	_, err = io.WriteString(w, b.String())
 	return err
 }

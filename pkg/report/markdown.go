@@ -11,7 +11,6 @@ import (
 
 	"github.com/bestbefore/bestbefore/pkg/markdown"
 	"github.com/bestbefore/bestbefore/pkg/result"
-	"github.com/bestbefore/bestbefore/pkg/traffic"
 )
 
 // Markdown writes a GitHub-flavoured report that fits a pull-request comment
@@ -46,175 +45,15 @@ func Markdown(w io.Writer, r *result.Result, o Options) error {
 	}
 	p("\n\n")
 
-	if obs := r.Objectives.InForce(); len(obs) > 0 {
-		best, hasBest := bestStep(r)
-		fail, hasFail := firstFailStep(r)
-		p("## Objectives\n\n| objective | bound |")
-		if hasBest {
-			p(" at best-before (%s QPS) |", fmtQPS(best.OfferedQPS))
-		}
-		if hasFail {
-			p(" at first failing step (%s QPS) |", fmtQPS(fail.OfferedQPS))
-		}
-		p("\n| --- | ---: |")
-		if hasBest {
-			p(" ---: |")
-		}
-		if hasFail {
-			p(" ---: |")
-		}
-		p("\n")
-		for _, ob := range obs {
-			p("| %s | %s |", ob.Label, ob.Format(ob.Bound))
-			for _, st := range []struct {
-				s  result.Step
-				ok bool
-			}{{best, hasBest}, {fail, hasFail}} {
-				if !st.ok {
-					continue
-				}
-				v, pass := objectiveCell(ob, st.s)
-				p(" %s %s |", mark(pass), v)
-			}
-			p("\n")
-		}
-		p("\n")
+	var body strings.Builder
+	for _, sec := range sections(r, nil, nil) {
+		sec.markdown(&body)
 	}
-
-	if len(r.Steps) > 0 {
-		p("## Steps\n\n")
-		p("| # | phase | offered QPS | achieved QPS | p50 | p99 | p99.9 | errors | availability | target CPU | generator saturated | SLO |\n")
-		p("| ---: | --- | ---: | ---: | ---: | ---: | ---: | --- | ---: | ---: | --- | --- |\n")
-		for _, s := range r.Steps {
-			idx := strconv.Itoa(s.Index)
-			if bb.Found && s.Index == bb.Step {
-				idx = "**" + idx + "** ★"
-			}
-			errs := strconv.FormatInt(s.Errors, 10)
-			if c := errorClasses(s); c != "" {
-				errs += " (" + c + ")"
-			}
-			cpu := "–"
-			if s.Target != nil {
-				cpu = strconv.FormatFloat(s.Target.CPUPercent, 'f', 0, 64) + "%"
-			}
-			sat := yesNo(s.Generator.Saturated)
-			if s.Generator.SaturatedWhy != "" {
-				sat += ": " + s.Generator.SaturatedWhy
-			}
-			slo := "✅ pass"
-			if !s.SLOPass {
-				slo = "❌ " + strings.Join(s.Failed, ", ")
-				if s.Remeasured {
-					slo += " (measured again)"
-				}
-			}
-			if s.Partial {
-				slo += fmt.Sprintf(" (partial: %.1f s ran)", s.DurationS)
-			}
-			p("| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |\n",
-				idx, s.Phase, fmtQPS(s.OfferedQPS), fmtQPS(s.AchievedQPS),
-				fmtMS(s.LatencyMS.P50), fmtMS(s.LatencyMS.P99), fmtMS(s.LatencyMS.P999),
-				mdEsc(errs), availability(s), cpu, mdEsc(sat), mdEsc(slo))
-		}
-		p("\nLatency is measured from each request's intended send time. ★ marks the step that set the best-before.\n\n")
+	if sp, ok := shardPara(r); ok {
+		sp.markdown(&body)
 	}
-
-	if hasEndpoints(r) {
-		p("## Endpoints\n\n")
-		for _, x := range slowEndpoints(r) {
-			p("**%s.**\n\n", mdEsc(x.String()))
-		}
-		cols := endpointColumns(r)
-		p("| endpoint |")
-		for _, c := range cols {
-			p(" share, p50, p99, errors %s |", mdEsc(c.label))
-		}
-		p("\n| --- |")
-		for range cols {
-			p(" ---: |")
-		}
-		p("\n")
-		for _, name := range endpointNames(r) {
-			p("| %s |", mdEsc(name))
-			for _, c := range cols {
-				if ep, ok := endpointOf(c.step, name); ok {
-					p(" %s · %s · %s · %d |", fmtPct(share(c.step, ep)), fmtMS(ep.P50MS), fmtMS(ep.P99MS), ep.Errors)
-				} else {
-					p(" – |")
-				}
-			}
-			p("\n")
-		}
-		p("\n<details><summary>Every step, by endpoint</summary>\n\n| # | offered QPS | endpoint | requests | share | p50 | p99 | errors |\n| ---: | ---: | --- | ---: | ---: | ---: | ---: | ---: |\n")
-		for _, s := range r.Steps {
-			for _, ep := range s.Endpoints {
-				p("| %d | %s | %s | %d | %s | %s | %s | %d |\n", s.Index, fmtQPS(s.OfferedQPS), mdEsc(ep.Name), ep.Requests, fmtPct(share(s, ep)), fmtMS(ep.P50MS), fmtMS(ep.P99MS), ep.Errors)
-			}
-		}
-		p("\n</details>\n\nRequests are grouped by method and path template (numbers, UUIDs and hex identifiers folded to {id}, query values to {}); the %d most frequent endpoints of the traffic are named, the rest counted as %s.\n\n", traffic.MaxEndpoints, traffic.OtherEndpoint)
-	}
-
-	if et := errorTable(r); len(et) > 0 {
-		p("## Errors\n\n| class | HTTP status | count | steps | sample |\n| --- | ---: | ---: | --- | --- |\n")
-		for _, e := range et {
-			p("| %s | %s | %d | %s | %s |\n", mdEsc(e.Class), errorStatus(e), e.Count, errorSteps(e), mdEsc(errorSample(e)))
-		}
-		p("\n")
-	}
-
-	if ws := warnings(r); len(ws) > 0 {
-		p("## Warnings\n\n")
-		for _, w := range ws {
-			p("- %s\n", mdEsc(w))
-		}
-		p("\n")
-	}
-
-	if nl := r.NodeLoss; nl != nil {
-		p("## Node loss\n\n")
-		p("%s\n\n", markdown.Bold(nodeLossText(r, nl)))
-		for _, n := range nl.Notes {
-			p("- %s\n", mdEsc(n))
-		}
-		if len(nl.Notes) > 0 {
-			p("\n")
-		}
-		if len(nl.Timeline) > 0 {
-			p("<details><summary>Timeline (%d points)</summary>\n\n| offset | p99 | requests | errors |\n| ---: | ---: | ---: | ---: |\n", len(nl.Timeline))
-			for _, t := range nl.Timeline {
-				p("| %s s | %s | %d | %d |\n", fmtFloat(t.OffsetS), fmtMS(t.P99MS), t.Requests, t.Errors)
-			}
-			p("\n</details>\n\n")
-		}
-	}
-
-	if c := r.Capacity; c != nil && (c.Knee != nil && c.Knee.QPS > 0 || c.USL != nil) {
-		p("## Capacity model\n\nModels fitted to the steps, shown beside the measured best-before, never instead of it.\n\n")
-		if k := c.Knee; k != nil && k.QPS > 0 {
-			p("- **Knee:** p99 starts to climb steeply at %s QPS (p99 %s, step %d).\n", fmtQPS(k.QPS), fmtMS(k.P99MS), k.Step)
-		}
-		if u := c.USL; u != nil {
-			p("- **Universal Scalability Law:** %s.\n", uslText(u))
-			for _, w := range u.Warnings {
-				p("  - ⚠ %s\n", mdEsc(w))
-			}
-		}
-		p("\n")
-	}
-
-	if r.Shard != nil {
-		p("Shard %d of %d (plan %s).\n\n", r.Shard.Index+1, r.Shard.Count, mdEsc(r.Shard.Plan))
-	}
-
-	p("<details><summary>Run manifest</summary>\n\n| | |\n| --- | --- |\n")
-	for _, kv := range manifestRows(r) {
-		p("| %s | %s |\n", kv[0], mdEsc(kv[1]))
-	}
-	if y := r.Manifest.EffectiveYAML; y != "" {
-		p("\nEffective scenario:\n\n```yaml\n%s\n```\n", strings.TrimRight(strings.ReplaceAll(y, "```", "` ` `"), "\n"))
-	}
-	p("\n</details>\n\n")
+	manifestBlock{r}.markdown(&body)
+	bw.WriteString(body.String())
 	p("_Generated %s by bestbefore %s._\n", fmtTime(o.now()), o.version())
 	return bw.Flush()
 }
