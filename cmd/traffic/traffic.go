@@ -94,7 +94,7 @@ and reported at the end.`,
 		},
 	}
 	cmd.Flags().StringVar(&opts.From, "from", "", "input format: nginx, apache, har, vegeta or csv (a header naming method, url or path, body, content_type, header:NAME) (required)")
-	cmdutil.FixedValues(cmd, "from", "nginx", "apache", "har", "vegeta", "csv")
+	cmdutil.FixedValues(cmd, "from", importer.FormatNames()...)
 	cmd.Flags().StringVarP(&opts.Out, "out", "o", "", "traffic file to write; .gz compresses (required)")
 	cmd.Flags().BoolVar(&opts.SkipInvalid, "skip-invalid", false, "skip entries that cannot be converted, and report how many")
 	cmd.Flags().StringArrayVar(&opts.Hosts, "host", nil, "keep only requests to this host (host or host:port; repeatable); entries naming no host are kept")

@@ -34,6 +34,15 @@ const (
 // Formats lists the formats, for help texts.
 var Formats = []Format{Nginx, Apache, HAR, Vegeta, CSV}
 
+// FormatNames lists the formats' names, for help texts and completion.
+func FormatNames() []string {
+	out := make([]string, len(Formats))
+	for i, f := range Formats {
+		out[i] = string(f)
+	}
+	return out
+}
+
 // ParseFormat checks a format name.
 func ParseFormat(s string) (Format, error) {
 	for _, f := range Formats {
@@ -41,7 +50,7 @@ func ParseFormat(s string) (Format, error) {
 			return f, nil
 		}
 	}
-	return "", fmt.Errorf("unknown format %q (want nginx, apache, har, vegeta or csv)", s)
+	return "", fmt.Errorf("unknown format %q (want %s)", s, strings.Join(FormatNames(), ", "))
 }
 
 // Options configure Import.
