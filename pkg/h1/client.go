@@ -2,6 +2,7 @@ package h1
 
 import (
 	"bufio"
+	"crypto/x509"
 	"errors"
 	"io"
 	"net"
@@ -39,8 +40,27 @@ const (
 	DefaultMaxHeaderFields = 1000
 )
 
+// The protocols a target can be spoken to in.
+const (
+	ProtocolHTTP1 = "http1"
+	// ProtocolH2 is HTTP/2 over TLS, negotiated by ALPN (https://).
+	ProtocolH2 = "h2"
+	// ProtocolH2C is HTTP/2 without TLS, by prior knowledge (http://).
+	ProtocolH2C = "h2c"
+)
+
+// Protocols lists the protocols, for validation and help.
+var Protocols = []string{ProtocolHTTP1, ProtocolH2, ProtocolH2C}
+
 // Options tune a Client or a Std.
 type Options struct {
+	// Protocol is ProtocolHTTP1 ("" too), ProtocolH2 or ProtocolH2C.
+	// HTTP/2 goes through Std, its streams multiplexed over at most
+	// MaxConns connections.
+	Protocol string
+	// RootCAs, when set, are the authorities an https:// target's
+	// certificate must chain to, instead of the system's.
+	RootCAs *x509.CertPool
 	// MaxConns bounds the connections, hence the requests in flight;
 	// a Do beyond it waits for a free connection until its deadline.
 	// 0 means no limit.

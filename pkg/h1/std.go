@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
@@ -28,7 +29,7 @@ type Std struct {
 
 // NewStd returns a Std sending to the scheme and host of baseURL.
 func NewStd(baseURL string, o Options) (*Std, error) {
-	u, err := parseBase(baseURL)
+	u, err := ParseBase(baseURL)
 	if err != nil {
 		return nil, err
 	}
@@ -47,6 +48,18 @@ func NewStd(baseURL string, o Options) (*Std, error) {
 		MaxIdleConnsPerHost:    idle,
 		DisableCompression:     true,
 		ReadBufferSize:         o.ReadBufferSize,
+		Protocols:              new(http.Protocols),
+	}
+	switch o.Protocol {
+	case ProtocolH2:
+		tr.Protocols.SetHTTP2(true)
+	case ProtocolH2C:
+		tr.Protocols.SetUnencryptedHTTP2(true)
+	default:
+		tr.Protocols.SetHTTP1(true)
+	}
+	if o.RootCAs != nil {
+		tr.TLSClientConfig = &tls.Config{RootCAs: o.RootCAs}
 	}
 	return &Std{base: u, o: o, tr: tr, client: &http.Client{
 		Transport:     tr,
@@ -139,11 +152,11 @@ func (s *Std) CloseIdle() { s.tr.CloseIdleConnections() }
 // https://. Only the scheme and host of baseURL are used; the path of each
 // request comes from the raw request.
 func New(baseURL string, o Options) (Doer, error) {
-	u, err := parseBase(baseURL)
+	u, err := ParseBase(baseURL)
 	if err != nil {
 		return nil, err
 	}
-	if u.Scheme == "https" {
+	if u.Scheme == "https" || o.Protocol == ProtocolH2 || o.Protocol == ProtocolH2C {
 		return NewStd(baseURL, o)
 	}
 	return NewClient(HostPort(u), o), nil
@@ -152,27 +165,5 @@ func New(baseURL string, o Options) (Doer, error) {
 // HostPort returns the host:port to dial for u, with the scheme's default
 // port when u has none.
 func HostPort(u *url.URL) string {
-	if u.Port() != "" {
-		return u.Host
-	}
-	port := "80"
-	if u.Scheme == "https" {
-		port = "443"
-	}
-	return net.JoinHostPort(u.Hostname(), port)
-}
-
-func parseBase(baseURL string) (*url.URL, error) {
-	u, err := url.Parse(baseURL)
-	if err != nil {
-		return nil, fmt.Errorf("h1: bad target URL %q: %w", baseURL, err)
-	}
-	u.Scheme = strings.ToLower(u.Scheme)
-	if u.Scheme != "http" && u.Scheme != "https" {
-		return nil, fmt.Errorf("h1: bad target URL %q: scheme must be http or https", baseURL)
-	}
-	if u.Host == "" {
-		return nil, fmt.Errorf("h1: bad target URL %q: no host", baseURL)
-	}
-	return u, nil
+	return net.JoinHostPort(u.Hostname(), Port(u))
 }

@@ -1,6 +1,8 @@
 package scenario_test
 
 import (
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -48,6 +50,36 @@ func TestUnknownKeySuggestsTheKeyMeant(t *testing.T) {
 		}
 		if msg := err.Error(); !strings.Contains(msg, tt.want) || strings.Contains(msg, "type ") {
 			t.Errorf("%q: %s\nwant %q, and no Go type name", tt.yaml, msg, tt.want)
+		}
+	}
+}
+
+// target.protocol is checked against the URLs it is spoken to: h2 is
+// negotiated in TLS, h2c spoken in the clear, the bundled service speaks
+// HTTP/1.1; a CA file must hold a certificate.
+func TestTargetProtocolFitsTheURLs(t *testing.T) {
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "not-a-cert.pem"), []byte("hello\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct{ target, want string }{
+		{"{url: https://127.0.0.1:1, protocol: h2}", ""},
+		{"{url: http://127.0.0.1:1, protocol: h2c}", ""},
+		{"{url: http://127.0.0.1:1, protocol: http1}", ""},
+		{"{url: http://127.0.0.1:1, protocol: h2}", "h2 needs https:// URLs"},
+		{"{url: https://127.0.0.1:1, protocol: h2c}", "h2c needs http:// URLs"},
+		{"{url: http://127.0.0.1:1, protocol: http3}", "must be one of http1, h2, h2c"},
+		{"{bundled: {nodes: 1}, protocol: h2c}", "the bundled service speaks HTTP/1.1"},
+		{"{url: https://127.0.0.1:1, ca_file: missing.pem}", "cannot read the CA file"},
+		{"{url: https://127.0.0.1:1, ca_file: not-a-cert.pem}", "holds no PEM certificate"},
+	} {
+		src := "target: " + tc.target + "\ntraffic: {file: t}\nload: {start_qps: 1, max_qps: 1}\n"
+		_, err := scenario.Parse([]byte(src), "s.yaml", dir, nil)
+		switch {
+		case tc.want == "" && err != nil:
+			t.Errorf("%s: %v", tc.target, err)
+		case tc.want != "" && (err == nil || !strings.Contains(err.Error(), tc.want)):
+			t.Errorf("%s: %v, want %q", tc.target, err, tc.want)
 		}
 	}
 }

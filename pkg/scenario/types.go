@@ -45,6 +45,15 @@ type Target struct {
 	MaxResponseBytes int64 `yaml:"max_response_bytes"`
 	// Headers are added to every request.
 	Headers map[string]string `yaml:"headers"`
+	// Protocol is how requests are spoken: http1 (the default), h2
+	// (HTTP/2 over TLS, negotiated by ALPN: https:// URLs) or h2c
+	// (HTTP/2 without TLS, by prior knowledge: http:// URLs). It applies
+	// to every URL of the target, both sides of an A/B run included.
+	Protocol string `yaml:"protocol"`
+	// CAFile is a PEM file of the certificate authorities an https://
+	// target's certificate must chain to, instead of the system's (an
+	// internal CA, a test certificate); relative to the scenario.
+	CAFile string `yaml:"ca_file"`
 }
 
 // Bundled starts the bundled reference prediction service for the run.

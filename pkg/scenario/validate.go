@@ -1,9 +1,12 @@
 package scenario
 
 import (
+	"crypto/x509"
 	"fmt"
 	"math"
 	"net/http"
+	"net/url"
+	"os"
 	"slices"
 	"sort"
 	"strings"
@@ -58,6 +61,11 @@ func (s *Scenario) Validate() Errors {
 func (s *Scenario) across() problems {
 	var ps problems
 	t := s.Target
+	if t.CAFile != "" {
+		if _, err := t.RootCAs(s.Resolve); err != nil {
+			ps.add("target.ca_file", "%v", err)
+		}
+	}
 	if n := s.Capacity.NodeLoss; n != nil && n.Verify {
 		if t.Baseline != nil || t.Candidate != nil {
 			ps.add("capacity.node_loss", "node-loss verification is not available in a live A/B run")
@@ -140,7 +148,58 @@ func (t *Target) validate() problems {
 	if t.MaxResponseBytes < 0 {
 		ps.add("target.max_response_bytes", "must not be negative")
 	}
+	ps = append(ps, t.protocolProblems()...)
 	return ps
+}
+
+// protocolProblems checks target.protocol against the target's URLs: h2
+// is negotiated in TLS (https://), h2c spoken in the clear (http://); the
+// bundled service speaks HTTP/1.1.
+func (t *Target) protocolProblems() problems {
+	var ps problems
+	if t.Protocol == "" {
+		return ps
+	}
+	if !slices.Contains(h1.Protocols, t.Protocol) {
+		return append(ps, problemf("target.protocol", "must be one of %s, got %q", strings.Join(h1.Protocols, ", "), t.Protocol))
+	}
+	want := map[string]string{h1.ProtocolH2: "https", h1.ProtocolH2C: "http"}[t.Protocol]
+	if want == "" {
+		return ps
+	}
+	var urls []string
+	for _, side := range []*Target{t, t.Baseline, t.Candidate} {
+		if side != nil {
+			if side.Bundled != nil {
+				ps.add("target.protocol", "%s: the bundled service speaks HTTP/1.1", t.Protocol)
+			}
+			urls = append(append(urls, side.URL), side.URLs...)
+		}
+	}
+	for _, u := range urls {
+		if p, err := url.Parse(u); u != "" && err == nil && p.Scheme != want {
+			ps.add("target.protocol", "%s needs %s:// URLs (%s is %s://): h2 is negotiated in TLS, h2c spoken in the clear", t.Protocol, want, u, p.Scheme)
+			break
+		}
+	}
+	return ps
+}
+
+// RootCAs reads ca_file (resolved by resolve): the authorities an
+// https:// target's certificate must chain to; nil when none is set.
+func (t *Target) RootCAs(resolve func(string) string) (*x509.CertPool, error) {
+	if t.CAFile == "" {
+		return nil, nil
+	}
+	b, err := os.ReadFile(resolve(t.CAFile))
+	if err != nil {
+		return nil, fmt.Errorf("cannot read the CA file: %v", err)
+	}
+	pool := x509.NewCertPool()
+	if !pool.AppendCertsFromPEM(b) {
+		return nil, fmt.Errorf("%s holds no PEM certificate", t.CAFile)
+	}
+	return pool, nil
 }
 
 // urlProblems checks url and urls, named below prefix.

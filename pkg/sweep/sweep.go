@@ -262,8 +262,13 @@ func prepare(ctx context.Context, cfg Config) (stepper Stepper, prov *attack.Pro
 	guard := h1.Guard{AllowPublic: cfg.AllowPublic}
 	mkDoer := cfg.Doer
 	if mkDoer == nil {
+		roots, err := s.Target.RootCAs(s.Resolve)
+		if err != nil {
+			closeAll()
+			return nil, nil, nil, nil, err
+		}
 		mkDoer = func(u *url.URL, maxConns int, maxBytes int64) (attack.Doer, error) {
-			return attack.NewH1Doer(u.String(), h1.Options{MaxConns: maxConns, MaxResponseBytes: maxBytes, Guard: guard})
+			return attack.NewH1Doer(u.String(), h1.Options{MaxConns: maxConns, MaxResponseBytes: maxBytes, Guard: guard, Protocol: s.Target.Protocol, RootCAs: roots})
 		}
 	}
 	targets := make([]attack.Target, len(bases))
