@@ -111,7 +111,8 @@ func TestMedian(t *testing.T) {
 
 func fake(tool string, rate float64, rep int, cpu time.Duration, completed int64, lagP99 float64) Run {
 	r := Run{Tool: tool, Offered: rate, Rep: rep, User: cpu / 2, Sys: cpu / 2, Completed: completed, Sent: completed,
-		AchievedQPS: rate, LagP50MS: math.NaN(), LagP99MS: lagP99, LatP50MS: 1, LatP99MS: 2}
+		AchievedQPS: rate, LagP50MS: math.NaN(), LagP99MS: lagP99, LatP50MS: 1, LatP99MS: 2,
+		VolSwitches: 2 * completed, InvolSwitches: completed / 10}
 	return r
 }
 
@@ -137,6 +138,9 @@ func TestSummarizeTakesMediansPerRateAndTool(t *testing.T) {
 	bb := sums[2]
 	if bb.CPU != 40 || bb.CPUMin != 20 || bb.CPUMax != 60 || bb.LagP99 != 0.9 || bb.LagP99Hi != 3 || bb.N != 3 {
 		t.Errorf("bestbefore at 5000: %+v, want CPU 40 [20-60], lag p99 0.9 (worst 3)", bb)
+	}
+	if bb.VolSwitches != 2 || bb.InvolSwitches != 0.1 {
+		t.Errorf("bestbefore at 5000: %v + %v context switches a request, want 2 + 0.1", bb.VolSwitches, bb.InvolSwitches)
 	}
 	if got := Ratio(sums, 5000); math.Abs(got-0.4) > 1e-9 {
 		t.Errorf("ratio at 5000 = %v, want 40/100", got)
@@ -194,7 +198,7 @@ func TestMarkdownStatesTheVerdicts(t *testing.T) {
 	md := rep.Markdown()
 	for _, want := range []string{
 		"Test CPU, 2 cores",
-		"| 1000 | bestbefore | 50.0 | 25.0 | 25.0 | 1000 | – / 0.200 | 1.000 / 2.000 | 0.50 |",
+		"| 1000 | bestbefore | 50.0 | 25.0 | 25.0 | 2.00 + 0.10 | 1000 | – / 0.200 | 1.000 / 2.000 | 0.50 |",
 		"- 1000 QPS: CPU ratio 0.50 over the runs that kept the rate (vegeta: 1 of 1; 0.6× goal met); send lag p99 median 0.200 ms",
 		"- 5000 QPS: CPU ratio 0.80 over the runs that kept the rate (vegeta: 1 of 1; 0.6× goal NOT met); send lag p99 median 2.500 ms, worst run 2.500 ms (1 ms goal NOT met)",
 		"- 10000 QPS: CPU ratio – over the runs that kept the rate (vegeta: 0 of 1; 0.6× goal not measured)",

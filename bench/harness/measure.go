@@ -56,6 +56,11 @@ type Run struct {
 	Rep     int
 	// User and Sys are the process's CPU times (getrusage of the child).
 	User, Sys time.Duration
+	// VolSwitches and InvolSwitches are the process's context switches
+	// (getrusage): voluntary ones are its threads going to sleep (a timer,
+	// a socket with nothing to read: each a wake-up later), involuntary
+	// ones the scheduler taking the core away.
+	VolSwitches, InvolSwitches int64
 	Wall      time.Duration
 	// Completed counts successful responses; Sent counts requests sent.
 	Completed, Sent int64
@@ -91,6 +96,16 @@ func (r Run) CPUPerRequestUS() float64 {
 		return math.NaN()
 	}
 	return float64(r.User+r.Sys) / float64(time.Microsecond) / float64(r.Completed)
+}
+
+// SwitchesPerRequest is the process's context switches per completed
+// request, voluntary and involuntary: at low rates a generator's cost is
+// sleeping and being woken, and this is the figure that counts it.
+func (r Run) SwitchesPerRequest() (vol, invol float64) {
+	if r.Completed == 0 {
+		return math.NaN(), math.NaN()
+	}
+	return float64(r.VolSwitches) / float64(r.Completed), float64(r.InvolSwitches) / float64(r.Completed)
 }
 
 // Sustained reports whether the run kept the offered rate: at least
@@ -361,6 +376,7 @@ func (m *measurer) measure(cmd *exec.Cmd, r *Run, okMax int) error {
 		if ru, ok := cmd.ProcessState.SysUsage().(*syscall.Rusage); ok {
 			r.User = time.Duration(syscall.TimevalToNsec(ru.Utime))
 			r.Sys = time.Duration(syscall.TimevalToNsec(ru.Stime))
+			r.VolSwitches, r.InvolSwitches = ru.Nvcsw, ru.Nivcsw
 		}
 	}
 	var ee *exec.ExitError

@@ -21,6 +21,9 @@ type Summary struct {
 	LatP50, LatP99           float64 // ms
 	Load1                    float64
 	Steal                    float64 // share of the machine's CPU time, median
+	// VolSwitches and InvolSwitches are context switches per completed
+	// request, medians.
+	VolSwitches, InvolSwitches float64
 }
 
 // StealWarn is the steal time above which a report warns that its
@@ -64,7 +67,7 @@ func Summarize(runs []Run) []Summary {
 	var out []Summary
 	for _, k := range order {
 		s := Summary{Tool: k.tool, Offered: k.rate}
-		var cpu, user, sys, ach, l50, l99, t50, t99, load, steal []float64
+		var cpu, user, sys, ach, l50, l99, t50, t99, load, steal, vol, invol []float64
 		for _, r := range groups[k] {
 			if r.Err != "" || r.Completed == 0 {
 				s.Failed++
@@ -80,7 +83,10 @@ func Summarize(runs []Run) []Summary {
 			t50, t99 = append(t50, r.LatP50MS), append(t99, r.LatP99MS)
 			load = append(load, r.Load1)
 			steal = append(steal, r.Steal)
+			v, iv := r.SwitchesPerRequest()
+			vol, invol = append(vol, v), append(invol, iv)
 		}
+		s.VolSwitches, s.InvolSwitches = Median(vol), Median(invol)
 		s.CPU, s.User, s.Sys, s.Achieved, s.Steal = Median(cpu), Median(user), Median(sys), Median(ach), Median(steal)
 		s.LagP50, s.LagP99, s.LatP50, s.LatP99, s.Load1 = Median(l50), Median(l99), Median(t50), Median(t99), Median(load)
 		s.CPUMin, s.CPUMax, s.LagP99Hi = math.NaN(), math.NaN(), math.NaN()
@@ -181,8 +187,8 @@ func (rep *Report) Markdown() string {
 
 	sums := Summarize(rep.Fixed)
 	p("## Fixed rates\n\n")
-	p("| offered QPS | tool | CPU µs/request | user µs | sys µs | achieved QPS | send lag p50 / p99 ms | latency p50 / p99 ms | bestbefore / vegeta CPU |\n")
-	p("| ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |\n")
+	p("| offered QPS | tool | CPU µs/request | user µs | sys µs | context switches/request (voluntary + involuntary) | achieved QPS | send lag p50 / p99 ms | latency p50 / p99 ms | bestbefore / vegeta CPU |\n")
+	p("| ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |\n")
 	for _, s := range sums {
 		ratio := ""
 		if s.Tool == BestBefore {
@@ -198,8 +204,8 @@ func (rep *Report) Markdown() string {
 		if s.Failed > 0 {
 			cpu += fmt.Sprintf(" (%d failed)", s.Failed)
 		}
-		p("| %.0f | %s | %s | %s | %s | %s | %s / %s | %s / %s | %s |\n", s.Offered, s.Tool, cpu, num(s.User, 1), num(s.Sys, 1),
-			num(s.Achieved, 0), num(s.LagP50, 3), num(s.LagP99, 3), num(s.LatP50, 3), num(s.LatP99, 3), ratio)
+		p("| %.0f | %s | %s | %s | %s | %s + %s | %s | %s / %s | %s / %s | %s |\n", s.Offered, s.Tool, cpu, num(s.User, 1), num(s.Sys, 1),
+			num(s.VolSwitches, 2), num(s.InvolSwitches, 2), num(s.Achieved, 0), num(s.LagP50, 3), num(s.LagP99, 3), num(s.LatP50, 3), num(s.LatP99, 3), ratio)
 	}
 	p("\nGoals: CPU per request at most 0.6× vegeta's; send lag p99 under %s ms at 5,000 QPS.\n\n", num(c.MaxLagMS, 0))
 	for _, s := range sums {
