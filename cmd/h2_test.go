@@ -43,11 +43,21 @@ monitor: {max_send_lag: 100ms}
 			t.Errorf("%s: %d requests, %d errors (%v), pass %v; want ~80, none, pass", tc.name, st.Requests, st.Errors, st.ErrorsByClass, st.SLOPass)
 		}
 	}
+	// The one-line run takes the same settings as flags.
+	one := filepath.Join(t.TempDir(), "one")
+	code, stdout, stderr := execute(t, context.Background(), "run", "--url", ng.TLS+"/v1/predict", "--protocol", "h2", "--ca-file", ng.CAFile,
+		"--rate", "50", "--duration", "1s", "--out", one, "--quiet")
+	if code != 0 {
+		t.Fatalf("run --url --protocol h2: exit %d\n%s\n%s", code, stdout, stderr)
+	}
+	if r := readValid(t, filepath.Join(one, "result.json")); r.Steps[0].Errors != 0 || !strings.Contains(r.Manifest.EffectiveYAML, "protocol: h2") {
+		t.Errorf("run --url --protocol h2: %d errors, effective scenario\n%s", r.Steps[0].Errors, r.Manifest.EffectiveYAML)
+	}
 	dir := writeFiles(t, map[string]string{
 		"s.yaml":   "target: {url: " + ng.H2C + ", protocol: h2}\ntraffic: {file: t.ndjson}\nload: {steps: [10]}\n",
 		"t.ndjson": `{"path":"/"}` + "\n",
 	})
-	code, _, stderr := execute(t, context.Background(), "run", filepath.Join(dir, "s.yaml"), "--out", filepath.Join(dir, "out"), "--quiet")
+	code, _, stderr = execute(t, context.Background(), "run", filepath.Join(dir, "s.yaml"), "--out", filepath.Join(dir, "out"), "--quiet")
 	if code != 2 || !strings.Contains(stderr, "target.protocol") || !strings.Contains(stderr, "https://") {
 		t.Errorf("h2 with an http:// URL: exit %d, %s; want 2 naming target.protocol", code, stderr)
 	}

@@ -33,6 +33,8 @@ type OneLine struct {
 	MaxQPS   float64
 	SLO      string
 	Print    bool
+	// Protocol and CAFile are target.protocol and target.ca_file.
+	Protocol, CAFile string
 	// Name names the run (scenario name): what history files it under.
 	Name string
 }
@@ -89,6 +91,16 @@ func (o *OneLine) build(trafficFile string) (yamlDoc []byte, line []byte, err er
 		Load    load              `yaml:"load"`
 		SLO     map[string]any    `yaml:"slo,omitempty"`
 	}{Name: u.Hostname(), Target: map[string]string{"url": base.String()}}
+	if o.Protocol != "" {
+		doc.Target["protocol"] = o.Protocol
+	}
+	if o.CAFile != "" {
+		ca, err := filepath.Abs(o.CAFile)
+		if err != nil {
+			return nil, nil, cmdutil.BadInput(err)
+		}
+		doc.Target["ca_file"] = ca
+	}
 	switch {
 	case o.Rate > 0 && o.MaxQPS > 0:
 		return nil, nil, cmdutil.BadInputf("--rate runs one step at a fixed rate, --max-qps ramps to a limit: give one")

@@ -17,6 +17,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/bestbefore/bestbefore/cmd/cmdutil"
+	"github.com/bestbefore/bestbefore/pkg/h1"
 	"github.com/bestbefore/bestbefore/pkg/iostreams"
 	"github.com/bestbefore/bestbefore/pkg/probe"
 	"github.com/bestbefore/bestbefore/pkg/report"
@@ -72,6 +73,7 @@ func NewCmdRun(f *cmdutil.Factory, runF func(context.Context, *Options) error) *
   bestbefore run --url URL --method POST --header 'Content-Type: application/json' --body @q.json
   bestbefore run --url URL --max-qps 800 --print-scenario > my.yaml # the scenario it stands for
   bestbefore run --url URL --process-name gunicorn                  # and watch the target's CPU, memory
+  bestbefore run --url https://127.0.0.1:8443/v1/predict --protocol h2 --ca-file ca.pem   # HTTP/2 over TLS
 
 --url builds the scenario in memory with a file's defaults: the URL's
 scheme and host are the target, its path and query (or --traffic) the
@@ -119,7 +121,7 @@ result.json), 2 bad input, 3 the run could not be carried out,
 				opts.ProgressInterval = -1 // 0s asked for: none
 			}
 			if opts.OneLine.URL == "" {
-				for _, f := range []string{"method", "header", "body", "rate", "duration", "max-qps", "slo", "print-scenario"} {
+				for _, f := range []string{"method", "header", "body", "rate", "duration", "max-qps", "slo", "protocol", "ca-file", "print-scenario"} {
 					if cmd.Flags().Changed(f) {
 						return cmdutil.BadInputf("--%s goes with --url; a scenario file says it in its keys (--set)", f)
 					}
@@ -179,6 +181,9 @@ result.json), 2 bad input, 3 the run could not be carried out,
 	cmd.Flags().StringVar(&ol.Duration, "duration", "", "with --url --rate: how long the step lasts (default 30s)")
 	cmd.Flags().Float64Var(&ol.MaxQPS, "max-qps", 0, "with --url: ramp in ten steps to this rate (default 1000)")
 	cmd.Flags().StringVar(&ol.SLO, "slo", "", "with --url: objectives, e.g. p99=100ms,errors=0.1%")
+	cmd.Flags().StringVar(&ol.Protocol, "protocol", "", "with --url: "+strings.Join(h1.Protocols, ", ")+" (default http1; h2 needs https://, h2c is HTTP/2 in the clear)")
+	cmdutil.FixedValues(cmd, "protocol", h1.Protocols...)
+	cmd.Flags().StringVar(&ol.CAFile, "ca-file", "", "with --url: PEM authorities an https:// target's certificate must chain to (default: the system's)")
 	cmd.Flags().StringVar(&ol.Name, "name", "", "the run's name, what history files it under (default: a scenario's name; for --url, its method, host:port, path and a hash of its body)")
 	cmd.Flags().BoolVar(&ol.Print, "print-scenario", false, "with --url: write the scenario as YAML on stdout instead of running it")
 	return cmd
