@@ -61,7 +61,7 @@ type Run struct {
 	// a socket with nothing to read: each a wake-up later), involuntary
 	// ones the scheduler taking the core away.
 	VolSwitches, InvolSwitches int64
-	Wall      time.Duration
+	Wall                       time.Duration
 	// Completed counts successful responses; Sent counts requests sent.
 	Completed, Sent int64
 	AchievedQPS     float64

@@ -29,6 +29,9 @@ import (
 
 // Options holds the flags of `run`.
 type Options struct {
+	// Connections, when set, measures the target's raw capacity in a
+	// closed loop of that many connections instead of ramping.
+	Connections int
 	IO          *iostreams.IOStreams
 	Version     string
 	Scenario    string
@@ -74,6 +77,7 @@ func NewCmdRun(f *cmdutil.Factory, runF func(context.Context, *Options) error) *
   bestbefore run --url URL --max-qps 800 --print-scenario > my.yaml # the scenario it stands for
   bestbefore run --url URL --process-name gunicorn                  # and watch the target's CPU, memory
   bestbefore run --url https://127.0.0.1:8443/v1/predict --protocol h2 --ca-file ca.pem   # HTTP/2 over TLS
+  bestbefore run --url URL --connections 64 --duration 10s          # raw capacity: a closed loop, as wrk -c
 
 --url builds the scenario in memory with a file's defaults: the URL's
 scheme and host are the target, its path and query (or --traffic) the
@@ -82,6 +86,13 @@ in ten steps to --max-qps (default 1000). --slo sets objectives:
   ` + strings.Join(SLONames(), ", ") + `
 --print-scenario writes the scenario as YAML instead of running it, so a
 one-liner grows into a file. --set overrides any key, as with a file.
+
+--connections N measures raw capacity instead, as wrk -c or k6's virtual
+users do: N connections each send the next request when the last is
+answered, for --duration (default 10s) after the scenario's warmup. It
+prints what the target served; nothing is judged or written. Its latency
+is from each request's actual send and leaves out the queue open-loop
+arrivals would meet: the ramp, not the closed loop, finds a best-before.
 
 Run replays the scenario's traffic at a ramping, open-loop rate. Each step
 sends requests at their intended times whatever the target does, measures
@@ -121,11 +132,14 @@ result.json), 2 bad input, 3 the run could not be carried out,
 				opts.ProgressInterval = -1 // 0s asked for: none
 			}
 			if opts.OneLine.URL == "" {
-				for _, f := range []string{"method", "header", "body", "rate", "duration", "max-qps", "slo", "protocol", "ca-file", "print-scenario"} {
+				for _, f := range []string{"method", "header", "body", "rate", "max-qps", "slo", "protocol", "ca-file", "print-scenario"} {
 					if cmd.Flags().Changed(f) {
 						return cmdutil.BadInputf("--%s goes with --url; a scenario file says it in its keys (--set)", f)
 					}
 				}
+			}
+			if opts.OneLine.URL == "" && cmd.Flags().Changed("duration") && !cmd.Flags().Changed("connections") {
+				return cmdutil.BadInputf("--duration goes with --url --rate (a fixed-rate step) or --connections (a closed loop); a scenario's steps are load.step_duration (--set)")
 			}
 			if cmd.Flags().Changed("seed") {
 				if seed <= 0 {
@@ -151,6 +165,17 @@ result.json), 2 bad input, 3 the run could not be carried out,
 			if runF != nil {
 				return runF(cmd.Context(), opts)
 			}
+			if cmd.Flags().Changed("connections") {
+				for _, f := range []string{"rate", "max-qps", "slo", "repeat", "out", "force", "shard", "start-at"} {
+					if cmd.Flags().Lookup(f) != nil && cmd.Flags().Changed(f) {
+						return cmdutil.BadInputf("--connections measures raw capacity in a closed loop: it takes no --%s", f)
+					}
+				}
+				if opts.Connections < 1 || opts.Connections > 100000 {
+					return cmdutil.BadInputf("--connections must be between 1 and 100000, got %d", opts.Connections)
+				}
+				return runClosed(cmd.Context(), opts)
+			}
 			if opts.Repeat > 0 {
 				return RunRepeat(cmd.Context(), opts, Wiring{})
 			}
@@ -168,6 +193,7 @@ result.json), 2 bad input, 3 the run could not be carried out,
 	cmdutil.FixedValues(cmd, "format", "text", "json")
 	cmd.Flags().BoolVar(&opts.AllowPublic, "allow-public", false, "allow targets outside loopback and private address ranges")
 	cmd.Flags().StringVar(&opts.Traffic, "traffic", "", "replay this traffic file instead of the scenario's")
+	cmd.Flags().IntVarP(&opts.Connections, "connections", "c", 0, "measure raw capacity instead: a closed loop of `N` connections, each sending its next request when its last is answered, for --duration (default 10s); prints what the target served")
 	cmd.Flags().StringVar(&opts.Shard, "shard", "", "run shard `i/n` (e.g. 2/3; job/3 in a Kubernetes Indexed Job takes i from JOB_COMPLETION_INDEX+1): 1/n of each step's rate and of the traffic lines, on the fixed ramp plan; merge the shards with bestbefore merge")
 	cmd.Flags().IntVar(&opts.Repeat, "repeat", 0, "run the scenario `K` times into OUT/rep-01 ... OUT/rep-K, a directory compare reads as K samples")
 	cmd.Flags().StringVar(&opts.StartAt, "start-at", "", "with --shard: when the plan starts, the same on every shard (RFC 3339, or +30s from now, resolved to the next whole second so that shards started together within a second agree)")
