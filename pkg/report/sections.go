@@ -290,10 +290,13 @@ func (x endpointSummary) html(b *strings.Builder) {
 	for _, name := range endpointNames(x.r) {
 		p("<tr><td>%s</td>", e(name))
 		for _, c := range cols {
-			if ep, ok := endpointOf(c.step, name); ok {
-				p("<td class=\"n\">%s</td><td class=\"n\">%s</td><td class=\"n\">%s</td><td class=\"n\">%d</td>", fmtPct(share(c.step, ep)), fmtMS(ep.P50MS), fmtMS(ep.P99MS), ep.Errors)
-			} else {
-				p("<td>–</td><td>–</td><td>–</td><td>–</td>")
+			f, _ := endpointFigures(c.step, name)
+			for _, v := range f {
+				if v == "–" {
+					p("<td>–</td>")
+				} else {
+					p("<td class=\"n\">%s</td>", v)
+				}
 			}
 		}
 		p("</tr>\n")
@@ -319,8 +322,8 @@ func (x endpointSummary) markdown(b *strings.Builder) {
 	for _, name := range endpointNames(x.r) {
 		p("| %s |", mdEsc(name))
 		for _, c := range cols {
-			if ep, ok := endpointOf(c.step, name); ok {
-				p(" %s · %s · %s · %d |", fmtPct(share(c.step, ep)), fmtMS(ep.P50MS), fmtMS(ep.P99MS), ep.Errors)
+			if f, ok := endpointFigures(c.step, name); ok {
+				p(" %s |", strings.Join(f[:], " · "))
 			} else {
 				p(" – |")
 			}
@@ -328,6 +331,16 @@ func (x endpointSummary) markdown(b *strings.Builder) {
 		p("\n")
 	}
 	p("\n")
+}
+
+// endpointFigures is an endpoint's share of a step's requests, its p50,
+// p99 and errors there; dashes, and false, when the step did not see it.
+func endpointFigures(s result.Step, name string) ([4]string, bool) {
+	ep, ok := endpointOf(s, name)
+	if !ok {
+		return [4]string{"–", "–", "–", "–"}, false
+	}
+	return [4]string{fmtPct(share(s, ep)), fmtMS(ep.P50MS), fmtMS(ep.P99MS), strconv.FormatInt(ep.Errors, 10)}, true
 }
 
 // manifestBlock is how the run was made: tool, machine, inputs, and the
