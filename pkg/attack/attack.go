@@ -355,6 +355,13 @@ type stepRun struct {
 	// has seen as many results for it as were sent.
 	ivSent   []atomic.Int64
 	ivPassed atomic.Int64
+	// Set by begin for the attacker's own steps: the process CPU at the
+	// start, the stall probe, the requests in flight seen at each send,
+	// and the collector's end.
+	cpu0      time.Duration
+	stall     *stallProbe
+	inf       *inflight
+	collected chan struct{}
 }
 
 // interval returns the index of the interval of the measured window that
@@ -373,13 +380,7 @@ func (a *Attacker) Step(ctx context.Context, feed Feed, spec StepSpec) (*StepSta
 	if spec.Interval <= 0 {
 		spec.Interval = time.Second
 	}
-	cpu0 := processCPU()
-	st, outs := newStepRun(spec, max(1, len(a.bySide)), a.clock.Now())
-	stall := startStallProbe(spec.Warmup)
-	collected := make(chan struct{})
-	go a.collect(st, outs, collected)
-
-	inf := newInflight(len(st.ivSent))
+	st, outs := a.begin(spec)
 	hookDone := spec.Hook == nil
 	interrupted := false
 	var cut time.Duration // when an interrupt stopped the sending
@@ -398,7 +399,7 @@ func (a *Attacker) Step(ctx context.Context, feed Feed, spec StepSpec) (*StepSta
 				hookDone = true
 				go spec.Hook()
 			}
-			a.send(st, inf, it)
+			a.send(st, it)
 		}
 	}
 	// A step lasts its duration, not until its last scheduled request:
@@ -409,32 +410,50 @@ func (a *Attacker) Step(ctx context.Context, feed Feed, spec StepSpec) (*StepSta
 	if !interrupted && !sched.ended() && a.clock.SleepUntil(ctx, st.start.Add(spec.Duration)) {
 		interrupted, cut = true, a.clock.Now().Sub(st.start)
 	}
-	abandoned := a.drain(ctx, st, collected)
-	a.account(st, outs, stepEnd{
-		wall: a.clock.Now().Sub(st.start), cpu: processCPU() - cpu0, stalls: stall.finish(),
-		inf: inf, completed: !interrupted && !sched.ended(), cut: cut, interrupted: interrupted, abandoned: abandoned,
-	})
+	abandoned := a.drain(ctx, st)
+	a.account(st, outs, stepEnd{completed: !interrupted && !sched.ended(), cut: cut, interrupted: interrupted, abandoned: abandoned})
 	return outs[0], sched.failed()
+}
+
+// begin starts a step's accounting: its run state and each side's
+// figures, the stall probe and the collector.
+func (a *Attacker) begin(spec StepSpec) (*stepRun, []*StepStats) {
+	cpu0 := processCPU()
+	st, outs := newStepRun(spec, max(1, len(a.bySide)), a.clock.Now())
+	st.cpu0 = cpu0
+	st.stall = startStallProbe(spec.Warmup)
+	st.inf = newInflight(len(st.ivSent))
+	st.collected = make(chan struct{})
+	go a.collect(st, outs, st.collected)
+	return st, outs
+}
+
+// countSent counts a send at offset off that found n requests in flight,
+// when it falls in the measured window: in its interval's count and in
+// the in-flight figures. It returns the interval, -1 for none.
+func (st *stepRun) countSent(off time.Duration, n int64) int {
+	if off < st.spec.Warmup {
+		return -1
+	}
+	k := -1
+	if len(st.ivSent) > 0 {
+		k = st.interval(off)
+		st.ivSent[k].Add(1)
+	}
+	st.inf.add(k, n)
+	return k
 }
 
 // send dispatches one due request: counted in its interval when it is in
 // the measured window, dropped when MaxInFlight requests are already in
 // flight, otherwise handed to an idle worker or a new one.
-func (a *Attacker) send(st *stepRun, inf *inflight, it Item) {
+func (a *Attacker) send(st *stepRun, it Item) {
 	due := st.start.Add(it.Offset)
 	t := a.pick(it.Side)
 	p := it.Req[t]
 	n := a.inflight.Load()
-	if it.Offset >= st.spec.Warmup {
-		k := -1
-		if len(st.ivSent) > 0 {
-			k = st.interval(it.Offset)
-			st.ivSent[k].Add(1)
-			if int64(k) > st.ivPassed.Load() {
-				st.ivPassed.Store(int64(k))
-			}
-		}
-		inf.add(k, n)
+	if k := st.countSent(it.Offset, n); int64(k) > st.ivPassed.Load() {
+		st.ivPassed.Store(int64(k)) // the pacer moves on in order
 	}
 	st.sent.Add(1)
 	st.wg.Add(1)
@@ -461,7 +480,7 @@ func (a *Attacker) send(st *stepRun, inf *inflight, it Item) {
 // drain waits for the step's requests in flight and its collector; an
 // interrupted step whose Abort closes stops waiting and reports the
 // requests abandoned.
-func (a *Attacker) drain(ctx context.Context, st *stepRun, collected <-chan struct{}) (abandoned bool) {
+func (a *Attacker) drain(ctx context.Context, st *stepRun) (abandoned bool) {
 	st.ivPassed.Store(int64(len(st.ivSent)))
 	waited := make(chan struct{})
 	go func() {
@@ -477,26 +496,25 @@ func (a *Attacker) drain(ctx context.Context, st *stepRun, collected <-chan stru
 	if !abandoned {
 		close(st.results)
 	}
-	<-collected
+	<-st.collected
 	return abandoned
 }
 
 // stepEnd is how a step ended, for its accounting.
 type stepEnd struct {
-	wall, cpu   time.Duration
-	stalls      *hdrhistogram.Histogram
-	inf         *inflight
 	completed   bool
 	cut         time.Duration
 	interrupted bool
 	abandoned   bool
 }
 
-// account writes how the step ended into each side's figures.
+// account writes how the step ended into each side's figures: its wall
+// time, its CPU and stalls since begin, its requests in flight.
 func (a *Attacker) account(st *stepRun, outs []*StepStats, e stepEnd) {
-	e.inf.apply(outs)
+	wall, cpu, stalls := a.clock.Now().Sub(st.start), processCPU()-st.cpu0, st.stall.finish()
+	st.inf.apply(outs)
 	for _, o := range outs {
-		o.Wall, o.CPU, o.Stall = e.wall, e.cpu, e.stalls
+		o.Wall, o.CPU, o.Stall = wall, cpu, stalls
 		o.Completed = e.completed
 		if e.interrupted && e.cut < st.spec.Duration {
 			o.cutAt(e.cut)

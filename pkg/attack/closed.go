@@ -22,19 +22,15 @@ func (a *Attacker) Closed(ctx context.Context, feed Feed, conns int, spec StepSp
 		spec.Interval = spec.Duration
 	}
 	conns = max(1, conns)
-	cpu0 := processCPU()
-	st, outs := newStepRun(spec, max(1, len(a.bySide)), a.clock.Now())
-	stall := startStallProbe(spec.Warmup)
-	collected := make(chan struct{})
-	go a.collect(st, outs, collected)
-	inf := newInflight(len(st.ivSent))
+	st, outs := a.begin(spec)
 	end := st.start.Add(spec.Duration)
 
 	var mu sync.Mutex
 	var feedErr error
 	// next reads the feed, picks the target and counts the send, under
 	// one lock: the feed, the pick and the in-flight figures are the
-	// pacer's alone in an open-loop step.
+	// pacer's alone in an open-loop step. No interval is marked passed:
+	// another worker may still count a send into it.
 	next := func(now time.Time) (Item, int, bool) {
 		mu.Lock()
 		defer mu.Unlock()
@@ -46,14 +42,7 @@ func (a *Attacker) Closed(ctx context.Context, feed Feed, conns int, spec StepSp
 			feedErr = err
 			return it, 0, false
 		}
-		if off := now.Sub(st.start); off >= spec.Warmup {
-			k := -1
-			if len(st.ivSent) > 0 {
-				k = st.interval(off)
-				st.ivSent[k].Add(1)
-			}
-			inf.add(k, a.inflight.Load())
-		}
+		st.countSent(now.Sub(st.start), a.inflight.Load())
 		return it, a.pick(it.Side), true
 	}
 	var wg sync.WaitGroup
@@ -82,12 +71,8 @@ func (a *Attacker) Closed(ctx context.Context, feed Feed, conns int, spec StepSp
 	}
 	wg.Wait()
 	interrupted := ctx.Err() != nil
-	abandoned := a.drain(ctx, st, collected)
-	cut := a.clock.Now().Sub(st.start)
-	a.account(st, outs, stepEnd{
-		wall: a.clock.Now().Sub(st.start), cpu: processCPU() - cpu0, stalls: stall.finish(),
-		inf: inf, completed: !interrupted && feedErr == nil, cut: cut, interrupted: interrupted, abandoned: abandoned,
-	})
+	abandoned := a.drain(ctx, st)
+	a.account(st, outs, stepEnd{completed: !interrupted && feedErr == nil, cut: a.clock.Now().Sub(st.start), interrupted: interrupted, abandoned: abandoned})
 	if feedErr != nil && !errors.Is(feedErr, io.EOF) {
 		return outs[0], feedErr
 	}
