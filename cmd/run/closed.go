@@ -43,17 +43,14 @@ func runClosed(ctx context.Context, opts *Options) error {
 	ios := opts.IO
 	ctx, _, stop := cmdutil.Interrupts(ctx, ios.ErrOut)
 	defer stop()
-	ro := runner.Options{ScenarioPath: opts.Scenario, Overrides: opts.Set}
+	ro := runner.Options{ScenarioPath: opts.Scenario, Overrides: opts.Set, TrafficOverride: opts.Traffic}
 	// --duration is the loop's here, not a fixed-rate step's.
 	durFlag := opts.OneLine.Duration
 	opts.OneLine.Duration = ""
-	if opts.OneLine.URL != "" {
-		data, dir, cleanup, done, err := prepareOneLine(opts)
-		defer cleanup()
-		if err != nil || done {
-			return err
-		}
-		ro.ScenarioPath, ro.ScenarioData, ro.ScenarioName, ro.ScenarioDir = "", data, oneLineName, dir
+	cleanup, done, err := oneLineScenario(opts, &ro)
+	defer cleanup()
+	if err != nil || done {
+		return err
 	}
 	s, err := runner.LoadScenario(&ro)
 	if err != nil {
@@ -67,14 +64,16 @@ func runClosed(ctx context.Context, opts *Options) error {
 	if len(urls) == 0 {
 		return cmdutil.BadInputf("--connections measures a target given by url or urls (target.bundled and A/B targets ramp with run)")
 	}
-	trafficPath := s.Resolve(s.Traffic.File)
-	if opts.Traffic != "" {
-		trafficPath = opts.Traffic
+	trafficPath, info, err := runner.Traffic(ctx, s, ro.TrafficOverride)
+	if err == nil {
+		err = runner.CheckTargets(ctx, urls, opts.AllowPublic)
 	}
-	if err := runner.CheckTargets(ctx, urls, opts.AllowPublic); err != nil {
-		if errors.Is(err, runner.ErrBadInput) {
-			return cmdutil.BadInput(err)
-		}
+	switch {
+	case errors.Is(err, runner.ErrInterrupted):
+		return cmdutil.Interrupted(err)
+	case errors.Is(err, runner.ErrBadInput):
+		return cmdutil.BadInput(err)
+	case err != nil:
 		return cmdutil.RunFailed(err)
 	}
 	dur := DefaultClosedDuration
@@ -87,7 +86,7 @@ func runClosed(ctx context.Context, opts *Options) error {
 	if !opts.Quiet {
 		fmt.Fprintf(ios.ErrOut, "closed loop: %d connections for %s after a %s warmup, against %s\n", opts.Connections, dur, warmup, strings.Join(urls, ", "))
 	}
-	st, err := sweep.ClosedLoop(ctx, sweep.Config{Scenario: s, TargetURLs: urls, TrafficPath: trafficPath, AllowPublic: opts.AllowPublic}, opts.Connections, warmup, dur)
+	st, err := sweep.ClosedLoop(ctx, sweep.Config{Scenario: s, TargetURLs: urls, TrafficPath: trafficPath, Traffic: info, AllowPublic: opts.AllowPublic}, opts.Connections, warmup, dur)
 	if st == nil {
 		if err == nil {
 			err = errors.New("the closed loop measured nothing")

@@ -3,6 +3,8 @@ package run_test
 import (
 	"context"
 	"encoding/json"
+	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
@@ -65,5 +67,15 @@ func TestClosedLoopServesTheCapacity(t *testing.T) {
 	}
 	if code, _, stderr := runArgs(t, "s.yaml", "--duration", "5s"); code != 2 || !strings.Contains(stderr, "--duration goes with") {
 		t.Errorf("a scenario with --duration: exit %d, %s", code, stderr)
+	}
+	// Its traffic is read before anything is sent, as a run's is: a
+	// missing file is bad input, named.
+	dir := t.TempDir()
+	scen := filepath.Join(dir, "s.yaml")
+	if err := os.WriteFile(scen, []byte("target: {url: "+ts.URL+"}\ntraffic: {file: missing.ndjson}\nload: {steps: [10]}\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if code, _, stderr := runArgs(t, scen, "--connections", "2", "--duration", "1s"); code != 2 || !strings.Contains(stderr, "traffic.file") {
+		t.Errorf("a closed loop with a missing traffic file: exit %d, %s; want 2 naming traffic.file", code, stderr)
 	}
 }

@@ -17,6 +17,7 @@ import (
 
 	"github.com/bestbefore/bestbefore/cmd/cmdutil"
 	"github.com/bestbefore/bestbefore/pkg/result"
+	"github.com/bestbefore/bestbefore/pkg/runner"
 	"github.com/bestbefore/bestbefore/pkg/scenario"
 	"github.com/bestbefore/bestbefore/pkg/traffic"
 )
@@ -225,6 +226,21 @@ func parseSLO(s string) (map[string]any, error) {
 		m[parts[len(parts)-1]] = v
 	}
 	return out, nil
+}
+
+// oneLineScenario points ro at the scenario a one-line run stands for
+// (its traffic file is in it); a run from a file is left as it is. done
+// is true when --print-scenario printed it and nothing is to run.
+func oneLineScenario(opts *Options, ro *runner.Options) (cleanup func(), done bool, err error) {
+	if opts.OneLine.URL == "" {
+		return func() {}, false, nil
+	}
+	data, dir, cleanup, done, err := prepareOneLine(opts)
+	if err != nil || done {
+		return cleanup, done, err
+	}
+	ro.ScenarioPath, ro.ScenarioData, ro.ScenarioName, ro.ScenarioDir, ro.TrafficOverride = "", data, oneLineName, dir, ""
+	return cleanup, false, nil
 }
 
 // prepareOneLine turns a one-line run into the scenario the runner reads:

@@ -232,13 +232,10 @@ func Run(ctx context.Context, opts *Options, w Wiring) error {
 		Version: opts.Version, Stderr: ios.ErrOut, AllowPublic: opts.AllowPublic, TrafficOverride: opts.Traffic,
 		Abort: abort,
 	}
-	if opts.OneLine.URL != "" {
-		data, dir, cleanup, done, err := prepareOneLine(opts)
-		defer cleanup()
-		if err != nil || done {
-			return err
-		}
-		ro.ScenarioPath, ro.ScenarioData, ro.ScenarioName, ro.ScenarioDir, ro.TrafficOverride = "", data, oneLineName, dir, ""
+	cleanup, done, err := oneLineScenario(opts, &ro)
+	defer cleanup()
+	if err != nil || done {
+		return err
 	}
 	var bars *runner.Bars
 	switch {

@@ -133,6 +133,27 @@ func LoadScenario(o *Options) (*scenario.Scenario, error) {
 	return s, nil
 }
 
+// Traffic finds and reads the scenario's traffic file (override, when
+// set, instead): the whole file is read before any request is sent, and a
+// missing or malformed one is bad input naming the file, line and field.
+func Traffic(ctx context.Context, s *scenario.Scenario, override string) (string, *sweep.TrafficInfo, error) {
+	path := s.Resolve(s.Traffic.File)
+	if override != "" {
+		path = override
+	}
+	if _, err := os.Stat(path); err != nil {
+		return "", nil, badInput(fmt.Errorf("%s: traffic.file: %v", s.Path, err))
+	}
+	info, err := sweep.ScanTraffic(ctx, path)
+	if ctx.Err() != nil {
+		return "", nil, ErrInterrupted
+	}
+	if err != nil {
+		return "", nil, badInput(err)
+	}
+	return path, info, nil
+}
+
 // validateMetrics checks monitor.metrics before anything starts, naming
 // the file, line and entry (the scenario package does not know the
 // metric syntax, which pkg/probe owns).
@@ -197,19 +218,9 @@ func Execute(ctx context.Context, o Options) (*Outcome, error) {
 		return nil, err
 	}
 	out := &Outcome{Scenario: s}
-	trafficPath := s.Resolve(s.Traffic.File)
-	if o.TrafficOverride != "" {
-		trafficPath = o.TrafficOverride
-	}
-	if _, err := os.Stat(trafficPath); err != nil {
-		return nil, badInput(fmt.Errorf("%s: traffic.file: %v", s.Path, err))
-	}
-	info, err := sweep.ScanTraffic(ctx, trafficPath)
-	if ctx.Err() != nil {
-		return nil, ErrInterrupted
-	}
+	trafficPath, info, err := Traffic(ctx, s, o.TrafficOverride)
 	if err != nil {
-		return nil, badInput(err)
+		return nil, err
 	}
 
 	// A run that would replace another's result stops before it starts a
