@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"math"
 	"net/http"
-	"net/url"
 	"os"
 	"slices"
 	"sort"
@@ -177,7 +176,8 @@ func (t *Target) protocolProblems() problems {
 		}
 	}
 	for _, u := range urls {
-		if p, err := url.Parse(u); u != "" && err == nil && p.Scheme != want {
+		// A URL that does not parse is reported by urlProblems.
+		if p, err := h1.ParseBase(u); u != "" && err == nil && p.Scheme != want {
 			ps.add("target.protocol", "%s needs %s:// URLs (%s is %s://): h2 is negotiated in TLS, h2c spoken in the clear", t.Protocol, want, u, p.Scheme)
 			break
 		}
