@@ -10,7 +10,6 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
-	"slices"
 	"strings"
 
 	"go.yaml.in/yaml/v3"
@@ -174,24 +173,11 @@ func (o *OneLine) build(trafficFile string) (yamlDoc []byte, line []byte, err er
 	return b.Bytes(), line, nil
 }
 
-// sloObjective is the catalogue entry --slo names k: the last part of
-// its scenario key (p99, error_rate, gc_pause_p99) or an alias (errors).
-func sloObjective(k string) (*result.Objective, bool) {
-	for i := range result.Catalogue {
-		ob := &result.Catalogue[i]
-		if k == ob.SLO[strings.LastIndex(ob.SLO, ".")+1:] || slices.Contains(ob.Aliases, k) {
-			return ob, true
-		}
-	}
-	return nil, false
-}
-
 // SLONames lists the names --slo takes, in catalogue order.
 func SLONames() []string {
 	var out []string
-	for _, ob := range result.Catalogue {
-		out = append(out, ob.SLO[strings.LastIndex(ob.SLO, ".")+1:])
-		out = append(out, ob.Aliases...)
+	for i := range result.Catalogue {
+		out = append(out, result.Catalogue[i].Names()...)
 	}
 	return out
 }
@@ -206,7 +192,7 @@ func parseSLO(s string) (map[string]any, error) {
 		if !ok || k == "" || v == "" {
 			return nil, cmdutil.BadInputf("--slo %q: want key=value pairs, e.g. p99=100ms,errors=0.1%%", kv)
 		}
-		ob, known := sloObjective(k)
+		ob, known := result.LookupName(k)
 		if !known {
 			return nil, cmdutil.BadInputf("--slo %s: unknown objective %q (%s)", kv, k, strings.Join(SLONames(), ", "))
 		}

@@ -228,8 +228,30 @@ const ObjectiveRequests = "requests"
 
 // LookupObjective returns the catalogue entry for key.
 func LookupObjective(key string) (*Objective, bool) {
+	return lookup(func(ob *Objective) bool { return ob.Key == key })
+}
+
+// LookupSLO returns the catalogue entry a scenario sets at path below
+// slo: (latency.p99, error_rate).
+func LookupSLO(path string) (*Objective, bool) {
+	return lookup(func(ob *Objective) bool { return ob.SLO == path })
+}
+
+// LookupName returns the catalogue entry --slo calls name (p99, errors).
+func LookupName(name string) (*Objective, bool) {
+	return lookup(func(ob *Objective) bool { return slices.Contains(ob.Names(), name) })
+}
+
+// Names are what --slo calls the objective: the last part of its SLO
+// path (p99, gc_pause_p99), then its aliases.
+func (ob *Objective) Names() []string {
+	return append([]string{ob.SLO[strings.LastIndex(ob.SLO, ".")+1:]}, ob.Aliases...)
+}
+
+// lookup returns the first catalogue entry match accepts.
+func lookup(match func(*Objective) bool) (*Objective, bool) {
 	for i := range Catalogue {
-		if Catalogue[i].Key == key {
+		if match(&Catalogue[i]) {
 			return &Catalogue[i], true
 		}
 	}

@@ -26,12 +26,7 @@ func docPath(doc string) (group, name string) {
 // LookupDoc returns the catalogue entry result.json holds at doc
 // (latency_ms.p99, error_rate).
 func LookupDoc(doc string) (*Objective, bool) {
-	for i := range Catalogue {
-		if Catalogue[i].Doc == doc {
-			return &Catalogue[i], true
-		}
-	}
-	return nil, false
+	return lookup(func(ob *Objective) bool { return ob.Doc == doc })
 }
 
 // MarshalJSON writes each bound at its catalogue entry's Doc path, the

@@ -14,6 +14,8 @@ import (
 	"time"
 
 	"go.yaml.in/yaml/v3"
+
+	"github.com/bestbefore/bestbefore/pkg/result"
 )
 
 // Error is a problem with a scenario, located by file, line and field.
@@ -289,7 +291,7 @@ func checkPath(t reflect.Type, parts []string) error {
 		if t == sloType {
 			// slo: holds the catalogue's objectives, not fields.
 			rest := strings.Join(parts[i:], ".")
-			if _, ok := lookupSLO(rest); ok || len(sloKeysAt(rest)) > 0 {
+			if _, ok := result.LookupSLO(rest); ok || len(sloKeysAt(rest)) > 0 {
 				return nil
 			}
 			prefix := strings.Join(parts[i:len(parts)-1], ".")

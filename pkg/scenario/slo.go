@@ -42,16 +42,6 @@ func problemf(field, format string, args ...any) Problem {
 	return Problem{Field: field, Msg: fmt.Sprintf(format, args...)}
 }
 
-// lookupSLO returns the catalogue entry set at path below slo:.
-func lookupSLO(path string) (*result.Objective, bool) {
-	for i := range result.Catalogue {
-		if result.Catalogue[i].SLO == path {
-			return &result.Catalogue[i], true
-		}
-	}
-	return nil, false
-}
-
 // sloKeysAt lists the keys slo: takes below prefix ("" or "latency").
 func sloKeysAt(prefix string) []string {
 	seen := map[string]bool{}
@@ -122,7 +112,7 @@ func (s *SLO) read(n *yaml.Node, prefix string) {
 			path = prefix + "." + k
 		}
 		field := "slo." + path
-		if ob, ok := lookupSLO(path); ok {
+		if ob, ok := result.LookupSLO(path); ok {
 			if v.Kind != yaml.ScalarNode {
 				s.problems = append(s.problems, problemf(field, "want a bound such as %s", FormatBound(ob, exampleBound(ob))))
 				continue
