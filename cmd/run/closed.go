@@ -13,6 +13,7 @@ import (
 	"github.com/bestbefore/bestbefore/cmd/cmdutil"
 	"github.com/bestbefore/bestbefore/pkg/iostreams"
 	"github.com/bestbefore/bestbefore/pkg/result"
+	"github.com/bestbefore/bestbefore/pkg/rpc"
 	"github.com/bestbefore/bestbefore/pkg/runner"
 	"github.com/bestbefore/bestbefore/pkg/sweep"
 )
@@ -68,6 +69,10 @@ func runClosed(ctx context.Context, opts *Options) error {
 	if err == nil {
 		err = runner.CheckTargets(ctx, urls, opts.AllowPublic)
 	}
+	var setup *rpc.Setup
+	if err == nil {
+		setup, err = runner.GRPCSetup(ctx, s, urls, trafficPath, opts.AllowPublic)
+	}
 	switch {
 	case errors.Is(err, runner.ErrInterrupted):
 		return cmdutil.Interrupted(err)
@@ -86,7 +91,11 @@ func runClosed(ctx context.Context, opts *Options) error {
 	if !opts.Quiet {
 		fmt.Fprintf(ios.ErrOut, "closed loop: %d connections for %s after a %s warmup, against %s\n", opts.Connections, dur, warmup, strings.Join(urls, ", "))
 	}
-	st, err := sweep.ClosedLoop(ctx, sweep.Config{Scenario: s, TargetURLs: urls, TrafficPath: trafficPath, Traffic: info, AllowPublic: opts.AllowPublic}, opts.Connections, warmup, dur)
+	cfg := sweep.Config{Scenario: s, TargetURLs: urls, TrafficPath: trafficPath, Traffic: info, AllowPublic: opts.AllowPublic}
+	if setup != nil {
+		cfg.Setup = setup
+	}
+	st, err := sweep.ClosedLoop(ctx, cfg, opts.Connections, warmup, dur)
 	if st == nil {
 		if err == nil {
 			err = errors.New("the closed loop measured nothing")

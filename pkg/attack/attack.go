@@ -240,7 +240,10 @@ const (
 	classTooLarge
 	classHeaderTooLarge
 	classOther
-	numClasses
+	// classGRPC is the first of 16 classes, one per gRPC status code
+	// (result.GRPCClasses): classGRPC+code-1.
+	classGRPC
+	numClasses = classGRPC + 16
 )
 
 // classNames maps the hot-path codes to the result's class names.
@@ -256,6 +259,12 @@ var classNames = [numClasses]string{
 	classTooLarge:       result.ClassResponseLarge,
 	classHeaderTooLarge: result.ClassHeaderLarge,
 	classOther:          result.ClassOther,
+}
+
+func init() {
+	for code := 1; code <= 16; code++ {
+		classNames[classGRPC+uint8(code)-1] = result.GRPCClasses[code]
+	}
 }
 
 // StepStats is what one step measured, over its measured window (after
@@ -659,6 +668,9 @@ func (a *Attacker) do(j *job, resp *Response) {
 		status = uint16(min(max(resp.Status, 0), 999))
 		resp.Recorded = j.p.Status
 		switch {
+		case resp.Code > 0 && resp.Code <= 16:
+			class, status = classGRPC+uint8(resp.Code)-1, 0
+			st.example(kindKey{class, 0}, resp.codeLine)
 		case a.opts.RecordedStatus && j.p.Status >= 400 && StatusClass(resp.Status) == StatusClass(j.p.Status):
 			// The error the request got when it was recorded, again.
 		case resp.Status >= 500:

@@ -4,7 +4,10 @@ import (
 	"errors"
 	"net/http"
 	"strconv"
+	"strings"
 	"time"
+
+	"github.com/bestbefore/bestbefore/pkg/result"
 )
 
 // ErrTooLarge is returned when a response body exceeds the configured bound.
@@ -21,6 +24,10 @@ type Response struct {
 	Recorded int
 	Body     []byte
 	BodyLen  int64
+	// Code is a gRPC call's status code, 0 for OK and for every HTTP
+	// response; Message is its status message.
+	Code    int
+	Message string
 	// Header looks up a response header, case-insensitively.
 	Header func(name string) (string, bool)
 	// scratch is the Doer's own reusable state for this response.
@@ -35,7 +42,24 @@ func (r *Response) statusLine() string {
 	return "HTTP " + strconv.Itoa(r.Status)
 }
 
+// codeLine describes a gRPC status, as a sample error message.
+func (r *Response) codeLine() string {
+	name := strings.ToUpper(strings.TrimPrefix(result.GRPCClasses[r.Code], "grpc_"))
+	if r.Message == "" {
+		return "gRPC " + name
+	}
+	return "gRPC " + name + ": " + r.Message
+}
+
 // Doer sends one prepared request and reads its response before deadline.
 type Doer interface {
 	Do(p *Prepared, deadline time.Time, keepBody bool, resp *Response) error
 }
+
+// Scratch is the Doer's own reusable state kept with this Response (nil
+// on its first request); a Doer of another package keeps it with
+// SetScratch.
+func (r *Response) Scratch() any { return r.scratch }
+
+// SetScratch keeps a Doer's reusable state with this Response.
+func (r *Response) SetScratch(v any) { r.scratch = v }

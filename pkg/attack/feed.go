@@ -3,8 +3,6 @@ package attack
 import (
 	"context"
 	"errors"
-	"net/http"
-	"net/url"
 	"sync"
 	"time"
 
@@ -37,13 +35,14 @@ type Provider struct {
 	pending *Provided
 }
 
-// NewProvider starts preparing requests from src for the targets, each
+// NewProvider starts preparing requests from src for the targets (one
+// PrepareFunc each, see PrepareFor), each
 // marked with its endpoint group when groups is not nil. The
 // source's position carries over from step to step. With lines > 0 and at
 // most MaxCachedLines (the file's request count), the first pass is kept
 // prepared and later passes replay it from memory in the same order,
 // without reading or parsing the file again.
-func NewProvider(src *traffic.Source, targets []*url.URL, extra http.Header, lines int, groups *Groups) *Provider {
+func NewProvider(src *traffic.Source, targets []PrepareFunc, lines int, groups *Groups) *Provider {
 	ctx, cancel := context.WithCancel(context.Background())
 	p := &Provider{ch: make(chan Provided, 4096), cancel: cancel, done: make(chan struct{})}
 	cacheable := lines > 0 && lines <= MaxCachedLines && src.Filter == nil
@@ -76,7 +75,7 @@ func NewProvider(src *traffic.Source, targets []*url.URL, extra http.Header, lin
 				group = groups.Of(req)
 			}
 			for i, t := range targets {
-				if prep[i], err = Prepare(req, t, extra); err != nil {
+				if prep[i], err = t(req); err != nil {
 					p.errMu.Lock()
 					p.err = err
 					p.errMu.Unlock()

@@ -34,6 +34,7 @@ func (d *H1Doer) Do(p *Prepared, deadline time.Time, keepBody bool, resp *Respon
 	}
 	err := d.D.Do(p.Raw, deadline, keepBody, hr)
 	resp.Status, resp.Body, resp.BodyLen = hr.Status, hr.Body, hr.BodyLen
+	resp.Code, resp.Message = 0, ""
 	switch {
 	case err == nil:
 		return nil

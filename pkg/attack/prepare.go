@@ -28,6 +28,9 @@ type Prepared struct {
 	Status int
 	// Group is the request's endpoint group (Groups.Of), 0 without groups.
 	Group uint16
+	// Call is what a Preparer's Doer keeps beside Raw (a gRPC call's
+	// method and metadata); nil for HTTP.
+	Call any
 }
 
 // Prepare serializes req for the target at base with h1.AppendRequest,

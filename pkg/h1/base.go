@@ -35,8 +35,10 @@ func ParseBase(raw string) (*url.URL, error) {
 		return nil, fmt.Errorf("%q is not a URL: %v", raw, err)
 	}
 	switch {
+	case u.Scheme == "grpc" || u.Scheme == "grpcs":
+		return parseGRPC(raw, u)
 	case u.Scheme != "http" && u.Scheme != "https":
-		return nil, fmt.Errorf("%q is not an http:// or https:// URL", raw)
+		return nil, fmt.Errorf("%q is not an http://, https://, grpc:// or grpcs:// URL", raw)
 	case u.Hostname() == "":
 		return nil, fmt.Errorf("%q names no host: write e.g. http://127.0.0.1:8080", raw)
 	case u.User != nil:
@@ -58,12 +60,40 @@ func ParseBase(raw string) (*url.URL, error) {
 	return u, nil
 }
 
+// parseGRPC checks a grpc:// or grpcs:// target: a host and a port,
+// nothing else (a call's path is its method, from the traffic).
+func parseGRPC(raw string, u *url.URL) (*url.URL, error) {
+	switch {
+	case u.Hostname() == "":
+		return nil, fmt.Errorf("%q names no host: write e.g. %s://127.0.0.1:50051", raw, u.Scheme)
+	case u.User != nil:
+		return nil, fmt.Errorf("%q holds user information: put credentials in target.headers (they are sent as metadata)", raw)
+	case u.RawQuery != "" || u.ForceQuery || u.Fragment != "":
+		return nil, fmt.Errorf("%q holds a query or fragment: a gRPC target is a host and a port", raw)
+	case u.Path != "" && u.Path != "/":
+		return nil, fmt.Errorf("%q holds a path: a gRPC call's path is its method, named by each traffic line (/package.Service/Method)", raw)
+	case u.Port() == "" && u.Scheme == "grpc":
+		return nil, fmt.Errorf("%q names no port: gRPC has no default port (write e.g. grpc://127.0.0.1:50051)", raw)
+	}
+	if p := u.Port(); p != "" {
+		n, err := strconv.Atoi(p)
+		if err != nil || n < 1 || n > 65535 {
+			return nil, fmt.Errorf("%q: port %s is not in 1-65535", raw, p)
+		}
+	}
+	u.Path, u.RawPath = "", ""
+	return u, nil
+}
+
+// IsGRPC says whether u is a gRPC target (grpc:// or grpcs://).
+func IsGRPC(u *url.URL) bool { return u.Scheme == "grpc" || u.Scheme == "grpcs" }
+
 // Port is u's port, or its scheme's default (80, 443).
 func Port(u *url.URL) string {
 	if p := u.Port(); p != "" {
 		return p
 	}
-	if u.Scheme == "https" {
+	if u.Scheme == "https" || u.Scheme == "grpcs" {
 		return "443"
 	}
 	return "80"

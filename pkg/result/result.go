@@ -42,6 +42,24 @@ const (
 	ClassOther         = "other"
 )
 
+// GRPCClasses are the error classes of a gRPC call's status, indexed by
+// its code (1-16; 0 is OK): "grpc_" and the code's name in lower case, as
+// gRPC's own documentation spells it (grpc_unavailable,
+// grpc_deadline_exceeded, ...).
+var GRPCClasses = [17]string{
+	1: "grpc_cancelled", 2: "grpc_unknown", 3: "grpc_invalid_argument", 4: "grpc_deadline_exceeded",
+	5: "grpc_not_found", 6: "grpc_already_exists", 7: "grpc_permission_denied", 8: "grpc_resource_exhausted",
+	9: "grpc_failed_precondition", 10: "grpc_aborted", 11: "grpc_out_of_range", 12: "grpc_unimplemented",
+	13: "grpc_internal", 14: "grpc_unavailable", 15: "grpc_data_loss", 16: "grpc_unauthenticated",
+}
+
+// ErrorClasses lists every error class a step can count, in the order
+// result.schema.json lists them.
+func ErrorClasses() []string {
+	out := []string{ClassTimeout, ClassRefused, ClassReset, ClassHTTP4xx, ClassHTTP5xx, ClassCheckFailed, ClassDropped, ClassResponseLarge, ClassHeaderLarge, ClassOther}
+	return append(out, GRPCClasses[1:]...)
+}
+
 // Step phases.
 const (
 	PhaseRamp   = "ramp"

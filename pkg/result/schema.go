@@ -84,6 +84,16 @@ func SchemaDocument() (map[string]any, error) {
 		return nil, err
 	}
 	defs["objectives"] = frag
+	classes := make([]any, 0, len(ErrorClasses()))
+	for _, c := range ErrorClasses() {
+		classes = append(classes, c)
+	}
+	defs["error_class"] = map[string]any{"enum": classes}
+	counts := map[string]any{}
+	for _, c := range ErrorClasses() {
+		counts[c] = map[string]any{"type": "integer", "minimum": 1}
+	}
+	defs["errors_by_class"] = map[string]any{"type": []any{"object", "null"}, "properties": counts, "additionalProperties": false}
 	return doc, nil
 }
 

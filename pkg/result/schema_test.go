@@ -113,10 +113,12 @@ func TestSchemaFileObjectivesMatchCatalogue(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want, _ := json.Marshal(doc["$defs"].(map[string]any)["objectives"])
-	got, _ := json.Marshal(file["$defs"].(map[string]any)["objectives"])
-	if !bytes.Equal(normalizeJSON(t, got), normalizeJSON(t, want)) {
-		t.Errorf("result.schema.json $defs.objectives is\n%s\nthe catalogue makes\n%s", got, want)
+	for _, def := range []string{"objectives", "error_class", "errors_by_class"} {
+		want, _ := json.Marshal(doc["$defs"].(map[string]any)[def])
+		got, _ := json.Marshal(file["$defs"].(map[string]any)[def])
+		if !bytes.Equal(normalizeJSON(t, got), normalizeJSON(t, want)) {
+			t.Errorf("result.schema.json $defs.%s is\n%s\nthe catalogue makes\n%s", def, got, want)
+		}
 	}
 }
 

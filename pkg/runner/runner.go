@@ -276,6 +276,10 @@ func Execute(ctx context.Context, o Options) (*Outcome, error) {
 		return nil, err
 	}
 
+	setup, err := GRPCSetup(ctx, s, append(append([]string(nil), urls...), candidateURLs...), trafficPath, o.AllowPublic)
+	if err != nil {
+		return nil, err
+	}
 	if ctx.Err() != nil {
 		return nil, ErrInterrupted
 	}
@@ -292,6 +296,9 @@ func Execute(ctx context.Context, o Options) (*Outcome, error) {
 
 	cfg := sweep.Config{Scenario: s, TargetURLs: urls, CandidateURLs: candidateURLs, TrafficPath: trafficPath, Traffic: info, Observer: o.Observer, Now: o.Now,
 		AllowPublic: o.AllowPublic, Abort: o.Abort}
+	if setup != nil {
+		cfg.Setup = setup
+	}
 	if o.NewMonitor != nil && !s.Monitor.Disabled {
 		var pids []int32
 		var murls []string

@@ -39,7 +39,7 @@ func TestBadScenarios(t *testing.T) {
 		{"no-target.bad.yaml", "no-target.bad.yaml: target: set one of url, urls or bundled"},
 		{"no-traffic.bad.yaml", "no-traffic.bad.yaml: traffic.file: required"},
 		{"node-loss-no-command.bad.yaml", "node-loss-no-command.bad.yaml:5: capacity.node_loss.command: required for a target that is not bundled"},
-		{"not-http.bad.yaml", `not-http.bad.yaml:4: target.urls.1: "ftp://127.0.0.1:8082" is not an http:// or https:// URL`},
+		{"not-http.bad.yaml", `not-http.bad.yaml:4: target.urls.1: "ftp://127.0.0.1:8082" is not an http://, https://, grpc:// or grpcs:// URL`},
 		{"syntax.bad.yaml", "syntax.bad.yaml:1: did not find expected ',' or '}'"},
 		{"too-many-nodes.bad.yaml", "too-many-nodes.bad.yaml:3: target.bundled.nodes: must be between 1 and 64, got 100"},
 		{"two-targets.bad.yaml", "two-targets.bad.yaml:1: target: set only one of url, urls, bundled"},

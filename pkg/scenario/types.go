@@ -54,6 +54,27 @@ type Target struct {
 	// target's certificate must chain to, instead of the system's (an
 	// internal CA, a test certificate); relative to the scenario.
 	CAFile string `yaml:"ca_file"`
+	// GRPC says where a grpc:// or grpcs:// target's descriptors come
+	// from and how its calls share connections.
+	GRPC *GRPC `yaml:"grpc"`
+}
+
+// GRPC is target.grpc. Without protoset or proto, the descriptors are
+// asked of the server's reflection service before the run.
+type GRPC struct {
+	// Protoset is a FileDescriptorSet (protoc --descriptor_set_out
+	// --include_imports); relative to the scenario.
+	Protoset string `yaml:"protoset"`
+	// Proto are .proto files, found in ImportPaths (default: the
+	// scenario's directory); the well-known types are built in.
+	Proto       []string `yaml:"proto"`
+	ImportPaths []string `yaml:"import_paths"`
+	// Connections is a fixed number of connections per target URL; 0
+	// opens them as the calls in flight need them, Streams calls each.
+	Connections int `yaml:"connections"`
+	// Streams is the most calls in flight on one connection (default
+	// 100, what most servers allow).
+	Streams int `yaml:"streams"`
 }
 
 // Bundled starts the bundled reference prediction service for the run.

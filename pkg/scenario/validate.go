@@ -148,6 +148,79 @@ func (t *Target) validate() problems {
 		ps.add("target.max_response_bytes", "must not be negative")
 	}
 	ps = append(ps, t.protocolProblems()...)
+	ps = append(ps, t.grpcProblems()...)
+	return ps
+}
+
+// urls lists every URL of the target, both sides of an A/B run included.
+func (t *Target) urls() []string {
+	var urls []string
+	for _, side := range []*Target{t, t.Baseline, t.Candidate} {
+		if side != nil {
+			if side.URL != "" {
+				urls = append(urls, side.URL)
+			}
+			urls = append(urls, side.URLs...)
+		}
+	}
+	return urls
+}
+
+// IsGRPC says whether the target's URLs are gRPC ones (grpc://,
+// grpcs://); a target speaks one protocol, so the first decides.
+func (t *Target) IsGRPC() bool {
+	for _, u := range t.urls() {
+		p, err := h1.ParseBase(u)
+		return err == nil && h1.IsGRPC(p)
+	}
+	return false
+}
+
+// grpcProblems checks target.grpc and that a target speaks one protocol:
+// gRPC URLs are not mixed with HTTP ones, take no target.protocol, and
+// the bundled service is not one.
+func (t *Target) grpcProblems() problems {
+	var ps problems
+	grpcs, https := 0, 0
+	for _, u := range t.urls() {
+		if p, err := h1.ParseBase(u); err == nil {
+			if h1.IsGRPC(p) {
+				grpcs++
+			} else {
+				https++
+			}
+		}
+	}
+	if grpcs > 0 && https > 0 {
+		ps.add("target", "mixes gRPC and HTTP URLs: a run speaks one protocol")
+	}
+	if grpcs > 0 && t.Protocol != "" {
+		ps.add("target.protocol", "does not apply to grpc:// URLs (gRPC is HTTP/2 already)")
+	}
+	g := t.GRPC
+	if g == nil {
+		return ps
+	}
+	if grpcs == 0 {
+		ps.add("target.grpc", "applies to grpc:// and grpcs:// URLs only")
+	}
+	if g.Protoset != "" && len(g.Proto) > 0 {
+		ps.add("target.grpc", "set protoset or proto, not both")
+	}
+	if len(g.ImportPaths) > 0 && len(g.Proto) == 0 {
+		ps.add("target.grpc.import_paths", "applies to proto files only")
+	}
+	for i, f := range g.Proto {
+		if !strings.HasSuffix(f, ".proto") {
+			ps.add(fmt.Sprintf("target.grpc.proto.%d", i), "%q is not a .proto file", f)
+		}
+	}
+	if g.Connections < 0 || g.Connections > 1024 {
+		ps.add("target.grpc.connections", "must be between 0 (opened as needed) and 1024, got %d", g.Connections)
+	}
+	if g.Streams < 0 || g.Streams > 100000 {
+		ps.add("target.grpc.streams", "must be between 0 (the default, 100) and 100000, got %d", g.Streams)
+	}
 	return ps
 }
 
@@ -166,18 +239,14 @@ func (t *Target) protocolProblems() problems {
 	if want == "" {
 		return ps
 	}
-	var urls []string
 	for _, side := range []*Target{t, t.Baseline, t.Candidate} {
-		if side != nil {
-			if side.Bundled != nil {
-				ps.add("target.protocol", "%s: the bundled service speaks HTTP/1.1", t.Protocol)
-			}
-			urls = append(append(urls, side.URL), side.URLs...)
+		if side != nil && side.Bundled != nil {
+			ps.add("target.protocol", "%s: the bundled service speaks HTTP/1.1", t.Protocol)
 		}
 	}
-	for _, u := range urls {
+	for _, u := range t.urls() {
 		// A URL that does not parse is reported by urlProblems.
-		if p, err := h1.ParseBase(u); u != "" && err == nil && p.Scheme != want {
+		if p, err := h1.ParseBase(u); err == nil && !h1.IsGRPC(p) && p.Scheme != want {
 			ps.add("target.protocol", "%s needs %s:// URLs (%s is %s://): h2 is negotiated in TLS, h2c spoken in the clear", t.Protocol, want, u, p.Scheme)
 			break
 		}

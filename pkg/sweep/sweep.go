@@ -94,6 +94,10 @@ type Config struct {
 	// step from waiting for its requests in flight (a second Ctrl-C): the
 	// result is written at once.
 	Abort <-chan struct{}
+	// Setup is what the targets' protocol loaded before the run (gRPC:
+	// descriptors and connection settings, see pkg/rpc), passed to its
+	// client; nil for HTTP.
+	Setup any
 	// Plan, when set, replaces the ramp by a fixed list of rates (shards).
 	Plan []float64
 	// RateScale multiplies every rate sent (shard i of n sends 1/n).
@@ -235,13 +239,6 @@ func prepare(ctx context.Context, cfg Config) (stepper Stepper, prov *attack.Pro
 	}
 	src.Filter = cfg.Filter
 	closers = append(closers, func() { src.Close() })
-	extra := http.Header{}
-	for k, v := range s.Target.Headers {
-		extra.Set(k, v)
-	}
-	groups := attack.NewGroups(info.Endpoints)
-	prov = attack.NewProvider(src, bases, extra, info.Count, groups)
-	closers = append(closers, prov.Close)
 
 	var checks []attack.Check
 	keepBody, recorded := false, false
@@ -268,7 +265,7 @@ func prepare(ctx context.Context, cfg Config) (stepper Stepper, prov *attack.Pro
 			return nil, nil, nil, nil, err
 		}
 		mkDoer = func(u *url.URL, maxConns int, maxBytes int64) (attack.Doer, error) {
-			return attack.NewH1Doer(u.String(), h1.Options{MaxConns: maxConns, MaxResponseBytes: maxBytes, Guard: guard, Protocol: s.Target.Protocol, RootCAs: roots})
+			return attack.NewDoer(u, attack.DoerOptions{MaxConns: maxConns, MaxResponseBytes: maxBytes, Guard: guard, Protocol: s.Target.Protocol, RootCAs: roots, Setup: cfg.Setup})
 		}
 	}
 	targets := make([]attack.Target, len(bases))
@@ -279,7 +276,21 @@ func prepare(ctx context.Context, cfg Config) (stepper Stepper, prov *attack.Pro
 			return nil, nil, nil, nil, err
 		}
 		targets[i] = attack.Target{Base: b, Doer: d}
+		if c, ok := d.(interface{ Close() error }); ok {
+			closers = append(closers, func() { c.Close() })
+		}
 	}
+	extra := http.Header{}
+	for k, v := range s.Target.Headers {
+		extra.Set(k, v)
+	}
+	preps := make([]attack.PrepareFunc, len(targets))
+	for i, t := range targets {
+		preps[i] = attack.PrepareFor(t, extra)
+	}
+	groups := attack.NewGroups(info.Endpoints)
+	prov = attack.NewProvider(src, preps, info.Count, groups)
+	closers = append(closers, prov.Close)
 	var targetSide []int
 	if len(cfg.CandidateURLs) > 0 {
 		targetSide = make([]int, len(bases))
