@@ -16,6 +16,7 @@ import (
 
 	"github.com/bestbefore/bestbefore/cmd/cmdutil"
 	"github.com/bestbefore/bestbefore/pkg/result"
+	"github.com/bestbefore/bestbefore/pkg/rpc"
 	"github.com/bestbefore/bestbefore/pkg/runner"
 	"github.com/bestbefore/bestbefore/pkg/scenario"
 	"github.com/bestbefore/bestbefore/pkg/traffic"
@@ -35,6 +36,12 @@ type OneLine struct {
 	Print    bool
 	// Protocol and CAFile are target.protocol and target.ca_file.
 	Protocol, CAFile string
+	// Call and Data are a grpc:// URL's method and message (protobuf
+	// JSON, or @FILE); Protoset, Protos and ImportPaths are
+	// target.grpc's (default: server reflection).
+	Call, Data          string
+	Protoset            string
+	Protos, ImportPaths []string
 	// Name names the run (scenario name): what history files it under.
 	Name string
 }
@@ -54,6 +61,9 @@ func (o *OneLine) identity(u *url.URL, line []byte, trafficFile string) string {
 	var req traffic.Request
 	_ = json.Unmarshal(line, &req)
 	name := req.MethodOrGet() + " " + u.Host + u.Path
+	if isGRPC(u) {
+		name = "gRPC " + u.Host + req.Path
+	}
 	if len(req.Header) > 0 || len(req.BodyBytes()) > 0 {
 		sum := sha256.Sum256(line)
 		name += " #" + hex.EncodeToString(sum[:4])
@@ -73,10 +83,14 @@ const requestFile = "request.ndjson"
 // user's). Bad flags are exit 2, naming the flag.
 func (o *OneLine) build(trafficFile string) (yamlDoc []byte, line []byte, err error) {
 	u, err := url.Parse(o.URL)
-	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		return nil, nil, cmdutil.BadInputf("--url %q: want an http:// or https:// URL, e.g. http://127.0.0.1:8080/v1/predict", o.URL)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https" && !isGRPC(u)) || u.Host == "" {
+		return nil, nil, cmdutil.BadInputf("--url %q: want an http://, https:// or grpc:// URL, e.g. http://127.0.0.1:8080/v1/predict or grpc://127.0.0.1:50051", o.URL)
 	}
 	base := &url.URL{Scheme: u.Scheme, Host: u.Host}
+	grpcTarget, err := o.grpcSection(u, trafficFile)
+	if err != nil {
+		return nil, nil, err
+	}
 	type load struct {
 		Steps        []float64 `yaml:"steps,omitempty"`
 		StepDuration string    `yaml:"step_duration,omitempty"`
@@ -86,11 +100,14 @@ func (o *OneLine) build(trafficFile string) (yamlDoc []byte, line []byte, err er
 	}
 	doc := struct {
 		Name    string            `yaml:"name"`
-		Target  map[string]string `yaml:"target"`
+		Target  map[string]any    `yaml:"target"`
 		Traffic map[string]string `yaml:"traffic"`
 		Load    load              `yaml:"load"`
 		SLO     map[string]any    `yaml:"slo,omitempty"`
-	}{Name: u.Hostname(), Target: map[string]string{"url": base.String()}}
+	}{Name: u.Hostname(), Target: map[string]any{"url": base.String()}}
+	if grpcTarget != nil {
+		doc.Target["grpc"] = grpcTarget
+	}
 	if o.Protocol != "" {
 		doc.Target["protocol"] = o.Protocol
 	}
@@ -134,6 +151,9 @@ func (o *OneLine) build(trafficFile string) (yamlDoc []byte, line []byte, err er
 		if req.Method == "GET" {
 			req.Method = ""
 		}
+		if isGRPC(u) {
+			req.Method, req.Path = "", rpc.MethodPath(o.Call)
+		}
 		for _, h := range o.Headers {
 			k, v, ok := strings.Cut(h, ":")
 			if !ok || strings.TrimSpace(k) == "" {
@@ -144,15 +164,19 @@ func (o *OneLine) build(trafficFile string) (yamlDoc []byte, line []byte, err er
 			}
 			req.Header.Add(strings.TrimSpace(k), strings.TrimSpace(v))
 		}
-		if o.Body != "" {
-			body := []byte(o.Body)
-			if name, ok := strings.CutPrefix(o.Body, "@"); ok {
+		flag, value := "--body", o.Body
+		if isGRPC(u) {
+			flag, value = "--data", o.Data
+		}
+		if value != "" {
+			body := []byte(value)
+			if name, ok := strings.CutPrefix(value, "@"); ok {
 				if body, err = os.ReadFile(name); err != nil {
-					return nil, nil, cmdutil.BadInputf("--body %s: %v", o.Body, err)
+					return nil, nil, cmdutil.BadInputf("%s %s: %v", flag, value, err)
 				}
 			}
 			req.SetBody(body)
-			if req.Method == "" {
+			if req.Method == "" && !isGRPC(u) {
 				req.Method = http.MethodPost
 			}
 		}
@@ -171,6 +195,63 @@ func (o *OneLine) build(trafficFile string) (yamlDoc []byte, line []byte, err er
 		return nil, nil, err
 	}
 	return b.Bytes(), line, nil
+}
+
+func isGRPC(u *url.URL) bool { return u.Scheme == "grpc" || u.Scheme == "grpcs" }
+
+// grpcSection checks the gRPC flags against the URL and returns the
+// target.grpc section they stand for (nil: none, or not a gRPC URL).
+func (o *OneLine) grpcSection(u *url.URL, trafficFile string) (map[string]any, error) {
+	if !isGRPC(u) {
+		for flag, set := range map[string]bool{"--call": o.Call != "", "--data": o.Data != "", "--protoset": o.Protoset != "", "--proto": len(o.Protos) > 0, "--import-path": len(o.ImportPaths) > 0} {
+			if set {
+				return nil, cmdutil.BadInputf("%s is for grpc:// URLs (an HTTP request's body is --body)", flag)
+			}
+		}
+		return nil, nil
+	}
+	switch {
+	case o.Body != "":
+		return nil, cmdutil.BadInputf("--body is for HTTP: a gRPC call's message is --data '{...}' (protobuf JSON)")
+	case o.Method != "" && !strings.EqualFold(o.Method, "GET") && !strings.EqualFold(o.Method, "POST"):
+		return nil, cmdutil.BadInputf("--method is for HTTP: a gRPC call names its method with --call package.Service/Method")
+	case o.Call == "" && trafficFile == "":
+		return nil, cmdutil.BadInputf("--url %s: name the method to call, --call package.Service/Method (or give --traffic)", o.URL)
+	case o.Call != "" && trafficFile != "":
+		return nil, cmdutil.BadInputf("--call makes the one request of the run; --traffic gives a file of them: give one")
+	case u.Path != "" && u.Path != "/":
+		return nil, cmdutil.BadInputf("--url %s: a gRPC URL is a host and a port; the method is --call", o.URL)
+	}
+	g := map[string]any{}
+	abs := func(p string) (string, error) { return filepath.Abs(p) }
+	if o.Protoset != "" {
+		p, err := abs(o.Protoset)
+		if err != nil {
+			return nil, cmdutil.BadInput(err)
+		}
+		g["protoset"] = p
+	}
+	if len(o.Protos) > 0 {
+		paths := o.ImportPaths
+		if len(paths) == 0 {
+			paths = []string{"."}
+		}
+		var abspaths []string
+		for _, p := range paths {
+			a, err := abs(p)
+			if err != nil {
+				return nil, cmdutil.BadInput(err)
+			}
+			abspaths = append(abspaths, a)
+		}
+		g["proto"], g["import_paths"] = o.Protos, abspaths
+	} else if len(o.ImportPaths) > 0 {
+		return nil, cmdutil.BadInputf("--import-path is where --proto files are found: give --proto")
+	}
+	if len(g) == 0 {
+		return nil, nil
+	}
+	return g, nil
 }
 
 // SLONames lists the names --slo takes, in catalogue order.

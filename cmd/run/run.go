@@ -132,7 +132,7 @@ result.json), 2 bad input, 3 the run could not be carried out,
 				opts.ProgressInterval = -1 // 0s asked for: none
 			}
 			if opts.OneLine.URL == "" {
-				for _, f := range []string{"method", "header", "body", "rate", "max-qps", "slo", "protocol", "ca-file", "print-scenario"} {
+				for _, f := range []string{"method", "header", "body", "rate", "max-qps", "slo", "protocol", "ca-file", "print-scenario", "call", "data", "protoset", "proto", "import-path"} {
 					if cmd.Flags().Changed(f) {
 						return cmdutil.BadInputf("--%s goes with --url; a scenario file says it in its keys (--set)", f)
 					}
@@ -209,6 +209,11 @@ result.json), 2 bad input, 3 the run could not be carried out,
 	cmd.Flags().StringVar(&ol.SLO, "slo", "", "with --url: objectives, e.g. p99=100ms,errors=0.1%")
 	cmd.Flags().StringVar(&ol.Protocol, "protocol", "", "with --url: "+strings.Join(h1.Protocols, ", ")+" (default http1; h2 needs https://, h2c is HTTP/2 in the clear)")
 	cmdutil.FixedValues(cmd, "protocol", h1.Protocols...)
+	cmd.Flags().StringVar(&ol.Call, "call", "", "with a grpc:// --url: the method to call, `package.Service/Method`")
+	cmd.Flags().StringVar(&ol.Data, "data", "", "with --call: the request message in protobuf JSON, or @FILE")
+	cmd.Flags().StringVar(&ol.Protoset, "protoset", "", "with a grpc:// --url: the descriptors, a FileDescriptorSet (protoc --descriptor_set_out --include_imports); default: the server's reflection")
+	cmd.Flags().StringArrayVar(&ol.Protos, "proto", nil, "with a grpc:// --url: a .proto file defining the service (repeatable), found in --import-path")
+	cmd.Flags().StringArrayVar(&ol.ImportPaths, "import-path", nil, "with --proto: a directory .proto files and their imports are found in (repeatable; default .)")
 	cmd.Flags().StringVar(&ol.CAFile, "ca-file", "", "with --url: PEM authorities an https:// target's certificate must chain to (default: the system's)")
 	cmd.Flags().StringVar(&ol.Name, "name", "", "the run's name, what history files it under (default: a scenario's name; for --url, its method, host:port, path and a hash of its body)")
 	cmd.Flags().BoolVar(&ol.Print, "print-scenario", false, "with --url: write the scenario as YAML on stdout instead of running it")

@@ -1,0 +1,177 @@
+package cmd_test
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/bestbefore/bestbefore/internal/testgrpc"
+	"github.com/bestbefore/bestbefore/internal/testserver"
+)
+
+// A gRPC run measures and checks as an HTTP one does: a fixed-rate step
+// against a loopback gRPC server whose descriptors come from its
+// reflection, traffic lines naming the method with their message in
+// protobuf JSON and metadata as headers, the checks reading the response
+// as JSON; status codes are error classes in result.json and the report.
+func TestRunOverGRPC(t *testing.T) {
+	srv := testgrpc.Start(t, testgrpc.Options{Slots: 4, Service: 2 * time.Millisecond, Reflection: true})
+	dir := writeFiles(t, map[string]string{
+		"s.yaml": fmt.Sprintf(`name: over-grpc
+target: {url: %s, headers: {x-team: search}}
+traffic: {file: t.ndjson}
+load: {steps: [100], step_duration: 1s, warmup: 200ms}
+slo: {error_rate: 0%%}
+checks: [{status: 200}, {json: user}]
+monitor: {max_send_lag: 100ms}
+`, srv.URL()),
+		"t.ndjson": `{"path":"/bestbefore.test.Predictor/Predict","body":"{\"user\":\"u1\",\"features\":[0.1,0.2]}"}` + "\n" +
+			`{"path":"/bestbefore.test.Predictor/Predict","header":{"X-Request-Id":["7"]},"body":"{\"user\":\"u2\",\"context\":{\"page\":\"home\"}}"}` + "\n",
+		"fail.ndjson": `{"path":"/bestbefore.test.Predictor/Fail","header":{"X-Code":["14"]}}` + "\n",
+	})
+	out := filepath.Join(dir, "out")
+	code, stdout, stderr := execute(t, context.Background(), "run", filepath.Join(dir, "s.yaml"), "--out", out, "--quiet")
+	if code != 0 {
+		t.Fatalf("exit %d\n%s\n%s", code, stdout, stderr)
+	}
+	r := readValid(t, filepath.Join(out, "result.json"))
+	st := r.Steps[0]
+	if st.Requests < 70 || st.Errors != 0 || !st.SLOPass {
+		t.Errorf("%d requests, %d errors (%v), pass %v; want ~80, none, pass", st.Requests, st.Errors, st.ErrorsByClass, st.SLOPass)
+	}
+	if served := srv.Served.Load(); served < st.Requests {
+		t.Errorf("the server served %d calls, the step counts %d", served, st.Requests)
+	}
+
+	// A status other than OK is its own error class.
+	out2 := filepath.Join(dir, "out2")
+	code, stdout, stderr = execute(t, context.Background(), "run", filepath.Join(dir, "s.yaml"), "--traffic", filepath.Join(dir, "fail.ndjson"), "--out", out2, "--quiet")
+	if code != 0 {
+		t.Fatalf("failing calls: exit %d\n%s\n%s", code, stdout, stderr)
+	}
+	r = readValid(t, filepath.Join(out2, "result.json"))
+	st = r.Steps[0]
+	if st.ErrorsByClass["grpc_unavailable"] != st.Errors || st.Errors < 70 || st.SLOPass {
+		t.Errorf("calls answered UNAVAILABLE: errors %v of %d, pass %v; want all grpc_unavailable, failed", st.ErrorsByClass, st.Requests, st.SLOPass)
+	}
+	md, err := os.ReadFile(filepath.Join(out2, "report.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(md), "grpc_unavailable") || !strings.Contains(string(md), "gRPC UNAVAILABLE: failed as asked") {
+		t.Errorf("report.md does not show the gRPC status:\n%s", md)
+	}
+}
+
+// The one-line run speaks gRPC to grpc-go's own greeter, its service read
+// from a .proto file; bad input is exit 2 before any call, naming what is
+// wrong: a method the service lacks (with the traffic file and line), a
+// body that is not the method's message, a server without reflection and
+// no descriptors given.
+func TestOneLineGRPCAgainstGRPCGoGreeter(t *testing.T) {
+	addr := testgrpc.Example(t, "greeter")
+	url := "grpc://" + addr
+	out := filepath.Join(t.TempDir(), "one")
+	code, stdout, stderr := execute(t, context.Background(), "run", "--url", url, "--call", "helloworld.Greeter/SayHello", "--data", `{"name":"bestbefore"}`,
+		"--proto", "helloworld.proto", "--import-path", testgrpc.ProtoDir(), "--rate", "50", "--duration", "1s", "--out", out, "--quiet")
+	if code != 0 {
+		t.Fatalf("exit %d\n%s\n%s", code, stdout, stderr)
+	}
+	r := readValid(t, filepath.Join(out, "result.json"))
+	if st := r.Steps[0]; st.Requests < 40 || st.Errors != 0 {
+		t.Errorf("%d calls, %d errors (%v); want ~50 and none", st.Requests, st.Errors, st.ErrorsByClass)
+	}
+	if !strings.Contains(r.Name, "gRPC "+addr+"/helloworld.Greeter/SayHello") {
+		t.Errorf("the run is named %q", r.Name)
+	}
+
+	dir := writeFiles(t, map[string]string{
+		"s.yaml":   fmt.Sprintf("target: {url: %s, grpc: {proto: [helloworld.proto], import_paths: [%s]}}\ntraffic: {file: t.ndjson}\nload: {steps: [10]}\n", url, testgrpc.ProtoDir()),
+		"t.ndjson": `{"path":"/helloworld.Greeter/SayHello"}` + "\n" + `{"path":"/helloworld.Greeter/SayBye"}` + "\n",
+		"b.ndjson": `{"path":"/helloworld.Greeter/SayHello","body":"{\"nom\":1}"}` + "\n",
+	})
+	for _, tc := range []struct {
+		args []string
+		want []string
+	}{
+		{[]string{filepath.Join(dir, "s.yaml")}, []string{"t.ndjson:2", "no method /helloworld.Greeter/SayBye", "SayHello"}},
+		{[]string{filepath.Join(dir, "s.yaml"), "--traffic", filepath.Join(dir, "b.ndjson")}, []string{"b.ndjson:1", `unknown field "nom"`}},
+		{[]string{"--url", url, "--call", "helloworld.Greeter/SayHello", "--rate", "10"}, []string{"offers no reflection", "target.grpc.protoset"}},
+		{[]string{"--url", url, "--rate", "10"}, []string{"--call package.Service/Method"}},
+		{[]string{"--url", url, "--call", "x.Y/Z", "--body", "{}"}, []string{"--data"}},
+		{[]string{"--url", "http://127.0.0.1:1/", "--call", "x.Y/Z"}, []string{"--call is for grpc:// URLs"}},
+		{[]string{"--url", "grpc://127.0.0.1", "--call", "x.Y/Z"}, []string{"no port"}},
+	} {
+		code, _, stderr := execute(t, context.Background(), append(append([]string{"run"}, tc.args...), "--out", filepath.Join(t.TempDir(), "o"), "--quiet")...)
+		ok := code == 2
+		for _, w := range tc.want {
+			ok = ok && strings.Contains(stderr, w)
+		}
+		if !ok {
+			t.Errorf("run %v: exit %d, %s; want 2 saying %q", tc.args, code, stderr, tc.want)
+		}
+	}
+}
+
+// Ground truth over gRPC: a server of k slots held S each serves k/S
+// calls a second; the best-before of a ramp (constant and Poisson
+// arrivals) lies within 85-100% of the closed-loop capacity ghz measures
+// in the same test, before and after the ramp. About a minute: run with
+// BESTBEFORE_LONG=1, as .ci/run does.
+func TestGRPCBestBeforeUnderGhzCapacity(t *testing.T) {
+	if ok, _ := strconv.ParseBool(os.Getenv("BESTBEFORE_LONG")); !ok || testing.Short() {
+		t.Skip("set BESTBEFORE_LONG=1 to ramp a gRPC server against ghz's closed-loop capacity (about a minute)")
+	}
+	testgrpc.GhzPath(t)
+	testserver.Serialize(t)
+	const k, service = 8, 20 * time.Millisecond
+	for _, arrival := range []string{"constant", "poisson"} {
+		t.Run(arrival, func(t *testing.T) {
+			srv := testgrpc.Start(t, testgrpc.Options{Slots: k, Service: service, Reflection: true})
+			ghz := func() float64 {
+				return testgrpc.Ghz(t, srv.Addr, "bestbefore.test.Predictor.Predict", `{"user":"u1"}`, 4*k, 1, 3*time.Second, 0).RPS
+			}
+			before := ghz()
+			nominal := srv.Capacity()
+			dir := writeFiles(t, map[string]string{
+				"s.yaml": fmt.Sprintf(`name: grpc-truth
+target: {url: %s}
+traffic: {file: t.ndjson}
+load:
+  arrival: %s
+  start_qps: %g
+  step_qps: %g
+  max_qps: %g
+  step_duration: 2s
+  warmup: 500ms
+  refine: 4
+  stop_after_failures: 1
+monitor: {max_send_lag: 25ms}
+slo:
+  latency: {p99: %v}
+`, srv.URL(), arrival, 0.6*nominal, 0.1*nominal, 1.3*nominal, 40*service),
+				"t.ndjson": `{"path":"/bestbefore.test.Predictor/Predict","body":"{\"user\":\"u1\"}"}` + "\n",
+			})
+			out := filepath.Join(dir, "out")
+			code, stdout, stderr := execute(t, context.Background(), "run", filepath.Join(dir, "s.yaml"), "--out", out, "--quiet")
+			if code != 0 {
+				t.Fatalf("exit %d\n%s\n%s", code, stdout, stderr)
+			}
+			after := ghz()
+			closed := (before + after) / 2
+			r := readValid(t, filepath.Join(out, "result.json"))
+			bb := r.BestBefore
+			ratio := bb.QPS / closed
+			t.Logf("gRPC %d x %v, %s arrivals: ghz closed loop %.1f calls/s (before %.1f, after %.1f; analytic %.1f); best-before %.1f = %.1f%%, limited by %s",
+				k, service, arrival, closed, before, after, nominal, bb.QPS, 100*ratio, bb.LimitedBy)
+			if !bb.Found || ratio > 1 || ratio < 0.85 {
+				t.Errorf("best-before %.1f calls/s is %.1f%% of ghz's closed-loop %.1f: want 85-100%%", bb.QPS, 100*ratio, closed)
+			}
+		})
+	}
+}
