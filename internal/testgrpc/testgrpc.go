@@ -49,6 +49,10 @@ type Options struct {
 	Reflection bool
 	// MaxStreams is SETTINGS_MAX_CONCURRENT_STREAMS (0: grpc-go's default).
 	MaxStreams uint32
+	// Every StallEvery from its start, the server stops serving for
+	// StallFor: a call that arrives then waits for the stall's end, as
+	// behind a GC pause or a stuck dependency.
+	StallEvery, StallFor time.Duration
 }
 
 // Server is a running truth server.
@@ -60,7 +64,7 @@ type Server struct {
 	o      Options
 	mu     sync.Mutex
 	rng    *rand.Rand
-	stall  atomic.Int64 // unix nanos until which Predict holds every call
+	start  time.Time
 }
 
 // Files compiles predict.proto with its imports into a registry.
@@ -105,7 +109,7 @@ func Start(tb testing.TB, o Options) *Server {
 	}
 	sd := d.(protoreflect.ServiceDescriptor)
 	query := sd.Methods().ByName("Predict").Input()
-	s := &Server{o: o, slots: make(chan struct{}, o.Slots), rng: rand.New(rand.NewPCG(1, 2))}
+	s := &Server{o: o, slots: make(chan struct{}, o.Slots), rng: rand.New(rand.NewPCG(1, 2)), start: time.Now()}
 	var opts []grpc.ServerOption
 	if o.MaxStreams > 0 {
 		opts = append(opts, grpc.MaxConcurrentStreams(o.MaxStreams))
@@ -163,24 +167,18 @@ func (s *Server) Capacity() float64 {
 	return float64(s.o.Slots) / s.o.Service.Seconds()
 }
 
-// Stall holds every Predict call that has not started by now, for d:
-// the server stops serving, as a GC pause or a stuck dependency would.
-func (s *Server) Stall(d time.Duration) {
-	s.stall.Store(time.Now().Add(d).UnixNano())
-}
-
 func (s *Server) predict(ctx context.Context, in *dynamicpb.Message) (any, error) {
+	if s.o.StallEvery > 0 {
+		if phase := time.Since(s.start) % s.o.StallEvery; phase < s.o.StallFor {
+			time.Sleep(s.o.StallFor - phase)
+		}
+	}
 	select {
 	case s.slots <- struct{}{}:
 	case <-ctx.Done():
 		return nil, status.FromContextError(ctx.Err()).Err()
 	}
 	defer func() { <-s.slots }()
-	if until := s.stall.Load(); until > 0 {
-		if d := time.Until(time.Unix(0, until)); d > 0 {
-			time.Sleep(d)
-		}
-	}
 	svc := s.o.Service
 	if s.o.Jitter > 0 {
 		s.mu.Lock()
