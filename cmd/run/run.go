@@ -77,6 +77,7 @@ func NewCmdRun(f *cmdutil.Factory, runF func(context.Context, *Options) error) *
   bestbefore run --url URL --max-qps 800 --print-scenario > my.yaml # the scenario it stands for
   bestbefore run --url URL --process-name gunicorn                  # and watch the target's CPU, memory
   bestbefore run --url https://127.0.0.1:8443/v1/predict --protocol h2 --ca-file ca.pem   # HTTP/2 over TLS
+  bestbefore run --url grpc://127.0.0.1:50051 --call helloworld.Greeter/SayHello --data '{"name":"a"}' --rate 200   # gRPC, the service from its reflection
   bestbefore run --url URL --connections 64 --duration 10s          # raw capacity: a closed loop, as wrk -c
 
 --url builds the scenario in memory with a file's defaults: the URL's
