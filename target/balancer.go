@@ -32,6 +32,9 @@ type Balancer struct {
 	next     atomic.Uint64
 	proxy    *httputil.ReverseProxy
 	tr       *http.Transport
+	// grpcProxy forwards gRPC calls over HTTP/2 in the clear, one call a
+	// request, so node loss and round robin act on calls as on requests.
+	grpcProxy *httputil.ReverseProxy
 	check    *http.Client
 	kick     chan struct{}
 	stop     chan struct{}
@@ -97,6 +100,15 @@ func NewBalancer(nodeURLs []string) (*Balancer, error) {
 			return nil
 		},
 	}
+	h2c := &http.Transport{
+		DialContext:        (&net.Dialer{Timeout: time.Second, KeepAlive: 30 * time.Second}).DialContext,
+		DisableCompression: true,
+		Protocols:          new(http.Protocols),
+	}
+	h2c.Protocols.SetUnencryptedHTTP2(true)
+	gp := *b.proxy
+	gp.Transport = h2c
+	b.grpcProxy = &gp
 	go b.healthLoop()
 	return b, nil
 }
@@ -143,7 +155,11 @@ func (b *Balancer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	b.inFlight.Inc()
 	defer b.inFlight.Dec()
-	b.proxy.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), backendKey{}, be)))
+	p := b.proxy
+	if IsGRPC(r) {
+		p = b.grpcProxy
+	}
+	p.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), backendKey{}, be)))
 }
 
 func (b *Balancer) pick() *backend {

@@ -34,6 +34,16 @@ const (
 // listens.
 const readyPrefix = "bestbefore-target-node ready "
 
+// serverProtocols are what the nodes and the balancer speak on their one
+// port: HTTP/1.1, and HTTP/2 in the clear (h2c, by prior knowledge) for
+// gRPC.
+func serverProtocols() *http.Protocols {
+	p := new(http.Protocols)
+	p.SetHTTP1(true)
+	p.SetUnencryptedHTTP2(true)
+	return p
+}
+
 type balancerSpec struct {
 	Listen string   `json:"listen"`
 	Nodes  []string `json:"nodes"`
@@ -110,7 +120,7 @@ func runNode(spec childSpec, stdin io.Reader, stdout, stderr io.Writer) error {
 			return err
 		}
 	}
-	srv := &http.Server{Handler: n, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute}
+	srv := &http.Server{Handler: n, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute, Protocols: serverProtocols()}
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve(ln) }()
 	url := "http://" + ln.Addr().String()
@@ -200,7 +210,7 @@ func runBalancer(spec balancerSpec, stdin io.Reader, stdout, stderr io.Writer) e
 	if err != nil {
 		return err
 	}
-	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute}
+	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute, Protocols: serverProtocols()}
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve(ln) }()
 	u := "http://" + ln.Addr().String()

@@ -46,6 +46,9 @@ type Config struct {
 	Seed int64 `json:"seed"`
 	// Index is the node's number in its cluster (reported in answers).
 	Index int `json:"index"`
+	// Batch shapes the dynamic batcher of the scorer model, served over
+	// the Open Inference Protocol (REST and gRPC).
+	Batch BatchConfig `json:"batch"`
 }
 
 // WithDefaults fills unset fields.
@@ -68,6 +71,7 @@ func (c Config) WithDefaults() Config {
 	if c.Items == 0 {
 		c.Items = DefaultItems
 	}
+	c.Batch = c.Batch.WithDefaults()
 	return c
 }
 
@@ -93,6 +97,9 @@ func (c Config) Validate() error {
 	}
 	if _, err := ParseFlags(c.Flags); err != nil {
 		errs = append(errs, err)
+	}
+	if err := c.Batch.Validate(); err != nil {
+		errs = append(errs, fmt.Errorf("batch: %w", err))
 	}
 	return errors.Join(errs...)
 }

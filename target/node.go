@@ -26,6 +26,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"google.golang.org/grpc"
 
 	"github.com/bestbefore/bestbefore/target/catalog"
 )
@@ -43,6 +44,8 @@ type Node struct {
 	closed sync.Once
 	ready  atomic.Bool
 	mux    *http.ServeMux
+	batch  *batcher
+	grpc   *grpc.Server
 
 	reg       *prometheus.Registry
 	duration  *prometheus.HistogramVec
@@ -78,7 +81,10 @@ func NewNode(cfg Config) (*Node, error) {
 		stop:   make(chan struct{}),
 	}
 	n.initMetrics()
+	n.batch = newBatcher(cfg.Batch, newScorer(), n.reg)
+	n.grpc = n.newGRPCServer()
 	n.mux = http.NewServeMux()
+	n.registerOIP()
 	n.mux.HandleFunc("/v1/predict", n.handlePredict)
 	n.mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
@@ -117,8 +123,20 @@ func (n *Node) Model() *Model { return n.model }
 // Registry returns the node's own Prometheus registry.
 func (n *Node) Registry() *prometheus.Registry { return n.reg }
 
-// ServeHTTP serves the node's endpoints.
-func (n *Node) ServeHTTP(w http.ResponseWriter, r *http.Request) { n.mux.ServeHTTP(w, r) }
+// ServeHTTP serves the node's endpoints: gRPC (HTTP/2, content type
+// application/grpc) to the OIP service, the rest to the HTTP API.
+func (n *Node) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if IsGRPC(r) {
+		n.grpc.ServeHTTP(w, r)
+		return
+	}
+	n.mux.ServeHTTP(w, r)
+}
+
+// IsGRPC says whether r is a gRPC call.
+func IsGRPC(r *http.Request) bool {
+	return r.ProtoMajor == 2 && strings.HasPrefix(r.Header.Get("Content-Type"), "application/grpc")
+}
 
 // Close stops the workers; requests still waiting are answered 503.
 func (n *Node) Close() {
@@ -126,6 +144,8 @@ func (n *Node) Close() {
 		n.ready.Store(false)
 		close(n.stop)
 		n.wg.Wait()
+		n.batch.close()
+		n.grpc.Stop()
 	})
 }
 
