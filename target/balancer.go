@@ -35,11 +35,11 @@ type Balancer struct {
 	// grpcProxy forwards gRPC calls over HTTP/2 in the clear, one call a
 	// request, so node loss and round robin act on calls as on requests.
 	grpcProxy *httputil.ReverseProxy
-	check    *http.Client
-	kick     chan struct{}
-	stop     chan struct{}
-	done     chan struct{}
-	once     sync.Once
+	check     *http.Client
+	kick      chan struct{}
+	stop      chan struct{}
+	done      chan struct{}
+	once      sync.Once
 
 	// The balancer's own metrics, at its /metrics: what it forwarded to
 	// each node and with what status, never a node's own figures.
