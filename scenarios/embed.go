@@ -16,8 +16,10 @@ import (
 
 // The bundled traffic is made by (see README.md):
 //go:generate go run .. traffic synth --out traffic/demo.ndjson.gz --requests 25000 --seed 1
+//go:generate go run .. traffic synth --api oip-grpc --out traffic/oip.ndjson.gz --requests 5000 --seed 1
 
-// FS holds demo.yaml, ci.yaml and traffic/demo.ndjson.gz.
+// FS holds the shipped scenarios (demo.yaml, oip.yaml, ci.yaml, ...) and
+// their traffic (traffic/demo.ndjson.gz, traffic/oip.ndjson.gz).
 //
 //go:embed *.yaml traffic/*.ndjson.gz
 var FS embed.FS

@@ -150,6 +150,10 @@ func (b *Balancer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	be := b.pick()
 	if be == nil {
 		b.noNode.Inc()
+		if IsGRPC(r) {
+			writeGRPCError(w, grpcUnavailable, "no healthy node")
+			return
+		}
 		writeError(w, http.StatusServiceUnavailable, "no healthy node")
 		return
 	}
@@ -193,7 +197,27 @@ func (b *Balancer) proxyError(w http.ResponseWriter, r *http.Request, err error)
 	b.failed.WithLabelValues(strconv.Itoa(be.index)).Inc()
 	b.SetUp(be.index, false)
 	b.Kick()
-	writeError(w, http.StatusBadGateway, fmt.Sprintf("node %d failed: %v", be.index, err))
+	msg := fmt.Sprintf("node %d failed: %v", be.index, err)
+	if IsGRPC(r) {
+		writeGRPCError(w, grpcUnavailable, msg)
+		return
+	}
+	writeError(w, http.StatusBadGateway, msg)
+}
+
+// grpcUnavailable is gRPC's status code UNAVAILABLE.
+const grpcUnavailable = 14
+
+// writeGRPCError answers a gRPC call with a status and no message, as a
+// gRPC proxy does (HTTP 200, the status in the trailers): a client reads
+// UNAVAILABLE and the reason, not an HTTP error it must interpret.
+func writeGRPCError(w http.ResponseWriter, code int, msg string) {
+	h := w.Header()
+	h.Set("Content-Type", "application/grpc")
+	h.Set("Trailer", "Grpc-Status, Grpc-Message")
+	w.WriteHeader(http.StatusOK)
+	h.Set("Grpc-Status", strconv.Itoa(code))
+	h.Set("Grpc-Message", url.PathEscape(msg))
 }
 
 // SetUp puts node i in or out of the rotation until the next health check.

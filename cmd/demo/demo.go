@@ -31,6 +31,16 @@ type Options struct {
 	Quiet         bool
 	// Format is the summary's format on stdout: text or json.
 	Format string
+	// Protocol picks the demo: http (demo.yaml) or grpc (oip.yaml, the
+	// Open Inference Protocol over gRPC, a batching model).
+	Protocol string
+}
+
+// demoScenario is the embedded scenario of each --protocol, and what the
+// demo says it starts.
+var demoScenario = map[string]struct{ file, starts string }{
+	"http": {"demo.yaml", "the bundled prediction service (3 nodes, 1200 QPS configured)"},
+	"grpc": {"oip.yaml", "the bundled service as a model server (Open Inference Protocol over gRPC, 2 nodes, a batching model of 1000 calls/s configured)"},
 }
 
 // NewCmdDemo builds `demo`.
@@ -49,7 +59,8 @@ and prints the best-before QPS with a report.
 Everything it needs is embedded in the binary: it works from any directory.`,
 		Example: `  bestbefore demo
   bestbefore demo --out /tmp/demo --set load.step_duration=2s
-  bestbefore demo --print-scenario my-test   # write demo.yaml and its traffic there, to start your own`,
+  bestbefore demo --print-scenario my-test   # write demo.yaml and its traffic there, to start your own
+  bestbefore demo --protocol grpc            # the same over gRPC: the Open Inference Protocol, a model that batches`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if runF != nil {
@@ -68,6 +79,8 @@ Everything it needs is embedded in the binary: it works from any directory.`,
 	cmd.Flags().BoolVarP(&opts.Quiet, "quiet", "q", false, "no progress output on stderr")
 	cmd.Flags().StringVar(&opts.Format, "format", "text", "summary on stdout: text or json (the same JSON summary as run)")
 	cmdutil.FixedValues(cmd, "format", "text", "json")
+	cmd.Flags().StringVar(&opts.Protocol, "protocol", "http", "http: the bundled service's HTTP API (demo.yaml); grpc: its Open Inference Protocol model over gRPC, behind a dynamic batcher (oip.yaml)")
+	cmdutil.FixedValues(cmd, "protocol", "http", "grpc")
 	return cmd
 }
 
@@ -78,6 +91,10 @@ func Run(ctx context.Context, opts *Options) error {
 	}
 	if opts.Format != "text" && opts.Format != "json" {
 		return cmdutil.BadInputf("--format %q: want text or json", opts.Format)
+	}
+	demo, err := pick(opts.Protocol)
+	if err != nil {
+		return err
 	}
 	dir, err := os.MkdirTemp("", "bestbefore-demo-")
 	if err != nil {
@@ -90,16 +107,16 @@ func Run(ctx context.Context, opts *Options) error {
 	out := opts.OutDir
 	ios := opts.IO
 	if !opts.Quiet {
-		fmt.Fprintln(ios.ErrOut, "Starting the bundled prediction service (3 nodes, 1200 QPS configured) and ramping the load; about 50 s.")
+		fmt.Fprintf(ios.ErrOut, "Starting %s and ramping the load; about a minute.\n", demo.starts)
 	}
-	ro := &cmdRun.Options{IO: opts.IO, Version: opts.Version, Scenario: filepath.Join(dir, "demo.yaml"), OutDir: out, Force: opts.Force, Set: opts.Set, Quiet: opts.Quiet, Format: opts.Format}
+	ro := &cmdRun.Options{IO: opts.IO, Version: opts.Version, Scenario: filepath.Join(dir, demo.file), OutDir: out, Force: opts.Force, Set: opts.Set, Quiet: opts.Quiet, Format: opts.Format}
 	return cmdRun.Run(ctx, ro, cmdRun.Wiring{
 		Summary: func(w io.Writer, o *runner.Outcome) error {
 			files := []string{o.ResultPath, filepath.Join(o.Dir, report.MarkdownFile), filepath.Join(o.Dir, report.HTMLFile)}
 			if err := report.Summary(w, o.Result, report.Options{Version: opts.Version, Written: files, Width: ios.TerminalWidth()}); err != nil {
 				return err
 			}
-			fmt.Fprintf(w, "\nNext: open %s, or run your own service:\n  bestbefore run my-scenario.yaml   (start from the demo's: bestbefore demo --print-scenario my-test)\n", filepath.Join(o.Dir, report.HTMLFile))
+			fmt.Fprintf(w, "\nNext: open %s, or run your own service:\n  bestbefore run my-scenario.yaml   (start from the demo's: bestbefore demo%s --print-scenario my-test)\n", filepath.Join(o.Dir, report.HTMLFile), protocolFlag(opts.Protocol))
 			return nil
 		},
 	})
@@ -108,7 +125,11 @@ func Run(ctx context.Context, opts *Options) error {
 // printScenario writes the demo's scenario and traffic for a user to start
 // from, refusing to replace a file.
 func printScenario(opts *Options) error {
-	paths, err := scenarios.WriteScenario("demo.yaml", opts.PrintScenario)
+	demo, err := pick(opts.Protocol)
+	if err != nil {
+		return err
+	}
+	paths, err := scenarios.WriteScenario(demo.file, opts.PrintScenario)
 	if err != nil {
 		return cmdutil.BadInput(err)
 	}
@@ -116,6 +137,26 @@ func printScenario(opts *Options) error {
 	for _, p := range paths {
 		fmt.Fprintf(w, "wrote %s\n", p)
 	}
-	fmt.Fprintf(w, "Next: edit the target and the objectives, then: bestbefore run %s\n", filepath.Join(opts.PrintScenario, "demo.yaml"))
+	fmt.Fprintf(w, "Next: edit the target and the objectives, then: bestbefore run %s\n", filepath.Join(opts.PrintScenario, demo.file))
 	return nil
+}
+
+// pick is the demo of a --protocol.
+func pick(protocol string) (struct{ file, starts string }, error) {
+	if protocol == "" {
+		protocol = "http"
+	}
+	d, ok := demoScenario[protocol]
+	if !ok {
+		return d, cmdutil.BadInputf("--protocol %q: want http or grpc", protocol)
+	}
+	return d, nil
+}
+
+// protocolFlag repeats --protocol in the advice, when it was given.
+func protocolFlag(protocol string) string {
+	if protocol == "" || protocol == "http" {
+		return ""
+	}
+	return " --protocol " + protocol
 }

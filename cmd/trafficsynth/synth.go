@@ -5,6 +5,7 @@ package trafficsynth
 import (
 	"fmt"
 	"os"
+	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -36,6 +37,7 @@ k takes the usual values 5, 10, 20 and 50, and timestamps follow a daily
 curve (quiet at night, busiest in the afternoon). The same flags and seed
 always give the same bytes.`,
 		Example: `  bestbefore traffic synth --out traffic.ndjson.gz --requests 30000 --seed 1
+  bestbefore traffic synth --api oip-grpc --out oip.ndjson.gz --requests 5000   # for target.protocol: grpc
   bestbefore traffic synth --out - --requests 5 | jq .`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -55,6 +57,8 @@ always give the same bytes.`,
 	fl.Float64Var(&opts.Synth.ZipfS, "zipf", 1.1, "Zipf exponent of query popularity (> 1)")
 	fl.IntVar(&opts.Synth.Users, "users", 5000, "distinct users")
 	fl.Float64Var(&opts.Synth.Anonymous, "anonymous", 0.2, "share of requests without a user")
+	fl.StringVar(&opts.Synth.API, "api", synth.APIPredict, "what the requests call: "+strings.Join(synth.APIs, ", ")+" (the bundled service's /v1/predict, or its Open Inference Protocol model over gRPC or REST: one row of 16 features a request)")
+	cmdutil.FixedValues(cmd, "api", synth.APIs...)
 	cmd.MarkFlagRequired("out")
 	return cmd
 }

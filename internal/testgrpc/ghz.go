@@ -63,24 +63,35 @@ func trimNL(b []byte) []byte {
 	return b
 }
 
-// Ghz runs ghz against addr: the method call with message data from
-// predict.proto, concurrency workers on connections connections, for d;
-// rps > 0 paces it (ghz's --rps), else it is a closed loop.
-func Ghz(tb testing.TB, addr, call, data string, concurrency, connections int, d time.Duration, rps int) GhzReport {
+// GhzRun is one ghz run: Call with Data at Addr, Concurrency workers on
+// Connections connections for Duration; RPS > 0 paces it (ghz's --rps),
+// else it is a closed loop. Proto names the .proto (in ProtoDir) that
+// defines Call; without it ghz asks the server's reflection.
+type GhzRun struct {
+	Addr, Call, Data, Proto  string
+	Concurrency, Connections int
+	Duration                 time.Duration
+	RPS                      int
+}
+
+// Ghz runs ghz and reads its JSON report.
+func Ghz(tb testing.TB, r GhzRun) GhzReport {
 	tb.Helper()
-	args := []string{"--insecure", "--proto", filepath.Join(ProtoDir(), "predict.proto"), "--import-paths", ProtoDir(),
-		"--call", call, "-d", data, "-c", strconv.Itoa(concurrency), "--connections", strconv.Itoa(connections),
-		"-z", d.String(), "-O", "json", "--cpus", "1"}
-	if rps > 0 {
-		args = append(args, "--rps", strconv.Itoa(rps))
+	args := []string{"--insecure", "--call", r.Call, "-d", r.Data, "-c", strconv.Itoa(max(r.Concurrency, 1)),
+		"--connections", strconv.Itoa(max(r.Connections, 1)), "-z", r.Duration.String(), "-O", "json"}
+	if r.Proto != "" {
+		args = append(args, "--proto", filepath.Join(ProtoDir(), r.Proto), "--import-paths", ProtoDir())
 	}
-	out, err := exec.Command(GhzPath(tb), append(args, addr)...).Output()
+	if r.RPS > 0 {
+		args = append(args, "--rps", strconv.Itoa(r.RPS))
+	}
+	out, err := exec.Command(GhzPath(tb), append(args, r.Addr)...).Output()
 	if err != nil {
 		tb.Fatalf("ghz %v: %v\n%s", args, err, out)
 	}
-	var r GhzReport
-	if err := json.Unmarshal(out, &r); err != nil {
+	var rep GhzReport
+	if err := json.Unmarshal(out, &rep); err != nil {
 		tb.Fatalf("ghz output: %v\n%s", err, out)
 	}
-	return r
+	return rep
 }

@@ -20,7 +20,7 @@ const ratioPrefix = "ratio:"
 // parseMetricSpec parses a monitor.metrics entry:
 //
 //	name                         a counter → rate per second; a gauge → last value;
-//	name{label="v",...}          a histogram → .p99 and .rate; a summary likewise
+//	name{label="v",...}          a histogram → .p99, .mean and .rate; a summary → .p99 and .rate
 //	ratio:A/B                    ΔA / ΔB over the step
 //	ratio:A/(A+B)                ΔA / (ΔA + ΔB), e.g. a cache hit ratio
 //

@@ -590,7 +590,7 @@ func specValues(sp metricSpec, wins []window) (map[string]float64, bool) {
 		}
 	case dto.MetricType_HISTOGRAM, dto.MetricType_GAUGE_HISTOGRAM:
 		var hs []Histogram
-		var rate float64
+		var rate, sum, count float64
 		any := false
 		for _, w := range wins {
 			if h, ok := w.histDelta(sp.sel); ok {
@@ -600,9 +600,16 @@ func specValues(sp metricSpec, wins []window) (map[string]float64, bool) {
 				rate += v
 				any = true
 			}
+			if n, ok := w.delta(sp.sel); ok {
+				s, _ := w.sumDelta(sp.sel)
+				sum, count = sum+s, count+n
+			}
 		}
 		if any {
 			out[sp.key+".rate"] = rate
+		}
+		if count > 0 {
+			out[sp.key+".mean"] = sum / count
 		}
 		if h := mergeHistograms(hs); h.Total() > 0 {
 			out[sp.key+".p99"] = h.Quantile(0.99)

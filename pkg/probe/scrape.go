@@ -225,6 +225,29 @@ func scalar(m *dto.Metric) float64 {
 // step counts from zero. ok is false when the metric is absent or there
 // is only one scrape.
 func (w window) delta(sel Selector) (sum float64, ok bool) {
+	return w.deltaOf(sel, scalar)
+}
+
+// sampleSum is a histogram's or summary's sum of observations.
+func sampleSum(m *dto.Metric) float64 {
+	switch {
+	case m.Histogram != nil:
+		return m.Histogram.GetSampleSum()
+	case m.Summary != nil:
+		return m.Summary.GetSampleSum()
+	}
+	return math.NaN()
+}
+
+// sumDelta is delta of the selected histograms' or summaries' sums of
+// observations: with delta (their counts) it makes their mean over the
+// step.
+func (w window) sumDelta(sel Selector) (float64, bool) {
+	return w.deltaOf(sel, sampleSum)
+}
+
+// deltaOf is delta of the series' value v.
+func (w window) deltaOf(sel Selector, value func(*dto.Metric) float64) (sum float64, ok bool) {
 	if w.dt <= 0 {
 		return 0, false
 	}
@@ -235,10 +258,10 @@ func (w window) delta(sel Selector) (sum float64, ok bool) {
 	_, firstS := sel.match(w.first)
 	prev := make(map[string]float64, len(firstS))
 	for _, m := range firstS {
-		prev[seriesKey(m)] = scalar(m)
+		prev[seriesKey(m)] = value(m)
 	}
 	for _, m := range lastS {
-		v := scalar(m)
+		v := value(m)
 		if math.IsNaN(v) {
 			continue
 		}

@@ -127,9 +127,11 @@ func TestMonitorScrapesMetrics(t *testing.T) {
 		{"app_requests_total{code=500}", tg.Metrics[`app_requests_total{code="500"}`], 20, 0.05},
 		// A gauge: the last value, summed over nodes.
 		{"app_queue_depth", tg.Metrics["app_queue_depth"], 14, 0},
-		// A histogram: p99 of the step's observations and their rate.
+		// A histogram: p99 of the step's observations, their rate
 		{"app_latency_seconds.p99", tg.Metrics["app_latency_seconds.p99"], 0.05, 0.05},
 		{"app_latency_seconds.rate", tg.Metrics["app_latency_seconds.rate"], 2000, 0.05},
+		// and the mean: Δsum / Δcount over both nodes (10 s per 1000).
+		{"app_latency_seconds.mean", tg.Metrics["app_latency_seconds.mean"], 0.01, 1e-6},
 		{"hit ratio", tg.Metrics[ratio], 0.8, 0.01},
 		{"hits per miss", tg.Metrics["ratio:app_cache_hits_total/app_cache_misses_total"], 4, 0.01},
 		// A summary named explicitly: the quantile nearest p99, and the rate.

@@ -3,6 +3,7 @@ package report
 import (
 	"fmt"
 	"html"
+	"sort"
 	"strconv"
 	"strings"
 
@@ -215,12 +216,61 @@ func saturation(g result.Generator) string {
 	return sat
 }
 
+// targetMetrics lists the monitor.metrics figures any step holds (a
+// batcher's mean batch size, a cache's hit ratio), sorted: the steps
+// table shows each beside the target's CPU.
+func targetMetrics(r *result.Result) []string {
+	seen := map[string]bool{}
+	var keys []string
+	for _, s := range r.Steps {
+		if s.Target == nil {
+			continue
+		}
+		for k := range s.Target.Metrics {
+			if !seen[k] {
+				seen[k] = true
+				keys = append(keys, k)
+			}
+		}
+	}
+	sort.Strings(keys)
+	// A histogram's rate of observations (.rate) is left to result.json
+	// when its mean and p99 are shown: the table stays readable.
+	out := keys[:0]
+	for _, k := range keys {
+		if p, ok := strings.CutSuffix(k, ".rate"); ok && seen[p+".mean"] {
+			continue
+		}
+		out = append(out, k)
+	}
+	return out
+}
+
+// metricCell is a step's figure of a monitor.metrics key, "–" without.
+func metricCell(s result.Step, key string) string {
+	if s.Target == nil {
+		return "–"
+	}
+	v, ok := s.Target.Metrics[key]
+	if !ok {
+		return "–"
+	}
+	return strconv.FormatFloat(v, 'g', 4, 64)
+}
+
 func (t stepsTable) html(b *strings.Builder) {
 	e := html.EscapeString
 	p := func(format string, a ...any) { fmt.Fprintf(b, format, a...) }
 	bb := t.r.BestBefore
+	metrics := targetMetrics(t.r)
 	p("<div class=\"scroll\"><table class=\"steps\">\n<thead><tr>")
-	for _, h := range []string{"#", "phase", "offered QPS", "achieved QPS", "p50", "p90", "p99", "p99.9", "max", "errors", "availability", "target CPU", "target RSS", "GC p99", "generator CPU", "send lag p99", "saturated", "SLO"} {
+	for _, h := range []string{"#", "phase", "offered QPS", "achieved QPS", "p50", "p90", "p99", "p99.9", "max", "errors", "availability", "target CPU", "target RSS", "GC p99"} {
+		p("<th>%s</th>", h)
+	}
+	for _, m := range metrics {
+		p("<th class=\"wrap\">%s</th>", e(m))
+	}
+	for _, h := range []string{"generator CPU", "send lag p99", "saturated", "SLO"} {
 		p("<th>%s</th>", h)
 	}
 	p("</tr></thead>\n<tbody>\n")
@@ -239,6 +289,9 @@ func (t stepsTable) html(b *strings.Builder) {
 		} else {
 			p("<td>–</td><td>–</td><td>–</td>")
 		}
+		for _, m := range metrics {
+			p("<td class=\"n\">%s</td>", metricCell(s, m))
+		}
 		g := s.Generator
 		p("<td class=\"n\">%s%%</td><td class=\"n\">%s</td><td class=\"wrap\">%s</td><td class=\"wrap\">%s %s</td></tr>\n", strconv.FormatFloat(g.CPUPercent, 'f', 0, 64), fmtMS(g.SendLagP99MS), e(saturation(g)), check(s.SLOPass), e(sloText(s, "pass")))
 	}
@@ -248,8 +301,14 @@ func (t stepsTable) html(b *strings.Builder) {
 func (t stepsTable) markdown(b *strings.Builder) {
 	p := func(format string, a ...any) { fmt.Fprintf(b, format, a...) }
 	bb := t.r.BestBefore
-	p("| # | phase | offered QPS | achieved QPS | p50 | p99 | p99.9 | errors | availability | target CPU | generator saturated | SLO |\n")
-	p("| ---: | --- | ---: | ---: | ---: | ---: | ---: | --- | ---: | ---: | --- | --- |\n")
+	metrics := targetMetrics(t.r)
+	var mh, ma strings.Builder
+	for _, m := range metrics {
+		mh.WriteString(" " + mdEsc(m) + " |")
+		ma.WriteString(" ---: |")
+	}
+	p("| # | phase | offered QPS | achieved QPS | p50 | p99 | p99.9 | errors | availability | target CPU |%s generator saturated | SLO |\n", mh.String())
+	p("| ---: | --- | ---: | ---: | ---: | ---: | ---: | --- | ---: | ---: |%s --- | --- |\n", ma.String())
 	for _, s := range t.r.Steps {
 		idx := strconv.Itoa(s.Index)
 		if bb.Found && s.Index == bb.Step {
@@ -259,10 +318,14 @@ func (t stepsTable) markdown(b *strings.Builder) {
 		if s.Target != nil {
 			cpu = strconv.FormatFloat(s.Target.CPUPercent, 'f', 0, 64) + "%"
 		}
-		p("| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |\n",
+		var mc strings.Builder
+		for _, m := range metrics {
+			mc.WriteString(" " + metricCell(s, m) + " |")
+		}
+		p("| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |%s %s | %s |\n",
 			idx, s.Phase, fmtQPS(s.OfferedQPS), fmtQPS(s.AchievedQPS),
 			fmtMS(s.LatencyMS.P50), fmtMS(s.LatencyMS.P99), fmtMS(s.LatencyMS.P999),
-			mdEsc(stepErrors(s)), availability(s), cpu, mdEsc(saturation(s.Generator)), mdEsc(mark(s.SLOPass)+" "+sloText(s, "pass")))
+			mdEsc(stepErrors(s)), availability(s), cpu, mc.String(), mdEsc(saturation(s.Generator)), mdEsc(mark(s.SLOPass)+" "+sloText(s, "pass")))
 	}
 	p("\nLatency is measured from each request's intended send time. ★ marks the step that set the best-before.\n\n")
 }

@@ -250,6 +250,10 @@ func Execute(ctx context.Context, o Options) (*Outcome, error) {
 				return nil, nil, fmt.Errorf("%w: starting the bundled target: %v", ErrUnreachable, err)
 			}
 			clusters = append(clusters, c)
+			if s.Target.Protocol == scenario.ProtocolGRPC {
+				// The balancer answers gRPC (h2c) on the same port.
+				return []string{"grpc://" + strings.TrimPrefix(c.URL(), "http://")}, c, nil
+			}
 			return []string{c.URL()}, c, nil
 		case t.URL != "":
 			return []string{t.URL}, nil, CheckTargets(ctx, []string{t.URL}, o.AllowPublic)

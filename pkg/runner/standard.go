@@ -103,5 +103,9 @@ func BundledConfig(b *scenario.Bundled) target.Config {
 		Queue:     b.Queue,
 		Flags:     append([]string(nil), b.Flags...),
 	}
+	if bb := b.Batch; bb != nil {
+		c.Batch = target.BatchConfig{MaxBatch: bb.MaxBatch, MaxQueueDelay: bb.MaxQueueDelay.D(), BatchCost: bb.BatchCost.D(),
+			RowCost: bb.RowCost.D(), Instances: bb.Instances, Queue: bb.Queue}
+	}
 	return c.WithDefaults()
 }

@@ -48,7 +48,9 @@ type Target struct {
 	// Protocol is how requests are spoken: http1 (the default), h2
 	// (HTTP/2 over TLS, negotiated by ALPN: https:// URLs) or h2c
 	// (HTTP/2 without TLS, by prior knowledge: http:// URLs). It applies
-	// to every URL of the target, both sides of an A/B run included.
+	// to every URL of the target, both sides of an A/B run included. For
+	// the bundled service, grpc speaks gRPC to it (the Open Inference
+	// Protocol); a URL says grpc:// itself.
 	Protocol string `yaml:"protocol"`
 	// CAFile is a PEM file of the certificate authorities an https://
 	// target's certificate must chain to, instead of the system's (an
@@ -86,6 +88,22 @@ type Bundled struct {
 	Cache     int      `yaml:"cache"`
 	Flags     []string `yaml:"flags"`
 	Queue     int      `yaml:"queue"`
+	// Batch shapes the dynamic batcher of the service's Open Inference
+	// Protocol model (target.protocol: grpc speaks it over gRPC; its REST
+	// form is /v2/models/scorer/infer).
+	Batch *BundledBatch `yaml:"batch"`
+}
+
+// BundledBatch is target.bundled.batch: a batch of up to max_batch rows
+// is gathered for at most max_queue_delay after its first request, then
+// takes batch_cost + row_cost × rows; instances run batches at once.
+type BundledBatch struct {
+	MaxBatch      int      `yaml:"max_batch"`
+	MaxQueueDelay Duration `yaml:"max_queue_delay"`
+	BatchCost     Duration `yaml:"batch_cost"`
+	RowCost       Duration `yaml:"row_cost"`
+	Instances     int      `yaml:"instances"`
+	Queue         int      `yaml:"queue"`
 }
 
 // Traffic says which requests to send.

@@ -143,6 +143,25 @@ func (t *Target) validate() problems {
 		if b.Queue < 0 || b.Queue > MaxBundledQueue {
 			ps.add("target.bundled.queue", "must be between 0 (the default, 4 × workers) and %d, got %d", MaxBundledQueue, b.Queue)
 		}
+		if bb := b.Batch; bb != nil {
+			if bb.MaxBatch < 0 || bb.MaxBatch > 4096 {
+				ps.add("target.bundled.batch.max_batch", "must be between 0 (the default, 8) and 4096, got %d", bb.MaxBatch)
+			}
+			if d := bb.MaxQueueDelay.D(); d < 0 || d > time.Second {
+				ps.add("target.bundled.batch.max_queue_delay", "must be between 0 and 1s, got %v", d)
+			}
+			for field, d := range map[string]time.Duration{"batch_cost": bb.BatchCost.D(), "row_cost": bb.RowCost.D()} {
+				if d < 0 || d > time.Minute {
+					ps.add("target.bundled.batch."+field, "must be between 0 and 1m, got %v", d)
+				}
+			}
+			if bb.Instances < 0 || bb.Instances > 1024 {
+				ps.add("target.bundled.batch.instances", "must be between 0 (the default, 1) and 1024, got %d", bb.Instances)
+			}
+			if bb.Queue < 0 || bb.Queue > MaxBundledQueue {
+				ps.add("target.bundled.batch.queue", "must be between 0 (the default, 64 × max_batch) and %d, got %d", MaxBundledQueue, bb.Queue)
+			}
+		}
 	}
 	if t.MaxResponseBytes < 0 {
 		ps.add("target.max_response_bytes", "must not be negative")
@@ -166,9 +185,16 @@ func (t *Target) urls() []string {
 	return urls
 }
 
+// ProtocolGRPC is target.protocol for a bundled service spoken to in gRPC.
+const ProtocolGRPC = "grpc"
+
 // IsGRPC says whether the target's URLs are gRPC ones (grpc://,
-// grpcs://); a target speaks one protocol, so the first decides.
+// grpcs://), or the bundled service spoken to in gRPC; a target speaks
+// one protocol, so the first URL decides.
 func (t *Target) IsGRPC() bool {
+	if t.Bundled != nil {
+		return t.Protocol == ProtocolGRPC
+	}
 	for _, u := range t.urls() {
 		p, err := h1.ParseBase(u)
 		return err == nil && h1.IsGRPC(p)
@@ -232,16 +258,22 @@ func (t *Target) protocolProblems() problems {
 	if t.Protocol == "" {
 		return ps
 	}
+	if t.Protocol == ProtocolGRPC {
+		if t.Bundled == nil {
+			ps.add("target.protocol", "grpc is for the bundled service: a URL says grpc:// itself")
+		}
+		return ps
+	}
 	if !slices.Contains(h1.Protocols, t.Protocol) {
-		return append(ps, problemf("target.protocol", "must be one of %s, got %q", strings.Join(h1.Protocols, ", "), t.Protocol))
+		return append(ps, problemf("target.protocol", "must be one of %s, %s (bundled), got %q", strings.Join(h1.Protocols, ", "), ProtocolGRPC, t.Protocol))
 	}
 	want := map[string]string{h1.ProtocolH2: "https", h1.ProtocolH2C: "http"}[t.Protocol]
 	if want == "" {
 		return ps
 	}
 	for _, side := range []*Target{t, t.Baseline, t.Candidate} {
-		if side != nil && side.Bundled != nil {
-			ps.add("target.protocol", "%s: the bundled service speaks HTTP/1.1", t.Protocol)
+		if side != nil && side.Bundled != nil && t.Protocol == h1.ProtocolH2 {
+			ps.add("target.protocol", "h2: the bundled service speaks HTTP/1.1 and h2c, not TLS")
 		}
 	}
 	for _, u := range t.urls() {

@@ -12,6 +12,8 @@ import (
 	"math"
 	"math/rand/v2"
 	"net/http"
+	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -39,7 +41,30 @@ type Options struct {
 	Anonymous float64
 	// Path is the request path (default /v1/predict).
 	Path string
+	// API is what the requests call: APIPredict (the default, the
+	// bundled service's POST /v1/predict), APIOIPGRPC (the Open Inference
+	// Protocol's ModelInfer over gRPC, the body in protobuf JSON) or
+	// APIOIPREST (its POST /v2/models/scorer/infer); an OIP request holds
+	// one row of the scorer's 16 features.
+	API string
 }
+
+// The APIs traffic synth writes requests for.
+const (
+	APIPredict = "predict"
+	APIOIPGRPC = "oip-grpc"
+	APIOIPREST = "oip-rest"
+)
+
+// APIs lists Options.API's values.
+var APIs = []string{APIPredict, APIOIPGRPC, APIOIPREST}
+
+// OIP names the bundled service's scorer model and its input.
+const (
+	oipFeatures = 16
+	oipGRPCPath = "/inference.GRPCInferenceService/ModelInfer"
+	oipRESTPath = "/v2/models/scorer/infer"
+)
 
 // Defaults.
 var (
@@ -68,8 +93,11 @@ func (o Options) withDefaults() Options {
 	if o.Anonymous == 0 {
 		o.Anonymous = 0.2
 	}
+	if o.API == "" {
+		o.API = APIPredict
+	}
 	if o.Path == "" {
-		o.Path = "/v1/predict"
+		o.Path = map[string]string{APIPredict: "/v1/predict", APIOIPGRPC: oipGRPCPath, APIOIPREST: oipRESTPath}[o.API]
 	}
 	return o
 }
@@ -95,6 +123,9 @@ func (o Options) Validate() error {
 	}
 	if o.Anonymous < 0 || o.Anonymous > 1 || math.IsNaN(o.Anonymous) {
 		errs = append(errs, fmt.Errorf("anonymous: must be a share between 0 and 1, got %v", o.Anonymous))
+	}
+	if !slices.Contains(APIs, o.API) {
+		errs = append(errs, fmt.Errorf("api: must be one of %s, got %q", strings.Join(APIs, ", "), o.API))
 	}
 	if !strings.HasPrefix(o.Path, "/") {
 		errs = append(errs, fmt.Errorf("path: must start with /, got %q", o.Path))
@@ -135,6 +166,9 @@ func Generate(opts Options, emit func(*traffic.Request) error) error {
 	// inverting its cumulative rate.
 	ts := timestamps(rng, o)
 	header := http.Header{"Content-Type": {"application/json"}}
+	if o.API != APIPredict {
+		return oip(o, rng, ts, emit)
+	}
 	for i := 0; i < o.Requests; i++ {
 		b := body{Query: queries[qz.Uint64()], K: pickK(rng)}
 		if rng.Float64() >= o.Anonymous {
@@ -145,6 +179,32 @@ func Generate(opts Options, emit func(*traffic.Request) error) error {
 			return err
 		}
 		req := &traffic.Request{TS: ts[i], Method: http.MethodPost, Path: o.Path, Header: header, Body: string(raw)}
+		if err := emit(req); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// oip emits Open Inference Protocol requests of one row each, features
+// drawn uniformly in [-1, 1) to three decimals.
+func oip(o Options, rng *rand.Rand, ts []time.Time, emit func(*traffic.Request) error) error {
+	var b strings.Builder
+	for i := 0; i < o.Requests; i++ {
+		b.Reset()
+		feats := make([]string, oipFeatures)
+		for j := range feats {
+			feats[j] = strconv.FormatFloat(math.Round((rng.Float64()*2-1)*1000)/1000, 'f', -1, 64)
+		}
+		data := strings.Join(feats, ",")
+		req := &traffic.Request{TS: ts[i], Path: o.Path}
+		if o.API == APIOIPGRPC {
+			fmt.Fprintf(&b, `{"model_name":"scorer","id":"%d","inputs":[{"name":"features","datatype":"FP32","shape":[1,%d],"contents":{"fp32_contents":[%s]}}]}`, i+1, oipFeatures, data)
+		} else {
+			req.Method, req.Header = http.MethodPost, http.Header{"Content-Type": {"application/json"}}
+			fmt.Fprintf(&b, `{"id":"%d","inputs":[{"name":"features","datatype":"FP32","shape":[1,%d],"data":[%s]}]}`, i+1, oipFeatures, data)
+		}
+		req.Body = b.String()
 		if err := emit(req); err != nil {
 			return err
 		}
