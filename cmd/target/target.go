@@ -8,6 +8,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"strings"
 	"sync"
 	"syscall"
 	"time"
@@ -62,7 +63,13 @@ func NewCmdServe(f *cmdutil.Factory, ready func(*target.Cluster)) *cobra.Command
   bestbefore target serve --flag new-ranker=25%
 
   curl -s -XPOST localhost:8080/v1/predict -d '{"query":"wireless mouse","k":5}'
-  curl -s -XPOST localhost:8080/admin/nodes/2/kill`,
+  curl -s -XPOST localhost:8080/admin/nodes/2/kill
+
+  # The same port answers the Open Inference Protocol, REST and gRPC (h2c),
+  # its scorer model behind a dynamic batcher:
+  bestbefore target serve --max-batch 16 --max-queue-delay 5ms --batch-cost 20ms --row-cost 500us
+  curl -s localhost:8080/v2/models/scorer
+  bestbefore run --url grpc://127.0.0.1:8080 --call inference.GRPCInferenceService/ModelInfer --data @infer.json --rate 200`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			opts.Node.Lookup, opts.Node.LookupP99, opts.Node.Flags = lookup, lookupP99, flags
@@ -81,6 +88,11 @@ func NewCmdServe(f *cmdutil.Factory, ready func(*target.Cluster)) *cobra.Command
 	fl.IntVar(&opts.Node.Items, "items", target.DefaultItems, "catalogue size")
 	fl.Int64Var(&opts.Node.Seed, "seed", 0, "seed of the catalogue and lookup times")
 	fl.StringArrayVar(&flags, "flag", nil, "feature flag, e.g. new-ranker=on, new-ranker=25% (repeatable)")
+	fl.IntVar(&opts.Node.Batch.MaxBatch, "max-batch", target.DefaultMaxBatch, "OIP scorer: the most rows a batch holds")
+	fl.DurationVar(&opts.Node.Batch.MaxQueueDelay, "max-queue-delay", target.DefaultMaxQueueDelay, "OIP scorer: how long a batch waits for more rows after its first request")
+	fl.DurationVar(&opts.Node.Batch.BatchCost, "batch-cost", target.DefaultBatchCost, "OIP scorer: the time a batch takes, whatever its size")
+	fl.DurationVar(&opts.Node.Batch.RowCost, "row-cost", target.DefaultRowCost, "OIP scorer: the time each row adds to its batch")
+	fl.IntVar(&opts.Node.Batch.Instances, "instances", target.DefaultInstances, "OIP scorer: batches run at once per node")
 	return cmd
 }
 
@@ -123,6 +135,8 @@ func serveRun(ctx context.Context, opts *ServeOptions) error {
 	fmt.Fprintf(ios.Out, "bundled prediction service: %d node(s), configured capacity %.0f QPS (%.0f a node: %d workers / %v lookup, p99 %v)\n",
 		opts.Nodes, c.CapacityQPS(), c.NodeCapacityQPS(), cfg.Workers, cfg.Lookup, cfg.LookupP99)
 	fmt.Fprintf(ios.Out, "balancer  %s   (POST /v1/predict; admin: GET /admin/nodes, POST /admin/nodes/{i}/kill|revive)\n", c.URL())
+	fmt.Fprintf(ios.Out, "          the same port: the Open Inference Protocol, REST (/v2/models/%s/infer) and gRPC (grpc://%s), its batcher %.0f calls/s a node (batches of %d: %v + %v a row)\n",
+		target.ScorerModel, strings.TrimPrefix(c.URL(), "http://"), cfg.Batch.CapacityQPS(), cfg.Batch.MaxBatch, cfg.Batch.BatchCost, cfg.Batch.RowCost)
 	for _, n := range c.Nodes() {
 		fmt.Fprintf(ios.Out, "node %d    %s   pid %d   metrics %s\n", n.Index, n.URL, n.PID, n.MetricsURL)
 	}
