@@ -12,7 +12,8 @@
 #             instead of the working tree
 #
 # Environment: BESTBEFORE=path uses that binary instead of building one;
-# VEGETA=path uses that vegeta instead of installing it into .bench/bin.
+# VEGETA=path uses that vegeta instead of installing it into .bench/bin;
+# GHZ=path uses that ghz (the gRPC comparison) likewise.
 # See docs/benchmark.md for what is measured and how to read it.
 set -euo pipefail
 
@@ -26,7 +27,7 @@ for a in "$@"; do
 	case $a in
 	--quick) quick=(-quick) ;;
 	--head) head=1 ;;
-	-h | --help) sed -n '2,16p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+	-h | --help) sed -n '2,17p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
 	*) args+=("$a") ;;
 	esac
 done
@@ -44,6 +45,12 @@ vegeta=${VEGETA:-$bin/vegeta}
 if [ ! -x "$vegeta" ]; then
 	echo "bench: installing vegeta into $bin (a benchmark tool, not a dependency)" >&2
 	GOBIN=$bin go install github.com/tsenart/vegeta/v12@latest
+fi
+
+ghz=${GHZ:-$bin/ghz}
+if [ ! -x "$ghz" ]; then
+	echo "bench: installing ghz into $bin (a benchmark tool, not a dependency)" >&2
+	GOBIN=$bin go install github.com/bojand/ghz/cmd/ghz@v0.120.0
 fi
 
 label=$(git describe --always --dirty 2>/dev/null || echo unknown)
@@ -67,7 +74,7 @@ go build -o "$bin/harness" ./bench/harness
 
 out=bench/results/$(date -u +%Y-%m-%d-%H%M).md
 echo "bench: load average $(cut -d' ' -f1-3 /proc/loadavg) (the figures are only as quiet as the machine)" >&2
-"$bin/harness" -bestbefore "$bestbefore" -vegeta "$vegeta" -server "$bin/benchserver" \
+"$bin/harness" -bestbefore "$bestbefore" -vegeta "$vegeta" -ghz "$ghz" -server "$bin/benchserver" \
 	-label "bestbefore $label" "${quick[@]}" "${args[@]}" | tee "$out.tmp"
 mv "$out.tmp" "$out"
 echo "bench: written $out" >&2

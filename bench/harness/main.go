@@ -7,6 +7,7 @@
 //
 //	harness -bestbefore BIN -vegeta BIN -server BIN [-quick] [-reps 3]
 //	        [-rates 1000,5000,10000] [-max-rates 10000,20000,...]
+//	        [-ghz BIN [-grpc-rates 1000,5000]]
 package main
 
 import (
@@ -31,6 +32,9 @@ func main() {
 // Config is what one benchmark run does.
 type Config struct {
 	BestBefore, Vegeta, Server string
+	// Ghz, when set, adds the gRPC comparison at GRPCRates.
+	Ghz       string
+	GRPCRates []float64
 	// CPUs are the cores the generators and the server are pinned to.
 	GenCPU, ServerCPU string
 	Rates             []float64
@@ -52,6 +56,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs.StringVar(&c.BestBefore, "bestbefore", "", "bestbefore `binary`")
 	fs.StringVar(&c.Vegeta, "vegeta", "", "vegeta `binary`")
 	fs.StringVar(&c.Server, "server", "", "bench/server `binary`")
+	fs.StringVar(&c.Ghz, "ghz", "", "ghz `binary`: adds the gRPC comparison")
+	grpcRates := fs.String("grpc-rates", "1000,5000", "fixed `rates` (calls/s) of the gRPC comparison")
 	fs.StringVar(&c.GenCPU, "gen-cpu", "0", "core the generators are pinned to")
 	fs.StringVar(&c.ServerCPU, "server-cpu", "1", "core the server is pinned to")
 	quick := fs.Bool("quick", false, "short durations and one repetition")
@@ -71,6 +77,10 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "harness: -rates:", err)
 		return 2
 	}
+	if c.GRPCRates, err = parseRates(*grpcRates); err != nil {
+		fmt.Fprintln(stderr, "harness: -grpc-rates:", err)
+		return 2
+	}
 	if c.MaxRates, err = parseRates(*maxRates); err != nil {
 		fmt.Fprintln(stderr, "harness: -max-rates:", err)
 		return 2
@@ -86,7 +96,11 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "harness: -reps must be at least 1 and durations at least 1s")
 		return 2
 	}
-	for _, bin := range []*string{&c.BestBefore, &c.Vegeta, &c.Server} {
+	bins := []*string{&c.BestBefore, &c.Vegeta, &c.Server}
+	if c.Ghz != "" {
+		bins = append(bins, &c.Ghz)
+	}
+	for _, bin := range bins {
 		if *bin, err = executable(*bin); err != nil {
 			fmt.Fprintln(stderr, "harness:", err)
 			return 2

@@ -28,7 +28,23 @@ import (
 const (
 	BestBefore = "bestbefore"
 	Vegeta     = "vegeta"
+	// BestBeforeGRPC and Ghz are the tools of the gRPC comparison.
+	BestBeforeGRPC = "bestbefore-grpc"
+	Ghz            = "ghz"
 )
+
+// grpcCall is the call both gRPC tools make: the Open Inference Protocol's
+// ModelInfer with one row of 16 features.
+const (
+	grpcMethod = "inference.GRPCInferenceService.ModelInfer"
+	grpcData   = `{"model_name":"scorer","inputs":[{"name":"features","datatype":"FP32","shape":[1,16],"contents":{"fp32_contents":[0.1,0.2,0.3,0.4,0.5,0.6,0.7,0.8,0.9,1,-0.1,-0.2,-0.3,-0.4,-0.5,-0.6]}}]}`
+)
+
+// GRPCTraffic is bestbefore's traffic file of the gRPC comparison.
+func GRPCTraffic() []byte {
+	line := fmt.Appendf(nil, "{\"path\":\"/inference.GRPCInferenceService/ModelInfer\",\"body\":%q}\n", grpcData)
+	return bytes.Repeat(line, requestCount)
+}
 
 // Requests both tools cycle through: distinct query strings, as recorded
 // traffic would have. (A one-line traffic file would measure bestbefore
@@ -127,7 +143,9 @@ type Report struct {
 	LoadStart string
 	LoadEnd   string
 	// Steal is the machine's steal time over the whole benchmark (see Run).
-	Steal      float64
+	Steal float64
+	// GRPC holds the gRPC comparison's runs (bestbefore-grpc and ghz).
+	GRPC       []Run
 	Fixed      []Run // the fixed-rate runs, Reps per rate and tool
 	Max        []Run // the maximum-rate search, one run per rate and tool
 	Idle       []Run // startup and exit cost: 10 QPS for one second
@@ -141,6 +159,7 @@ type Env struct {
 	Kernel        string
 	Go            string
 	VegetaVersion string
+	GhzVersion    string
 }
 
 // Bench runs the whole benchmark, logging one line per run to log.
@@ -151,7 +170,7 @@ func Bench(ctx context.Context, c Config, log io.Writer) (*Report, error) {
 	if _, err := exec.LookPath("taskset"); err != nil {
 		return nil, errors.New("taskset not found: install util-linux")
 	}
-	rep := &Report{Config: c, Env: environment(c.Vegeta), Started: time.Now(), LoadStart: loadavg()}
+	rep := &Report{Config: c, Env: environment(c.Vegeta, c.Ghz), Started: time.Now(), LoadStart: loadavg()}
 	stat0 := machineCPU()
 	addr, serverPID, stopServer, err := startServer(c)
 	if err != nil {
@@ -223,9 +242,48 @@ func Bench(ctx context.Context, c Config, log io.Writer) (*Report, error) {
 			break
 		}
 	}
+	if c.Ghz != "" {
+		if err := benchGRPC(ctx, c, rep, log); err != nil {
+			return nil, err
+		}
+	}
 	rep.Finished, rep.LoadEnd = time.Now(), loadavg()
 	rep.Steal = StealShare(stat0, machineCPU())
 	return rep, nil
+}
+
+// benchGRPC measures bestbefore and ghz side by side against the gRPC
+// server, at each of c.GRPCRates, alternating which goes first.
+func benchGRPC(ctx context.Context, c Config, rep *Report, log io.Writer) error {
+	addr, serverPID, stop, err := startServer(c, "-grpc")
+	if err != nil {
+		return err
+	}
+	defer stop()
+	traffic := filepath.Join(c.Workdir, "grpc.ndjson")
+	if err := os.WriteFile(traffic, GRPCTraffic(), 0o644); err != nil {
+		return err
+	}
+	m := &measurer{c: c, addr: addr, traffic: traffic, log: log}
+	for _, rate := range c.GRPCRates {
+		for i := 1; i <= c.Reps; i++ {
+			order := []string{BestBeforeGRPC, Ghz}
+			if i%2 == 0 {
+				order = []string{Ghz, BestBeforeGRPC}
+			}
+			for _, tool := range order {
+				if err := ctx.Err(); err != nil {
+					return err
+				}
+				before, t0 := procCPU(serverPID), time.Now()
+				r := m.run(ctx, tool, rate, c.Duration, i)
+				r.ServerCPU = (procCPU(serverPID) - before).Seconds() / time.Since(t0).Seconds()
+				fmt.Fprintf(log, "%-15s %7.0f calls/s rep %d: %s\n", tool, rate, i, r.line())
+				rep.GRPC = append(rep.GRPC, r)
+			}
+		}
+	}
+	return ctx.Err()
 }
 
 type measurer struct {
@@ -239,9 +297,14 @@ func (m *measurer) run(ctx context.Context, tool string, rate float64, d time.Du
 		LagP50MS: math.NaN(), LagP99MS: math.NaN(), LatP50MS: math.NaN(), LatP99MS: math.NaN()}
 	var err error
 	stat0 := machineCPU()
-	if tool == BestBefore {
-		err = m.bestbefore(ctx, &r, d)
-	} else {
+	switch tool {
+	case BestBefore:
+		err = m.bestbefore(ctx, &r, d, Scenario(m.addr, rate, d))
+	case BestBeforeGRPC:
+		err = m.bestbefore(ctx, &r, d, GRPCScenario(m.addr, rate, d))
+	case Ghz:
+		err = m.ghz(ctx, &r, d)
+	default:
 		err = m.vegeta(ctx, &r, d)
 	}
 	r.Steal = StealShare(stat0, machineCPU())
@@ -273,11 +336,19 @@ monitor:
 `, addr, strconv.FormatFloat(rate, 'f', -1, 64), d)
 }
 
-func (m *measurer) bestbefore(ctx context.Context, r *Run, d time.Duration) error {
+// GRPCScenario is Scenario for the gRPC server: the same step, the
+// descriptors from its reflection.
+func GRPCScenario(addr string, rate float64, d time.Duration) string {
+	s := Scenario(addr, rate, d)
+	s = strings.Replace(s, "url: http://", "url: grpc://", 1)
+	return strings.Replace(s, "file: traffic.ndjson", "file: grpc.ndjson", 1)
+}
+
+func (m *measurer) bestbefore(ctx context.Context, r *Run, d time.Duration, scenario string) error {
 	name := fmt.Sprintf("bb-%.0f-%d-%d", r.Offered, r.Rep, time.Now().UnixNano())
 	scen := filepath.Join(m.c.Workdir, name+".yaml")
 	out := filepath.Join(m.c.Workdir, name)
-	if err := os.WriteFile(scen, []byte(Scenario(m.addr, r.Offered, d)), 0o644); err != nil {
+	if err := os.WriteFile(scen, []byte(scenario), 0o644); err != nil {
 		return err
 	}
 	defer os.RemoveAll(out)
@@ -355,6 +426,55 @@ func (m *measurer) vegeta(ctx context.Context, r *Run, d time.Duration) error {
 	return nil
 }
 
+// GhzReport is the part of ghz's JSON output the benchmark reads
+// (latencies in ns).
+type GhzReport struct {
+	Count    int64            `json:"count"`
+	RPS      float64          `json:"rps"`
+	Statuses map[string]int64 `json:"statusCodeDistribution"`
+	Latency  []struct {
+		Percentage int   `json:"percentage"`
+		Latency    int64 `json:"latency"`
+	} `json:"latencyDistribution"`
+}
+
+// ParseGhzReport reads ghz's -O json document.
+func ParseGhzReport(b []byte) (GhzReport, error) {
+	var g GhzReport
+	if err := json.Unmarshal(b, &g); err != nil {
+		return g, fmt.Errorf("ghz report: %w", err)
+	}
+	if g.Count == 0 {
+		return g, errors.New("ghz report: no call was made")
+	}
+	return g, nil
+}
+
+func (m *measurer) ghz(ctx context.Context, r *Run, d time.Duration) error {
+	cmd := m.pinned(ctx, m.c.Ghz, "--insecure", "--call", grpcMethod, "-d", grpcData, "--rps", strconv.Itoa(int(math.Round(r.Offered))),
+		"-z", d.String(), "-c", "50", "--connections", "1", "--cpus", "1", "-O", "json", m.addr)
+	var stdout bytes.Buffer
+	cmd.Stdout = &stdout
+	if err := m.measure(cmd, r, 0); err != nil {
+		return err
+	}
+	g, err := ParseGhzReport(stdout.Bytes())
+	if err != nil {
+		return err
+	}
+	r.Sent, r.Completed = g.Count, g.Statuses["OK"]
+	r.AchievedQPS = float64(g.Statuses["OK"]) / d.Seconds()
+	for _, l := range g.Latency {
+		switch l.Percentage {
+		case 50:
+			r.LatP50MS = float64(l.Latency) / 1e6
+		case 99:
+			r.LatP99MS = float64(l.Latency) / 1e6
+		}
+	}
+	return nil
+}
+
 // pinned builds a command running on the generator's core, in the work
 // directory (where the scenario finds its traffic file).
 func (m *measurer) pinned(ctx context.Context, bin string, args ...string) *exec.Cmd {
@@ -410,8 +530,8 @@ func (r Run) line() string {
 
 // startServer starts the fixed-response server pinned to its core and
 // returns its address, its process id and a function that stops it.
-func startServer(c Config) (string, int, func(), error) {
-	cmd := exec.Command("taskset", "-c", c.ServerCPU, c.Server, "-listen", "127.0.0.1:0")
+func startServer(c Config, extra ...string) (string, int, func(), error) {
+	cmd := exec.Command("taskset", append([]string{"-c", c.ServerCPU, c.Server, "-listen", "127.0.0.1:0"}, extra...)...)
 	stdin, err := cmd.StdinPipe()
 	if err != nil {
 		return "", 0, nil, err
@@ -463,8 +583,8 @@ func load1() float64 {
 	return v
 }
 
-func environment(vegeta string) Env {
-	e := Env{CPUs: runtime.NumCPU(), Go: runtime.Version(), CPUModel: "unknown", Kernel: "unknown", VegetaVersion: "unknown"}
+func environment(vegeta, ghz string) Env {
+	e := Env{CPUs: runtime.NumCPU(), Go: runtime.Version(), CPUModel: "unknown", Kernel: "unknown", VegetaVersion: "unknown", GhzVersion: "unknown"}
 	if b, err := os.ReadFile("/proc/cpuinfo"); err == nil {
 		for line := range strings.SplitSeq(string(b), "\n") {
 			if k, v, ok := strings.Cut(line, ":"); ok && strings.TrimSpace(k) == "model name" {
@@ -478,6 +598,9 @@ func environment(vegeta string) Env {
 	}
 	if bi, err := buildinfo.ReadFile(vegeta); err == nil {
 		e.VegetaVersion = bi.Main.Path + " " + bi.Main.Version + " (" + bi.GoVersion + ")"
+	}
+	if bi, err := buildinfo.ReadFile(ghz); ghz != "" && err == nil {
+		e.GhzVersion = bi.Main.Path + " " + bi.Main.Version + " (" + bi.GoVersion + ")"
 	}
 	return e
 }

@@ -103,19 +103,24 @@ func Summarize(runs []Run) []Summary {
 
 // Ratio is bestbefore's median CPU per request over vegeta's at rate.
 func Ratio(sums []Summary, rate float64) float64 {
-	var bb, vg = math.NaN(), math.NaN()
+	return RatioOf(sums, rate, BestBefore, Vegeta)
+}
+
+// RatioOf is tool a's median CPU per request over tool b's at rate.
+func RatioOf(sums []Summary, rate float64, a, b string) float64 {
+	var x, y = math.NaN(), math.NaN()
 	for _, s := range sums {
 		if s.Offered != rate {
 			continue
 		}
 		switch s.Tool {
-		case BestBefore:
-			bb = s.CPU
-		case Vegeta:
-			vg = s.CPU
+		case a:
+			x = s.CPU
+		case b:
+			y = s.CPU
 		}
 	}
-	return bb / vg
+	return x / y
 }
 
 // KeptRatio is bestbefore's median CPU per request over vegeta's at rate,
@@ -262,6 +267,44 @@ func (rep *Report) Markdown() string {
 			sustainedText(rep.Max, BestBefore, c), sustainedText(rep.Max, Vegeta, c))
 	}
 
+	if len(rep.GRPC) > 0 {
+		gs := Summarize(rep.GRPC)
+		p("\n## gRPC\n\n")
+		p("bestbefore and ghz (%s) call the Open Inference Protocol's `ModelInfer` on the same pinned gRPC server (`bench/server -grpc`, one fixed answer, reflection on), ", rep.Env.GhzVersion)
+		p("each pinned to core %s, at fixed rates: ghz with `--rps`, 50 workers, one connection and `--cpus 1`. ", c.GenCPU)
+		p("CPU per call is taken as above (the process's user + system time over the calls that completed OK). ")
+		p("Latency: bestbefore's from the intended send, ghz's from the actual call. Medians of %d run(s) of %s.\n\n", c.Reps, c.Duration)
+		p("| calls/s | tool | CPU µs/call | user µs | sys µs | context switches/call | achieved | send lag p50 / p99 ms | latency p50 / p99 ms | bestbefore / ghz CPU |\n")
+		p("| ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |\n")
+		for _, s := range gs {
+			ratio := ""
+			if s.Tool == BestBeforeGRPC {
+				ratio = num(RatioOf(gs, s.Offered, BestBeforeGRPC, Ghz), 2)
+			}
+			cpu := num(s.CPU, 1)
+			if s.N > 1 {
+				cpu += " [" + num(s.CPUMin, 1) + "–" + num(s.CPUMax, 1) + "]"
+			}
+			if s.Failed > 0 {
+				cpu += fmt.Sprintf(" (%d failed)", s.Failed)
+			}
+			p("| %.0f | %s | %s | %s | %s | %s + %s | %s | %s / %s | %s / %s | %s |\n", s.Offered, s.Tool, cpu, num(s.User, 1), num(s.Sys, 1),
+				num(s.VolSwitches, 2), num(s.InvolSwitches, 2), num(s.Achieved, 0), num(s.LagP50, 3), num(s.LagP99, 3), num(s.LatP50, 3), num(s.LatP99, 3), ratio)
+		}
+		p("\nGoals: CPU per call at most 1.0× ghz's; send lag p99 under 2 ms at 5,000 calls/s.\n\n")
+		for _, s := range gs {
+			if s.Tool != BestBeforeGRPC {
+				continue
+			}
+			r := RatioOf(gs, s.Offered, BestBeforeGRPC, Ghz)
+			verdict := "met"
+			if !(r <= 1) {
+				verdict = "NOT met"
+			}
+			p("- %.0f calls/s: CPU ratio %s (1.0× goal %s); send lag p99 median %s ms, worst run %s ms.\n", s.Offered, num(r, 2), verdict, num(s.LagP99, 3), num(s.LagP99Hi, 3))
+		}
+	}
+
 	if len(rep.Idle) > 0 {
 		p("\n## Fixed cost\n\nStarting, running 1 s at 10 QPS and exiting: ")
 		for i, r := range rep.Idle {
@@ -277,7 +320,7 @@ func (rep *Report) Markdown() string {
 	p("\n## Every run\n\nServer CPU is the share of its core the server used during the run; near 100%% the server set the pace.\n\n")
 	p("| offered QPS | tool | rep | load 1 min | steal | CPU s (user + sys) | completed / sent | achieved QPS | send lag p50 / p99 ms | latency p99 ms | server CPU | note |\n")
 	p("| ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |\n")
-	for _, r := range slices.Concat(rep.Idle, rep.Fixed, rep.Max) {
+	for _, r := range slices.Concat(rep.Idle, rep.Fixed, rep.Max, rep.GRPC) {
 		note := r.Err
 		if r.Steps > 1 {
 			note = fmt.Sprintf("step measured %d times (generator CPU saturated)", r.Steps)

@@ -1,9 +1,11 @@
 // Command server is the benchmark's loopback HTTP/1.1 server: it answers
 // every request on a keep-alive connection with the same fixed 200
 // response and does nothing else, so that what a benchmark measures is the
-// load generator, not the server.
+// load generator, not the server. With -grpc it is a gRPC server instead:
+// the Open Inference Protocol's ModelInfer answers every call at once with
+// the same one-score response (server reflection on, for ghz).
 //
-//	server [-listen 127.0.0.1:0] [-body '{"ok":true}']
+//	server [-listen 127.0.0.1:0] [-body '{"ok":true}'] [-grpc]
 //
 // It prints the address it listens on as its first line of standard output
 // and serves until standard input closes or it is interrupted. It reads
@@ -33,6 +35,7 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	fs.SetOutput(stderr)
 	listen := fs.String("listen", "127.0.0.1:0", "loopback `address` to listen on")
 	body := fs.String("body", `{"ok":true}`, "response `body`")
+	grpcMode := fs.Bool("grpc", false, "serve gRPC (OIP ModelInfer) instead of HTTP/1.1")
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
@@ -52,15 +55,13 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	}
 	fmt.Fprintln(stdout, ln.Addr())
 	resp := Response(*body)
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			go serve(c, resp)
-		}
-	}()
+	if *grpcMode {
+		srv := newGRPC()
+		go srv.Serve(ln)
+		defer srv.Stop()
+	} else {
+		go acceptLoop(ln, resp)
+	}
 	done := make(chan struct{})
 	go func() {
 		io.Copy(io.Discard, stdin)
@@ -74,6 +75,17 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	}
 	ln.Close()
 	return 0
+}
+
+// acceptLoop serves every connection ln accepts until it is closed.
+func acceptLoop(ln net.Listener, resp []byte) {
+	for {
+		c, err := ln.Accept()
+		if err != nil {
+			return
+		}
+		go serve(c, resp)
+	}
 }
 
 // Response is the fixed answer with the given body.

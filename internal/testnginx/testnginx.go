@@ -58,7 +58,7 @@ func Start(t testing.TB) *Server {
 	write(t, filepath.Join(dir, "key.pem"), key)
 	tlsPort, h2cPort := freePort(t), freePort(t)
 	s.TLS, s.H2C = fmt.Sprintf("https://127.0.0.1:%d", tlsPort), fmt.Sprintf("http://127.0.0.1:%d", h2cPort)
-	answer := `add_header X-Protocol $server_protocol always; default_type application/json; return 200 '{"protocol":"$server_protocol","uri":"$request_uri"}';`
+	answer := `add_header X-Protocol $server_protocol always; add_header X-Connection $connection always; default_type application/json; return 200 '{"protocol":"$server_protocol","uri":"$request_uri"}';`
 	conf := fmt.Sprintf(`daemon off;
 master_process off;
 worker_processes 1;

@@ -8,6 +8,8 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"sync/atomic"
+	"time"
 
 	"github.com/bestbefore/bestbefore/pkg/h1"
 	"github.com/bestbefore/bestbefore/pkg/traffic"
@@ -24,6 +26,10 @@ type DoerOptions struct {
 	// Protocol is target.protocol for http(s):// targets (h1.Protocols).
 	Protocol string
 	RootCAs  *x509.CertPool
+	// Connections is target.connections: how many connections a
+	// multiplexing protocol (h2, h2c, gRPC) spreads requests over; 0 is
+	// the protocol's default.
+	Connections int
 	// Setup is what the protocol's own preflight loaded for this run
 	// (gRPC: the descriptors and the connection settings), nil for HTTP.
 	Setup any
@@ -58,10 +64,45 @@ func Register(scheme string, newDoer NewDoerFunc) {
 
 func init() {
 	h := func(base *url.URL, o DoerOptions) (Doer, error) {
-		return NewH1Doer(base.String(), h1.Options{MaxConns: o.MaxConns, MaxResponseBytes: o.MaxResponseBytes, Guard: o.Guard, Protocol: o.Protocol, RootCAs: o.RootCAs})
+		one := func() (Doer, error) {
+			return NewH1Doer(base.String(), h1.Options{MaxConns: o.MaxConns, MaxResponseBytes: o.MaxResponseBytes, Guard: o.Guard, Protocol: o.Protocol, RootCAs: o.RootCAs})
+		}
+		if o.Connections <= 1 || (o.Protocol != h1.ProtocolH2 && o.Protocol != h1.ProtocolH2C) {
+			return one()
+		}
+		// HTTP/2 keeps one connection per client; n clients are n
+		// connections, used in turn.
+		rr := &roundRobin{ds: make([]Doer, o.Connections)}
+		for i := range rr.ds {
+			d, err := one()
+			if err != nil {
+				return nil, err
+			}
+			rr.ds[i] = d
+		}
+		return rr, nil
 	}
 	Register("http", h)
 	Register("https", h)
+}
+
+// roundRobin spreads requests over several Doers in turn.
+type roundRobin struct {
+	ds   []Doer
+	next atomic.Uint32
+}
+
+func (r *roundRobin) Do(p *Prepared, deadline time.Time, keepBody bool, resp *Response) error {
+	return r.ds[int(r.next.Add(1)-1)%len(r.ds)].Do(p, deadline, keepBody, resp)
+}
+
+// CloseIdle closes the idle connections of each.
+func (r *roundRobin) CloseIdle() {
+	for _, d := range r.ds {
+		if c, ok := d.(interface{ CloseIdle() }); ok {
+			c.CloseIdle()
+		}
+	}
 }
 
 // NewDoer builds the client for base's scheme.

@@ -50,7 +50,7 @@ func GRPCSetup(ctx context.Context, s *scenario.Scenario, urls []string, traffic
 			src.ImportPaths = []string{dir}
 		}
 	}
-	setup := &rpc.Setup{Connections: g.Connections, Streams: g.Streams}
+	setup := &rpc.Setup{Connections: s.Target.Connections, Streams: s.Target.Streams}
 	if src.Set() {
 		field := "target.grpc.protoset"
 		if len(src.Protos) > 0 {

@@ -57,8 +57,18 @@ type Target struct {
 	// internal CA, a test certificate); relative to the scenario.
 	CAFile string `yaml:"ca_file"`
 	// GRPC says where a grpc:// or grpcs:// target's descriptors come
-	// from and how its calls share connections.
+	// from.
 	GRPC *GRPC `yaml:"grpc"`
+	// Connections is how many connections each target URL's requests are
+	// multiplexed over, for the protocols that multiplex (h2, h2c, gRPC),
+	// used in turn; 0: for h2 and h2c one (net/http opens more when the
+	// server's stream limit is reached), for gRPC as many as the calls in
+	// flight need, Streams each. HTTP/1.1 has one connection per request
+	// in flight (bounded by load.max_in_flight).
+	Connections int `yaml:"connections"`
+	// Streams is, for gRPC, the most calls in flight on one connection
+	// before the next is opened (default 100, what most servers allow).
+	Streams int `yaml:"streams"`
 }
 
 // GRPC is target.grpc. Without protoset or proto, the descriptors are
@@ -71,12 +81,6 @@ type GRPC struct {
 	// scenario's directory); the well-known types are built in.
 	Proto       []string `yaml:"proto"`
 	ImportPaths []string `yaml:"import_paths"`
-	// Connections is a fixed number of connections per target URL; 0
-	// opens them as the calls in flight need them, Streams calls each.
-	Connections int `yaml:"connections"`
-	// Streams is the most calls in flight on one connection (default
-	// 100, what most servers allow).
-	Streams int `yaml:"streams"`
 }
 
 // Bundled starts the bundled reference prediction service for the run.

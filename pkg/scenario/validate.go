@@ -223,6 +223,16 @@ func (t *Target) grpcProblems() problems {
 	if grpcs > 0 && t.Protocol != "" {
 		ps.add("target.protocol", "does not apply to grpc:// URLs (gRPC is HTTP/2 already)")
 	}
+	if t.Connections < 0 || t.Connections > 1024 {
+		ps.add("target.connections", "must be between 0 (the protocol's default) and 1024, got %d", t.Connections)
+	} else if t.Connections > 0 && grpcs == 0 && t.Protocol != h1.ProtocolH2 && t.Protocol != h1.ProtocolH2C && t.Protocol != ProtocolGRPC {
+		ps.add("target.connections", "applies to h2, h2c and gRPC, which multiplex requests over connections: HTTP/1.1 has one a request in flight (load.max_in_flight bounds them)")
+	}
+	if t.Streams < 0 || t.Streams > 100000 {
+		ps.add("target.streams", "must be between 0 (the default, 100) and 100000, got %d", t.Streams)
+	} else if t.Streams > 0 && grpcs == 0 && t.Protocol != ProtocolGRPC {
+		ps.add("target.streams", "applies to gRPC targets (for h2 the server's own stream limit applies)")
+	}
 	g := t.GRPC
 	if g == nil {
 		return ps
@@ -240,12 +250,6 @@ func (t *Target) grpcProblems() problems {
 		if !strings.HasSuffix(f, ".proto") {
 			ps.add(fmt.Sprintf("target.grpc.proto.%d", i), "%q is not a .proto file", f)
 		}
-	}
-	if g.Connections < 0 || g.Connections > 1024 {
-		ps.add("target.grpc.connections", "must be between 0 (opened as needed) and 1024, got %d", g.Connections)
-	}
-	if g.Streams < 0 || g.Streams > 100000 {
-		ps.add("target.grpc.streams", "must be between 0 (the default, 100) and 100000, got %d", g.Streams)
 	}
 	return ps
 }

@@ -265,7 +265,7 @@ func prepare(ctx context.Context, cfg Config) (stepper Stepper, prov *attack.Pro
 			return nil, nil, nil, nil, err
 		}
 		mkDoer = func(u *url.URL, maxConns int, maxBytes int64) (attack.Doer, error) {
-			return attack.NewDoer(u, attack.DoerOptions{MaxConns: maxConns, MaxResponseBytes: maxBytes, Guard: guard, Protocol: s.Target.Protocol, RootCAs: roots, Setup: cfg.Setup})
+			return attack.NewDoer(u, attack.DoerOptions{MaxConns: maxConns, MaxResponseBytes: maxBytes, Guard: guard, Protocol: s.Target.Protocol, RootCAs: roots, Connections: s.Target.Connections, Setup: cfg.Setup})
 		}
 	}
 	targets := make([]attack.Target, len(bases))
