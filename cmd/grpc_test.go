@@ -159,21 +159,7 @@ slo:
 `, srv.URL(), arrival, 0.6*nominal, 0.1*nominal, 1.3*nominal, 40*service),
 				"t.ndjson": `{"path":"/bestbefore.test.Predictor/Predict","body":"{\"user\":\"u1\"}"}` + "\n",
 			})
-			out := filepath.Join(dir, "out")
-			code, stdout, stderr := execute(t, context.Background(), "run", filepath.Join(dir, "s.yaml"), "--out", out, "--quiet")
-			if code != 0 {
-				t.Fatalf("exit %d\n%s\n%s", code, stdout, stderr)
-			}
-			after := ghz()
-			closed := (before + after) / 2
-			r := readValid(t, filepath.Join(out, "result.json"))
-			bb := r.BestBefore
-			ratio := bb.QPS / closed
-			t.Logf("gRPC %d x %v, %s arrivals: ghz closed loop %.1f calls/s (before %.1f, after %.1f; analytic %.1f); best-before %.1f = %.1f%%, limited by %s",
-				k, service, arrival, closed, before, after, nominal, bb.QPS, 100*ratio, bb.LimitedBy)
-			if !bb.Found || ratio > 1 || ratio < 0.85 {
-				t.Errorf("best-before %.1f calls/s is %.1f%% of ghz's closed-loop %.1f: want 85-100%%", bb.QPS, 100*ratio, closed)
-			}
+			rampUnderClosedLoop(t, dir, ghz, before, fmt.Sprintf("gRPC %d x %v, %s arrivals (analytic %.1f calls/s)", k, service, arrival, nominal))
 		})
 	}
 }
@@ -293,24 +279,32 @@ checks: [{json: outputs.0.contents.fp32_contents, min_items: 1}]
 `, addr, 0.6*analytic, 0.1*analytic, 1.3*analytic),
 				"t.ndjson": `{"path":"/inference.GRPCInferenceService/ModelInfer","body":` + strconv.Quote(call) + `}` + "\n",
 			})
-			out := filepath.Join(dir, "out")
-			code, stdout, stderr := execute(t, context.Background(), "run", filepath.Join(dir, "s.yaml"), "--out", out, "--quiet")
-			if code != 0 {
-				t.Fatalf("exit %d\n%s\n%s", code, stdout, stderr)
-			}
-			after := ghz()
-			closed := (before + after) / 2
-			r := readValid(t, filepath.Join(out, "result.json"))
-			bb := r.BestBefore
-			ratio := bb.QPS / closed
-			t.Logf("batcher max %d, %v + %v a row: analytic %.0f calls/s; ghz closed loop %.1f (before %.1f, after %.1f); best-before %.1f = %.1f%% of ghz, limited by %s",
-				bc.MaxBatch, bc.BatchCost, bc.RowCost, analytic, closed, before, after, bb.QPS, 100*ratio, bb.LimitedBy)
-			if !bb.Found || ratio > 1 || ratio < 0.85 {
-				t.Errorf("best-before %.1f calls/s is %.1f%% of ghz's closed-loop %.1f: want 85-100%%", bb.QPS, 100*ratio, closed)
-			}
+			closed := rampUnderClosedLoop(t, dir, ghz, before, fmt.Sprintf("batcher max %d, %v + %v a row (analytic %.0f calls/s)", bc.MaxBatch, bc.BatchCost, bc.RowCost, analytic))
 			if closed > 1.02*analytic {
 				t.Errorf("ghz served %.1f calls/s, above the analytic %.0f: the batcher's cost model does not hold", closed, analytic)
 			}
 		})
 	}
+}
+
+// rampUnderClosedLoop runs dir/s.yaml, measures the closed loop again
+// with ghz, and checks the best-before lies within 85-100% of the mean of
+// the closed-loop figures before and after; it returns that mean.
+func rampUnderClosedLoop(t *testing.T, dir string, ghz func() float64, before float64, what string) float64 {
+	t.Helper()
+	out := filepath.Join(dir, "out")
+	code, stdout, stderr := execute(t, context.Background(), "run", filepath.Join(dir, "s.yaml"), "--out", out, "--quiet")
+	if code != 0 {
+		t.Fatalf("exit %d\n%s\n%s", code, stdout, stderr)
+	}
+	after := ghz()
+	closed := (before + after) / 2
+	bb := readValid(t, filepath.Join(out, "result.json")).BestBefore
+	ratio := bb.QPS / closed
+	t.Logf("%s: ghz closed loop %.1f calls/s (before %.1f, after %.1f); best-before %.1f = %.1f%% of ghz, limited by %s",
+		what, closed, before, after, bb.QPS, 100*ratio, bb.LimitedBy)
+	if !bb.Found || ratio > 1 || ratio < 0.85 {
+		t.Errorf("best-before %.1f calls/s is %.1f%% of ghz's closed-loop %.1f: want 85-100%%", bb.QPS, 100*ratio, closed)
+	}
+	return closed
 }

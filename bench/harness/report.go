@@ -202,15 +202,7 @@ func (rep *Report) Markdown() string {
 				ratio += " (" + num(kr, 2) + " without vegeta's runs that fell behind)"
 			}
 		}
-		cpu := num(s.CPU, 1)
-		if s.N > 1 {
-			cpu += " [" + num(s.CPUMin, 1) + "–" + num(s.CPUMax, 1) + "]"
-		}
-		if s.Failed > 0 {
-			cpu += fmt.Sprintf(" (%d failed)", s.Failed)
-		}
-		p("| %.0f | %s | %s | %s | %s | %s + %s | %s | %s / %s | %s / %s | %s |\n", s.Offered, s.Tool, cpu, num(s.User, 1), num(s.Sys, 1),
-			num(s.VolSwitches, 2), num(s.InvolSwitches, 2), num(s.Achieved, 0), num(s.LagP50, 3), num(s.LagP99, 3), num(s.LatP50, 3), num(s.LatP99, 3), ratio)
+		p("%s", s.row(ratio))
 	}
 	p("\nGoals: CPU per request at most 0.6× vegeta's; send lag p99 under %s ms at 5,000 QPS.\n\n", num(c.MaxLagMS, 0))
 	for _, s := range sums {
@@ -281,15 +273,7 @@ func (rep *Report) Markdown() string {
 			if s.Tool == BestBeforeGRPC {
 				ratio = num(RatioOf(gs, s.Offered, BestBeforeGRPC, Ghz), 2)
 			}
-			cpu := num(s.CPU, 1)
-			if s.N > 1 {
-				cpu += " [" + num(s.CPUMin, 1) + "–" + num(s.CPUMax, 1) + "]"
-			}
-			if s.Failed > 0 {
-				cpu += fmt.Sprintf(" (%d failed)", s.Failed)
-			}
-			p("| %.0f | %s | %s | %s | %s | %s + %s | %s | %s / %s | %s / %s | %s |\n", s.Offered, s.Tool, cpu, num(s.User, 1), num(s.Sys, 1),
-				num(s.VolSwitches, 2), num(s.InvolSwitches, 2), num(s.Achieved, 0), num(s.LagP50, 3), num(s.LagP99, 3), num(s.LatP50, 3), num(s.LatP99, 3), ratio)
+			p("%s", s.row(ratio))
 		}
 		p("\nGoals: CPU per call at most 1.0× ghz's; send lag p99 under 2 ms at 5,000 calls/s.\n\n")
 		for _, s := range gs {
@@ -335,6 +319,20 @@ func (rep *Report) Markdown() string {
 			num(100*r.ServerCPU, 0), note)
 	}
 	return b.String()
+}
+
+// row is the summary's line of a fixed-rate table: CPU with its range,
+// switches, achieved rate, send lag, latency and the CPU ratio given.
+func (s Summary) row(ratio string) string {
+	cpu := num(s.CPU, 1)
+	if s.N > 1 {
+		cpu += " [" + num(s.CPUMin, 1) + "–" + num(s.CPUMax, 1) + "]"
+	}
+	if s.Failed > 0 {
+		cpu += fmt.Sprintf(" (%d failed)", s.Failed)
+	}
+	return fmt.Sprintf("| %.0f | %s | %s | %s | %s | %s + %s | %s | %s / %s | %s / %s | %s |\n", s.Offered, s.Tool, cpu, num(s.User, 1), num(s.Sys, 1),
+		num(s.VolSwitches, 2), num(s.InvolSwitches, 2), num(s.Achieved, 0), num(s.LagP50, 3), num(s.LagP99, 3), num(s.LatP50, 3), num(s.LatP99, 3), ratio)
 }
 
 func sustainedText(runs []Run, tool string, c Config) string {

@@ -112,7 +112,6 @@ func dial(base *url.URL, o attack.DoerOptions) (*grpc.ClientConn, error) {
 			return guard.DialContext(ctx, "tcp", a, h1.DefaultDialTimeout)
 		}),
 		grpc.WithMaxHeaderListSize(uint32(h1.DefaultMaxHeaderBytes)),
-		grpc.WithSharedWriteBuffer(true),
 		grpc.WithUserAgent("bestbefore"),
 	)
 	if err != nil {
