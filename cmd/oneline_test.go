@@ -157,7 +157,7 @@ func TestOneLineRuns(t *testing.T) {
 	}{
 		{[]string{"--url", c.srv.URL, "--slo", "p99=100"}, "--slo p99=100: 100 has no unit"},
 		{[]string{"--url", c.srv.URL, "--slo", "p98=1s,latency=2"}, "unknown objective"},
-		{[]string{"--url", "ftp://x"}, "want an http:// or https:// URL"},
+		{[]string{"--url", "ftp://x"}, "want an http://, https:// or grpc:// URL"},
 		{[]string{"--url", c.srv.URL, "--rate", "5", "--max-qps", "9"}, "give one"},
 		{[]string{"--url", c.srv.URL, "--header", "nocolon"}, `--header "nocolon"`},
 		{[]string{"--rate", "5"}, "run needs a scenario file, or --url"},
