@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"net/url"
 	"strings"
 	"time"
@@ -65,6 +66,13 @@ func reflectOn(ctx context.Context, cc *grpc.ClientConn, method string) (*descri
 	}
 	ask := func(req *rpb.ServerReflectionRequest) (*rpb.ServerReflectionResponse, error) {
 		if err := st.SendMsg(req); err != nil {
+			if errors.Is(err, io.EOF) {
+				// The server ended the stream (e.g. UNIMPLEMENTED): its
+				// status is what RecvMsg returns.
+				if rerr := st.RecvMsg(new(rpb.ServerReflectionResponse)); rerr != nil {
+					return nil, rerr
+				}
+			}
 			return nil, err
 		}
 		resp := new(rpb.ServerReflectionResponse)
