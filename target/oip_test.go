@@ -21,6 +21,7 @@ import (
 	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/status"
 
+	"github.com/bestbefore/bestbefore/internal/testserver"
 	"github.com/bestbefore/bestbefore/target"
 	"github.com/bestbefore/bestbefore/target/oip"
 )
@@ -172,6 +173,7 @@ func floats(v float64) string {
 // full batches; one caller at a time gets batches of one, each after the
 // queue delay.
 func TestBatcherServesItsAnalyticCapacity(t *testing.T) {
+	testserver.Serialize(t) // a capacity measured while other load tests run is theirs too
 	bc := target.BatchConfig{MaxBatch: 8, MaxQueueDelay: 2 * time.Millisecond, BatchCost: 4 * time.Millisecond, RowCost: 500 * time.Microsecond}
 	want := bc.CapacityQPS() // 8 / 8 ms = 1000
 	_, srv := h2cNode(t, target.Config{Batch: bc})
