@@ -172,7 +172,7 @@ func parseJSONLogLine(line string) (*LogEntry, error) {
 	case m["msec"] != nil:
 		var f float64
 		if f, err = strconv.ParseFloat(get([]string{"msec"}), 64); err == nil {
-			e.Time = time.UnixMilli(int64(math.Round(f * 1000)))
+			e.Time = unixSeconds(f)
 			e.Resolution = time.Millisecond
 		}
 	case m["time_local"] != nil:
@@ -182,7 +182,7 @@ func parseJSONLogLine(line string) (*LogEntry, error) {
 		// $time_iso8601 or $msec under another name.
 		v := get([]string{"@timestamp", "timestamp", "time"})
 		if f, ferr := strconv.ParseFloat(v, 64); ferr == nil && f > 1e8 {
-			e.Time = time.UnixMilli(int64(math.Round(f * 1000)))
+			e.Time = unixSeconds(f)
 			e.Resolution = time.Millisecond
 			break
 		}
@@ -197,7 +197,23 @@ func parseJSONLogLine(line string) (*LogEntry, error) {
 	if err != nil {
 		return nil, &traffic.LineError{Field: "time", Msg: fmt.Sprintf("not a log time: %v", err)}
 	}
+	if y := e.Time.Year(); y < 1 || y > 9999 {
+		return nil, &traffic.LineError{Field: "time", Msg: fmt.Sprintf("year %d is outside 0001-9999: not a log time (msec is seconds since 1970, e.g. 1764079388.250)", y)}
+	}
 	return e, nil
+}
+
+// maxUnixSeconds is 9999-12-31T23:59:59Z, the last second a log time
+// (and a traffic file) can hold.
+const maxUnixSeconds = 253402300799
+
+// unixSeconds is the time of f seconds since 1970 to the millisecond; a
+// value out of 0001-9999 gives a time the caller refuses by its year.
+func unixSeconds(f float64) time.Time {
+	if !(f >= -62135596800 && f <= maxUnixSeconds) {
+		return time.Date(10000, 1, 1, 0, 0, 0, 0, time.UTC)
+	}
+	return time.UnixMilli(int64(math.Round(f * 1000)))
 }
 
 // errAsterisk marks a server-wide request (OPTIONS *), which names no

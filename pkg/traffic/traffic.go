@@ -263,6 +263,9 @@ func (r *Request) Validate() error {
 	if r.Path == "" {
 		return &LineError{Field: "path", Msg: "required"}
 	}
+	if y := r.TS.Year(); !r.TS.IsZero() && (y < 1 || y > 9999) {
+		return &LineError{Field: "ts", Msg: fmt.Sprintf("year %d is outside 0001-9999: not a time a traffic file can hold", y)}
+	}
 	if err := h1.CheckTarget(r.Path); err != nil {
 		return &LineError{Field: "path", Msg: h1.Reason(err)}
 	}
