@@ -165,14 +165,15 @@ slo:
 }
 
 // Coordinated omission over gRPC: a server that stops for 1 s every 5 s,
-// driven at 400 calls/s, far under its capacity. The truth follows from
+// driven at 200 calls/s, far under its capacity. The truth follows from
 // the schedule: a fifth of the calls arrive in a stall and wait out the
-// rest of it, so the p99 is 1 ms + 95% of the 1 s stall = 951 ms.
-// bestbefore, timing from the intended send, reads it within 2%. ghz at
-// the same rate times from the actual call: its workers stuck in the
-// stall stop sending, and the calls they did not send are timed later,
-// after it. With 10 workers its p99 is far below the truth; with its
-// default 50 it is near (its 50 stuck calls are the stall's longest
+// rest of it, so the p99 is 1 ms + 95% of the 1 s stall = 951 ms (the
+// calls held by a stall are served within a few ms of its end: 64
+// slots). bestbefore, timing from the intended send, reads it within 2%.
+// ghz at the same rate times from the actual call: its workers stuck in
+// the stall stop sending, and the calls they did not send are timed
+// later, after it. With 5 workers its p99 is far below the truth; with
+// its default 50 it is near (its 50 stuck calls are the stall's longest
 // waits), and its p90 is then the one far below. About 40 s: run with
 // BESTBEFORE_LONG=1, as .ci/run does.
 func TestGRPCLatencyUnderAStall(t *testing.T) {
@@ -188,7 +189,7 @@ func TestGRPCLatencyUnderAStall(t *testing.T) {
 		"s.yaml": fmt.Sprintf(`name: grpc-stall
 target: {url: %s}
 traffic: {file: t.ndjson}
-load: {steps: [400], step_duration: 10s, warmup: 0s, timeout: 5s}
+load: {steps: [200], step_duration: 10s, warmup: 0s, timeout: 5s}
 monitor: {max_send_lag: 50ms}
 `, srv.URL()),
 		"t.ndjson": `{"path":"/bestbefore.test.Predictor/Predict","body":"{\"user\":\"u1\"}"}` + "\n",
@@ -202,19 +203,19 @@ monitor: {max_send_lag: 50ms}
 	p99 := time.Duration(st.LatencyMS.P99 * float64(time.Millisecond))
 	truth90 := service + time.Duration(float64(pause)*(1-0.1*float64(every)/float64(pause)))
 	p90 := time.Duration(st.LatencyMS.P90 * float64(time.Millisecond))
-	t.Logf("stall 1 s every 5 s at 400 calls/s: truth p99 %v, p90 %v; bestbefore p99 %v (%+.1f%%), p90 %v, p50 %.2f ms",
+	t.Logf("stall 1 s every 5 s at 200 calls/s: truth p99 %v, p90 %v; bestbefore p99 %v (%+.1f%%), p90 %v, p50 %.2f ms",
 		truth, truth90, p99.Round(time.Millisecond), 100*(float64(p99)/float64(truth)-1), p90.Round(time.Millisecond), st.LatencyMS.P50)
-	var ghz10 testgrpc.GhzReport
-	for _, c := range []int{10, 50} {
+	var few testgrpc.GhzReport
+	for _, c := range []int{5, 50} {
 		g := testgrpc.Ghz(t, testgrpc.GhzRun{Addr: srv.Addr, Call: "bestbefore.test.Predictor.Predict", Data: `{"user":"u1"}`, Proto: "predict.proto",
-			Concurrency: c, Duration: 10 * time.Second, RPS: 400})
-		t.Logf("ghz -c %d --rps 400: p99 %v, p90 %v, p50 %v, %d calls", c, g.Percentile(99).Round(time.Millisecond), g.Percentile(90).Round(10*time.Microsecond), g.Percentile(50).Round(10*time.Microsecond), g.Count)
-		if c == 10 {
-			ghz10 = g
+			Concurrency: c, Duration: 10 * time.Second, RPS: 200})
+		t.Logf("ghz -c %d --rps 200: p99 %v, p90 %v, p50 %v, %d calls", c, g.Percentile(99).Round(time.Millisecond), g.Percentile(90).Round(10*time.Microsecond), g.Percentile(50).Round(10*time.Microsecond), g.Count)
+		if c == 5 {
+			few = g
 		}
 	}
-	if ghz10.Percentile(99) > truth/2 {
-		t.Errorf("ghz -c 10 read p99 %v against the truth %v: the stall did not hide calls from it as expected", ghz10.Percentile(99), truth)
+	if few.Percentile(99) > truth/2 {
+		t.Errorf("ghz -c 5 read p99 %v against the truth %v: the stall did not hide calls from it as expected", few.Percentile(99), truth)
 	}
 	if d := float64(p99)/float64(truth) - 1; d > 0.02 || d < -0.02 {
 		t.Errorf("bestbefore's p99 %v is %+.1f%% off the truth %v: want within 2%%", p99, 100*d, truth)
