@@ -181,14 +181,12 @@ func (n *Node) registerOIP() {
 		if !ok {
 			code = http.StatusServiceUnavailable
 		}
-		w.Header().Set("Content-Type", "application/json")
-		w.WriteHeader(code)
-		fmt.Fprintf(w, "{%q:%v}\n", key, ok)
+		writeJSON(w, code, map[string]bool{key: ok})
 	}
 	n.mux.HandleFunc("GET /v2/health/live", func(w http.ResponseWriter, r *http.Request) { ready(w, true, "live") })
 	n.mux.HandleFunc("GET /v2/health/ready", func(w http.ResponseWriter, r *http.Request) { ready(w, n.ready.Load(), "ready") })
 	n.mux.HandleFunc("GET /v2", func(w http.ResponseWriter, r *http.Request) {
-		writeJSONBody(w, http.StatusOK, map[string]any{"name": ServerName, "version": ScorerVersion, "extensions": []string{}})
+		writeJSON(w, http.StatusOK, map[string]any{"name": ServerName, "version": ScorerVersion, "extensions": []string{}})
 	})
 	model := func(h http.HandlerFunc) http.HandlerFunc {
 		return func(w http.ResponseWriter, r *http.Request) {
@@ -203,7 +201,7 @@ func (n *Node) registerOIP() {
 			h(w, r)
 		}
 	}
-	n.mux.HandleFunc("GET /v2/models/{model}", model(func(w http.ResponseWriter, r *http.Request) { writeJSONBody(w, http.StatusOK, scorerMeta) }))
+	n.mux.HandleFunc("GET /v2/models/{model}", model(func(w http.ResponseWriter, r *http.Request) { writeJSON(w, http.StatusOK, scorerMeta) }))
 	n.mux.HandleFunc("GET /v2/models/{model}/ready", model(func(w http.ResponseWriter, r *http.Request) { ready(w, n.ready.Load(), "ready") }))
 	n.mux.HandleFunc("POST /v2/models/{model}/infer", model(n.handleInfer))
 	n.mux.HandleFunc("POST /v2/models/{model}/versions/{version}/infer", model(n.handleInfer))
@@ -250,19 +248,13 @@ func (n *Node) handleInfer(w http.ResponseWriter, r *http.Request) {
 		writeError(rec, http.StatusServiceUnavailable, err.Error())
 		return
 	}
-	writeJSONBody(rec, http.StatusOK, restInferResponse{ModelName: ScorerModel, ModelVersion: ScorerVersion, ID: req.ID,
+	writeJSON(rec, http.StatusOK, restInferResponse{ModelName: ScorerModel, ModelVersion: ScorerVersion, ID: req.ID,
 		Parameters: map[string]any{"node": n.cfg.Index},
 		Outputs:    []restOutput{{Name: scorerOutput, Shape: []int64{int64(rows), 1}, Datatype: "FP32", Data: scores}}})
 }
 
 // MaxInferBodyBytes bounds an OIP REST request body.
 const MaxInferBodyBytes = 1 << 20
-
-func writeJSONBody(w http.ResponseWriter, code int, v any) {
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(code)
-	json.NewEncoder(w).Encode(v)
-}
 
 // gRPC: inference.GRPCInferenceService.
 

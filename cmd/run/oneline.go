@@ -223,9 +223,8 @@ func (o *OneLine) grpcSection(u *url.URL, trafficFile string) (map[string]any, e
 		return nil, cmdutil.BadInputf("--url %s: a gRPC URL is a host and a port; the method is --call", o.URL)
 	}
 	g := map[string]any{}
-	abs := func(p string) (string, error) { return filepath.Abs(p) }
 	if o.Protoset != "" {
-		p, err := abs(o.Protoset)
+		p, err := filepath.Abs(o.Protoset)
 		if err != nil {
 			return nil, cmdutil.BadInput(err)
 		}
@@ -238,7 +237,7 @@ func (o *OneLine) grpcSection(u *url.URL, trafficFile string) (map[string]any, e
 		}
 		var abspaths []string
 		for _, p := range paths {
-			a, err := abs(p)
+			a, err := filepath.Abs(p)
 			if err != nil {
 				return nil, cmdutil.BadInput(err)
 			}

@@ -188,20 +188,6 @@ func (t *Target) urls() []string {
 // ProtocolGRPC is target.protocol for a bundled service spoken to in gRPC.
 const ProtocolGRPC = "grpc"
 
-// IsGRPC says whether the target's URLs are gRPC ones (grpc://,
-// grpcs://), or the bundled service spoken to in gRPC; a target speaks
-// one protocol, so the first URL decides.
-func (t *Target) IsGRPC() bool {
-	if t.Bundled != nil {
-		return t.Protocol == ProtocolGRPC
-	}
-	for _, u := range t.urls() {
-		p, err := h1.ParseBase(u)
-		return err == nil && h1.IsGRPC(p)
-	}
-	return false
-}
-
 // grpcProblems checks target.grpc and that a target speaks one protocol:
 // gRPC URLs are not mixed with HTTP ones, take no target.protocol, and
 // the bundled service is not one.
