@@ -49,6 +49,9 @@ type Config struct {
 	// Batch shapes the dynamic batcher of the scorer model, served over
 	// the Open Inference Protocol (REST and gRPC).
 	Batch BatchConfig `json:"batch"`
+	// LLM shapes the simulated language model behind the
+	// OpenAI-compatible completion endpoints (continuous batching).
+	LLM LLMConfig `json:"llm"`
 }
 
 // WithDefaults fills unset fields.
@@ -72,6 +75,7 @@ func (c Config) WithDefaults() Config {
 		c.Items = DefaultItems
 	}
 	c.Batch = c.Batch.WithDefaults()
+	c.LLM = c.LLM.WithDefaults()
 	return c
 }
 
@@ -100,6 +104,9 @@ func (c Config) Validate() error {
 	}
 	if err := c.Batch.Validate(); err != nil {
 		errs = append(errs, fmt.Errorf("batch: %w", err))
+	}
+	if err := c.LLM.Validate(); err != nil {
+		errs = append(errs, fmt.Errorf("llm: %w", err))
 	}
 	return errors.Join(errs...)
 }

@@ -45,6 +45,7 @@ type Node struct {
 	ready  atomic.Bool
 	mux    *http.ServeMux
 	batch  *batcher
+	llm    *llmEngine
 	grpc   *grpc.Server
 
 	reg       *prometheus.Registry
@@ -82,9 +83,11 @@ func NewNode(cfg Config) (*Node, error) {
 	}
 	n.initMetrics()
 	n.batch = newBatcher(cfg.Batch, newScorer(), n.reg)
+	n.llm = newLLMEngine(cfg.LLM, n.reg)
 	n.grpc = n.newGRPCServer()
 	n.mux = http.NewServeMux()
 	n.registerOIP()
+	n.registerLLM()
 	n.mux.HandleFunc("/v1/predict", n.handlePredict)
 	n.mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
@@ -145,6 +148,7 @@ func (n *Node) Close() {
 		close(n.stop)
 		n.wg.Wait()
 		n.batch.close()
+		n.llm.close()
 		n.grpc.Stop()
 	})
 }

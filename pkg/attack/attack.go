@@ -13,6 +13,7 @@ import (
 	"math"
 	"net"
 	"os"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -89,6 +90,29 @@ type Options struct {
 	// Clock, when set, replaces the machine's clock: the pacer sleeps on
 	// it and every time a step records is read from it (tests).
 	Clock Clock
+	// Stream says which bodies are read as event streams (StreamAuto,
+	// StreamNDJSON, StreamOff): time to first token and between tokens,
+	// output tokens.
+	Stream string
+	// Good holds the per-request objectives: a request due in the
+	// window that met each one set is counted in StepStats.Good (the
+	// goodput objective's measure).
+	Good RequestObjectives
+}
+
+// RequestObjectives are the bounds one request is held to for goodput;
+// zero for a bound not set. A response that did not stream has its whole
+// answer as its first token, and no time per output token.
+type RequestObjectives struct {
+	TTFT, TPOT, Latency time.Duration
+}
+
+// Set says a bound is set.
+func (g RequestObjectives) Set() bool { return g.TTFT > 0 || g.TPOT > 0 || g.Latency > 0 }
+
+// meets says a successful request met every bound set.
+func (g RequestObjectives) meets(latency, ttft, tpot time.Duration) bool {
+	return (g.Latency <= 0 || latency <= g.Latency) && (g.TTFT <= 0 || ttft <= g.TTFT) && (g.TPOT <= 0 || tpot <= g.TPOT)
 }
 
 // Item is one due request: its offset from the step start and the request
@@ -218,6 +242,15 @@ type rec struct {
 	// status is the HTTP status of an answer, 0 when none came.
 	status uint16
 	group  uint16
+	// streamed says the body was read as an event stream: first is when
+	// its first output event came (zero for none), last its last one,
+	// events how many came, tokens the output tokens (usage says from the
+	// server's usage object rather than the events).
+	streamed    bool
+	usage       bool
+	first, last time.Time
+	events      int64
+	tokens      int64
 }
 
 // kindKey is a kind of error on the hot path: its class and the HTTP
@@ -240,6 +273,7 @@ const (
 	classTooLarge
 	classHeaderTooLarge
 	classOther
+	classStreamTimeout
 	// classGRPC is the first of 16 classes, one per gRPC status code
 	// (result.GRPCClasses): classGRPC+code-1.
 	classGRPC
@@ -259,6 +293,7 @@ var classNames = [numClasses]string{
 	classTooLarge:       result.ClassResponseLarge,
 	classHeaderTooLarge: result.ClassHeaderLarge,
 	classOther:          result.ClassOther,
+	classStreamTimeout:  result.ClassStreamTimeout,
 }
 
 func init() {
@@ -319,6 +354,39 @@ type StepStats struct {
 	// Sides holds each side's figures in a live A/B run (Sides[0] is the
 	// StepStats itself); nil otherwise.
 	Sides []*StepStats
+	// Stream holds what the responses read as event streams measured;
+	// nil when none was.
+	Stream *StreamStats
+	// Good counts the requests due in the window that met every
+	// per-request objective (Options.Good) when GoodCounted: one is set.
+	Good        int64
+	GoodCounted bool
+}
+
+// StreamStats is what a step's streamed responses measured, over the
+// successful ones due in the measured window. Histograms in
+// microseconds.
+type StreamStats struct {
+	Responses int64
+	// TTFT is the time to first token from the intended send time;
+	// TTFTSent from the actual send (the difference is the generator's
+	// own backlog).
+	TTFT, TTFTSent *hdrhistogram.Histogram
+	// ITL holds the gaps between consecutive output events; TPOT each
+	// response's time per output token after the first ((last − first)
+	// ÷ (tokens − 1)).
+	ITL, TPOT *hdrhistogram.Histogram
+	// Tokens counts the output tokens; UsageResponses how many responses
+	// gave theirs in a usage object (the rest counted output events).
+	Tokens, UsageResponses int64
+	// WindowTokens counts the output tokens of the successful streamed
+	// responses that completed inside the measured window: the tokens per
+	// second the target delivered, as Goodput is the requests.
+	WindowTokens int64
+}
+
+func newStreamStats() *StreamStats {
+	return &StreamStats{TTFT: stats.New(), TTFTSent: stats.New(), ITL: stats.New(), TPOT: stats.New()}
 }
 
 // TrendSlices is how many slices StepStats.Trend splits a window into:
@@ -371,6 +439,9 @@ type stepRun struct {
 	stall     *stallProbe
 	inf       *inflight
 	collected chan struct{}
+	// itl receives each side's gaps between output events, from the
+	// workers reading streams.
+	itl []*lockedHist
 }
 
 // interval returns the index of the interval of the measured window that
@@ -573,6 +644,10 @@ func newStepRun(spec StepSpec, sides int, start time.Time) (*stepRun, []*StepSta
 		outs[k] = o
 	}
 	st.ivSent = make([]atomic.Int64, len(outs[0].Intervals))
+	st.itl = make([]*lockedHist, len(outs))
+	for k := range st.itl {
+		st.itl[k] = newLockedHist()
+	}
 	if len(outs) > 1 {
 		outs[0].Sides = outs
 	}
@@ -655,16 +730,34 @@ func (a *Attacker) worker(j *job) {
 
 func (a *Attacker) do(j *job, resp *Response) {
 	st := j.st
+	sc := resp.stream
+	if sc == nil && a.opts.Stream != StreamOff {
+		sc = newStreamScan(a.opts.Stream, a.clock.Now)
+		resp.stream = sc
+	}
+	if sc != nil {
+		sc.reset(st.itl[min(int(j.side), len(st.itl)-1)], j.intended.Sub(st.start) >= st.spec.Warmup)
+	}
 	sent := a.clock.Now()
 	t := a.opts.Targets[j.target]
 	err := t.Doer.Do(j.p, sent.Add(a.opts.Timeout), a.opts.KeepBody, resp)
 	done := a.clock.Now()
 	class := classOK
 	var status uint16
-	if err != nil {
+	streamed := sc != nil && sc.on
+	switch {
+	case err != nil && streamed && classify(err) == classTimeout:
+		class = classStreamTimeout
+		st.example(kindKey{class, 0}, func() string {
+			return "the stream was still open at the request timeout, " + strconv.FormatInt(sc.events, 10) + " output events in"
+		})
+	case err == nil && streamed && sc.overflow:
+		class = classTooLarge
+		st.example(kindKey{class, 0}, func() string { return "an event of the stream passed " + strconv.Itoa(MaxEventBytes) + " bytes" })
+	case err != nil:
 		class = classify(err)
 		st.example(kindKey{class, 0}, err.Error)
-	} else {
+	default:
 		status = uint16(min(max(resp.Status, 0), 999))
 		resp.Recorded = j.p.Status
 		switch {
@@ -692,8 +785,13 @@ func (a *Attacker) do(j *job, resp *Response) {
 	if len(a.health) > 1 {
 		a.observe(j.target, class)
 	}
+	r := rec{intended: j.intended, sent: sent, done: done, class: class, side: j.side, status: status, group: j.p.Group}
+	if streamed {
+		r.streamed, r.first, r.last, r.events = true, sc.first, sc.last, sc.events
+		r.tokens, r.usage = sc.tokens()
+	}
 	select {
-	case st.results <- rec{intended: j.intended, sent: sent, done: done, class: class, side: j.side, status: status, group: j.p.Group}:
+	case st.results <- r:
 	case <-st.abandon: // the step no longer waits for this answer
 	}
 	a.inflight.Add(-1)
@@ -757,6 +855,7 @@ func (a *Attacker) collect(st *stepRun, outs []*StepStats, done chan struct{}) {
 	type side struct {
 		out           *StepStats
 		lat, svc, lag stats.Recorder
+		stream        *StreamStats
 		byClass       [numClasses]int64
 		kinds         map[kindKey]int64
 		groups        []EndpointStats
@@ -791,6 +890,14 @@ func (a *Attacker) collect(st *stepRun, outs []*StepStats, done chan struct{}) {
 	}
 	finish := func() {
 		ivs.finish(st, outs, len(st.ivSent), true)
+		for k, sd := range sides {
+			if sd.stream != nil {
+				l := st.itl[k]
+				l.mu.Lock()
+				sd.stream.ITL.Merge(l.h)
+				l.mu.Unlock()
+			}
+		}
 		for k := range trend {
 			encodeTrend(outs[k], &trend[k], window)
 		}
@@ -801,6 +908,10 @@ func (a *Attacker) collect(st *stepRun, outs []*StepStats, done chan struct{}) {
 				}
 			}
 			sd.out.Clamped = sd.lat.Clamped
+			sd.out.GoodCounted = a.opts.Good.Set()
+			if sd.stream != nil {
+				sd.out.Stream = sd.stream
+			}
 			sd.out.Errors = st.errorKinds(sd.kinds)
 			for _, g := range sd.groups {
 				if g.Requests > 0 {
@@ -818,10 +929,16 @@ func (a *Attacker) collect(st *stepRun, outs []*StepStats, done chan struct{}) {
 		sd := sides[si]
 		out := sd.out
 		st.completed.Add(1)
+		if r.streamed && sd.stream == nil {
+			sd.stream = newStreamStats()
+		}
 		if r.class != classOK {
 			st.errs.Add(1)
 		} else if d := r.done.Sub(st.start); d >= spec.Warmup && d < spec.Duration {
 			out.Goodput++
+			if r.streamed {
+				sd.stream.WindowTokens += r.tokens
+			}
 		}
 		off := r.intended.Sub(st.start)
 		if off < spec.Warmup {
@@ -854,6 +971,9 @@ func (a *Attacker) collect(st *stepRun, outs []*StepStats, done chan struct{}) {
 			return
 		}
 		l := r.done.Sub(r.intended)
+		if r.class == classOK {
+			a.recordStream(sd.stream, out, r, l)
+		}
 		sd.lat.Record(l)
 		sd.svc.Record(r.done.Sub(r.sent))
 		sl := r.sent.Sub(r.intended)
@@ -908,6 +1028,37 @@ func (a *Attacker) collect(st *stepRun, outs []*StepStats, done chan struct{}) {
 			progress()
 		}
 	}
+}
+
+// recordStream counts a successful request due in the window: its
+// stream's figures when it streamed, and whether it met every
+// per-request objective.
+func (a *Attacker) recordStream(ss *StreamStats, out *StepStats, r rec, latency time.Duration) {
+	ttft, tpot := latency, time.Duration(0)
+	if r.streamed {
+		ss.Responses++
+		ss.Tokens += r.tokens
+		if r.usage {
+			ss.UsageResponses++
+		}
+		if r.events > 0 {
+			ttft = r.first.Sub(r.intended)
+			recordDuration(ss.TTFT, ttft)
+			recordDuration(ss.TTFTSent, r.first.Sub(r.sent))
+			if r.tokens > 1 {
+				tpot = r.last.Sub(r.first) / time.Duration(r.tokens-1)
+				recordDuration(ss.TPOT, tpot)
+			}
+		}
+	}
+	if a.opts.Good.Set() && a.opts.Good.meets(latency, ttft, tpot) {
+		out.Good++
+	}
+}
+
+func recordDuration(h *hdrhistogram.Histogram, d time.Duration) {
+	v, _ := stats.Micros(d)
+	_ = h.RecordValue(v)
 }
 
 // encodeTrend writes the trend slices' histograms into o.Trend; a slice

@@ -32,6 +32,9 @@ type Response struct {
 	Header func(name string) (string, bool)
 	// scratch is the Doer's own reusable state for this response.
 	scratch any
+	// stream reads an event stream's body as it arrives (time to first
+	// token, between tokens), nil when streams are not read.
+	stream *streamScan
 }
 
 // statusLine describes an HTTP status, as a sample error message.

@@ -32,6 +32,10 @@ func (d *H1Doer) Do(p *Prepared, deadline time.Time, keepBody bool, resp *Respon
 		resp.scratch = hr
 		resp.Header = hr.HeaderValue
 	}
+	hr.Stream = nil
+	if resp.stream != nil {
+		hr.Stream = resp.stream
+	}
 	err := d.D.Do(p.Raw, deadline, keepBody, hr)
 	resp.Status, resp.Body, resp.BodyLen = hr.Status, hr.Body, hr.BodyLen
 	resp.Code, resp.Message = 0, ""

@@ -26,6 +26,8 @@ type parser struct {
 	// long holds a header line longer than the read buffer while it is
 	// read; kept for the next one unless it grew past keepLong.
 	long []byte
+	// sink is the Streamer reading the current body, nil for none.
+	sink Streamer
 }
 
 // keepLong is the largest long-line buffer a connection keeps between
@@ -104,6 +106,10 @@ func (p *parser) read(head, keepBody bool, resp *Response) (keep, started bool, 
 		}
 
 		keep = !h.close && (minor >= 1 || h.keepAlive)
+		p.sink = nil
+		if resp.Stream != nil && !head && status != 204 && status != 304 && status != 101 && resp.Stream.Start(resp) {
+			p.sink, resp.Streamed = resp.Stream, true
+		}
 		if minor == 0 && h.te {
 			// RFC 9112 §6.1: an HTTP/1.0 message with Transfer-Encoding
 			// has faulty framing; ignore the coding and close after it.
@@ -277,7 +283,7 @@ func parseDecimal(b []byte) (int64, bool) {
 
 // readN reads a body of n bytes.
 func (p *parser) readN(n int64, keepBody bool, resp *Response) error {
-	if p.max > 0 && n > p.max {
+	if p.bounded(keepBody) && n > p.max {
 		return tooLarge(n, p.max)
 	}
 	if err := p.body(n, keepBody, resp); err != nil {
@@ -287,8 +293,17 @@ func (p *parser) readN(n int64, keepBody bool, resp *Response) error {
 	return nil
 }
 
+// bounded says the body bound applies: a body kept in memory, or one
+// not given to a Streamer (which bounds its own events).
+func (p *parser) bounded(keepBody bool) bool {
+	return p.max > 0 && (keepBody || p.sink == nil)
+}
+
 // body reads n body bytes, appending them to resp.Body or discarding them.
 func (p *parser) body(n int64, keepBody bool, resp *Response) error {
+	if p.sink != nil {
+		return p.stream(n, keepBody, resp)
+	}
 	if !keepBody {
 		if _, err := p.br.Discard(int(n)); err != nil {
 			return bodyErr(err)
@@ -306,6 +321,27 @@ func (p *parser) body(n int64, keepBody bool, resp *Response) error {
 			return bodyErr(err)
 		}
 		n -= step
+	}
+	return nil
+}
+
+// stream reads n body bytes as they arrive, giving each part to the
+// Streamer when it comes (and keeping it when asked).
+func (p *parser) stream(n int64, keepBody bool, resp *Response) error {
+	for n > 0 {
+		if p.br.Buffered() == 0 {
+			if _, err := p.br.Peek(1); err != nil {
+				return bodyErr(err)
+			}
+		}
+		k := int(min(n, int64(p.br.Buffered())))
+		b, _ := p.br.Peek(k)
+		if keepBody {
+			resp.Body = append(resp.Body, b...)
+		}
+		p.sink.Data(b)
+		_, _ = p.br.Discard(k)
+		n -= int64(k)
 	}
 	return nil
 }
@@ -337,7 +373,7 @@ func (p *parser) readChunked(keepBody bool, resp *Response) error {
 			break
 		}
 		total += size
-		if p.max > 0 && total > p.max {
+		if p.bounded(keepBody) && total > p.max {
 			return tooLarge(total, p.max)
 		}
 		if err := p.body(size, keepBody, resp); err != nil {
@@ -401,7 +437,7 @@ func (p *parser) readUntilClose(keepBody bool, resp *Response) error {
 			return err
 		}
 		n := int64(p.br.Buffered())
-		if p.max > 0 && total+n > p.max {
+		if p.bounded(keepBody) && total+n > p.max {
 			return tooLarge(total+n, p.max)
 		}
 		if err := p.body(n, keepBody, resp); err != nil {

@@ -17,6 +17,25 @@ type Response struct {
 	// BodyLen is the length of the body as received (after removing the
 	// chunked framing), whether it was kept or discarded.
 	BodyLen int64
+	// Stream, when set, is offered every response once its header is
+	// read; a body it takes (an event stream) is given to it as it
+	// arrives, and the body bound (Options.MaxResponseBytes) does not
+	// apply to it unless the body is kept: the Streamer bounds what it
+	// holds itself. Do leaves it as it is.
+	Stream Streamer
+	// Streamed is set when Stream took the body.
+	Streamed bool
+}
+
+// Streamer reads a response's body as it arrives: time to first token
+// and between tokens are read from when each part came, not from when
+// the whole body had.
+type Streamer interface {
+	// Start says, from the header, whether to read this body as a stream.
+	Start(r *Response) bool
+	// Data is called with each part of the body as it is read; the bytes
+	// are valid only during the call.
+	Data(p []byte)
 }
 
 // Reset empties r, keeping the capacity of its buffers.
@@ -25,6 +44,7 @@ func (r *Response) Reset() {
 	r.Header = r.Header[:0]
 	r.Body = r.Body[:0]
 	r.BodyLen = 0
+	r.Streamed = false
 }
 
 // HeaderValue returns the value of the first header field called name

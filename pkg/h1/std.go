@@ -94,6 +94,10 @@ func (s *Std) Do(raw []byte, deadline time.Time, keepBody bool, resp *Response) 
 			resp.Header = append(append(append(append(resp.Header, k...), ": "...), v...), "\r\n"...)
 		}
 	}
+	if resp.Stream != nil && r.Request.Method != http.MethodHead && resp.Stream.Start(resp) {
+		resp.Streamed = true
+		return stdStream(r.Body, keepBody, resp, s.o.MaxResponseBytes)
+	}
 	body := io.Reader(r.Body)
 	if s.o.MaxResponseBytes > 0 {
 		if r.ContentLength > s.o.MaxResponseBytes {
@@ -114,6 +118,31 @@ func (s *Std) Do(raw []byte, deadline time.Time, keepBody bool, resp *Response) 
 		return tooLarge(resp.BodyLen, s.o.MaxResponseBytes)
 	}
 	return nil
+}
+
+// stdStream reads a streamed body as it arrives, giving each read to the
+// Streamer; the body bound applies only to a body kept.
+func stdStream(body io.Reader, keepBody bool, resp *Response, max int64) error {
+	var buf [4096]byte
+	for {
+		n, err := body.Read(buf[:])
+		if n > 0 {
+			resp.BodyLen += int64(n)
+			if keepBody {
+				if max > 0 && resp.BodyLen > max {
+					return tooLarge(resp.BodyLen, max)
+				}
+				resp.Body = append(resp.Body, buf[:n]...)
+			}
+			resp.Stream.Data(buf[:n])
+		}
+		if err == io.EOF {
+			return nil
+		}
+		if err != nil {
+			return stdErr(err)
+		}
+	}
 }
 
 // readAll appends r to dst, reusing dst's capacity.

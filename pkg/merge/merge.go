@@ -301,6 +301,7 @@ func mergeStep(in []Input, k int, tol time.Duration) (result.Step, error) {
 		DurationS: f.DurationS, WarmupS: f.WarmupS, ErrorsByClass: map[string]int64{},
 	}
 	lat, svc := stats.New(), stats.New()
+	sm := &streamMerge{}
 	var ivs, trend []result.Interval
 	var ivHists, trendHists []*hdrhistogram.Histogram
 	latest := f.StartedAt
@@ -389,6 +390,16 @@ func mergeStep(in []Input, k int, tol time.Duration) (result.Step, error) {
 				return out, err
 			}
 		}
+		if err := sm.add(s, x.Path, k); err != nil {
+			return out, err
+		}
+		if s.GoodRequests != nil {
+			good := *s.GoodRequests
+			if out.GoodRequests != nil {
+				good += *out.GoodRequests
+			}
+			out.GoodRequests = &good
+		}
 		mergeGenerator(&out.Generator, &s.Generator, x.Result.Shard.Index)
 		if s.Target != nil {
 			targets = append(targets, s.Target)
@@ -433,9 +444,73 @@ func mergeStep(in []Input, k int, tol time.Duration) (result.Step, error) {
 		}
 	}
 	out.Trend = trend
+	if out.Stream, err = sm.result(); err != nil {
+		return out, err
+	}
 	out.Target = mergeTargets(targets)
 	out.Host = mergeHosts(hosts)
 	return out, nil
+}
+
+// streamMerge sums the shards' streamed responses: counts and token
+// rates add, histograms merge losslessly.
+type streamMerge struct {
+	out                   *result.Stream
+	ttft, sent, itl, tpot *hdrhistogram.Histogram
+	usage, events         bool
+}
+
+func (m *streamMerge) add(s *result.Step, path string, k int) error {
+	if s.Stream == nil {
+		return nil
+	}
+	if m.out == nil {
+		m.out = &result.Stream{}
+		m.ttft, m.sent, m.itl, m.tpot = stats.New(), stats.New(), stats.New(), stats.New()
+	}
+	x := s.Stream
+	m.out.Responses += x.Responses
+	m.out.OutputTokens += x.OutputTokens
+	m.out.OutputTokensPerS += x.OutputTokensPerS
+	m.usage = m.usage || x.TokensFrom != "events"
+	m.events = m.events || x.TokensFrom != "usage"
+	for _, h := range []struct {
+		dst   *hdrhistogram.Histogram
+		enc   string
+		field string
+	}{{m.ttft, x.TTFTHistogram, "ttft_histogram"}, {m.sent, x.TTFTFromSendHistogram, "ttft_from_send_histogram"}, {m.itl, x.ITLHistogram, "itl_histogram"}, {m.tpot, x.TPOTHistogram, "tpot_histogram"}} {
+		if err := add(h.dst, h.enc, path, k, "stream."+h.field); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// result is the merged figures, nil when no shard streamed.
+func (m *streamMerge) result() (*result.Stream, error) {
+	if m.out == nil {
+		return nil, nil
+	}
+	o := m.out
+	switch {
+	case m.usage && m.events:
+		o.TokensFrom = "mixed"
+	case m.usage:
+		o.TokensFrom = "usage"
+	default:
+		o.TokensFrom = "events"
+	}
+	o.TTFTMS, o.TTFTFromSendMS, o.ITLMS, o.TPOTMS = result.Summarize(m.ttft), result.Summarize(m.sent), result.Summarize(m.itl), result.Summarize(m.tpot)
+	var err error
+	for _, h := range []struct {
+		dst *string
+		h   *hdrhistogram.Histogram
+	}{{&o.TTFTHistogram, m.ttft}, {&o.TTFTFromSendHistogram, m.sent}, {&o.ITLHistogram, m.itl}, {&o.TPOTHistogram, m.tpot}} {
+		if *h.dst, err = stats.Encode(h.h); err != nil {
+			return nil, err
+		}
+	}
+	return o, nil
 }
 
 // add decodes a shard's histogram into dst, naming the file on failure.

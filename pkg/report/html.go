@@ -48,6 +48,9 @@ func HTML(w io.Writer, r *result.Result, o Options) error {
 		if bb.NMinus1QPS > 0 {
 			card(fmt.Sprintf("N-1 (%d nodes, margin %s)", bb.Nodes, fmtFloat(bb.SafetyMargin)), fmtQPS(bb.NMinus1QPS)+" QPS", "good")
 		}
+		if bb.OutputTokensPerS > 0 {
+			card("best-before in tokens", fmtQPS(bb.OutputTokensPerS)+" tokens/s", "good")
+		}
 	} else {
 		card("best-before", "none found", "bad")
 	}

@@ -231,6 +231,13 @@ func headline(r *result.Result) string {
 	} else if bb.NMinus1QPS > 0 {
 		fmt.Fprintf(&b, "; with safety margin %s: %s QPS", fmtFloat(bb.SafetyMargin), fmtQPS(bb.NMinus1QPS))
 	}
+	if bb.OutputTokensPerS > 0 {
+		fmt.Fprintf(&b, " (%s output tokens/s", fmtQPS(bb.OutputTokensPerS))
+		if bb.NMinus1OutputTokensPerS > 0 {
+			fmt.Fprintf(&b, "; N-1: %s", fmtQPS(bb.NMinus1OutputTokensPerS))
+		}
+		b.WriteString(")")
+	}
 	b.WriteString(". ")
 	b.WriteString(limitText(r))
 	return b.String()

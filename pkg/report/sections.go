@@ -30,6 +30,7 @@ func sections(r *result.Result, charts, timeline []*chart) []section {
 		para{text: text{s: "One point per interval of each step's measured window; warmups are not measured and show as gaps. The shading marks each step, coloured by phase (ramp, refine, hold). Rates count the requests due in the interval, by their intended send time."}, note: true},
 	}}, len(timeline) > 0)
 	add(section{id: "steps", title: "Steps", blocks: []block{stepsTable{r}}}, len(r.Steps) > 0)
+	add(streamsSection(r))
 	add(endpointsSection(r))
 	add(errorsSection(r))
 	add(warningsSection(r))
@@ -55,6 +56,9 @@ func objectivesSection(r *result.Result) (section, bool) {
 		t.head = append(t.head, fmt.Sprintf("at first failing step (%s QPS)", fmtQPS(fail.OfferedQPS)))
 	}
 	for _, ob := range obs {
+		if ob.PerRequest {
+			continue // what a good request is: in the goodput row's note
+		}
 		row := []cell{plain(ob.Label), num(ob.Format(ob.Bound))}
 		for _, x := range []struct {
 			s  result.Step
@@ -88,6 +92,50 @@ func endpointsSection(r *result.Result) (section, bool) {
 		details{summary: "Every step, by endpoint", blocks: []block{every}},
 		para{text: text{s: fmt.Sprintf("Requests are grouped by method and path template (numbers, UUIDs and hex identifiers folded to {id}, query values to {}); the %d most frequent endpoints of the traffic are named, the rest counted as %s.", traffic.MaxEndpoints, traffic.OtherEndpoint)}, note: true},
 	}}, true
+}
+
+// streamsSection is what each step measured of its streamed responses:
+// tokens per second against the offered requests per second, time to
+// first token from the intended and from the actual send, and the gaps
+// between tokens.
+func streamsSection(r *result.Result) (section, bool) {
+	rows := StreamRows(r)
+	if len(rows) == 0 {
+		return section{}, false
+	}
+	t := table{head: StreamHead}
+	for _, row := range rows {
+		var cs []cell
+		for i, v := range row {
+			if i == 1 {
+				cs = append(cs, plain(v))
+			} else {
+				cs = append(cs, num(v))
+			}
+		}
+		t.rows = append(t.rows, cs)
+	}
+	return section{id: "streams", title: "Streamed responses", blocks: []block{t,
+		para{text: text{s: "Time to first token (TTFT) is measured from each request's intended send time, as latency is; the column from the actual send leaves out the generator's own backlog, and the difference between the two shows it. ITL is the gap between consecutive output events; TPOT a response's time per output token after the first. Tokens per second count the output tokens of the responses completed in the window."}, note: true},
+	}}, true
+}
+
+// StreamHead names the columns of StreamRows.
+var StreamHead = []string{"#", "phase", "offered QPS", "tokens/s", "tokens/resp", "TTFT p50", "TTFT p99", "TTFT p99 from send", "ITL p50", "ITL p99", "TPOT p50", "tokens from"}
+
+// StreamRows is a row per step that streamed, in StreamHead's columns.
+func StreamRows(r *result.Result) [][]string {
+	var out [][]string
+	for _, s := range r.Steps {
+		x := s.Stream
+		if x == nil || x.Responses == 0 {
+			continue
+		}
+		out = append(out, []string{strconv.Itoa(s.Index), s.Phase, fmtQPS(s.OfferedQPS), fmtQPS(x.OutputTokensPerS),
+			strconv.FormatFloat(float64(x.OutputTokens)/float64(x.Responses), 'f', 1, 64),
+			fmtMS(x.TTFTMS.P50), fmtMS(x.TTFTMS.P99), fmtMS(x.TTFTFromSendMS.P99), fmtMS(x.ITLMS.P50), fmtMS(x.ITLMS.P99), fmtMS(x.TPOTMS.P50), x.TokensFrom})
+	}
+	return out
 }
 
 // errorsSection is the run's error table: each kind of error, how often

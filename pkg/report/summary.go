@@ -49,6 +49,13 @@ func Summary(w io.Writer, r *result.Result, o Options) error {
 		if bb.NMinus1QPS > 0 {
 			p("  N-1          %s QPS  (one of %d nodes lost, safety margin %s)\n", fmtQPS(bb.NMinus1QPS), bb.Nodes, fmtFloat(bb.SafetyMargin))
 		}
+		if bb.OutputTokensPerS > 0 {
+			p("  In tokens    %s output tokens/s", fmtQPS(bb.OutputTokensPerS))
+			if bb.NMinus1OutputTokensPerS > 0 {
+				p("; N-1 %s", fmtQPS(bb.NMinus1OutputTokensPerS))
+			}
+			p("  (delivered at the best-before step)\n")
+		}
 		if t := limitText(r); t != "" {
 			para(2, "  %s", t)
 		}
@@ -101,6 +108,11 @@ func Summary(w io.Writer, r *result.Result, o Options) error {
 			}
 		}
 		p("\n")
+		if rows := StreamRows(r); len(rows) > 0 {
+			p("  Streamed responses (TTFT from the intended send; ITL between output events):\n")
+			writeColumns(bw, "  ", append([][]string{StreamHead}, rows...))
+			p("\n")
+		}
 		textChart(bw, r)
 	}
 
@@ -198,4 +210,26 @@ func targetWatched(r *result.Result) bool {
 		}
 	}
 	return false
+}
+
+// writeColumns writes rows as left-padded columns, the first row a head.
+func writeColumns(w io.Writer, indent string, rows [][]string) {
+	width := make([]int, len(rows[0]))
+	for _, r := range rows {
+		for i, c := range r {
+			width[i] = max(width[i], utf8.RuneCountInString(c))
+		}
+	}
+	for _, r := range rows {
+		var b strings.Builder
+		b.WriteString(indent)
+		for i, c := range r {
+			if i > 0 {
+				b.WriteString("  ")
+			}
+			b.WriteString(strings.Repeat(" ", width[i]-utf8.RuneCountInString(c)))
+			b.WriteString(c)
+		}
+		fmt.Fprintln(w, b.String())
+	}
 }

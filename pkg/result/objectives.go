@@ -59,6 +59,10 @@ type Objective struct {
 	// comparison of measure and bound: an allowance for a window's edges
 	// or for noise, read with the measure in one pass.
 	judge func(s *Step, bound float64) (v float64, measured, broke bool)
+	// PerRequest is true for a bound every request is held to for
+	// goodput (goodput.ttft, goodput.tpot, goodput.latency): never judged
+	// on a step by itself, it says what a good request is.
+	PerRequest bool
 	// Queue is true for the objectives that read a queue over the step's
 	// window, which a stationary queue's one-off excursion can break by
 	// chance: a step that breaks only these is measured again, and they
@@ -148,6 +152,38 @@ func latencyObjective(key, label string, q float64, read func(l Latency) float64
 	}
 }
 
+// streamObjective is the objective on a percentile of a streamed
+// response's time to first token (from the intended send time) or of the
+// gaps between its tokens: kind is ttft or itl, key the percentile's name.
+func streamObjective(kind, what, key string, q float64, read func(s *Stream) Latency) Objective {
+	return Objective{
+		Key: kind + "." + key, Label: what + " " + key, Unit: UnitMS, Quantile: q,
+		SLO: kind + "." + key, Aliases: []string{kind + "_" + key}, Doc: kind + "_ms." + key, Positive: true,
+		measure: func(s *Step) (float64, bool) {
+			if s.Stream == nil || s.Stream.Responses == 0 {
+				return 0, false
+			}
+			l := read(s.Stream)
+			switch key {
+			case "p50":
+				return l.P50, true
+			case "p90":
+				return l.P90, true
+			}
+			return l.P99, true
+		},
+	}
+}
+
+// perRequestObjective is a bound each request is held to for goodput.
+func perRequestObjective(key, what string) Objective {
+	return Objective{
+		Key: "goodput." + key, Label: "goodput: a request's " + what, Unit: UnitMS, PerRequest: true,
+		SLO: "goodput." + key, Aliases: []string{"goodput_" + key}, Doc: "goodput." + key + "_ms", Positive: true,
+		measure: func(*Step) (float64, bool) { return 0, false },
+	}
+}
+
 // Catalogue is every objective a step can be judged against, in the order
 // reports list them.
 var Catalogue = []Objective{
@@ -159,6 +195,27 @@ var Catalogue = []Objective{
 	latencyObjective("p9999", "p99.99", 99.99, nil),
 	latencyObjective("max", "max", 100, func(l Latency) float64 { return l.Max }),
 	latencyObjective("mean", "mean", 0, func(l Latency) float64 { return l.Mean }),
+	streamObjective("ttft", "time to first token", "p50", 50, func(s *Stream) Latency { return s.TTFTMS }),
+	streamObjective("ttft", "time to first token", "p90", 90, func(s *Stream) Latency { return s.TTFTMS }),
+	streamObjective("ttft", "time to first token", "p99", 99, func(s *Stream) Latency { return s.TTFTMS }),
+	streamObjective("itl", "inter-token latency", "p50", 50, func(s *Stream) Latency { return s.ITLMS }),
+	streamObjective("itl", "inter-token latency", "p90", 90, func(s *Stream) Latency { return s.ITLMS }),
+	streamObjective("itl", "inter-token latency", "p99", 99, func(s *Stream) Latency { return s.ITLMS }),
+	{
+		// The share of requests that met every per-request bound (as
+		// vLLM's goodput and DistServe's SLO attainment count them).
+		Key: "goodput", Label: "goodput (share of requests meeting every per-request bound)", Unit: UnitShare, AtLeast: true,
+		SLO: "goodput.share", Aliases: []string{"goodput"}, Doc: "goodput.share",
+		measure: func(s *Step) (float64, bool) {
+			if s.GoodRequests == nil || s.Requests == 0 {
+				return 0, false
+			}
+			return float64(*s.GoodRequests) / float64(s.Requests), true
+		},
+	},
+	perRequestObjective("ttft", "time to first token (the whole answer's latency when it did not stream)"),
+	perRequestObjective("tpot", "time per output token after the first"),
+	perRequestObjective("latency", "latency"),
 	{
 		Key: "error_rate", Label: "error rate", Unit: UnitShare,
 		SLO: "error_rate", Aliases: []string{"errors"}, Doc: "error_rate",

@@ -40,6 +40,9 @@ const (
 	ClassResponseLarge = "response_too_large"
 	ClassHeaderLarge   = "header_too_large"
 	ClassOther         = "other"
+	// ClassStreamTimeout is a streamed response still open at the
+	// request timeout: a stream that never ends, or never sends an event.
+	ClassStreamTimeout = "stream_timeout"
 )
 
 // GRPCClasses are the error classes of a gRPC call's status, indexed by
@@ -56,7 +59,7 @@ var GRPCClasses = [17]string{
 // ErrorClasses lists every error class a step can count, in the order
 // result.schema.json lists them.
 func ErrorClasses() []string {
-	out := []string{ClassTimeout, ClassRefused, ClassReset, ClassHTTP4xx, ClassHTTP5xx, ClassCheckFailed, ClassDropped, ClassResponseLarge, ClassHeaderLarge, ClassOther}
+	out := []string{ClassTimeout, ClassRefused, ClassReset, ClassHTTP4xx, ClassHTTP5xx, ClassCheckFailed, ClassDropped, ClassResponseLarge, ClassHeaderLarge, ClassOther, ClassStreamTimeout}
 	return append(out, GRPCClasses[1:]...)
 }
 
@@ -218,6 +221,43 @@ type Step struct {
 	// send time (ten), each with the latency histogram of the requests
 	// due in it: what the steady-state objective reads.
 	Trend []Interval `json:"trend,omitempty"`
+	// Stream is what the step's streamed responses measured; absent when
+	// none streamed.
+	Stream *Stream `json:"stream,omitempty"`
+	// GoodRequests counts the requests due in the window that met every
+	// per-request bound (goodput.ttft, goodput.tpot, goodput.latency);
+	// absent when none is set.
+	GoodRequests *int64 `json:"good_requests,omitempty"`
+}
+
+// Stream is what a step measured of its streamed responses (server-sent
+// events, newline-delimited JSON): the successful ones due in the
+// measured window.
+type Stream struct {
+	Responses int64 `json:"responses"`
+	// TTFTMS is the time to first token from each request's intended
+	// send time; TTFTFromSendMS from its actual send, which leaves out
+	// the generator's own backlog (the difference shows it).
+	TTFTMS         Latency `json:"ttft_ms"`
+	TTFTFromSendMS Latency `json:"ttft_from_send_ms"`
+	// ITLMS is the gaps between consecutive output events; TPOTMS each
+	// response's time per output token after the first.
+	ITLMS  Latency `json:"itl_ms"`
+	TPOTMS Latency `json:"tpot_ms"`
+	// OutputTokens counts the responses' output tokens; TokensFrom says
+	// where the counts came from: "usage" (the server's usage object),
+	// "events" (one token an output event) or "mixed".
+	OutputTokens int64  `json:"output_tokens"`
+	TokensFrom   string `json:"tokens_from"`
+	// OutputTokensPerS is the output tokens of the successful streamed
+	// responses completed inside the window, per second: the token
+	// throughput the target delivered.
+	OutputTokensPerS float64 `json:"output_tokens_per_s"`
+	// The histograms, in the encoding of Step.Histogram (microseconds).
+	TTFTHistogram         string `json:"ttft_histogram"`
+	TTFTFromSendHistogram string `json:"ttft_from_send_histogram"`
+	ITLHistogram          string `json:"itl_histogram"`
+	TPOTHistogram         string `json:"tpot_histogram"`
 }
 
 // Endpoint is what a step measured of one endpoint group: its requests
@@ -306,11 +346,16 @@ type Host struct {
 
 // BestBefore is the headline: the highest rate that met every objective.
 type BestBefore struct {
-	Found        bool    `json:"found"`
-	QPS          float64 `json:"qps"`
-	NMinus1QPS   float64 `json:"n_minus_1_qps"`
-	Nodes        int     `json:"nodes"`
-	SafetyMargin float64 `json:"safety_margin"`
+	Found      bool    `json:"found"`
+	QPS        float64 `json:"qps"`
+	NMinus1QPS float64 `json:"n_minus_1_qps"`
+	// OutputTokensPerS is the best-before in output tokens per second
+	// when the service streams tokens: what the step that set it
+	// delivered; NMinus1OutputTokensPerS the same after losing a node.
+	OutputTokensPerS        float64 `json:"output_tokens_per_s,omitempty"`
+	NMinus1OutputTokensPerS float64 `json:"n_minus_1_output_tokens_per_s,omitempty"`
+	Nodes                   int     `json:"nodes"`
+	SafetyMargin            float64 `json:"safety_margin"`
 	// LimitedBy names the objective that failed first above the best-before
 	// (e.g. "latency.p99"), or what else ended the search when nothing
 	// failed: "max_qps", "interrupted", "fixed_rate" or "generator"

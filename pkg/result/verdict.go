@@ -405,5 +405,13 @@ func ComputeBestBefore(steps []Step, nodes int, margin float64) BestBefore {
 	if bb.Found && nodes > 0 {
 		bb.NMinus1QPS = bb.QPS * float64(nodes-1) / float64(nodes) * margin
 	}
+	if bb.Found && steps[bb.Step].Stream != nil && steps[bb.Step].Stream.OutputTokensPerS > 0 {
+		// In output tokens: what the step that set it delivered, as
+		// measured (not its rate times an assumed length).
+		bb.OutputTokensPerS = steps[bb.Step].Stream.OutputTokensPerS
+		if nodes > 0 {
+			bb.NMinus1OutputTokensPerS = bb.OutputTokensPerS * float64(nodes-1) / float64(nodes) * margin
+		}
+	}
 	return bb
 }

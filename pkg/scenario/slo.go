@@ -11,6 +11,7 @@ import (
 
 	"go.yaml.in/yaml/v3"
 
+	"github.com/bestbefore/bestbefore/pkg/attack"
 	"github.com/bestbefore/bestbefore/pkg/result"
 )
 
@@ -195,6 +196,9 @@ func (s SLO) MarshalYAML() (any, error) {
 // must be, a share between 0% and 100%.
 func (s SLO) validate() problems {
 	ps := append(problems(nil), s.problems...)
+	if _, ok := s.Bounds["goodput"]; ok && !s.Good().Set() {
+		ps = append(ps, problemf("slo.goodput.share", "says what share of requests must be good, and needs what a good request is: set goodput.ttft, goodput.tpot or goodput.latency"))
+	}
 	for _, ob := range result.Catalogue {
 		v, ok := s.Bounds[ob.Key]
 		if !ok {
@@ -215,6 +219,13 @@ func (s SLO) validate() problems {
 		}
 	}
 	return ps
+}
+
+// Good is the per-request bounds goodput counts against (goodput.ttft,
+// goodput.tpot, goodput.latency), zero for those not set.
+func (s SLO) Good() attack.RequestObjectives {
+	d := func(key string) time.Duration { return time.Duration(s.Bounds[key] * float64(time.Millisecond)) }
+	return attack.RequestObjectives{TTFT: d("goodput.ttft"), TPOT: d("goodput.tpot"), Latency: d("goodput.latency")}
 }
 
 // InForce is the objectives a step is judged against: the bounds set,

@@ -69,6 +69,12 @@ type Target struct {
 	// Streams is, for gRPC, the most calls in flight on one connection
 	// before the next is opened (default 100, what most servers allow).
 	Streams int `yaml:"streams"`
+	// Stream says which response bodies are read as a stream of events,
+	// timing the first token and the gaps between tokens: auto (the
+	// default) those the server sends as text/event-stream (server-sent
+	// events, as OpenAI-compatible servers stream completions); ndjson
+	// also newline-delimited JSON, a line an event; off none.
+	Stream string `yaml:"stream"`
 }
 
 // GRPC is target.grpc. Without protoset or proto, the descriptors are

@@ -11,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/bestbefore/bestbefore/pkg/attack"
 	"github.com/bestbefore/bestbefore/pkg/h1"
 	"github.com/bestbefore/bestbefore/pkg/pace"
 )
@@ -218,6 +219,9 @@ func (t *Target) grpcProblems() problems {
 		ps.add("target.streams", "must be between 0 (the default, 100) and 100000, got %d", t.Streams)
 	} else if t.Streams > 0 && grpcs == 0 && t.Protocol != ProtocolGRPC {
 		ps.add("target.streams", "applies to gRPC targets (for h2 the server's own stream limit applies)")
+	}
+	if t.Stream != "" && !slices.Contains(attack.StreamModes, t.Stream) {
+		ps.add("target.stream", "must be one of %s, got %q", strings.Join(attack.StreamModes, ", "), t.Stream)
 	}
 	g := t.GRPC
 	if g == nil {

@@ -303,9 +303,18 @@ func prepare(ctx context.Context, cfg Config) (stepper Stepper, prov *attack.Pro
 		Targets: targets, MaxInFlight: s.Load.MaxInFlight, Timeout: s.Load.Timeout.D(),
 		Checks: checks, KeepBody: keepBody, RecordedStatus: recorded, MaxSendLag: s.Monitor.MaxSendLag.D(), TargetSide: targetSide,
 		Guard: guard, Coalesce: attack.CoalesceFor(s.Monitor.MaxSendLag.D()), Abort: cfg.Abort,
+		Stream: streamMode(s.Target.Stream), Good: s.SLO.Good(),
 	})
 	closers = append(closers, atk.Close)
 	return atk, prov, info, closeAll, nil
+}
+
+// streamMode is target.stream as the attacker takes it ("auto" is the default).
+func streamMode(m string) string {
+	if m == "auto" {
+		return attack.StreamAuto
+	}
+	return m
 }
 
 // Objectives are the scenario's objectives in force, in plain units.
@@ -701,6 +710,11 @@ func BuildStep(idx int, phase string, offered float64, ss *attack.StepStats, sam
 	for _, sl := range ss.Trend {
 		st.Trend = append(st.Trend, result.Interval{OffsetS: sl.Offset.Seconds(), Requests: sl.Requests, Histogram: sl.Histogram})
 	}
+	st.Stream = BuildStream(ss.Stream, win)
+	if ss.GoodCounted {
+		good := ss.Good
+		st.GoodRequests = &good
+	}
 	g := &st.Generator
 	g.SendLagP50MS = stats.QuantileMS(ss.SendLag, 50)
 	g.SendLagP99MS = stats.QuantileMS(ss.SendLag, 99)
@@ -754,6 +768,35 @@ func BuildStep(idx int, phase string, offered float64, ss *attack.StepStats, sam
 	sort.Strings(samples)
 	st.Warnings = append(st.Warnings, samples...)
 	return st
+}
+
+// BuildStream turns what a step measured of its streamed responses into
+// the result's figures; nil when none streamed.
+func BuildStream(ss *attack.StreamStats, window float64) *result.Stream {
+	if ss == nil {
+		return nil
+	}
+	out := &result.Stream{
+		Responses: ss.Responses, OutputTokens: ss.Tokens,
+		TTFTMS: result.Summarize(ss.TTFT), TTFTFromSendMS: result.Summarize(ss.TTFTSent),
+		ITLMS: result.Summarize(ss.ITL), TPOTMS: result.Summarize(ss.TPOT),
+	}
+	switch {
+	case ss.UsageResponses == 0:
+		out.TokensFrom = "events"
+	case ss.UsageResponses == ss.Responses:
+		out.TokensFrom = "usage"
+	default:
+		out.TokensFrom = "mixed"
+	}
+	if window > 0 {
+		out.OutputTokensPerS = float64(ss.WindowTokens) / window
+	}
+	out.TTFTHistogram, _ = stats.Encode(ss.TTFT)
+	out.TTFTFromSendHistogram, _ = stats.Encode(ss.TTFTSent)
+	out.ITLHistogram, _ = stats.Encode(ss.ITL)
+	out.TPOTHistogram, _ = stats.Encode(ss.TPOT)
+	return out
 }
 
 func summaryWarnings(r *result.Result) []string {
