@@ -1,0 +1,15 @@
+package attack_test
+
+import (
+	"os"
+	"testing"
+
+	"github.com/bestbefore/bestbefore/internal/teststream"
+)
+
+func TestMain(m *testing.M) {
+	if teststream.ChildMain() {
+		return
+	}
+	os.Exit(m.Run())
+}
