@@ -8,7 +8,7 @@ import (
 )
 
 func TestMain(m *testing.M) {
-	if teststream.ChildMain() {
+	if teststream.ChildMain() || genChild() {
 		return
 	}
 	os.Exit(m.Run())

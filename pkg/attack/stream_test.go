@@ -2,7 +2,15 @@ package attack_test
 
 import (
 	"context"
+	"encoding/json"
+	"fmt"
+	"net/http/httptest"
 	"net/url"
+	"os"
+	"os/exec"
+	"runtime"
+	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -120,4 +128,82 @@ type hdrLike struct {
 
 func (h *hdrLike) at(q float64) time.Duration {
 	return time.Duration(h.h.ValueAtQuantile(q)) * time.Microsecond
+}
+
+// genChildEnv makes the test binary a generator of its own (genChild).
+const genChildEnv = "BESTBEFORE_STREAM_GENERATOR"
+
+// genChild runs a fixed-rate step against the URL in genChildEnv and
+// prints its time to first token p99 from the intended and from the
+// actual send, as JSON: the generator a test can stop and continue.
+func genChild() bool {
+	u := os.Getenv(genChildEnv)
+	if u == "" {
+		return false
+	}
+	st := streamStep(&testing.T{}, u, "", attack.StreamAuto, 400, 10*time.Millisecond)
+	if st.Stream == nil {
+		fmt.Println(`{"error":"no stream"}`)
+		return true
+	}
+	q := func(h interface{ ValueAtQuantile(float64) int64 }, p float64) int64 { return h.ValueAtQuantile(p) }
+	json.NewEncoder(os.Stdout).Encode(map[string]int64{
+		"responses": st.Stream.Responses, "ttft_p50_us": q(st.Stream.TTFT, 50), "ttft_p99_us": q(st.Stream.TTFT, 99),
+		"sent_p50_us": q(st.Stream.TTFTSent, 50), "sent_p99_us": q(st.Stream.TTFTSent, 99), "ttft_max_us": st.Stream.TTFT.Max(),
+	})
+	return true
+}
+
+// The coordinated-omission test for streams: the generator's process is
+// stopped for 1 s (SIGSTOP, as a long pause of the machine or the
+// runtime would), 1.5 s into a 4 s step of 100 requests/s against a
+// server whose first event comes at 5 ms. The requests due during the
+// pause are sent late, all at once: time to first token from the
+// intended send shows the pause at the p99 (a quarter of the requests
+// waited up to a second), while the same figure from the actual send,
+// what a client that times from its own send reports, does not (only
+// the one request or so awaiting its first event when the pause began
+// holds it, under 1%).
+func TestStreamStallShowsFromTheIntendedSend(t *testing.T) {
+	if runtime.GOOS != "linux" {
+		t.Skip("SIGSTOP")
+	}
+	srv := testserverStream(t)
+	cmd := exec.Command(os.Args[0], "-test.run=^$")
+	cmd.Env = append(os.Environ(), genChildEnv+"="+srv)
+	var out strings.Builder
+	cmd.Stdout, cmd.Stderr = &out, os.Stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(1500 * time.Millisecond)
+	_ = cmd.Process.Signal(syscall.SIGSTOP)
+	time.Sleep(time.Second)
+	_ = cmd.Process.Signal(syscall.SIGCONT)
+	if err := cmd.Wait(); err != nil {
+		t.Fatalf("generator: %v\n%s", err, out.String())
+	}
+	var m map[string]int64
+	if err := json.Unmarshal([]byte(out.String()), &m); err != nil {
+		t.Fatalf("generator said %q: %v", out.String(), err)
+	}
+	ms := func(k string) time.Duration { return time.Duration(m[k]) * time.Microsecond }
+	t.Logf("%d responses; TTFT from the intended send p50 %v, p99 %v, max %v; from the actual send p50 %v, p99 %v",
+		m["responses"], ms("ttft_p50_us"), ms("ttft_p99_us"), ms("ttft_max_us"), ms("sent_p50_us"), ms("sent_p99_us"))
+	if m["responses"] != 400 {
+		t.Errorf("%d responses, want 400", m["responses"])
+	}
+	if p := ms("ttft_p99_us"); p < 800*time.Millisecond {
+		t.Errorf("TTFT p99 from the intended send %v: the 1 s pause does not show", p)
+	}
+	if p := ms("sent_p99_us"); p > 100*time.Millisecond {
+		t.Errorf("TTFT p99 from the actual send %v: the pause shows where it should not", p)
+	}
+}
+
+// testserverStream serves the 5 ms + 5 ms × 10 schedule in this process.
+func testserverStream(t *testing.T) string {
+	ts := httptest.NewServer(teststream.Schedule{First: 5 * time.Millisecond, Every: 5 * time.Millisecond, Events: 10, Usage: true})
+	t.Cleanup(ts.Close)
+	return ts.URL
 }
