@@ -38,6 +38,7 @@ type ImportOptions struct {
 	SkipInvalid bool
 	Hosts       []string
 	PathPrefix  string
+	Model       string
 	Redaction   cmdutil.Redaction
 }
 
@@ -45,8 +46,8 @@ type ImportOptions struct {
 func NewCmdImport(f *cmdutil.Factory, runF func(*ImportOptions) error) *cobra.Command {
 	opts := &ImportOptions{IO: f.IOStreams}
 	cmd := &cobra.Command{
-		Use:   "import --from nginx|apache|har|vegeta IN --out OUT",
-		Short: "Convert access logs, HAR archives or vegeta targets to a traffic file",
+		Use:   "import --from nginx|apache|har|vegeta|csv|openai|sharegpt IN --out OUT",
+		Short: "Convert access logs, HAR archives, vegeta targets or LLM prompts to a traffic file",
 		Long: `Convert traffic from other tools to a bestbefore traffic file.
 
   nginx, apache  access logs: the combined or common format, or one JSON
@@ -68,6 +69,22 @@ func NewCmdImport(f *cmdutil.Factory, runF func(*ImportOptions) error) *cobra.Co
                  "Name: value" headers, an "@file" body; blank-line
                  separated). A Host header is kept, and URL credentials
                  become a (redacted) Authorization header.
+  openai         JSON lines of OpenAI-style requests: each line a
+                 completion body (prompt) or chat completion body
+                 (messages), or a line of OpenAI's Batch API input
+                 ({"custom_id", "method", "url", "body"}). Model,
+                 max_tokens and the rest are kept.
+  sharegpt       a ShareGPT-style data set (a JSON array of
+                 {"conversations": [{"from", "value"}, ...]}), the prompts
+                 serving benchmarks replay: each conversation's first turn
+                 becomes a chat completion asking for as many tokens as its
+                 second turn holds (about four characters a token), so the
+                 prompt and output lengths keep the data set's spread.
+                 Conversations of one turn are left out.
+                 Both ask for a stream with usage (stream: true,
+                 stream_options.include_usage), so a replay times the
+                 first token and counts output tokens as the server does;
+                 --model names the model where a request names none.
 
 Each imported request keeps the status it got (status in the traffic line):
 the check "status: recorded" then expects a replay to get the same class.
@@ -83,7 +100,8 @@ import with its file and line (exit 2), or with --skip-invalid is counted
 and reported at the end.`,
 		Example: `  bestbefore traffic import --from nginx /var/log/nginx/access.log --out traffic.ndjson.gz
   bestbefore traffic import --from har page.har --host api.example.com --path-prefix /v1/ --out api.ndjson
-  bestbefore traffic import --from vegeta targets.txt --out traffic.ndjson`,
+  bestbefore traffic import --from vegeta targets.txt --out traffic.ndjson
+  bestbefore traffic import --from sharegpt ShareGPT_V3_unfiltered_cleaned_split.json --model my-model --out prompts.ndjson.gz`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			opts.In = args[0]
@@ -93,12 +111,13 @@ and reported at the end.`,
 			return importRun(opts)
 		},
 	}
-	cmd.Flags().StringVar(&opts.From, "from", "", "input format: nginx, apache, har, vegeta or csv (a header naming method, url or path, body, content_type, header:NAME) (required)")
+	cmd.Flags().StringVar(&opts.From, "from", "", "input format: nginx, apache, har, vegeta, csv (a header naming method, url or path, body, content_type, header:NAME), openai or sharegpt (required)")
 	cmdutil.FixedValues(cmd, "from", importer.FormatNames()...)
 	cmd.Flags().StringVarP(&opts.Out, "out", "o", "", "traffic file to write; .gz compresses (required)")
 	cmd.Flags().BoolVar(&opts.SkipInvalid, "skip-invalid", false, "skip entries that cannot be converted, and report how many")
 	cmd.Flags().StringArrayVar(&opts.Hosts, "host", nil, "keep only requests to this host (host or host:port; repeatable); entries naming no host are kept")
 	cmd.Flags().StringVar(&opts.PathPrefix, "path-prefix", "", "keep only requests whose path starts with this, e.g. /v1/")
+	cmd.Flags().StringVar(&opts.Model, "model", "", "with --from openai or sharegpt: the model of the requests that name none")
 	cmdutil.RedactionFlags(cmd.Flags(), &opts.Redaction)
 	return cmd
 }
@@ -115,7 +134,10 @@ func importRun(opts *ImportOptions) error {
 		return cmdutil.BadInputf("traffic import: --path-prefix %q: a path starts with /", opts.PathPrefix)
 	}
 	ios := opts.IO
-	iopts := importer.Options{SkipInvalid: opts.SkipInvalid, Hosts: opts.Hosts, PathPrefix: opts.PathPrefix}
+	if opts.Model != "" && format != importer.OpenAI && format != importer.ShareGPT {
+		return cmdutil.BadInputf("traffic import: --model applies to --from openai and sharegpt")
+	}
+	iopts := importer.Options{SkipInvalid: opts.SkipInvalid, Hosts: opts.Hosts, PathPrefix: opts.PathPrefix, Model: opts.Model}
 	if iopts.Redactor, err = opts.Redaction.Redactor(); err != nil {
 		return cmdutil.BadInputf("traffic import: %v", err)
 	}

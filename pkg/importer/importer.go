@@ -29,10 +29,15 @@ const (
 	HAR    Format = "har"
 	Vegeta Format = "vegeta"
 	CSV    Format = "csv"
+	// OpenAI is JSON lines of OpenAI-style completion requests (or
+	// OpenAI Batch API input lines); ShareGPT a ShareGPT-style data set
+	// of conversations.
+	OpenAI   Format = "openai"
+	ShareGPT Format = "sharegpt"
 )
 
 // Formats lists the formats, for help texts.
-var Formats = []Format{Nginx, Apache, HAR, Vegeta, CSV}
+var Formats = []Format{Nginx, Apache, HAR, Vegeta, CSV, OpenAI, ShareGPT}
 
 // FormatNames lists the formats' names, for help texts and completion.
 func FormatNames() []string {
@@ -74,6 +79,9 @@ type Options struct {
 	// for when it is not found from the current directory (where vegeta
 	// reads it): the targets file's directory. ImportFile sets it.
 	Dir string
+	// Model names the model of the OpenAI-style requests that name none
+	// (every ShareGPT conversation).
+	Model string
 }
 
 // MaxOrigins is how many distinct origins Stats.Origins counts; the rest
@@ -266,6 +274,10 @@ func Import(r io.Reader, name string, f Format, opts Options, emit func(*traffic
 		err = importVegeta(br, name, opts.Dir, st, out, bad)
 	case CSV:
 		err = importCSV(br, name, st, out, bad)
+	case OpenAI:
+		err = importOpenAI(br, name, opts.Model, st, out, bad)
+	case ShareGPT:
+		err = importShareGPT(br, name, opts.Model, st, out, bad)
 	default:
 		err = fmt.Errorf("unknown format %q", f)
 	}

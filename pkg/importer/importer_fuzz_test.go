@@ -88,3 +88,17 @@ func FuzzCSV(f *testing.F) {
 		fuzzImport(t, data, importer.CSV)
 	})
 }
+
+func FuzzOpenAI(f *testing.F) {
+	f.Add([]byte(`{"model":"m","prompt":"Say hi","max_tokens":16}` + "\n" + `{"messages":[{"role":"user","content":"hi"}],"stream":false}`))
+	f.Add([]byte(`{"custom_id":"request-1","method":"POST","url":"/v1/chat/completions","body":{"model":"gpt-3.5-turbo-0125","messages":[{"role":"system","content":"You are a helpful assistant."},{"role":"user","content":"Hello world!"}],"max_tokens":1000}}`))
+	f.Add([]byte(`{"custom_id":"x","method":"GET","url":"/v1/embeddings","body":{}}` + "\n{\"prompt\":1}\n{]"))
+	f.Fuzz(func(t *testing.T, data []byte) { fuzzImport(t, data, importer.OpenAI) })
+}
+
+func FuzzShareGPT(f *testing.F) {
+	f.Add([]byte(`[{"id":"a","conversations":[{"from":"human","value":"What is a queue?"},{"from":"gpt","value":"A line of waiting things."}]},{"id":"b","conversations":[{"from":"human","value":"one turn"}]}]`))
+	f.Add([]byte(`[{"id":"c","conversations":[{"from":"human","value":""},{"from":"gpt","value":"x"}]}, {"conversations": 5}]`))
+	f.Add([]byte("[\n{\"conversations\":[{\"from\":\"human\",\"value\":\"\\u00e9t\\u00e9\"},{\"from\":\"gpt\",\"value\":\"\"}]}\n"))
+	f.Fuzz(func(t *testing.T, data []byte) { fuzzImport(t, data, importer.ShareGPT) })
+}

@@ -2,6 +2,7 @@ package importer_test
 
 import (
 	"bytes"
+	"encoding/json"
 	"errors"
 	"flag"
 	"os"
@@ -185,5 +186,86 @@ func TestImportCSV(t *testing.T) {
 	// Given to run as a traffic file, a CSV names the converter.
 	if h := traffic.Sniff([]byte("method,url,body")).Hint("reqs.csv"); !strings.Contains(h, "traffic import --from csv reqs.csv") {
 		t.Errorf("hint %q", h)
+	}
+}
+
+func importAll(t *testing.T, path string, f importer.Format, opts importer.Options) ([]*traffic.Request, *importer.Stats, error) {
+	t.Helper()
+	in, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer in.Close()
+	var out []*traffic.Request
+	st, err := importer.Import(in, path, f, opts, func(r *traffic.Request) error { out = append(out, r); return nil })
+	return out, st, err
+}
+
+// OpenAI-style request lines become streamed completions: plain bodies
+// to the path their fields name, Batch API lines to their url; model and
+// max_tokens kept, stream and the usage object asked for.
+func TestImportOpenAI(t *testing.T) {
+	reqs, st, err := importAll(t, "testdata/openai.jsonl", importer.OpenAI, importer.Options{Model: "fallback"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.Read != 3 || len(reqs) != 3 {
+		t.Fatalf("read %d, wrote %d", st.Read, len(reqs))
+	}
+	for i, want := range []struct{ path, model, maxTokens string }{
+		{importer.CompletionsPath, `"bestbefore-tiny"`, "48"},
+		{importer.ChatCompletionsPath, `"bestbefore-tiny"`, "32"},
+		{importer.ChatCompletionsPath, `"gpt-3.5-turbo-0125"`, "1000"},
+	} {
+		r := reqs[i]
+		var body map[string]json.RawMessage
+		if err := json.Unmarshal([]byte(r.Body), &body); err != nil {
+			t.Fatal(err)
+		}
+		if r.Method != "POST" || r.Path != want.path || string(body["model"]) != want.model || string(body["max_tokens"]) != want.maxTokens ||
+			string(body["stream"]) != "true" || string(body["stream_options"]) != `{"include_usage":true}` || r.Header.Get("Content-Type") != "application/json" {
+			t.Errorf("line %d: %s %s %s", i+1, r.Method, r.Path, r.Body)
+		}
+	}
+	dir := t.TempDir()
+	bad := filepath.Join(dir, "bad.jsonl")
+	os.WriteFile(bad, []byte(`{"prompt":"ok"}`+"\n\n"+`{"custom_id":"r","method":"POST","url":"/v1/embeddings","body":{"input":"x"}}`+"\n"), 0o644)
+	_, _, err = importAll(t, bad, importer.OpenAI, importer.Options{})
+	if err == nil || !strings.Contains(err.Error(), "bad.jsonl:3: url:") {
+		t.Errorf("an embeddings line: %v", err)
+	}
+}
+
+// A ShareGPT-style data set: each conversation of two turns or more is a
+// chat completion of its first turn asking for its second turn's length
+// in tokens; shorter ones are left out, counted.
+func TestImportShareGPT(t *testing.T) {
+	reqs, st, err := importAll(t, "testdata/sharegpt.json", importer.ShareGPT, importer.Options{Model: "m"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.Read != 4 || st.Filtered != 2 || len(reqs) != 2 {
+		t.Fatalf("read %d, filtered %d, wrote %d", st.Read, st.Filtered, len(reqs))
+	}
+	var body struct {
+		Model     string `json:"model"`
+		MaxTokens int    `json:"max_tokens"`
+		Stream    bool   `json:"stream"`
+		Messages  []struct{ Role, Content string }
+	}
+	if err := json.Unmarshal([]byte(reqs[0].Body), &body); err != nil {
+		t.Fatal(err)
+	}
+	answer := "Ramp the load in steps, hold each long enough to see whether the queue grows, and take the highest step that kept every objective."
+	if reqs[0].Path != importer.ChatCompletionsPath || body.Model != "m" || !body.Stream || len(body.Messages) != 1 ||
+		body.Messages[0].Content != "How do I know how much load my service can take?" || body.MaxTokens != importer.EstimateTokens(answer) {
+		t.Errorf("first conversation became %s %s", reqs[0].Path, reqs[0].Body)
+	}
+	dir := t.TempDir()
+	bad := filepath.Join(dir, "bad.json")
+	os.WriteFile(bad, []byte("[\n{\"conversations\":[{\"from\":\"human\",\"value\":\"a\"},{\"from\":\"gpt\",\"value\":\"b\"}]},\n{\"conversations\": 5}\n]"), 0o644)
+	_, _, err = importAll(t, bad, importer.ShareGPT, importer.Options{})
+	if err == nil || !strings.Contains(err.Error(), "bad.json:3") {
+		t.Errorf("a conversation of the wrong type: %v", err)
 	}
 }

@@ -107,5 +107,9 @@ func BundledConfig(b *scenario.Bundled) target.Config {
 		c.Batch = target.BatchConfig{MaxBatch: bb.MaxBatch, MaxQueueDelay: bb.MaxQueueDelay.D(), BatchCost: bb.BatchCost.D(),
 			RowCost: bb.RowCost.D(), Instances: bb.Instances, Queue: bb.Queue}
 	}
+	if l := b.LLM; l != nil {
+		c.LLM = target.LLMConfig{MaxRunning: l.MaxRunning, TokenBudget: l.TokenBudget, IterBase: l.IterBase.D(), IterPerRequest: l.IterPerRequest.D(),
+			PrefillPerToken: l.PrefillPerToken.D(), Queue: l.Queue, MaxTokens: l.MaxTokens}
+	}
 	return c.WithDefaults()
 }

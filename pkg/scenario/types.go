@@ -102,6 +102,25 @@ type Bundled struct {
 	// Protocol model (target.protocol: grpc speaks it over gRPC; its REST
 	// form is /v2/models/scorer/infer).
 	Batch *BundledBatch `yaml:"batch"`
+	// LLM shapes the simulated language model behind the service's
+	// OpenAI-compatible completion endpoints (/v1/completions,
+	// /v1/chat/completions), served with continuous batching.
+	LLM *BundledLLM `yaml:"llm"`
+}
+
+// BundledLLM is target.bundled.llm: each decoding iteration gives every
+// running request a token and costs iter_base + iter_per_request ×
+// (running requests) + prefill_per_token × (prompt tokens joining); at
+// most max_running requests run while their prompts and max_tokens fit
+// token_budget (the KV cache); queue more wait, the rest are refused.
+type BundledLLM struct {
+	MaxRunning      int      `yaml:"max_running"`
+	TokenBudget     int      `yaml:"token_budget"`
+	IterBase        Duration `yaml:"iter_base"`
+	IterPerRequest  Duration `yaml:"iter_per_request"`
+	PrefillPerToken Duration `yaml:"prefill_per_token"`
+	Queue           int      `yaml:"queue"`
+	MaxTokens       int      `yaml:"max_tokens"`
 }
 
 // BundledBatch is target.bundled.batch: a batch of up to max_batch rows

@@ -163,6 +163,25 @@ func (t *Target) validate() problems {
 				ps.add("target.bundled.batch.queue", "must be between 0 (the default, 64 × max_batch) and %d, got %d", MaxBundledQueue, bb.Queue)
 			}
 		}
+		if l := b.LLM; l != nil {
+			if l.MaxRunning < 0 || l.MaxRunning > 4096 {
+				ps.add("target.bundled.llm.max_running", "must be between 0 (the default, 32) and 4096, got %d", l.MaxRunning)
+			}
+			if l.TokenBudget < 0 || l.TokenBudget == 1 || l.TokenBudget > 1<<24 {
+				ps.add("target.bundled.llm.token_budget", "must be 0 (the default, 16384) or between 2 and %d, got %d", 1<<24, l.TokenBudget)
+			}
+			for field, d := range map[string]time.Duration{"iter_base": l.IterBase.D(), "iter_per_request": l.IterPerRequest.D(), "prefill_per_token": l.PrefillPerToken.D()} {
+				if d < 0 || d > time.Minute {
+					ps.add("target.bundled.llm."+field, "must be between 0 and 1m, got %v", d)
+				}
+			}
+			if l.Queue < 0 || l.Queue > MaxBundledQueue {
+				ps.add("target.bundled.llm.queue", "must be between 0 (the default, 8 × max_running) and %d, got %d", MaxBundledQueue, l.Queue)
+			}
+			if l.MaxTokens < 0 || l.MaxTokens > 4096 {
+				ps.add("target.bundled.llm.max_tokens", "must be between 0 (the default, 32) and 4096, got %d", l.MaxTokens)
+			}
+		}
 	}
 	if t.MaxResponseBytes < 0 {
 		ps.add("target.max_response_bytes", "must not be negative")
