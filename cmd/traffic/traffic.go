@@ -155,6 +155,9 @@ func importRun(opts *ImportOptions) error {
 		fmt.Fprintf(w, "; %d with secrets redacted", st.Redacted)
 	}
 	fmt.Fprintln(w)
+	if st.OneTurn > 0 {
+		fmt.Fprintf(w, "left out %s of one turn: no answer to take an output length from\n", count(st.OneTurn, "conversation", "conversations"))
+	}
 	if st.Filtered > 0 {
 		fmt.Fprintf(w, "left out %s by --host/--path-prefix\n", count(st.Filtered, "entry", "entries"))
 	}

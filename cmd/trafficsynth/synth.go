@@ -38,6 +38,7 @@ curve (quiet at night, busiest in the afternoon). The same flags and seed
 always give the same bytes.`,
 		Example: `  bestbefore traffic synth --out traffic.ndjson.gz --requests 30000 --seed 1
   bestbefore traffic synth --api oip-grpc --out oip.ndjson.gz --requests 5000   # for target.protocol: grpc
+  bestbefore traffic synth --api openai-chat --out chat.ndjson.gz --requests 5000   # streamed completions
   bestbefore traffic synth --out - --requests 5 | jq .`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -57,7 +58,7 @@ always give the same bytes.`,
 	fl.Float64Var(&opts.Synth.ZipfS, "zipf", 1.1, "Zipf exponent of query popularity (> 1)")
 	fl.IntVar(&opts.Synth.Users, "users", 5000, "distinct users")
 	fl.Float64Var(&opts.Synth.Anonymous, "anonymous", 0.2, "share of requests without a user")
-	fl.StringVar(&opts.Synth.API, "api", synth.APIPredict, "what the requests call: "+strings.Join(synth.APIs, ", ")+" (the bundled service's /v1/predict, or its Open Inference Protocol model over gRPC or REST: one row of 16 features a request)")
+	fl.StringVar(&opts.Synth.API, "api", synth.APIPredict, "what the requests call: "+strings.Join(synth.APIs, ", ")+" (the bundled service's /v1/predict; its Open Inference Protocol model over gRPC or REST, one row of 16 features a request; or its streamed OpenAI-compatible chat completions)")
 	cmdutil.FixedValues(cmd, "api", synth.APIs...)
 	cmd.MarkFlagRequired("out")
 	return cmd

@@ -49,6 +49,9 @@ func ImportFile(in, out string, f Format, opts Options) (*Stats, error) {
 		if st.Filtered > 0 {
 			msg = fmt.Sprintf("no request could be imported (%d entries read, %d left out by --host or --path-prefix, %d skipped)", st.Read, st.Filtered, st.Skipped)
 		}
+		if st.OneTurn > 0 {
+			msg = fmt.Sprintf("no request could be imported (%d conversations read, %d of one turn left out, %d skipped)", st.Read, st.OneTurn, st.Skipped)
+		}
 		err = &traffic.LineError{File: in, Msg: msg}
 	}
 	if err != nil {

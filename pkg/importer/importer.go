@@ -97,6 +97,9 @@ type Stats struct {
 	Redacted int // requests where a secret was replaced
 	// Filtered counts the entries left out by Options.Hosts and PathPrefix.
 	Filtered int
+	// OneTurn counts the ShareGPT conversations left out for having no
+	// answer to take an output length from.
+	OneTurn int
 	// Origins counts the entries read by origin (scheme://host[:port]),
 	// for the entries that name one, before filtering.
 	Origins map[string]int

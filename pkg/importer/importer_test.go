@@ -244,8 +244,8 @@ func TestImportShareGPT(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if st.Read != 4 || st.Filtered != 2 || len(reqs) != 2 {
-		t.Fatalf("read %d, filtered %d, wrote %d", st.Read, st.Filtered, len(reqs))
+	if st.Read != 4 || st.OneTurn != 2 || len(reqs) != 2 {
+		t.Fatalf("read %d, one-turn %d, wrote %d", st.Read, st.OneTurn, len(reqs))
 	}
 	var body struct {
 		Model     string `json:"model"`
@@ -258,7 +258,7 @@ func TestImportShareGPT(t *testing.T) {
 	}
 	answer := "Ramp the load in steps, hold each long enough to see whether the queue grows, and take the highest step that kept every objective."
 	if reqs[0].Path != importer.ChatCompletionsPath || body.Model != "m" || !body.Stream || len(body.Messages) != 1 ||
-		body.Messages[0].Content != "How do I know how much load my service can take?" || body.MaxTokens != importer.EstimateTokens(answer) {
+		body.Messages[0].Content != "How do I know how much load my service can take?" || body.MaxTokens != traffic.EstimateTokens(answer) {
 		t.Errorf("first conversation became %s %s", reqs[0].Path, reqs[0].Body)
 	}
 	dir := t.TempDir()

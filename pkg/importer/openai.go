@@ -9,7 +9,6 @@ import (
 	"io"
 	"net/http"
 	"strings"
-	"unicode/utf8"
 
 	"github.com/bestbefore/bestbefore/pkg/traffic"
 )
@@ -19,13 +18,6 @@ const (
 	CompletionsPath     = "/v1/completions"
 	ChatCompletionsPath = "/v1/chat/completions"
 )
-
-// EstimateTokens is a text's length in tokens where no tokenizer is at
-// hand: about four characters a token, OpenAI's own rule of thumb for
-// English, and never under one.
-func EstimateTokens(s string) int {
-	return max(1, (utf8.RuneCountInString(s)+3)/4)
-}
 
 // openAIRequest makes the traffic line of one completion request body:
 // streamed, with the usage object asked for, so that a replay measures
@@ -124,7 +116,7 @@ type shareGPTConversation struct {
 // with two turns or more becomes a chat completion of its first turn,
 // asking for as many output tokens as its second turn holds
 // (EstimateTokens), so the prompt and output lengths keep the data set's
-// distribution. Shorter conversations are left out (Filtered).
+// distribution. Shorter conversations are left out (Stats.OneTurn).
 func importShareGPT(r io.Reader, name, model string, st *Stats, out func(entry) error, bad func(int, error) error) error {
 	lt := &lineTracker{r: r}
 	dec := json.NewDecoder(lt)
@@ -154,11 +146,11 @@ func importShareGPT(r io.Reader, name, model string, st *Stats, out func(entry) 
 		}
 		st.Read++
 		if len(c.Conversations) < 2 || strings.TrimSpace(c.Conversations[0].Value) == "" {
-			st.Filtered++
+			st.OneTurn++
 			continue
 		}
 		prompt, _ := json.Marshal(c.Conversations[0].Value)
-		maxTokens, _ := json.Marshal(EstimateTokens(c.Conversations[1].Value))
+		maxTokens, _ := json.Marshal(traffic.EstimateTokens(c.Conversations[1].Value))
 		body := map[string]json.RawMessage{
 			"messages":   json.RawMessage(`[{"role":"user","content":` + string(prompt) + `}]`),
 			"max_tokens": maxTokens,

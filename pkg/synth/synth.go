@@ -54,10 +54,15 @@ const (
 	APIPredict = "predict"
 	APIOIPGRPC = "oip-grpc"
 	APIOIPREST = "oip-rest"
+	// APIChat is the bundled service's OpenAI-compatible chat
+	// completions, streamed: prompts of about 40 words (lognormal, 8 to
+	// 400) made of the synthetic queries, max_tokens between 16 and 64
+	// (32 at the median).
+	APIChat = "openai-chat"
 )
 
 // APIs lists Options.API's values.
-var APIs = []string{APIPredict, APIOIPGRPC, APIOIPREST}
+var APIs = []string{APIPredict, APIOIPGRPC, APIOIPREST, APIChat}
 
 // OIP names the bundled service's scorer model and its input.
 const (
@@ -97,7 +102,7 @@ func (o Options) withDefaults() Options {
 		o.API = APIPredict
 	}
 	if o.Path == "" {
-		o.Path = map[string]string{APIPredict: "/v1/predict", APIOIPGRPC: oipGRPCPath, APIOIPREST: oipRESTPath}[o.API]
+		o.Path = map[string]string{APIPredict: "/v1/predict", APIOIPGRPC: oipGRPCPath, APIOIPREST: oipRESTPath, APIChat: "/v1/chat/completions"}[o.API]
 	}
 	return o
 }
@@ -166,6 +171,9 @@ func Generate(opts Options, emit func(*traffic.Request) error) error {
 	// inverting its cumulative rate.
 	ts := timestamps(rng, o)
 	header := http.Header{"Content-Type": {"application/json"}}
+	if o.API == APIChat {
+		return chat(o, rng, queries, qz, ts, emit)
+	}
 	if o.API != APIPredict {
 		return oip(o, rng, ts, emit)
 	}
@@ -179,6 +187,33 @@ func Generate(opts Options, emit func(*traffic.Request) error) error {
 			return err
 		}
 		req := &traffic.Request{TS: ts[i], Method: http.MethodPost, Path: o.Path, Header: header, Body: string(raw)}
+		if err := emit(req); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// ChatModel is the model the bundled service's completions answer to.
+const ChatModel = "bestbefore-tiny"
+
+// chat emits streamed chat completion requests: a prompt of popular
+// queries strung together, about 40 words long at the median, and an
+// output length between 16 and 64 tokens.
+func chat(o Options, rng *rand.Rand, queries []string, qz *rand.Zipf, ts []time.Time, emit func(*traffic.Request) error) error {
+	for i := 0; i < o.Requests; i++ {
+		words := int(math.Round(math.Exp(math.Log(40) + 0.6*rng.NormFloat64())))
+		words = min(max(words, 8), 400)
+		var p []string
+		for n := 0; n < words; {
+			q := strings.Fields(queries[qz.Uint64()])
+			p = append(p, q...)
+			n += len(q)
+		}
+		maxTokens := min(max(int(math.Round(math.Exp(math.Log(32)+0.3*rng.NormFloat64()))), 16), 64)
+		content, _ := json.Marshal("Suggest products for: " + strings.Join(p[:min(len(p), words)], " "))
+		body := fmt.Sprintf(`{"model":%q,"messages":[{"role":"user","content":%s}],"max_tokens":%d,"stream":true,"stream_options":{"include_usage":true}}`, ChatModel, content, maxTokens)
+		req := &traffic.Request{TS: ts[i], Method: http.MethodPost, Path: o.Path, Header: http.Header{"Content-Type": {"application/json"}}, Body: body}
 		if err := emit(req); err != nil {
 			return err
 		}

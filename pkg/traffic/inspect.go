@@ -2,6 +2,7 @@ package traffic
 
 import (
 	"container/heap"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"hash/maphash"
@@ -10,6 +11,7 @@ import (
 	"sort"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	hdrhistogram "github.com/HdrHistogram/hdrhistogram-go"
 
@@ -66,6 +68,86 @@ type Summary struct {
 	CutOff  bool        `json:"cut_off"`
 	Base64  int64       `json:"body_base64"`
 	Repeats RepeatShare `json:"repeats"`
+	// Completions describes the OpenAI-style completion requests
+	// (/v1/completions, /v1/chat/completions) the file holds; absent
+	// when it holds none.
+	Completions *Completions `json:"completions,omitempty"`
+}
+
+// Completions are the prompt and output lengths of a traffic file's
+// completion requests, what an LLM service's capacity depends on.
+type Completions struct {
+	Requests int64 `json:"requests"`
+	Streamed int64 `json:"streamed"`
+	// PromptTokens are estimated from the prompt's text (EstimateTokens:
+	// no tokenizer is at hand); MaxTokens are as asked (max_tokens or
+	// max_completion_tokens), for the requests that ask.
+	PromptTokens BodySizes `json:"prompt_tokens"`
+	MaxTokens    BodySizes `json:"max_tokens"`
+}
+
+// EstimateTokens is a text's length in tokens where no tokenizer is at
+// hand: about four characters a token, OpenAI's own rule of thumb for
+// English, and never under one.
+func EstimateTokens(s string) int {
+	return max(1, (utf8.RuneCountInString(s)+3)/4)
+}
+
+// completionLengths reads a completion request's prompt length in
+// tokens, the output tokens it asks for (0 when it does not say) and
+// whether it streams; ok is false for a body that is not one.
+func completionLengths(body []byte) (prompt, maxTokens int, stream, ok bool) {
+	var b struct {
+		Prompt   json.RawMessage `json:"prompt"`
+		Messages []struct {
+			Content json.RawMessage `json:"content"`
+		} `json:"messages"`
+		MaxTokens           *int `json:"max_tokens"`
+		MaxCompletionTokens *int `json:"max_completion_tokens"`
+		Stream              bool `json:"stream"`
+	}
+	if json.Unmarshal(body, &b) != nil || b.Prompt == nil && b.Messages == nil {
+		return 0, 0, false, false
+	}
+	text := func(raw json.RawMessage) string {
+		var s string
+		if json.Unmarshal(raw, &s) == nil {
+			return s
+		}
+		var parts []json.RawMessage
+		_ = json.Unmarshal(raw, &parts)
+		var out strings.Builder
+		for _, p := range parts {
+			var part struct {
+				Text string `json:"text"`
+			}
+			if json.Unmarshal(p, &s) == nil {
+				out.WriteString(s)
+			} else if json.Unmarshal(p, &part) == nil {
+				out.WriteString(part.Text)
+			}
+		}
+		return out.String()
+	}
+	var all strings.Builder
+	all.WriteString(text(b.Prompt))
+	for _, m := range b.Messages {
+		all.WriteString(text(m.Content))
+	}
+	for _, m := range []*int{b.MaxTokens, b.MaxCompletionTokens} {
+		if m != nil && *m > 0 {
+			maxTokens = *m
+		}
+	}
+	return EstimateTokens(all.String()), maxTokens, b.Stream, true
+}
+
+// sizesOf fills percentiles from a histogram holding n values.
+func sizesOf(h *hdrhistogram.Histogram, n int64) BodySizes {
+	if n == 0 {
+		return BodySizes{}
+	}
+	return BodySizes{WithBody: n, P50: stats.ValueAtQuantile(h, 50), P90: stats.ValueAtQuantile(h, 90), P99: stats.ValueAtQuantile(h, 99), Max: h.Max(), Mean: h.Mean()}
 }
 
 // NameCount is a name and how many requests had it.
@@ -119,6 +201,8 @@ func Inspect(r *Reader) (*Summary, error) {
 	seen := newHashSet()
 	sizes := hdrhistogram.New(1, MaxLine, 3)
 	rates := &rateBuckets{width: 1}
+	var comp Completions
+	promptH, maxH := hdrhistogram.New(1, MaxLine, 3), hdrhistogram.New(1, 1<<24, 3)
 	var prev time.Time
 	var h maphash.Hash
 	h.SetSeed(seed)
@@ -151,6 +235,19 @@ func Inspect(r *Reader) (*Summary, error) {
 		if len(body) > 0 {
 			s.BodyBytes.WithBody++
 			sizes.RecordValue(int64(len(body)))
+		}
+		if strings.HasSuffix(p, "/completions") {
+			if prompt, maxTokens, stream, ok := completionLengths(body); ok {
+				comp.Requests++
+				_ = promptH.RecordValue(int64(prompt))
+				if maxTokens > 0 {
+					comp.MaxTokens.WithBody++
+					_ = maxH.RecordValue(int64(min(maxTokens, 1<<24)))
+				}
+				if stream {
+					comp.Streamed++
+				}
+			}
 		}
 		if req.Truncated {
 			s.Truncated++
@@ -205,6 +302,11 @@ func Inspect(r *Reader) (*Summary, error) {
 		s.BodyBytes.Mean = sizes.Mean()
 	}
 	s.Repeats.Share = float64(s.Requests-s.Repeats.Distinct) / float64(s.Requests)
+	if comp.Requests > 0 {
+		comp.PromptTokens = sizesOf(promptH, comp.Requests)
+		comp.MaxTokens = sizesOf(maxH, comp.MaxTokens.WithBody)
+		s.Completions = &comp
+	}
 	if s.Timed > 0 {
 		s.SpanSec = s.Last.Sub(s.First).Seconds()
 		// Rates count whole seconds: a file spanning 0.2 s holds one
@@ -534,6 +636,16 @@ func (s *Summary) WriteText(w io.Writer) error {
 		bound = " at least"
 	}
 	fmt.Fprintf(&b, "  repeats   %s %.1f%% of requests repeat an earlier one (%d distinct): what a cache would see\n", bound, 100*s.Repeats.Share, s.Repeats.Distinct)
+	if c := s.Completions; c != nil {
+		fmt.Fprintf(&b, "  completions %d (%d streamed)\n", c.Requests, c.Streamed)
+		p := c.PromptTokens
+		fmt.Fprintf(&b, "    prompt     p50 %d, p90 %d, p99 %d, max %d tokens (mean %.0f; about 4 characters a token)\n", p.P50, p.P90, p.P99, p.Max, p.Mean)
+		if m := c.MaxTokens; m.WithBody > 0 {
+			fmt.Fprintf(&b, "    max output p50 %d, p90 %d, p99 %d, max %d tokens (mean %.0f; %d of %d ask)\n", m.P50, m.P90, m.P99, m.Max, m.Mean, m.WithBody, c.Requests)
+		} else {
+			b.WriteString("    max output not asked: the server's default applies\n")
+		}
+	}
 	_, err := io.WriteString(w, b.String())
 	return err
 }

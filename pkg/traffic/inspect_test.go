@@ -184,3 +184,32 @@ func TestInspectMillionLines(t *testing.T) {
 		t.Errorf("memory obtained from the OS %d MB, want under 100 MB", after.Sys>>20)
 	}
 }
+
+// A file of completion requests says how long its prompts are and how
+// many output tokens they ask for: what an LLM service's capacity turns on.
+func TestInspectCompletions(t *testing.T) {
+	line := func(path, body string) string {
+		b, _ := json.Marshal(body)
+		return fmt.Sprintf(`{"method":"POST","path":%q,"body":%s}`+"\n", path, b)
+	}
+	data := line("/v1/completions", `{"prompt":"`+strings.Repeat("abcd", 10)+`","max_tokens":16,"stream":true}`) +
+		line("/v1/chat/completions", `{"messages":[{"role":"user","content":"`+strings.Repeat("abcd", 100)+`"}],"max_completion_tokens":64}`) +
+		line("/v1/chat/completions", `{"messages":[{"role":"user","content":[{"type":"text","text":"abcdabcd"}]}]}`) +
+		line("/v1/predict", `{"prompt":"not a completion path"}`) +
+		line("/v1/completions", `not json`)
+	s, err := inspectString(t, "c.ndjson", data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := s.Completions
+	if c == nil || c.Requests != 3 || c.Streamed != 1 || c.PromptTokens.Max != 100 || c.PromptTokens.P50 != 10 || c.MaxTokens.WithBody != 2 || c.MaxTokens.Max != 64 {
+		t.Fatalf("completions %+v", c)
+	}
+	var out strings.Builder
+	if err := s.WriteText(&out); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(out.String(), "completions 3 (1 streamed)") || !strings.Contains(out.String(), "2 of 3 ask") {
+		t.Errorf("text:\n%s", out.String())
+	}
+}
