@@ -17,6 +17,7 @@ import (
 // The bundled traffic is made by (see README.md):
 //go:generate go run .. traffic synth --out traffic/demo.ndjson.gz --requests 25000 --seed 1
 //go:generate go run .. traffic synth --api oip-grpc --out traffic/oip.ndjson.gz --requests 5000 --seed 1
+//go:generate go run .. traffic synth --api openai-chat --out traffic/chat.ndjson.gz --requests 5000 --seed 1
 
 // FS holds the shipped scenarios (demo.yaml, oip.yaml, ci.yaml, ...) and
 // their traffic (traffic/demo.ndjson.gz, traffic/oip.ndjson.gz).

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"io/fs"
+	"math"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -50,6 +51,15 @@ func TestShippedScenarios(t *testing.T) {
 				t.Fatalf("target.bundled: %v", err)
 			}
 			capacity := float64(s.Target.Bundled.Nodes) * cfg.CapacityQPS()
+			if sum, err := traffic.InspectFile(s.Resolve(s.Traffic.File)); err == nil && sum.Completions != nil {
+				// Completions: what continuous batching serves of
+				// prompts and outputs this long (prompt tokens as
+				// inspect estimates them, about as many as the model
+				// counts).
+				c := sum.Completions
+				out := c.MaxTokens.Mean
+				capacity = float64(s.Target.Bundled.Nodes) * cfg.LLM.TokensPerSecond(int(c.PromptTokens.Mean), int(math.Round(out))) / out
+			}
 			rates := s.Rates()
 			if f == "soak.yaml" {
 				// A soak holds one rate well inside what N-1 nodes carry.

@@ -54,7 +54,7 @@ func Summary(w io.Writer, r *result.Result, o Options) error {
 			if bb.NMinus1OutputTokensPerS > 0 {
 				p("; N-1 %s", fmtQPS(bb.NMinus1OutputTokensPerS))
 			}
-			p("  (delivered at the best-before step)\n")
+			p("  (the rate × the tokens a response held there)\n")
 		}
 		if t := limitText(r); t != "" {
 			para(2, "  %s", t)

@@ -350,8 +350,9 @@ type BestBefore struct {
 	QPS        float64 `json:"qps"`
 	NMinus1QPS float64 `json:"n_minus_1_qps"`
 	// OutputTokensPerS is the best-before in output tokens per second
-	// when the service streams tokens: what the step that set it
-	// delivered; NMinus1OutputTokensPerS the same after losing a node.
+	// when the service streams tokens: the best-before rate times the
+	// output tokens a response held at the step that set it;
+	// NMinus1OutputTokensPerS the same after losing a node.
 	OutputTokensPerS        float64 `json:"output_tokens_per_s,omitempty"`
 	NMinus1OutputTokensPerS float64 `json:"n_minus_1_output_tokens_per_s,omitempty"`
 	Nodes                   int     `json:"nodes"`

@@ -301,6 +301,14 @@ func ServiceCV2(steps []Step) float64 {
 // MinResolution is the finest resolution any step claims.
 const MinResolution = 0.02
 
+// stepStream is the stream figures of the step that set the best-before.
+func (bb *BestBefore) stepStream(steps []Step) *Stream {
+	if !bb.Found || bb.Step < 0 || bb.Step >= len(steps) {
+		return nil
+	}
+	return steps[bb.Step].Stream
+}
+
 // ComputeBestBefore finds the best-before from judged steps: the highest
 // rate that passed below the lowest rate that failed (a pass above a
 // failure is not trusted), never interpolated. Two more bounds come from
@@ -405,10 +413,12 @@ func ComputeBestBefore(steps []Step, nodes int, margin float64) BestBefore {
 	if bb.Found && nodes > 0 {
 		bb.NMinus1QPS = bb.QPS * float64(nodes-1) / float64(nodes) * margin
 	}
-	if bb.Found && steps[bb.Step].Stream != nil && steps[bb.Step].Stream.OutputTokensPerS > 0 {
-		// In output tokens: what the step that set it delivered, as
-		// measured (not its rate times an assumed length).
-		bb.OutputTokensPerS = steps[bb.Step].Stream.OutputTokensPerS
+	if x := bb.stepStream(steps); x != nil && x.Responses > 0 && x.OutputTokens > 0 {
+		// In output tokens: the rate times the output tokens a response
+		// held at the step that set it, as measured. Not the tokens the
+		// step happened to deliver: a Poisson window holds more arrivals
+		// than the rate by chance, and the figure would claim them.
+		bb.OutputTokensPerS = bb.QPS * float64(x.OutputTokens) / float64(x.Responses)
 		if nodes > 0 {
 			bb.NMinus1OutputTokensPerS = bb.OutputTokensPerS * float64(nodes-1) / float64(nodes) * margin
 		}
