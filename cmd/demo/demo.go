@@ -41,8 +41,8 @@ type Options struct {
 // demoScenario is the embedded scenario of each --protocol, and what the
 // demo says it starts.
 var demoScenario = map[string]struct{ file, starts string }{
-	"http": {"demo.yaml", "the bundled prediction service (3 nodes, 1200 QPS configured)"},
-	"grpc": {"oip.yaml", "the bundled service as a model server (Open Inference Protocol over gRPC, 2 nodes, a batching model of 1000 calls/s configured)"},
+	"http":   {"demo.yaml", "the bundled prediction service (3 nodes, 1200 QPS configured)"},
+	"grpc":   {"oip.yaml", "the bundled service as a model server (Open Inference Protocol over gRPC, 2 nodes, a batching model of 1000 calls/s configured)"},
 	"openai": {"llm.yaml", "the bundled service as an LLM server (OpenAI-compatible chat completions streamed as server-sent events, 2 nodes, continuous batching of about 5,100 output tokens/s configured)"},
 }
 
