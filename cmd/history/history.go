@@ -256,11 +256,24 @@ func runList(ctx context.Context, o *listOptions) error {
 		fmt.Fprintf(o.IO.ErrOut, "no runs in %s yet: store some with bestbefore history add\n", s.Name())
 		return nil
 	}
-	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "started (UTC)\tscenario\tcommit\tbranch\tstatus\tbest-before\tN-1\tp99\tmachine\trun")
+	// Runs of a service that streams tokens add its two figures.
+	streams := false
 	for _, r := range runs {
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", r.StartedAt.Format("2006-01-02 15:04"), r.Scenario, orDash(short(r.Commit)), orDash(r.Branch), r.Status,
-			num(r.BestBeforeQPS, " QPS"), num(r.NMinus1QPS, " QPS"), num(r.P99MS, " ms"), r.Machine, history.ShortID(r.ID))
+		streams = streams || r.BestBeforeTokensPerS != nil
+	}
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	head := "started (UTC)\tscenario\tcommit\tbranch\tstatus\tbest-before\tN-1\tp99"
+	if streams {
+		head += "\tin tokens\tTTFT p99"
+	}
+	fmt.Fprintln(tw, head+"\tmachine\trun")
+	for _, r := range runs {
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s", r.StartedAt.Format("2006-01-02 15:04"), r.Scenario, orDash(short(r.Commit)), orDash(r.Branch), r.Status,
+			num(r.BestBeforeQPS, " QPS"), num(r.NMinus1QPS, " QPS"), num(r.P99MS, " ms"))
+		if streams {
+			fmt.Fprintf(tw, "\t%s\t%s", num(r.BestBeforeTokensPerS, " tokens/s"), num(r.TTFTP99MS, " ms"))
+		}
+		fmt.Fprintf(tw, "\t%s\t%s\n", r.Machine, history.ShortID(r.ID))
 	}
 	return tw.Flush()
 }
@@ -302,7 +315,7 @@ step), error_rate (at the best-before step).`,
 	}
 	o.flags(cmd)
 	cmd.Flags().StringVar(&o.Scenario, "scenario", "", "only this scenario")
-	cmd.Flags().StringVar(&o.Metric, "metric", "best_before", "best_before, n_minus_1, p99 or error_rate")
+	cmd.Flags().StringVar(&o.Metric, "metric", "best_before", strings.Join(history.Metrics(), ", ")+" (best_before_tokens and ttft_p99: runs of a service that streams tokens)")
 	cmd.Flags().Float64Var(&o.MaxP, "max-p", changepoint.DefaultMaxP, "significance a change must reach")
 	cmd.Flags().BoolVar(&o.JSON, "json", false, "print the series and their changes as JSON")
 	cmdutil.FixedValues(cmd, "metric", history.Metrics()...)

@@ -24,6 +24,8 @@ var metrics = []Metric{
 	{"n_minus_1", " QPS", func(r Run) *float64 { return r.NMinus1QPS }},
 	{"p99", " ms", func(r Run) *float64 { return r.P99MS }},
 	{"error_rate", "", func(r Run) *float64 { return r.ErrorRate }},
+	{"best_before_tokens", " tokens/s", func(r Run) *float64 { return r.BestBeforeTokensPerS }},
+	{"ttft_p99", " ms", func(r Run) *float64 { return r.TTFTP99MS }},
 }
 
 // Metrics are the names of the figures history follows.

@@ -443,6 +443,11 @@ type Run struct {
 	P99MS         *float64 `json:"p99_ms"`
 	ErrorRate     *float64 `json:"error_rate"`
 	SLOP99MS      *float64 `json:"slo_p99_ms,omitempty"`
+	// The figures of a service that streams tokens: the best-before in
+	// output tokens per second, and the time to first token's p99 at the
+	// best-before step; null when it streamed nothing.
+	BestBeforeTokensPerS *float64 `json:"best_before_tokens_per_s,omitempty"`
+	TTFTP99MS            *float64 `json:"ttft_p99_ms,omitempty"`
 }
 
 // Machine is a result's machine fingerprint: its CPU model and core
@@ -485,10 +490,10 @@ func (s *Store) Add(ctx context.Context, r *result.Result, m Meta) (id string, a
 	}
 	defer tx.Rollback()
 	res, err := tx.ExecContext(ctx, s.rebind(`INSERT INTO runs (id, scenario, scenario_sha, commit_sha, branch, started_at, added_at, machine, status,
-		best_before_qps, n_minus_1_qps, p99_ms, error_rate, slo_p99_ms, result)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING`),
+		best_before_qps, n_minus_1_qps, p99_ms, error_rate, slo_p99_ms, best_before_tokens_per_s, ttft_p99_ms, result)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING`),
 		id, r.Name, r.Manifest.ScenarioSHA, m.Commit, m.Branch, r.StartedAt.UTC().Format(timeFormat), time.Now().UTC().Format(timeFormat),
-		Machine(r.Manifest), r.Status, f.bestBefore, f.nMinus1, f.p99, f.errRate, f.sloP99, gz.Bytes())
+		Machine(r.Manifest), r.Status, f.bestBefore, f.nMinus1, f.p99, f.errRate, f.sloP99, f.tokens, f.ttftP99, gz.Bytes())
 	if err != nil {
 		return "", false, fmt.Errorf("history: %s: %w", s.name, err)
 	}
@@ -516,7 +521,7 @@ func boolInt(b bool) int {
 }
 
 type figures struct {
-	bestBefore, nMinus1, p99, errRate, sloP99 *float64
+	bestBefore, nMinus1, p99, errRate, sloP99, tokens, ttftP99 *float64
 }
 
 // figuresOf reads the figures a run is listed and tracked by.
@@ -535,10 +540,18 @@ func figuresOf(r *result.Result) figures {
 		// One node has no N-1 headroom to track: none, not 0 QPS.
 		f.nMinus1 = &n1
 	}
+	if bb.OutputTokensPerS > 0 {
+		tk := bb.OutputTokensPerS
+		f.tokens = &tk
+	}
 	for _, st := range r.Steps {
 		if st.Index == bb.Step {
 			p, e := st.LatencyMS.P99, st.ErrorRate
 			f.p99, f.errRate = &p, &e
+			if st.Stream != nil && st.Stream.Responses > 0 {
+				tt := st.Stream.TTFTMS.P99
+				f.ttftP99 = &tt
+			}
 		}
 	}
 	return f
@@ -554,7 +567,7 @@ type Filter struct {
 // List returns the runs f selects, newest first.
 func (s *Store) List(ctx context.Context, f Filter) ([]Run, error) {
 	q := `SELECT id, scenario, scenario_sha, commit_sha, branch, started_at, added_at, machine, status,
-		best_before_qps, n_minus_1_qps, p99_ms, error_rate, slo_p99_ms FROM runs WHERE 1 = 1`
+		best_before_qps, n_minus_1_qps, p99_ms, error_rate, slo_p99_ms, best_before_tokens_per_s, ttft_p99_ms FROM runs WHERE 1 = 1`
 	var args []any
 	for _, c := range []struct{ col, v string }{{"scenario", f.Scenario}, {"machine", f.Machine}, {"branch", f.Branch}, {"status", f.Status}} {
 		if c.v != "" {
@@ -575,13 +588,14 @@ func (s *Store) List(ctx context.Context, f Filter) ([]Run, error) {
 	for rows.Next() {
 		var r Run
 		var started, added string
-		var bb, n1, p99, er, slo sql.NullFloat64
-		if err := rows.Scan(&r.ID, &r.Scenario, &r.ScenarioSHA, &r.Commit, &r.Branch, &started, &added, &r.Machine, &r.Status, &bb, &n1, &p99, &er, &slo); err != nil {
+		var bb, n1, p99, er, slo, tk, tt sql.NullFloat64
+		if err := rows.Scan(&r.ID, &r.Scenario, &r.ScenarioSHA, &r.Commit, &r.Branch, &started, &added, &r.Machine, &r.Status, &bb, &n1, &p99, &er, &slo, &tk, &tt); err != nil {
 			return nil, err
 		}
 		r.StartedAt, _ = time.Parse(timeFormat, started)
 		r.AddedAt, _ = time.Parse(timeFormat, added)
 		r.BestBeforeQPS, r.NMinus1QPS, r.P99MS, r.ErrorRate, r.SLOP99MS = ptr(bb), ptr(n1), ptr(p99), ptr(er), ptr(slo)
+		r.BestBeforeTokensPerS, r.TTFTP99MS = ptr(tk), ptr(tt)
 		out = append(out, r)
 	}
 	return out, rows.Err()

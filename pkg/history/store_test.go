@@ -72,8 +72,8 @@ func TestStoreAddListResult(t *testing.T) {
 	t0 := time.Date(2026, 11, 1, 12, 0, 0, 0, time.UTC)
 	for name, s := range stores(t) {
 		t.Run(name, func(t *testing.T) {
-			if v, err := s.Version(ctx); err != nil || v != 1 {
-				t.Fatalf("schema version %d (%v), want 1", v, err)
+			if v, err := s.Version(ctx); err != nil || v != 2 {
+				t.Fatalf("schema version %d (%v), want 2", v, err)
 			}
 			var ids []string
 			for i := 0; i < 5; i++ {
@@ -125,6 +125,22 @@ func TestStoreAddListResult(t *testing.T) {
 			}
 			if n, err := s.StepCount(ctx, ids[1]); err != nil || n != 3 {
 				t.Errorf("%d steps stored (%v), want 3", n, err)
+			}
+			// A run that streamed tokens lists its best-before in tokens
+			// and its time to first token at the best-before; the others
+			// list neither.
+			if r4.BestBeforeTokensPerS != nil || r4.TTFTP99MS != nil {
+				t.Errorf("a run without streams lists tokens %v, TTFT %v", r4.BestBeforeTokensPerS, r4.TTFTP99MS)
+			}
+			llm := run("llm", t0, 140, 700)
+			llm.BestBefore.OutputTokensPerS = 4760
+			llm.Steps[1].Stream = &result.Stream{Responses: 100, OutputTokens: 3400, TTFTMS: result.Latency{P99: 61.5}, TokensFrom: "usage"}
+			if _, _, err := s.Add(ctx, llm, history.Meta{Branch: "main"}); err != nil {
+				t.Fatal(err)
+			}
+			lr, err := s.List(ctx, history.Filter{Scenario: "llm"})
+			if err != nil || len(lr) != 1 || lr[0].BestBeforeTokensPerS == nil || *lr[0].BestBeforeTokensPerS != 4760 || lr[0].TTFTP99MS == nil || *lr[0].TTFTP99MS != 61.5 {
+				t.Errorf("the streaming run lists %+v (%v)", lr, err)
 			}
 		})
 	}
