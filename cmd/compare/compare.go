@@ -29,6 +29,8 @@ type Options struct {
 	MaxP50Increase       string
 	MaxP99Increase       string
 	MaxP999Increase      string
+	MaxTTFTP99Increase   string
+	MaxITLP99Increase    string
 	MaxBestBeforeDrop    string
 	MaxErrorRateIncrease string
 	Alpha                float64
@@ -114,6 +116,8 @@ Exit codes: 0 pass (or inconclusive without --strict), 1 regression,
 	fl.StringVar(&opts.MaxP99Increase, "max-p99-increase", "", "tolerated p99 increase, e.g. 10% (default 10%)")
 	fl.StringVar(&opts.MaxP50Increase, "max-p50-increase", "", "tolerated p50 increase (default: not gated)")
 	fl.StringVar(&opts.MaxP999Increase, "max-p999-increase", "", "tolerated p99.9 increase (default: not gated)")
+	fl.StringVar(&opts.MaxTTFTP99Increase, "max-ttft-p99-increase", "", "tolerated increase of the time to first token's p99, when both sides streamed (default: shown, not gated)")
+	fl.StringVar(&opts.MaxITLP99Increase, "max-itl-p99-increase", "", "tolerated increase of the inter-token latency's p99, when both sides streamed (default: shown, not gated)")
 	fl.StringVar(&opts.MaxBestBeforeDrop, "max-best-before-drop", "", "tolerated best-before QPS drop (default 10%)")
 	fl.StringVar(&opts.MaxErrorRateIncrease, "max-error-rate-increase", "", "tolerated error-rate increase in percentage points, e.g. 0.1% (default 0.1%)")
 	fl.Float64Var(&opts.Alpha, "alpha", 0.05, "family-wise significance level")
@@ -225,6 +229,8 @@ func config(opts *Options) (compare.Config, error) {
 			set(&cfg.MaxP50Increase, g.MaxP50Increase)
 			set(&cfg.MaxP99Increase, g.MaxP99Increase)
 			set(&cfg.MaxP999Increase, g.MaxP999Increase)
+			set(&cfg.MaxTTFTP99Increase, g.MaxTTFTP99Increase)
+			set(&cfg.MaxITLP99Increase, g.MaxITLP99Increase)
 			set(&cfg.MaxBestBeforeDrop, g.MaxBestBeforeDrop)
 			set(&cfg.MaxErrorRateIncrease, g.MaxErrorRateIncrease)
 			if g.Alpha != 0 {
@@ -244,6 +250,8 @@ func config(opts *Options) (compare.Config, error) {
 		{"--max-p50-increase", opts.MaxP50Increase, &cfg.MaxP50Increase},
 		{"--max-p99-increase", opts.MaxP99Increase, &cfg.MaxP99Increase},
 		{"--max-p999-increase", opts.MaxP999Increase, &cfg.MaxP999Increase},
+		{"--max-ttft-p99-increase", opts.MaxTTFTP99Increase, &cfg.MaxTTFTP99Increase},
+		{"--max-itl-p99-increase", opts.MaxITLP99Increase, &cfg.MaxITLP99Increase},
 		{"--max-best-before-drop", opts.MaxBestBeforeDrop, &cfg.MaxBestBeforeDrop},
 		{"--max-error-rate-increase", opts.MaxErrorRateIncrease, &cfg.MaxErrorRateIncrease},
 	} {

@@ -49,6 +49,11 @@ const (
 	MetricP99        = "p99"
 	MetricP999       = "p999"
 	MetricErrorRate  = "error_rate"
+	// MetricTTFTP99 and MetricITLP99 are the p99 of the time to first
+	// token and of the gaps between tokens, compared when both sides
+	// streamed.
+	MetricTTFTP99 = "ttft_p99"
+	MetricITLP99  = "itl_p99"
 )
 
 // Config holds the thresholds and the significance level. A nil threshold
@@ -60,6 +65,11 @@ type Config struct {
 	MaxP50Increase  *float64
 	MaxP99Increase  *float64
 	MaxP999Increase *float64
+	// MaxTTFTP99Increase and MaxITLP99Increase gate the time to first
+	// token and between tokens (relative, as the latency percentiles),
+	// when both sides streamed.
+	MaxTTFTP99Increase *float64
+	MaxITLP99Increase  *float64
 	// MaxBestBeforeDrop is the tolerated relative drop of the best-before QPS.
 	MaxBestBeforeDrop *float64
 	// MaxErrorRateIncrease is the tolerated absolute increase of the error
@@ -102,6 +112,8 @@ func (c Config) Validate() error {
 		{"max-p50-increase", c.MaxP50Increase},
 		{"max-p99-increase", c.MaxP99Increase},
 		{"max-p999-increase", c.MaxP999Increase},
+		{"max-ttft-p99-increase", c.MaxTTFTP99Increase},
+		{"max-itl-p99-increase", c.MaxITLP99Increase},
 		{"max-best-before-drop", c.MaxBestBeforeDrop},
 		{"max-error-rate-increase", c.MaxErrorRateIncrease},
 		{"noise-floor p50", &c.Noise.P50},
@@ -126,6 +138,10 @@ func (c Config) threshold(metric string) *float64 {
 		return c.MaxP99Increase
 	case MetricP999:
 		return c.MaxP999Increase
+	case MetricTTFTP99:
+		return c.MaxTTFTP99Increase
+	case MetricITLP99:
+		return c.MaxITLP99Increase
 	case MetricBestBefore:
 		return c.MaxBestBeforeDrop
 	case MetricErrorRate:
@@ -388,7 +404,7 @@ type stepData struct {
 // and per interval the same (for the paired comparison and the
 // dispersion of errors).
 type stepRun struct {
-	q                [3]runQ // p50, p99, p99.9
+	q                [5]runQ // percentiles' order: p50, p99, p99.9, TTFT p99, ITL p99
 	requests, errors int64
 	ivReq, ivErr     []int64
 	// trend holds the step's trend slices (ten, by intended send time):
@@ -401,11 +417,38 @@ type runQ struct {
 	ok    bool
 }
 
-// percentiles are the latency metrics, in the order of stepRun.q.
+// percentiles are the latency metrics, in the order of stepRun.q: of
+// every request's latency, then (stream set) of the streamed responses'
+// time to first token and gaps between tokens.
 var percentiles = []struct {
 	metric string
 	q      float64
-}{{MetricP50, 50}, {MetricP99, 99}, {MetricP999, 99.9}}
+	stream string
+}{{MetricP50, 50, ""}, {MetricP99, 99, ""}, {MetricP999, 99.9, ""}, {MetricTTFTP99, 99, "ttft"}, {MetricITLP99, 99, "itl"}}
+
+// streamHistogram is a step's encoded histogram of a stream figure, ""
+// when the step streamed nothing.
+func streamHistogram(st *result.Step, which string) string {
+	if st.Stream == nil || st.Stream.Responses == 0 {
+		return ""
+	}
+	if which == "ttft" {
+		return st.Stream.TTFTHistogram
+	}
+	return st.Stream.ITLHistogram
+}
+
+// streamed says some step of some run of s streamed.
+func streamed(s *Side) bool {
+	for _, r := range s.Runs {
+		for i := range r.Steps {
+			if streamHistogram(&r.Steps[i], "ttft") != "" {
+				return true
+			}
+		}
+	}
+	return false
+}
 
 type pair struct{ b, c *stepData }
 
@@ -514,7 +557,11 @@ func Compare(base, cand *Side, cfg Config) (*Report, error) {
 	}
 	bb := bestBeforeGate(base, cand, cfg)
 	gates := []*Gate{bb}
+	streams := streamed(base) && streamed(cand)
 	for qi, pc := range percentiles {
+		if pc.stream != "" && !streams {
+			continue
+		}
 		g := &Gate{ID: "overall/" + pc.metric, Metric: pc.metric, Scope: "overall", Unit: "ms"}
 		g.latency(qi, bs, cs, bRuns, cRuns, noise.of(pc.metric), cfg.Paired)
 		g.Note = fmt.Sprintf("geometric mean over %d steps", len(common))
@@ -535,6 +582,9 @@ func Compare(base, cand *Side, cfg Config) (*Report, error) {
 	for _, p := range matched {
 		gated := gatedRate[p.b.qps]
 		for qi, pc := range percentiles {
+			if pc.stream != "" && !streams {
+				continue
+			}
 			g := &Gate{ID: fmt.Sprintf("step/%sqps/%s", fmtQPS(p.b.qps), pc.metric), Metric: pc.metric, Scope: "step", StepQPS: p.b.qps, Unit: "ms"}
 			g.latency(qi, []*stepData{p.b}, []*stepData{p.c}, bRuns, cRuns, noise.of(pc.metric), cfg.Paired)
 			g.Threshold = cfg.threshold(pc.metric)
@@ -877,7 +927,17 @@ func collectSteps(s *Side) ([]*stepData, error) {
 				return nil, corrupt("histogram", err)
 			}
 			for qi, pc := range percentiles {
-				x, se, ok := quantileOf(h, pc.q)
+				src := h
+				if pc.stream != "" {
+					enc := streamHistogram(&st, pc.stream)
+					if enc == "" {
+						continue
+					}
+					if src, err = stats.Decode(enc); err != nil {
+						return nil, corrupt("stream."+pc.stream+"_histogram", err)
+					}
+				}
+				x, se, ok := quantileOf(src, pc.q)
 				sr.q[qi] = runQ{x, se, ok}
 			}
 			for _, iv := range st.Intervals {
@@ -954,7 +1014,10 @@ func (g *Gate) latency(qi int, bs, cs []*stepData, bRuns, cRuns int, floor float
 			if b == nil || c == nil || !b.q[qi].ok || !c.q[qi].ok {
 				continue
 			}
-			vk, ok := pairedBootstrap(b.trend, c.trend, percentiles[qi].q)
+			vk, ok := 0.0, false
+			if percentiles[qi].stream == "" { // the trend slices hold latencies
+				vk, ok = pairedBootstrap(b.trend, c.trend, percentiles[qi].q)
+			}
 			if !ok {
 				vk = b.q[qi].se*b.q[qi].se + c.q[qi].se*c.q[qi].se
 			}

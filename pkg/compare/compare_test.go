@@ -8,6 +8,7 @@ import (
 	"flag"
 	"fmt"
 	"math"
+	"math/rand/v2"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -23,6 +24,7 @@ import (
 	"github.com/bestbefore/bestbefore/pkg/compare"
 	"github.com/bestbefore/bestbefore/pkg/compare/comparetest"
 	"github.com/bestbefore/bestbefore/pkg/result"
+	"github.com/bestbefore/bestbefore/pkg/stats"
 )
 
 var update = flag.Bool("update", false, "rewrite golden files")
@@ -651,4 +653,66 @@ func nodeText(n ast.Node, src []byte) string {
 		return ast.WalkContinue, nil
 	})
 	return b.String()
+}
+
+// withStreams gives every step of r a stream whose time to first token
+// is about ttftMS (lognormal, seeded) and whose gaps are 10 ms.
+func withStreams(t *testing.T, r *result.Result, ttftMS float64, seed uint64) *result.Result {
+	t.Helper()
+	rng := rand.New(rand.NewPCG(seed, 7))
+	for i := range r.Steps {
+		ttft, itl := stats.New(), stats.New()
+		for j := 0; j < 500; j++ {
+			_ = ttft.RecordValue(int64(ttftMS * 1000 * math.Exp(0.3*rng.NormFloat64())))
+			_ = itl.RecordValue(int64(10000 * math.Exp(0.1*rng.NormFloat64())))
+		}
+		s := &result.Stream{Responses: 500, OutputTokens: 16000, TokensFrom: "usage", TTFTMS: result.Summarize(ttft), ITLMS: result.Summarize(itl)}
+		s.TTFTHistogram, _ = stats.Encode(ttft)
+		s.ITLHistogram, _ = stats.Encode(itl)
+		r.Steps[i].Stream = s
+	}
+	return r
+}
+
+// When both sides streamed, the time to first token and between tokens
+// are compared as the latency percentiles are: shown by default, gated
+// with a threshold (a 50% slower first token is a regression, gaps
+// unchanged are not); when one side did not stream there is nothing to
+// compare them with, and no such gate appears.
+func TestCompare_streamGates(t *testing.T) {
+	base := withStreams(t, comparetest.Run(server, plan, 4100), 20, 1)
+	cand := withStreams(t, comparetest.Run(server, plan, 4101), 30, 2)
+	cfg := simConfig()
+	rep, err := compare.Compare(side("base", base), side("cand", cand), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if g := gate(t, rep, "overall/ttft_p99"); g.Verdict != compare.Info || g.Change < 0.3 {
+		t.Errorf("TTFT p99 without a threshold: %s, change %+.1f%%", g.Verdict, 100*float64(g.Change))
+	}
+	th := 0.1
+	cfg.MaxTTFTP99Increase, cfg.MaxITLP99Increase = &th, &th
+	rep, err = compare.Compare(side("base", base), side("cand", cand), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if g := gate(t, rep, "overall/ttft_p99"); g.Verdict != compare.Regression {
+		t.Errorf("TTFT p99 +50%% against +10%%: %s (change %+.1f%%)", g.Verdict, 100*float64(g.Change))
+	}
+	if g := gate(t, rep, "overall/itl_p99"); g.Verdict == compare.Regression {
+		t.Errorf("ITL unchanged: %s", g.Verdict)
+	}
+	if rep.Verdict != compare.Regression {
+		t.Errorf("verdict %s", rep.Verdict)
+	}
+	plain := comparetest.Run(server, plan, 4102)
+	rep, err = compare.Compare(side("base", base), side("cand", plain), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, g := range rep.Gates {
+		if g.Metric == compare.MetricTTFTP99 || g.Metric == compare.MetricITLP99 {
+			t.Errorf("a side that did not stream has a %s gate", g.ID)
+		}
+	}
 }

@@ -42,7 +42,7 @@ func (n NoiseFloor) of(metric string) float64 {
 	switch metric {
 	case MetricP50:
 		return n.P50
-	case MetricP99:
+	case MetricP99, MetricTTFTP99, MetricITLP99:
 		return n.P99
 	case MetricP999:
 		return n.P999
@@ -229,7 +229,7 @@ func MeasureNoise(runs []*result.Result) (NoiseFloor, error) {
 			continue
 		}
 		n++
-		for qi := range percentiles {
+		for qi := range sum { // the latency percentiles: the floor is theirs
 			var xs []float64
 			for _, sr := range st.byRun {
 				if sr.q[qi].ok {

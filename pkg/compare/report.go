@@ -66,6 +66,8 @@ func (g *Gate) Name() string {
 		MetricP99:        "p99",
 		MetricP999:       "p99.9",
 		MetricErrorRate:  "error rate",
+		MetricTTFTP99:    "TTFT p99",
+		MetricITLP99:     "ITL p99",
 	}[g.Metric]
 	if g.Scope == "step" {
 		return fmt.Sprintf("%s qps %s", fmtQPS(g.StepQPS), metric)

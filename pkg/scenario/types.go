@@ -221,6 +221,8 @@ type Gate struct {
 	MaxP99Increase       *Ratio  `yaml:"max_p99_increase"`
 	MaxP50Increase       *Ratio  `yaml:"max_p50_increase"`
 	MaxP999Increase      *Ratio  `yaml:"max_p999_increase"`
+	MaxTTFTP99Increase   *Ratio  `yaml:"max_ttft_p99_increase"`
+	MaxITLP99Increase    *Ratio  `yaml:"max_itl_p99_increase"`
 	MaxBestBeforeDrop    *Ratio  `yaml:"max_best_before_drop"`
 	MaxErrorRateIncrease *Ratio  `yaml:"max_error_rate_increase"`
 	Alpha                float64 `yaml:"alpha"`
