@@ -33,8 +33,12 @@ type Options struct {
 	// Now is the clock, used when --now is not given.
 	Now func() time.Time
 
-	ResultPath   string
-	CurrentQPS   float64
+	ResultPath string
+	// CurrentQPS is today's mean load, in the plan's Unit.
+	CurrentQPS float64
+	// Unit is "requests" (the default) or "tokens": the best-before, the
+	// load and the history's peaks in output tokens per second.
+	Unit         string
 	Doubling     string
 	Growth       string
 	PeakFactor   float64
@@ -80,7 +84,8 @@ N-1 capacity (today if it already does; none if not within --horizon).
 Growth is one of:
   --doubling 60d          the load doubles every 60 days (also 8w, 6mo, 1y)
   --growth 5%/week        compound growth per day, week, month (30d) or year (365d)
-  --history peaks.csv     fitted to a CSV "date,peak_qps" of past peaks, with a
+  --history peaks.csv     fitted to a CSV "date,peak_qps" of past peaks (or
+                          "date,peak_tokens_per_s" with --unit tokens), with a
                           confidence range for the date (--level, default 90%)
   --prometheus URL --query 'sum(rate(http_requests_total[5m]))' [--lookback 90d]
                           fitted to the daily peaks of that query (each whole
@@ -105,7 +110,9 @@ Growth is one of:
 		},
 	}
 	fl := cmd.Flags()
-	fl.Float64Var(&opts.CurrentQPS, "current-qps", 0, "today's mean load in QPS (required unless --history)")
+	fl.Float64Var(&opts.CurrentQPS, "current-qps", 0, "today's mean load in QPS, or in output tokens/s with --unit tokens (required unless --history)")
+	fl.StringVar(&opts.Unit, "unit", "requests", "requests: plan in requests per second; tokens: in output tokens per second, from the best-before in tokens of a service that streams (LLM capacity grows in tokens)")
+	cmdutil.FixedValues(cmd, "unit", "requests", "tokens")
 	fl.StringVar(&opts.Doubling, "doubling", "", "growth as a doubling time, e.g. 60d, 8w, 1y")
 	fl.StringVar(&opts.Growth, "growth", "", "growth as compound percent per period, e.g. 5%/week, 0.5%/day, 10%/month")
 	fl.Float64Var(&opts.PeakFactor, "peak-factor", 1, "peak load over mean load")
@@ -174,8 +181,20 @@ func Run(opts *Options) error {
 	if err != nil {
 		return err
 	}
+	unit := ""
+	best := r.BestBefore.QPS
+	switch opts.Unit {
+	case "", "requests":
+	case "tokens":
+		unit, best = capacity.UnitTokens, r.BestBefore.OutputTokensPerS
+		if !(best > 0) {
+			return cmdutil.BadInputf("plan: --unit tokens: %s: best_before.output_tokens_per_s: the run measured no streamed output tokens (its service does not stream, or it ran before bestbefore counted tokens); plan in requests", opts.ResultPath)
+		}
+	default:
+		return cmdutil.BadInputf("plan: --unit %q: want requests or tokens", opts.Unit)
+	}
 	in := capacity.PlanInput{
-		BestBeforeQPS: r.BestBefore.QPS,
+		BestBeforeQPS: best,
 		Nodes:         r.BestBefore.Nodes,
 		SafetyMargin:  r.BestBefore.SafetyMargin,
 		CurrentQPS:    opts.CurrentQPS,
@@ -267,6 +286,10 @@ func Run(opts *Options) error {
 		return cmdutil.BadInputf("plan: %v", err)
 	}
 	p.Growth.Source = source
+	p.Unit = unit
+	if unit != "" {
+		notes = append(notes, "rates are output tokens per second: the best-before is the run's best-before rate × the output tokens a response held at its step; today's load and the history's peaks are taken to be in output tokens per second too")
+	}
 	p.Assumptions = append(p.Assumptions, notes...)
 	out := &Output{Result: opts.ResultPath, Name: r.Name, Plan: p, LimitedBy: r.BestBefore.LimitedBy, History: hist, Model: r.Capacity}
 	if out.Model == nil {
@@ -430,7 +453,7 @@ func writeText(w io.Writer, o *Output) error {
 		more = fmt.Sprintf(", %d more than today", p.NodesNeededAtHorizon-p.Nodes)
 	}
 	line("At the horizon", "%s (%g days): peak %s QPS needs %s to survive losing one%s", p.HorizonDate, p.HorizonDays, qps(p.PeakAtHorizonQPS), nodes(p.NodesNeededAtHorizon), more)
-	if m := o.Model; m != nil {
+	if m := o.Model; m != nil && p.Unit == "" {
 		if k := m.Knee; k != nil {
 			line("Latency knee", "p99 climbs past %g× its low-load value at %s QPS (p99 %.1f ms, step %d)", capacity.DefaultKneeFactor, qps(k.QPS), k.P99MS, k.Step)
 		}
@@ -455,7 +478,7 @@ func writeText(w io.Writer, o *Output) error {
 	for _, a := range p.Assumptions {
 		fmt.Fprintf(&b, "  - %s\n", a)
 	}
-	_, err := io.WriteString(w, b.String())
+	_, err := io.WriteString(w, report.PlanUnit(b.String(), p.Unit))
 	return err
 }
 

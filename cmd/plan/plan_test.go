@@ -16,6 +16,7 @@ import (
 	"github.com/bestbefore/bestbefore/cmd/cmdutil"
 	cmdPlan "github.com/bestbefore/bestbefore/cmd/plan"
 	"github.com/bestbefore/bestbefore/pkg/iostreams"
+	"github.com/bestbefore/bestbefore/pkg/result"
 )
 
 // planJSON mirrors the fields of `plan --json` a user's script reads.
@@ -350,5 +351,34 @@ func TestPlan_CaveatsInEveryFormat(t *testing.T) {
 	}
 	if strings.Contains(out, "N-1 capacity (0 QPS)") || strings.Contains(out, "TODAY") || !strings.Contains(out, "no N-1 headroom") {
 		t.Errorf("one node:\n%s", out)
+	}
+}
+
+// A plan in output tokens: the best-before in tokens/s of a run that
+// streamed (here 150 QPS × 34 tokens = 5,100 tokens/s on 2 nodes,
+// margin 0.8: 2,040 tokens/s with one lost), today's load in tokens/s,
+// every figure said in tokens/s; a run that streamed nothing cannot be
+// planned in tokens (exit 2, naming the field).
+func TestPlan_Tokens(t *testing.T) {
+	r, err := result.Read("testdata/result.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	r.BestBefore.Nodes, r.BestBefore.OutputTokensPerS = 2, 5100
+	path := filepath.Join(t.TempDir(), "llm.json")
+	if err := result.Write(path, r); err != nil {
+		t.Fatal(err)
+	}
+	p := runJSON(t, path+" --unit tokens --current-qps 1020 --doubling 30d --now 2026-11-26")
+	if p.CapacityNMinus1QPS != 2040 || p.PeakQPS != 1020 || p.DaysUntilBestBefore == nil || math.Abs(*p.DaysUntilBestBefore-30) > 1e-9 {
+		t.Errorf("plan in tokens: N-1 %v, peak %v, days %v; want 2040, 1020, 30", p.CapacityNMinus1QPS, p.PeakQPS, p.DaysUntilBestBefore)
+	}
+	out, _, code := run(t, path+" --unit tokens --current-qps 1020 --doubling 30d --now 2026-11-26")
+	if code != 0 || !strings.Contains(out, "2040 tokens/s on 1 if one is lost") || strings.Contains(out, "QPS") || strings.Contains(out, "Latency knee") {
+		t.Errorf("text in tokens:\n%s", out)
+	}
+	_, errOut, code := run(t, "testdata/result.json --unit tokens --current-qps 10 --doubling 30d")
+	if code != 2 || !strings.Contains(errOut, "best_before.output_tokens_per_s") {
+		t.Errorf("a run without tokens: exit %d, %s", code, errOut)
 	}
 }

@@ -36,7 +36,8 @@ func (e *HistoryError) Error() string {
 }
 
 // ReadHistory decodes a CSV history of peak load: a header line naming the
-// columns date and peak_qps (in any order; other columns are ignored), then
+// columns date and peak_qps (or peak_tokens_per_s, for a plan in output
+// tokens; in any order; other columns are ignored), then
 // one row per observation. Dates are YYYY-MM-DD or RFC 3339. name is used
 // in error messages only; ReadHistory does not open files.
 func ReadHistory(r io.Reader, name string) ([]PeakSample, error) {
@@ -56,7 +57,7 @@ func ReadHistory(r io.Reader, name string) ([]PeakSample, error) {
 		switch strings.ToLower(strings.TrimSpace(strings.TrimPrefix(h, "\ufeff"))) {
 		case "date":
 			dateCol = i
-		case "peak_qps":
+		case "peak_qps", "peak_tokens_per_s":
 			qpsCol = i
 		}
 	}

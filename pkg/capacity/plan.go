@@ -49,6 +49,9 @@ type GrowthRange struct {
 	Level float64
 }
 
+// UnitTokens is Plan.Unit for a plan in output tokens per second.
+const UnitTokens = "tokens/s"
+
 // Plan is the answer: headroom today, the best-before date and the nodes
 // needed at the horizon. Its JSON form is what `bestbefore plan --json`
 // prints.
@@ -58,6 +61,10 @@ type GrowthRange struct {
 // capacity within the horizon (including when the load does not grow);
 // they are 0 and today when today's peak is already over it.
 type Plan struct {
+	// Unit is what every rate of the plan counts: "" (requests per
+	// second, its fields' _qps) or UnitTokens (output tokens per second,
+	// the unit LLM capacity is planned in).
+	Unit         string  `json:"unit,omitempty"`
 	Now          string  `json:"now"`
 	Nodes        int     `json:"nodes"`
 	SafetyMargin float64 `json:"safety_margin"`

@@ -173,6 +173,15 @@ func planHeadline(p *capacity.Plan) string {
 	return fmt.Sprintf("No best-before date before the horizon (%s): the projected peak stays under %s (%s QPS).", p.HorizonDate, label, fmtQPS(math.Round(target)))
 }
 
+// PlanUnit writes a plan's text in its unit: a plan in output tokens
+// says tokens/s where a plan in requests says QPS.
+func PlanUnit(s, unit string) string {
+	if unit == "" {
+		return s
+	}
+	return strings.ReplaceAll(s, "QPS", unit)
+}
+
 // PlanHTML writes the plan as one self-contained page: the answer, the
 // projected peak against the capacities and the nodes needed over time.
 func PlanHTML(w io.Writer, v PlanView, o Options) error {
@@ -248,7 +257,7 @@ func PlanHTML(w io.Writer, v PlanView, o Options) error {
 	}
 	list("assumptions", "Assumptions", p.Assumptions)
 	f("</main>\n<footer>Generated %s by bestbefore %s.</footer>\n</body>\n</html>\n", e(fmtTime(o.now())), e(o.version()))
-	_, err := io.WriteString(w, b.String())
+	_, err := io.WriteString(w, PlanUnit(b.String(), p.Unit))
 	return err
 }
 
@@ -296,7 +305,7 @@ func PlanMarkdown(w io.Writer, v PlanView, o Options) error {
 	}
 	list("Assumes", p.Assumptions)
 	f("\n_Generated %s by bestbefore %s._\n", fmtTime(o.now()), o.version())
-	_, err := io.WriteString(w, b.String())
+	_, err := io.WriteString(w, PlanUnit(b.String(), p.Unit))
 	return err
 }
 
