@@ -53,6 +53,12 @@ type Options struct {
 	// StallFor: a call that arrives then waits for the stall's end, as
 	// behind a GC pause or a stuck dependency.
 	StallEvery, StallFor time.Duration
+	// Watch, the server-streaming method, answers with WatchEvents
+	// messages (the query, again): the first WatchFirst after the call
+	// arrives, then one every WatchEvery, each at its own time from the
+	// arrival.
+	WatchFirst, WatchEvery time.Duration
+	WatchEvents            int
 }
 
 // Server is a running truth server.
@@ -140,8 +146,28 @@ func Start(tb testing.TB, o Options) *Server {
 				return nil, status.Error(code, "failed as asked")
 			})},
 		},
-		Streams: []grpc.StreamDesc{{StreamName: "Watch", ServerStreams: true, Handler: func(any, grpc.ServerStream) error {
-			return status.Error(codes.Unimplemented, "not served")
+		Streams: []grpc.StreamDesc{{StreamName: "Watch", ServerStreams: true, Handler: func(_ any, ss grpc.ServerStream) error {
+			arrived := time.Now()
+			if s.o.WatchEvents <= 0 {
+				return status.Error(codes.Unimplemented, "not served: no WatchEvents")
+			}
+			in := dynamicpb.NewMessage(query)
+			if err := ss.RecvMsg(in); err != nil {
+				return err
+			}
+			for i := 0; i < s.o.WatchEvents; i++ {
+				t := time.NewTimer(time.Until(arrived.Add(s.o.WatchFirst + time.Duration(i)*s.o.WatchEvery)))
+				select {
+				case <-t.C:
+				case <-ss.Context().Done():
+					t.Stop()
+					return status.FromContextError(ss.Context().Err()).Err()
+				}
+				if err := ss.SendMsg(in); err != nil {
+					return err
+				}
+			}
+			return nil
 		}}},
 		Metadata: "predict.proto",
 	}, struct{}{})

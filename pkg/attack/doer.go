@@ -59,6 +59,24 @@ type Doer interface {
 	Do(p *Prepared, deadline time.Time, keepBody bool, resp *Response) error
 }
 
+// BeginStream marks the response as a stream of messages (a gRPC
+// server-streaming call), whose each message is an output event timed as
+// it comes (Event); false when streams are not read (target.stream: off).
+func (r *Response) BeginStream() bool {
+	if r.stream == nil || r.stream.mode == StreamOff {
+		return false
+	}
+	r.stream.on = true
+	return true
+}
+
+// Event times one output event of a stream BeginStream began, now.
+func (r *Response) Event() {
+	if r.stream != nil && r.stream.on {
+		r.stream.output()
+	}
+}
+
 // Scratch is the Doer's own reusable state kept with this Response (nil
 // on its first request); a Doer of another package keeps it with
 // SetScratch.

@@ -171,9 +171,13 @@ func (s *streamScan) event(d []byte) {
 			out = false // a usage object alone
 		}
 	}
-	if !out {
-		return
+	if out {
+		s.output()
 	}
+}
+
+// output times one output event, now.
+func (s *streamScan) output() {
 	t := s.now()
 	if s.events == 0 {
 		s.first = t

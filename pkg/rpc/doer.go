@@ -5,6 +5,7 @@ import (
 	"crypto/tls"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"net/url"
@@ -126,6 +127,9 @@ type call struct {
 	method string
 	out    protoreflect.MessageDescriptor
 	md     metadata.MD
+	// stream is set for a server-streaming method: its answer is a
+	// stream of messages, each timed as an output event.
+	stream bool
 }
 
 // headers a traffic line may carry that are HTTP's, not metadata.
@@ -156,7 +160,7 @@ func (s *Schema) prepare(req *traffic.Request, extra http.Header) (*attack.Prepa
 	if err != nil {
 		return nil, err
 	}
-	c := &call{method: path, out: md.Output()}
+	c := &call{method: path, out: md.Output(), stream: md.IsStreamingServer()}
 	for hi, h := range []http.Header{req.Header, extra} {
 		for k, vs := range h {
 			k = strings.ToLower(k)
@@ -272,7 +276,12 @@ func (d *Doer) Do(p *attack.Prepared, deadline time.Time, keepBody bool, resp *a
 		ctx = metadata.NewOutgoingContext(ctx, c.md)
 	}
 	sc.in.B = p.Raw
-	err := d.conns[i].Invoke(ctx, c.method, &sc.in, &sc.out, sc.opts...)
+	var err error
+	if c.stream {
+		err = d.stream(ctx, d.conns[i], c, sc, resp)
+	} else {
+		err = d.conns[i].Invoke(ctx, c.method, &sc.in, &sc.out, sc.opts...)
+	}
 	cancel()
 	d.load[i].Add(-1)
 	if err != nil {
@@ -302,6 +311,39 @@ func (d *Doer) Do(p *attack.Prepared, deadline time.Time, keepBody bool, resp *a
 		resp.Body = js
 	}
 	return nil
+}
+
+// streamDesc describes a server-streaming call.
+var streamDesc = &grpc.StreamDesc{ServerStreams: true}
+
+// stream makes a server-streaming call: the request message, then every
+// message of the answer, each an output event of the response (time to
+// first token, between tokens), the last kept in sc.out. Only the last
+// message is held: a stream's memory does not grow with its length.
+func (d *Doer) stream(ctx context.Context, cc *grpc.ClientConn, c *call, sc *scratch, resp *attack.Response) error {
+	cs, err := cc.NewStream(ctx, streamDesc, c.method, sc.opts...)
+	if err != nil {
+		return err
+	}
+	if err := cs.SendMsg(&sc.in); err != nil && err != io.EOF {
+		return err
+	}
+	if err := cs.CloseSend(); err != nil {
+		return err
+	}
+	timed := resp.BeginStream()
+	for {
+		err := cs.RecvMsg(&sc.out)
+		if err == io.EOF {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		if timed {
+			resp.Event()
+		}
+	}
 }
 
 // CloseIdle is called between steps; gRPC connections are kept.

@@ -86,7 +86,7 @@ func TestReflectionOfGRPCGoExample(t *testing.T) {
 			t.Errorf("reflection found %s, want %s among them", got, m)
 		}
 	}
-	if _, _, err := s.Method("grpc.examples.echo.Echo/BidirectionalStreamingEcho"); err == nil || !strings.Contains(err.Error(), "streaming") {
+	if _, _, err := s.Method("grpc.examples.echo.Echo/BidirectionalStreamingEcho"); err == nil || !strings.Contains(err.Error(), "client-streaming") {
 		t.Errorf("a streaming method: %v, want it refused as streaming", err)
 	}
 	resp, err := call(t, s, base(t, "grpc://"+addr), &traffic.Request{Path: "grpc.examples.echo.Echo.UnaryEcho", Body: `{"message":"ping"}`}, 5*time.Second, true, 0)
@@ -205,4 +205,75 @@ func TestGuardRefusesPublicTargets(t *testing.T) {
 	if err != nil || resp.Code != 14 || !strings.Contains(resp.Message, "allow-public") {
 		t.Fatalf("a public target: err %v, code %d %q; want UNAVAILABLE naming --allow-public", err, resp.Code, resp.Message)
 	}
+}
+
+// A server-streaming method is a stream: each message of its answer is
+// an output event, timed as it comes. The truth server answers Watch
+// with ten messages, the first 20 ms after the call and then one every
+// 10 ms: the step's time to first token and between tokens are those,
+// within a millisecond at the p50, its tokens the messages. A
+// client-streaming method is still refused, by name.
+func TestServerStreamingIsTimedAsAStream(t *testing.T) {
+	srv := testgrpc.Start(t, testgrpc.Options{Slots: 1, Service: time.Millisecond, WatchFirst: 20 * time.Millisecond, WatchEvery: 10 * time.Millisecond, WatchEvents: 10})
+	s, err := rpc.Load(context.Background(), rpc.Source{Protos: []string{"predict.proto"}, ImportPaths: []string{testgrpc.ProtoDir()}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	u := base(t, srv.URL())
+	d, err := attack.NewDoer(u, attack.DoerOptions{Setup: &rpc.Setup{Schema: s}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d.(*rpc.Doer).Close()
+	p, err := d.(attack.Preparer).Prepare(&traffic.Request{Path: "/bestbefore.test.Predictor/Watch", Body: `{"user":"u1"}`}, u, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	a := attack.New(attack.Options{Targets: []attack.Target{{Base: u, Doer: d}}, Timeout: 5 * time.Second})
+	defer a.Close()
+	const n, gap = 60, 20 * time.Millisecond
+	st, err := a.Step(context.Background(), &feed{n: n, gap: gap, p: p}, attack.StepSpec{Rate: 50, Duration: (n + 1) * gap})
+	if err != nil {
+		t.Fatal(err)
+	}
+	x := st.Stream
+	if x == nil || st.Successes != n || x.Responses != n || x.Tokens != 10*n || x.UsageResponses != 0 {
+		t.Fatalf("%d successes, stream %+v, errors %v", st.Successes, x, st.Errors)
+	}
+	at := func(h interface{ ValueAtQuantile(float64) int64 }, q float64) time.Duration {
+		return time.Duration(h.ValueAtQuantile(q)) * time.Microsecond
+	}
+	for _, m := range []struct {
+		what string
+		got  time.Duration
+		want time.Duration
+	}{{"TTFT p50", at(x.TTFT, 50), 20 * time.Millisecond}, {"ITL p50", at(x.ITL, 50), 10 * time.Millisecond}} {
+		t.Logf("%s %v (scheduled %v)", m.what, m.got, m.want)
+		if m.got < m.want-time.Millisecond || m.got > m.want+time.Millisecond {
+			t.Errorf("%s %v, scheduled %v", m.what, m.got, m.want)
+		}
+	}
+	refl := testgrpc.Example(t, "reflection")
+	rs, err := rpc.Reflect(context.Background(), base(t, "grpc://"+refl), attack.DoerOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := rs.Method("grpc.examples.echo.Echo/ClientStreamingEcho"); err == nil || !strings.Contains(err.Error(), "client-streaming") {
+		t.Errorf("a client-streaming method: %v", err)
+	}
+}
+
+// feed yields n copies of p, gap apart.
+type feed struct {
+	n, i int
+	gap  time.Duration
+	p    *attack.Prepared
+}
+
+func (f *feed) Next() (attack.Item, error) {
+	if f.i == f.n {
+		return attack.Item{Offset: time.Hour}, nil
+	}
+	f.i++
+	return attack.Item{Offset: time.Duration(f.i) * f.gap, Req: []*attack.Prepared{f.p}}, nil
 }

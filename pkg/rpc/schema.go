@@ -204,8 +204,8 @@ func (s *Schema) Method(name string) (protoreflect.MethodDescriptor, string, err
 	if !ok {
 		return nil, "", fmt.Errorf("no method %s in %s (it has %s)", path, s.From, listShort(s.Methods(), 6))
 	}
-	if m.IsStreamingClient() || m.IsStreamingServer() {
-		return nil, "", fmt.Errorf("%s is a streaming method: only unary calls are sent", path)
+	if m.IsStreamingClient() {
+		return nil, "", fmt.Errorf("%s is a client-streaming method: only unary and server-streaming calls are sent", path)
 	}
 	return m, path, nil
 }
