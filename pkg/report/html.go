@@ -206,6 +206,47 @@ func buildCharts(r *result.Result) ([]*chart, error) {
 	}
 	out = append(out, tp)
 
+	// Streams: time to first token and between tokens, and output tokens
+	// per second, against the offered load.
+	streamed := func(s result.Step) bool { return s.Stream != nil && s.Stream.Responses > 0 }
+	if len(by(func(s result.Step) (float64, bool) { return 0, streamed(s) })) > 0 {
+		st := &chart{Name: "stream-latency", Title: "Time to first token and between tokens vs offered load", X: qpsAxis, Y: axis{Label: "milliseconds (log)", Log: true, Format: tickMS}, VLines: bbLines}
+		for _, pc := range []struct {
+			name string
+			f    func(x *result.Stream) float64
+		}{
+			{"TTFT p50", func(x *result.Stream) float64 { return x.TTFTMS.P50 }},
+			{"TTFT p99", func(x *result.Stream) float64 { return x.TTFTMS.P99 }},
+			{"TTFT p99 from the actual send", func(x *result.Stream) float64 { return x.TTFTFromSendMS.P99 }},
+			{"ITL p50", func(x *result.Stream) float64 { return x.ITLMS.P50 }},
+			{"ITL p99", func(x *result.Stream) float64 { return x.ITLMS.P99 }},
+		} {
+			st.Series = append(st.Series, series{Name: pc.name, Points: by(func(s result.Step) (float64, bool) {
+				if !streamed(s) {
+					return 0, false
+				}
+				return pc.f(s.Stream), true
+			}), Tip: msTip(pc.name)})
+		}
+		for _, f := range r.Objectives.InForce() {
+			if strings.HasPrefix(f.Key, "ttft.") || strings.HasPrefix(f.Key, "itl.") {
+				st.HLines = append(st.HLines, refLine{Value: f.Bound, Label: "SLO " + f.Key + " " + fmtMS(f.Bound), Color: "#dc2626"})
+			}
+		}
+		out = append(out, st)
+		tk := &chart{Name: "tokens", Title: "Output tokens per second vs offered load", X: qpsAxis, Y: axis{Label: "output tokens/s"}, VLines: bbLines}
+		tk.Series = append(tk.Series, series{Name: "delivered", Points: by(func(s result.Step) (float64, bool) {
+			if !streamed(s) {
+				return 0, false
+			}
+			return s.Stream.OutputTokensPerS, true
+		}), Tip: func(p point) string { return fmt.Sprintf("offered %s QPS · %s output tokens/s", fmtQPS(p.X), fmtQPS(p.Y)) }})
+		if bb.OutputTokensPerS > 0 {
+			tk.HLines = append(tk.HLines, refLine{Value: bb.OutputTokensPerS, Label: "best-before " + fmtQPS(bb.OutputTokensPerS) + " tokens/s", Color: "#16a34a"})
+		}
+		out = append(out, tk)
+	}
+
 	// USL: throughput against concurrency, measured and fitted.
 	if c := r.Capacity; c != nil && c.USL != nil && c.USL.Lambda > 0 {
 		u := c.USL
