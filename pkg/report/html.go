@@ -240,7 +240,9 @@ func buildCharts(r *result.Result) ([]*chart, error) {
 				return 0, false
 			}
 			return s.Stream.OutputTokensPerS, true
-		}), Tip: func(p point) string { return fmt.Sprintf("offered %s QPS · %s output tokens/s", fmtQPS(p.X), fmtQPS(p.Y)) }})
+		}), Tip: func(p point) string {
+			return fmt.Sprintf("offered %s QPS · %s output tokens/s", fmtQPS(p.X), fmtQPS(p.Y))
+		}})
 		if bb.OutputTokensPerS > 0 {
 			tk.HLines = append(tk.HLines, refLine{Value: bb.OutputTokensPerS, Label: "best-before " + fmtQPS(bb.OutputTokensPerS) + " tokens/s", Color: "#16a34a"})
 		}
