@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"net/http"
 	"net/http/httptest"
 	"net/url"
 	"os"
@@ -206,4 +207,46 @@ func testserverStream(t *testing.T) string {
 	ts := httptest.NewServer(teststream.Schedule{First: 5 * time.Millisecond, Every: 5 * time.Millisecond, Events: 10, Usage: true})
 	t.Cleanup(ts.Close)
 	return ts.URL
+}
+
+// Goodput counts the requests due in the window that met every
+// per-request bound set: a first token at 30 ms and 10 ms a token after
+// it meet 100 ms and 15 ms, not 20 ms or 5 ms; a response that did not
+// stream has its whole answer as its first token.
+func TestGoodputCountsRequestsMeetingEveryBound(t *testing.T) {
+	srv := httptest.NewServer(teststream.Schedule{First: 30 * time.Millisecond, Every: 10 * time.Millisecond, Events: 5})
+	t.Cleanup(srv.Close)
+	plain := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		time.Sleep(30 * time.Millisecond)
+		w.Write([]byte(`{"ok":true}`))
+	}))
+	t.Cleanup(plain.Close)
+	for _, c := range []struct {
+		url  string
+		good attack.RequestObjectives
+		want int64
+	}{
+		{srv.URL, attack.RequestObjectives{TTFT: 100 * time.Millisecond, TPOT: 15 * time.Millisecond}, 20},
+		{srv.URL, attack.RequestObjectives{TTFT: 20 * time.Millisecond}, 0},
+		{srv.URL, attack.RequestObjectives{TPOT: 5 * time.Millisecond}, 0},
+		{srv.URL, attack.RequestObjectives{Latency: 500 * time.Millisecond}, 20},
+		{plain.URL, attack.RequestObjectives{TTFT: 20 * time.Millisecond}, 0},
+		{plain.URL, attack.RequestObjectives{TTFT: 100 * time.Millisecond, TPOT: time.Microsecond}, 20},
+	} {
+		u, _ := url.Parse(c.url)
+		d, err := attack.NewDoer(u, attack.DoerOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		p := mustPrepare(t, &traffic.Request{Path: "/"}, u)
+		a := attack.New(attack.Options{Targets: []attack.Target{{Base: u, Doer: d}}, Timeout: 5 * time.Second, Good: c.good})
+		st, err := a.Step(context.Background(), &dueFeed{n: 20, gap: 20 * time.Millisecond, req: []*attack.Prepared{p}}, attack.StepSpec{Rate: 50, Duration: 21 * 20 * time.Millisecond})
+		a.Close()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !st.GoodCounted || st.Good != c.want || st.Successes != 20 {
+			t.Errorf("%s with %+v: %d good of %d successes (counted %v), want %d", c.url, c.good, st.Good, st.Successes, st.GoodCounted, c.want)
+		}
+	}
 }

@@ -1,6 +1,7 @@
 package merge_test
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"math"
@@ -358,5 +359,59 @@ func TestFilesRefuses(t *testing.T) {
 		if !errors.As(err, &me) || me.File != tc.file || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("Files(%v) = %v; want an error naming %s: %q", tc.paths, err, tc.file, tc.want)
 		}
+	}
+}
+
+// Shards that streamed merge their streams as their latencies: counts
+// and token rates add, the time-to-first-token and inter-token
+// histograms hold every value of every shard, the percentiles are read
+// from them, and a mix of usage and event counts says so; good requests
+// add up.
+func TestMergeStreams(t *testing.T) {
+	rates := []float64{100}
+	var rs []*result.Result
+	ttftAll := stats.New()
+	for i := 1; i <= 2; i++ {
+		r := shardResult(t, i, 2, rates, func(k, j int) []int64 { return []int64{1000, 2000, 3000} })
+		ttft, itl := stats.New(), stats.New()
+		for v := int64(1); v <= 100; v++ {
+			_ = ttft.RecordValue(v * 1000 * int64(i))
+			_ = ttftAll.RecordValue(v * 1000 * int64(i))
+			_ = itl.RecordValue(5000)
+		}
+		x := &result.Stream{Responses: 100, OutputTokens: 3200, OutputTokensPerS: 1600, TokensFrom: []string{"usage", "events"}[i-1]}
+		x.TTFTHistogram, _ = stats.Encode(ttft)
+		x.TTFTFromSendHistogram, _ = stats.Encode(ttft)
+		x.ITLHistogram, _ = stats.Encode(itl)
+		x.TPOTHistogram, _ = stats.Encode(itl)
+		r.Steps[0].Stream = x
+		good := int64(90 + i)
+		r.Steps[0].GoodRequests = &good
+		rs = append(rs, r)
+	}
+	m, err := merge.Merge(inputs(rs...), merge.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	x := m.Steps[0].Stream
+	if x == nil || x.Responses != 200 || x.OutputTokens != 6400 || x.OutputTokensPerS != 3200 || x.TokensFrom != "mixed" {
+		t.Fatalf("merged stream %+v", x)
+	}
+	h, err := stats.Decode(x.TTFTHistogram)
+	if err != nil || h.TotalCount() != 200 {
+		t.Fatalf("merged TTFT histogram: %v, %d values", err, h.TotalCount())
+	}
+	if want := stats.QuantileMS(ttftAll, 99); x.TTFTMS.P99 != want {
+		t.Errorf("merged TTFT p99 %v, the union's %v", x.TTFTMS.P99, want)
+	}
+	if g := m.Steps[0].GoodRequests; g == nil || *g != 183 {
+		t.Errorf("good requests %v, want 183", g)
+	}
+	if err := result.Check(m); err != nil {
+		t.Errorf("merged result: %v", err)
+	}
+	doc, _ := json.Marshal(m)
+	if err := result.ValidateJSON(doc); err != nil {
+		t.Errorf("merged result against the schema: %v", err)
 	}
 }

@@ -89,6 +89,13 @@ func TestTargetProtocolFitsTheURLs(t *testing.T) {
 		{"{url: grpc://127.0.0.1, grpc: {}}", "no port"},
 		{"{url: https://127.0.0.1:1, ca_file: missing.pem}", "cannot read the CA file"},
 		{"{url: https://127.0.0.1:1, ca_file: not-a-cert.pem}", "holds no PEM certificate"},
+		{"{url: http://127.0.0.1:1, stream: ndjson}", ""},
+		{"{url: http://127.0.0.1:1, stream: sse}", "target.stream"},
+		{"{bundled: {nodes: 1, llm: {max_running: 8, token_budget: 4096, iter_base: 2ms, iter_per_request: 100us, max_tokens: 64}}}", ""},
+		{"{bundled: {nodes: 1, llm: {max_running: -1}}}", "target.bundled.llm.max_running"},
+		{"{bundled: {nodes: 1, llm: {token_budget: 1}}}", "target.bundled.llm.token_budget"},
+		{"{bundled: {nodes: 1, llm: {iter_base: 2m}}}", "target.bundled.llm.iter_base"},
+		{"{bundled: {nodes: 1, llm: {max_tokens: 5000}}}", "target.bundled.llm.max_tokens"},
 	} {
 		src := "target: " + tc.target + "\ntraffic: {file: t}\nload: {start_qps: 1, max_qps: 1}\n"
 		_, err := scenario.Parse([]byte(src), "s.yaml", dir, nil)
@@ -97,6 +104,34 @@ func TestTargetProtocolFitsTheURLs(t *testing.T) {
 			t.Errorf("%s: %v", tc.target, err)
 		case tc.want != "" && (err == nil || !strings.Contains(err.Error(), tc.want)):
 			t.Errorf("%s: %v, want %q", tc.target, err, tc.want)
+		}
+	}
+}
+
+// The stream objectives are the catalogue's: ttft and itl percentiles,
+// goodput's share with the per-request bounds that say what a good
+// request is (the attacker's RequestObjectives); a share without any
+// bound, or a percentile the catalogue lacks, is an error naming it.
+func TestStreamObjectives(t *testing.T) {
+	src := "target: {url: http://127.0.0.1:1}\ntraffic: {file: t}\nload: {start_qps: 1, max_qps: 1}\nslo:\n"
+	s, err := scenario.Parse([]byte(src+"  ttft: {p99: 250ms}\n  itl: {p50: 20ms}\n  goodput: {share: 99%, ttft: 500ms, tpot: 30ms}\n"), "s.yaml", ".", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := s.SLO.Bounds
+	if b["ttft.p99"] != 250 || b["itl.p50"] != 20 || b["goodput"] != 0.99 || b["goodput.ttft"] != 500 || b["goodput.tpot"] != 30 {
+		t.Errorf("bounds %v", b)
+	}
+	if g := s.SLO.Good(); g.TTFT != 500*time.Millisecond || g.TPOT != 30*time.Millisecond || g.Latency != 0 {
+		t.Errorf("per-request bounds %+v", g)
+	}
+	for _, c := range []struct{ slo, want string }{
+		{"  goodput: {share: 99%}\n", "slo.goodput.share"},
+		{"  ttft: {p95: 1s}\n", "slo.ttft.p95"},
+		{"  goodput: {ttft: 0s}\n", "slo.goodput.ttft"},
+	} {
+		if _, err := scenario.Parse([]byte(src+c.slo), "s.yaml", ".", nil); err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%q: %v, want %q", c.slo, err, c.want)
 		}
 	}
 }
