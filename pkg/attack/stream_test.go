@@ -250,3 +250,48 @@ func TestGoodputCountsRequestsMeetingEveryBound(t *testing.T) {
 		}
 	}
 }
+
+// A stream bounded three ways: one that never ends and one that never
+// sends an event are stream_timeout at the request timeout, their own
+// class; an event over MaxEventBytes is response_too_large, read past
+// without being held.
+func TestStreamBounds(t *testing.T) {
+	silent := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/event-stream")
+		w.WriteHeader(200)
+		w.(http.Flusher).Flush()
+		<-r.Context().Done()
+	})
+	huge := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/event-stream")
+		w.Write([]byte("data: " + strings.Repeat("x", attack.MaxEventBytes+1) + "\n\ndata: {\"choices\":[{\"text\":\"a\"}]}\n\n"))
+	})
+	for _, c := range []struct {
+		name  string
+		h     http.Handler
+		class string
+	}{
+		{"endless", teststream.Schedule{First: time.Millisecond, Every: 50 * time.Millisecond, Events: 1000}, "stream_timeout"},
+		{"silent", silent, "stream_timeout"},
+		{"huge event", huge, "response_too_large"},
+	} {
+		srv := httptest.NewServer(c.h)
+		u, _ := url.Parse(srv.URL)
+		d, err := attack.NewDoer(u, attack.DoerOptions{MaxResponseBytes: 1 << 20})
+		if err != nil {
+			t.Fatal(err)
+		}
+		p := mustPrepare(t, &traffic.Request{Path: "/"}, u)
+		a := attack.New(attack.Options{Targets: []attack.Target{{Base: u, Doer: d}}, Timeout: 300 * time.Millisecond})
+		st, err := a.Step(context.Background(), &dueFeed{n: 5, gap: 10 * time.Millisecond, req: []*attack.Prepared{p}}, attack.StepSpec{Rate: 100, Duration: 60 * time.Millisecond})
+		a.Close()
+		srv.CloseClientConnections()
+		srv.Close()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if st.ByClass[c.class] != 5 || st.Successes != 0 {
+			t.Errorf("%s: classes %v, %d successes; want 5 %s", c.name, st.ByClass, st.Successes, c.class)
+		}
+	}
+}
