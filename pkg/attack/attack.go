@@ -243,14 +243,15 @@ type rec struct {
 	status uint16
 	group  uint16
 	// streamed says the body was read as an event stream: first is when
-	// its first output event came (zero for none), last its last one,
-	// events how many came, tokens the output tokens (usage says from the
-	// server's usage object rather than the events).
+	// its first output event came after the send (0 for none), last its
+	// last one, events how many came, tokens the output tokens (usage
+	// says from the server's usage object rather than the events). Kept
+	// small: every request's record goes through the collector's channel.
 	streamed    bool
 	usage       bool
-	first, last time.Time
-	events      int64
-	tokens      int64
+	first, last time.Duration
+	events      int32
+	tokens      int32
 }
 
 // kindKey is a kind of error on the hot path: its class and the HTTP
@@ -787,8 +788,12 @@ func (a *Attacker) do(j *job, resp *Response) {
 	}
 	r := rec{intended: j.intended, sent: sent, done: done, class: class, side: j.side, status: status, group: j.p.Group}
 	if streamed {
-		r.streamed, r.first, r.last, r.events = true, sc.first, sc.last, sc.events
-		r.tokens, r.usage = sc.tokens()
+		tokens, usage := sc.tokens()
+		r.streamed, r.usage = true, usage
+		r.events, r.tokens = int32(min(sc.events, math.MaxInt32)), int32(min(tokens, math.MaxInt32))
+		if sc.events > 0 {
+			r.first, r.last = sc.first.Sub(sent), sc.last.Sub(sent)
+		}
 	}
 	select {
 	case st.results <- r:
@@ -937,7 +942,7 @@ func (a *Attacker) collect(st *stepRun, outs []*StepStats, done chan struct{}) {
 		} else if d := r.done.Sub(st.start); d >= spec.Warmup && d < spec.Duration {
 			out.Goodput++
 			if r.streamed {
-				sd.stream.WindowTokens += r.tokens
+				sd.stream.WindowTokens += int64(r.tokens)
 			}
 		}
 		off := r.intended.Sub(st.start)
@@ -1037,16 +1042,16 @@ func (a *Attacker) recordStream(ss *StreamStats, out *StepStats, r rec, latency 
 	ttft, tpot := latency, time.Duration(0)
 	if r.streamed {
 		ss.Responses++
-		ss.Tokens += r.tokens
+		ss.Tokens += int64(r.tokens)
 		if r.usage {
 			ss.UsageResponses++
 		}
 		if r.events > 0 {
-			ttft = r.first.Sub(r.intended)
+			ttft = r.sent.Sub(r.intended) + r.first
 			recordDuration(ss.TTFT, ttft)
-			recordDuration(ss.TTFTSent, r.first.Sub(r.sent))
+			recordDuration(ss.TTFTSent, r.first)
 			if r.tokens > 1 {
-				tpot = r.last.Sub(r.first) / time.Duration(r.tokens-1)
+				tpot = (r.last - r.first) / time.Duration(r.tokens-1)
 				recordDuration(ss.TPOT, tpot)
 			}
 		}

@@ -51,11 +51,12 @@ func BenchmarkSenderHotPath(b *testing.B) {
 	a := attack.New(attack.Options{Targets: []attack.Target{{Base: u, Doer: nopDoer{}}}, MaxInFlight: 10000})
 	defer a.Close()
 	// Warm the workers and the histograms' pages.
-	a.Step(context.Background(), &dueFeed{n: 1000, gap: gap, req: []*attack.Prepared{p}}, attack.StepSpec{Rate: 1, Duration: time.Minute, Interval: time.Minute})
+	// A step lasts its duration: each ends just after its last request.
+	a.Step(context.Background(), &dueFeed{n: 1000, gap: gap, req: []*attack.Prepared{p}}, attack.StepSpec{Rate: 1, Duration: 1001 * gap, Interval: time.Minute})
 	b.ReportAllocs()
 	b.ResetTimer()
 	c0 := cpuTime()
-	st, err := a.Step(context.Background(), &dueFeed{n: b.N, gap: gap, req: []*attack.Prepared{p}}, attack.StepSpec{Rate: 1, Duration: time.Hour, Interval: time.Hour})
+	st, err := a.Step(context.Background(), &dueFeed{n: b.N, gap: gap, req: []*attack.Prepared{p}}, attack.StepSpec{Rate: 1, Duration: time.Duration(b.N+1) * gap, Interval: time.Hour})
 	b.ReportMetric(float64(cpuTime()-c0)/float64(b.N), "cpu-ns/op")
 	b.StopTimer()
 	if err != nil {

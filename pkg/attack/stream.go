@@ -3,7 +3,6 @@ package attack
 import (
 	"bytes"
 	"strconv"
-	"strings"
 	"sync"
 	"time"
 
@@ -25,6 +24,22 @@ const (
 	// StreamOff reads every body whole.
 	StreamOff = "off"
 )
+
+// ndjsonTypes are the content types target.stream: ndjson reads as a
+// stream (and a body without one).
+var (
+	ndjsonTypes = [][]byte{[]byte("application/x-ndjson"), []byte("application/jsonl"), []byte("application/json-seq"), []byte("application/json")}
+	eventStream = []byte("text/event-stream")
+)
+
+func isNDJSON(ct []byte) bool {
+	for _, t := range ndjsonTypes {
+		if bytes.EqualFold(ct, t) {
+			return true
+		}
+	}
+	return false
+}
 
 // StreamModes lists the values target.stream takes.
 var StreamModes = []string{"auto", StreamNDJSON, StreamOff}
@@ -82,12 +97,14 @@ func (s *streamScan) Start(r *h1.Response) bool {
 	if s.mode == StreamOff {
 		return false
 	}
-	ct, _ := r.HeaderValue("Content-Type")
-	ct = strings.ToLower(strings.TrimSpace(strings.SplitN(ct, ";", 2)[0]))
+	// No allocation: Start runs on every response.
+	ct, _ := r.HeaderBytes("Content-Type")
+	ct, _, _ = bytes.Cut(ct, []byte{';'})
+	ct = bytes.TrimSpace(ct)
 	switch {
-	case ct == "text/event-stream":
+	case bytes.EqualFold(ct, eventStream):
 		s.sse, s.on = true, true
-	case s.mode == StreamNDJSON && r.Status < 300 && (ct == "application/x-ndjson" || ct == "application/jsonl" || ct == "application/json-seq" || ct == "application/json" || ct == ""):
+	case s.mode == StreamNDJSON && r.Status < 300 && (len(ct) == 0 || isNDJSON(ct)):
 		s.on = true
 	}
 	return s.on

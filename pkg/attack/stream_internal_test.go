@@ -142,3 +142,15 @@ func FuzzStreamScan(f *testing.F) {
 		}
 	})
 }
+
+// Start runs on every response, streamed or not: it does not allocate.
+func TestStreamStartDoesNotAllocate(t *testing.T) {
+	s := newStreamScan(StreamNDJSON, time.Now)
+	r := &h1.Response{Status: 200, Header: []byte("Server: x\r\nContent-Type: Application/JSON; charset=utf-8\r\nContent-Length: 2\r\n")}
+	if n := testing.AllocsPerRun(100, func() { s.reset(nil, false); s.Start(r) }); n != 0 {
+		t.Errorf("Start allocates %v times", n)
+	}
+	if !s.on {
+		t.Error("application/json with ndjson: not a stream")
+	}
+}

@@ -50,6 +50,13 @@ func (r *Response) Reset() {
 // HeaderValue returns the value of the first header field called name
 // (compared without regard to case), with surrounding blanks removed.
 func (r *Response) HeaderValue(name string) (string, bool) {
+	v, ok := r.HeaderBytes(name)
+	return string(v), ok
+}
+
+// HeaderBytes is HeaderValue without a copy: the value's bytes in the
+// header block, valid until the Response is reused.
+func (r *Response) HeaderBytes(name string) ([]byte, bool) {
 	h := r.Header
 	for len(h) > 0 {
 		var line []byte
@@ -63,9 +70,9 @@ func (r *Response) HeaderValue(name string) (string, bool) {
 		if colon < 0 || !equalFold(line[:colon], name) {
 			continue
 		}
-		return string(trimOWS(line[colon+1:])), true
+		return trimOWS(line[colon+1:]), true
 	}
-	return "", false
+	return nil, false
 }
 
 // equalFold reports whether b and s are equal under ASCII case folding.
