@@ -12,6 +12,7 @@ import (
 
 	"github.com/bestbefore/bestbefore/internal/testgrpc"
 	"github.com/bestbefore/bestbefore/internal/testserver"
+	"github.com/bestbefore/bestbefore/pkg/result"
 	"github.com/bestbefore/bestbefore/target"
 )
 
@@ -288,19 +289,26 @@ checks: [{json: outputs.0.contents.fp32_contents, min_items: 1}]
 	}
 }
 
-// rampUnderClosedLoop runs dir/s.yaml, measures the closed loop again
-// with ghz, and checks the best-before lies within 85-100% of the mean of
-// the closed-loop figures before and after; it returns that mean.
-func rampUnderClosedLoop(t *testing.T, dir string, ghz func() float64, before float64, what string) float64 {
+// runScenario runs dir/s.yaml quietly into dir/out and returns its
+// result, checked.
+func runScenario(t *testing.T, dir string) *result.Result {
 	t.Helper()
 	out := filepath.Join(dir, "out")
 	code, stdout, stderr := execute(t, context.Background(), "run", filepath.Join(dir, "s.yaml"), "--out", out, "--quiet")
 	if code != 0 {
 		t.Fatalf("exit %d\n%s\n%s", code, stdout, stderr)
 	}
+	return readValid(t, filepath.Join(out, "result.json"))
+}
+
+// rampUnderClosedLoop runs dir/s.yaml, measures the closed loop again
+// with ghz, and checks the best-before lies within 85-100% of the mean of
+// the closed-loop figures before and after; it returns that mean.
+func rampUnderClosedLoop(t *testing.T, dir string, ghz func() float64, before float64, what string) float64 {
+	t.Helper()
+	bb := runScenario(t, dir).BestBefore
 	after := ghz()
 	closed := (before + after) / 2
-	bb := readValid(t, filepath.Join(out, "result.json")).BestBefore
 	ratio := bb.QPS / closed
 	t.Logf("%s: ghz closed loop %.1f calls/s (before %.1f, after %.1f); best-before %.1f = %.1f%% of ghz, limited by %s",
 		what, closed, before, after, bb.QPS, 100*ratio, bb.LimitedBy)

@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"net/http"
 	"os"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
@@ -123,14 +122,9 @@ slo:
 `, cl.URL(), 0.6*qps, 0.1*qps, 1.3*qps),
 				"t.ndjson": traffic.String(),
 			})
-			out := filepath.Join(dir, "out")
-			code, stdout, stderr := execute(t, context.Background(), "run", filepath.Join(dir, "s.yaml"), "--out", out, "--quiet")
-			if code != 0 {
-				t.Fatalf("exit %d\n%s\n%s", code, stdout, stderr)
-			}
+			r := runScenario(t, dir)
 			after := closed()
 			max := (before + after) / 2
-			r := readValid(t, filepath.Join(out, "result.json"))
 			bb := r.BestBefore
 			ratio := bb.OutputTokensPerS / max
 			t.Logf("LLM batch %d, %v + %v a request, budget %d: analytic %.0f tokens/s, closed loop %.0f (before %.0f, after %.0f); best-before %.1f requests/s = %.0f tokens/s = %.1f%% of the closed loop, limited by %s",
