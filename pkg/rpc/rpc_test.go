@@ -211,8 +211,11 @@ func TestGuardRefusesPublicTargets(t *testing.T) {
 // an output event, timed as it comes. The truth server answers Watch
 // with ten messages, the first 20 ms after the call and then one every
 // 10 ms: the step's time to first token and between tokens are those,
-// within a millisecond at the p50, its tokens the messages. A
-// client-streaming method is still refused, by name.
+// within 3 ms at the p50 (the server runs in this process on Go's
+// timers, which wake up to a millisecond late, more on a loaded machine:
+// the HTTP truth server in pkg/attack holds the 1 ms bound), its tokens
+// the messages. Timed at the answer's end instead, the first token would
+// be at 110 ms. A client-streaming method is still refused, by name.
 func TestServerStreamingIsTimedAsAStream(t *testing.T) {
 	srv := testgrpc.Start(t, testgrpc.Options{Slots: 1, Service: time.Millisecond, WatchFirst: 20 * time.Millisecond, WatchEvery: 10 * time.Millisecond, WatchEvents: 10})
 	s, err := rpc.Load(context.Background(), rpc.Source{Protos: []string{"predict.proto"}, ImportPaths: []string{testgrpc.ProtoDir()}})
@@ -249,7 +252,7 @@ func TestServerStreamingIsTimedAsAStream(t *testing.T) {
 		want time.Duration
 	}{{"TTFT p50", at(x.TTFT, 50), 20 * time.Millisecond}, {"ITL p50", at(x.ITL, 50), 10 * time.Millisecond}} {
 		t.Logf("%s %v (scheduled %v)", m.what, m.got, m.want)
-		if m.got < m.want-time.Millisecond || m.got > m.want+time.Millisecond {
+		if m.got < m.want-time.Millisecond || m.got > m.want+3*time.Millisecond {
 			t.Errorf("%s %v, scheduled %v", m.what, m.got, m.want)
 		}
 	}
